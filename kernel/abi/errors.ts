@@ -1,0 +1,86 @@
+/**
+ * Error codes returned across the trap boundary. One table, read by the kernel's
+ * dispatch, the userland stubs (which turn a non-zero code into a `SysError`), the
+ * shell's messages and the tests.
+ *
+ * Numbers follow Linux so a reader recognises them; a trap returns 0 in the status
+ * word on success and one of these on failure (never a JavaScript exception).
+ */
+
+export const Errno = {
+  OK: 0,
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EINTR: 4,
+  EIO: 5,
+  E2BIG: 7,
+  EBADF: 9,
+  ECHILD: 10,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  EINVAL: 22,
+  ENOSPC: 28,
+  ENOSYS: 38,
+  ETIMEDOUT: 110,
+  EHOSTDOWN: 112,
+  ESTALE: 116,
+} as const;
+
+export type ErrnoName = Exclude<keyof typeof Errno, "OK">;
+
+const MESSAGES: Record<ErrnoName, string> = {
+  EPERM: "Operation not permitted",
+  ENOENT: "No such file or name",
+  ESRCH: "No such process",
+  EINTR: "Interrupted",
+  EIO: "Input/output error",
+  E2BIG: "Argument list too long",
+  EBADF: "Bad descriptor",
+  ECHILD: "No child processes",
+  EAGAIN: "Resource temporarily unavailable",
+  ENOMEM: "Out of memory",
+  EFAULT: "Bad address",
+  EBUSY: "Resource busy",
+  EEXIST: "Already exists",
+  EINVAL: "Invalid argument",
+  ENOSPC: "No space left",
+  ENOSYS: "Function not implemented",
+  ETIMEDOUT: "Timed out",
+  EHOSTDOWN: "Host is down",
+  ESTALE: "Stale handle",
+};
+
+const NAMES = new Map<number, ErrnoName>(
+  (Object.keys(MESSAGES) as ErrnoName[]).map((name) => [Errno[name], name]),
+);
+
+/** Returns the symbolic name of an error number, or `E<n>` for an unknown one. */
+export function errnoName(errno: number): string {
+  return NAMES.get(errno) ?? `E${errno}`;
+}
+
+/** Returns the one-line description of an error number. */
+export function errnoMessage(errno: number): string {
+  const name = NAMES.get(errno);
+  return name ? MESSAGES[name] : `Unknown error ${errno}`;
+}
+
+/**
+ * A failed system call, thrown by the userland stubs (never by the kernel, which
+ * returns codes). `code` is the symbolic name, e.g. `"EINVAL"`.
+ */
+export class SysError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  constructor(errno: number, call: string, detail?: string) {
+    const name = errnoName(errno);
+    super(`${call}: ${name} (${errnoMessage(errno)})${detail ? `: ${detail}` : ""}`);
+    this.name = "SysError";
+    this.errno = errno;
+    this.code = name;
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * Bit layouts and memory layouts shared by the kernel and the userland runtime:
+ * the trap page, the signal FIFO page, the kernel doorbell, page-table entries,
+ * rights bits, segment attributes and the well-known signal addresses.
+ *
+ * Everything a process and its kernel both read lives here, so the two sides can
+ * never disagree about an offset.
+ */
+
+// ---------------------------------------------------------------------------
+// Virtual memory
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT; // 4 KiB
+export const PAGE_MASK = PAGE_SIZE - 1;
+/** Two-level page tables: 10 bits of directory index, 10 bits of table index. */
+export const PT_LEVEL_BITS = 10;
+export const PT_ENTRIES = 1 << PT_LEVEL_BITS;
+/** Each level-2 entry is two 32-bit words: [flags | pageIndex << 12, slot]. */
+export const PTE_WORDS = 2;
+/** Byte size of the directory (1024 words) and of one level-2 table (1024 × 2 words). */
+export const PT_DIR_BYTES = PT_ENTRIES * 4;
+export const PT_TABLE_BYTES = PT_ENTRIES * PTE_WORDS * 4;
+/** Largest page-table area: the directory plus all 1024 level-2 tables. */
+export const PT_MAX_BYTES = PT_DIR_BYTES + PT_ENTRIES * PT_TABLE_BYTES;
+
+/**
+ * Page-table entry bits (word 0 of a level-2 entry). The kernel writes P, W, M, S and
+ * the view bits; the process's MMU sets A on a TLB fill and D on the first store.
+ */
+export const Pte = {
+  PRESENT: 1 << 0,
+  WRITABLE: 1 << 1,
+  ACCESSED: 1 << 2,
+  DIRTY: 1 << 3,
+  /** The page is in message-consistency mode (issue 4). */
+  MESSAGE: 1 << 4,
+  /** A store to the last word of a unit signals (automatic signal-on-write). */
+  SIGNAL_ON_WRITE: 1 << 5,
+  /** Mether view bits (issue 6). */
+  VIEW0: 1 << 6,
+  VIEW1: 1 << 7,
+} as const;
+export const PTE_FLAGS_MASK = PAGE_MASK;
+
+/** The lowest address a segment may be bound at: page 0 is never mapped. */
+export const USER_BASE = 0x0000_1000;
+/** Where the kernel places bindings when the process lets it choose. */
+export const USER_AUTO_BASE = 0x1000_0000;
+/**
+ * The top 64 KiB of the address space is reserved for well-known signal addresses
+ * (001 §3.1, footnote 4: Unix signals as a designated set of addresses). Nothing can
+ * be bound there.
+ */
+export const SIGNAL_REGION = 0xffff_0000;
+export const USER_TOP = SIGNAL_REGION; // exclusive
+
+/** Unix-style signal numbers, each at a well-known address `SIGNAL_REGION + 4·signo`. */
+export const Sig = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGABRT: 6,
+  SIGKILL: 9,
+  SIGSEGV: 11,
+  SIGTERM: 15,
+  SIGCHLD: 17,
+} as const;
+export const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Sig).map(([name, n]) => [n, name]),
+);
+export const MAX_SIGNO = 63;
+
+/** Returns the well-known address at which signal `signo` is delivered. */
+export function signalAddress(signo: number): number {
+  return SIGNAL_REGION + signo * 4;
+}
+/** The address at which protection faults are delivered to a handler. */
+export const FAULT_ADDRESS = SIGNAL_REGION + Sig.SIGSEGV * 4;
+
+// ---------------------------------------------------------------------------
+// Rights, segment attributes
+
+/** Rights on a binding (and, later, on an exported segment). */
+export const Rights = { READ: 1, WRITE: 2, CAS: 4 } as const;
+export const RIGHTS_ALL = Rights.READ | Rights.WRITE | Rights.CAS;
+
+/** Consistency mode (001 §3.2). */
+export const SegMode = { NORMAL: 0, MESSAGE: 1 } as const;
+/** Signal unit (001 §3.2): a 32-byte cache line or a 4 KiB page. */
+export const SegUnit = { CACHE_LINE: 0, PAGE: 1 } as const;
+export const CACHE_LINE_SIZE = 32;
+/** Notify policy for remote writes (000 §3.1.1). */
+export const NotifyPolicy = { ALWAYS: 0, NEVER: 1, CONDITIONAL: 2 } as const;
+
+/** Largest single segment, and the default physical memory of a node. */
+export const MAX_SEGMENT_BYTES = 256 * 1024 * 1024;
+
+/** Access kinds, as reported in fault records and traces. */
+export const Access = { READ: 1, WRITE: 2 } as const;
+export function accessName(access: number): string {
+  return access === Access.WRITE ? "write" : "read";
+}
+
+// ---------------------------------------------------------------------------
+// The trap page: one per process, shared with its kernel (Int32 word indices).
+
+export const TRAP_PAGE_BYTES = PAGE_SIZE;
+export const Trap = {
+  /** The request state; see `TrapState`. Written by both sides with atomics. */
+  STATE: 0,
+  SYSNO: 1,
+  /** Eight argument words, ARG0..ARG7. */
+  ARG0: 2,
+  RESULT: 10,
+  ERRNO: 11,
+  /** A second result word (e.g. the status of `wait`). */
+  RESULT2: 12,
+  /** Bytes used in the data area, in both directions. */
+  DATA_LEN: 13,
+  /** Bumped by the kernel whenever this process's mappings lose rights or vanish. */
+  TLB_EPOCH: 14,
+  /** Number of memory grants the kernel has posted on the process's memory port. */
+  GRANTS: 15,
+  /** Fault record of the last protection fault delivered to a handler. */
+  FAULT_VADDR: 16,
+  FAULT_ACCESS: 17,
+  /** How many spin iterations the process makes before it blocks (0 = block only). */
+  SPIN: 18,
+  /** Counters kept by the runtime for `stats`: traps made, TLB misses. */
+  TRAPS: 19,
+  TLB_MISSES: 20,
+} as const;
+export const TRAP_ARGS = 8;
+/** Message registers: the small-WRITE data area (000 §3.1.1), 40 bytes. */
+export const MREGS_OFFSET = 128;
+export const MREGS_BYTES = 40;
+/** The data area carries strings and small records in and out of a trap. */
+export const DATA_OFFSET = 256;
+export const DATA_BYTES = TRAP_PAGE_BYTES - DATA_OFFSET;
+
+export const TrapState = {
+  IDLE: 0,
+  /** Request written; the process is spinning on STATE. */
+  PENDING: 1,
+  /** Request written; the process sleeps in Atomics.wait and needs a notify. */
+  SLEEPING: 2,
+  /** The kernel has written RESULT/ERRNO. */
+  DONE: 3,
+} as const;
+
+// ---------------------------------------------------------------------------
+// The kernel doorbell: one per node, shared by all its processes.
+
+export const Doorbell = {
+  /** Incremented by a process after it posts a request while the kernel sleeps. */
+  SEQ: 0,
+  /** 1 while the kernel's trap service is blocked in Atomics.waitAsync. */
+  KERNEL_SLEEPING: 1,
+} as const;
+export const DOORBELL_BYTES = 16;
+
+// ---------------------------------------------------------------------------
+// The signal FIFO page (001 §3.1.2: a per-process FIFO of addresses that drops when
+// full). Single producer (the kernel), single consumer (the process).
+
+export const Fifo = {
+  /** Next entry the process will consume; written only by the process. */
+  HEAD: 0,
+  /** Next entry the kernel will fill; written only by the kernel. */
+  TAIL: 1,
+  CAPACITY: 2,
+  /** Signals dropped because the FIFO was full; written only by the kernel. */
+  DROPPED: 3,
+  /** Signals handled; written only by the process. */
+  HANDLED: 4,
+  /** Start of the entries: pairs of words [vaddr, handler id]. */
+  ENTRIES: 8,
+} as const;
+export const DEFAULT_FIFO_CAPACITY = 128;
+export function fifoBytes(capacity: number): number {
+  return (Fifo.ENTRIES + capacity * 2) * 4;
+}
+
+// ---------------------------------------------------------------------------
+// Exit statuses (shell convention: 128 + signal number when killed).
+
+export const EXIT_KILLED_BASE = 128;

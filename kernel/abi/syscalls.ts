@@ -1,0 +1,168 @@
+/**
+ * The system-call table: the one source of truth for the trap ABI. The kernel's
+ * dispatch (kernel/trap/dispatch.ts) looks handlers up by `name`, the userland stubs
+ * (userland/lib/syscalls.ts) trap with `no`, and the README's API table is this list.
+ *
+ * Arguments travel in the trap page's argument words as 32-bit integers; strings and
+ * records travel in the data area (`data`: what the call reads from it and/or writes
+ * back). Each argument has a kind that the dispatcher validates before the handler
+ * runs, so garbage in a trap request yields EINVAL and never reaches a handler
+ * (seL4's decode/perform split).
+ */
+
+/** Kinds of argument word, checked by the dispatcher. */
+export type ArgKind =
+  | "u32" // any 32-bit unsigned value
+  | "i32" // any 32-bit signed value
+  | "vaddr" // a user virtual address (not in the reserved signal region unless the call allows it)
+  | "len" // a byte length, 0 < len ≤ MAX_SEGMENT_BYTES
+  | "pid" // a process id, > 0
+  | "wpid" // a process id, or -1 for "any child"
+  | "rights" // a rights mask, non-zero, within RIGHTS_ALL
+  | "mode" // SegMode
+  | "unit" // SegUnit
+  | "policy" // NotifyPolicy
+  | "signo" // 1..MAX_SIGNO
+  | "timeout" // milliseconds, or -1 for "forever"
+  | "fd" // 1 (console out) or 2 (console error)
+  | "info"; // an InfoKind
+
+export type DataUse = "none" | "in" | "out" | "inout";
+
+export interface SyscallSpec {
+  readonly no: number;
+  readonly name: string;
+  readonly args: readonly ArgKind[];
+  readonly data: DataUse;
+  readonly doc: string;
+}
+
+/** What `info` can report; the answer is JSON in the data area, fetched in chunks. */
+export const InfoKind = { PS: 0, SEGS: 1, STATS: 2, SELF: 3 } as const;
+
+const TABLE = [
+  { no: 0, name: "null", args: [], data: "none", doc: "Does nothing; the cost of a trap." },
+  {
+    no: 1,
+    name: "exit",
+    args: ["i32"],
+    data: "in",
+    doc: "Ends the calling process with a status (0–255); the data area may carry a reason.",
+  },
+  {
+    no: 2,
+    name: "spawn",
+    args: [],
+    data: "in",
+    doc: "Starts a process from a JSON {module, args, share} request; returns its pid.",
+  },
+  {
+    no: 3,
+    name: "wait",
+    args: ["wpid", "timeout"],
+    data: "out",
+    doc: "Reaps an exited child (or any, with -1); returns its pid, status and reason.",
+  },
+  {
+    no: 4,
+    name: "kill",
+    args: ["pid", "signo"],
+    data: "none",
+    doc: "Sends a Unix-style signal: delivered at its well-known address or default action.",
+  },
+  { no: 5, name: "getpid", args: [], data: "none", doc: "Returns the pid; RESULT2 is the ppid." },
+  {
+    no: 6,
+    name: "print",
+    args: ["fd"],
+    data: "in",
+    doc: "Writes UTF-8 text from the data area to the console through the kernel.",
+  },
+  {
+    no: 7,
+    name: "console_read",
+    args: [],
+    data: "out",
+    doc: "Blocks until a console line arrives; RESULT2 = 1 at end of input.",
+  },
+  {
+    no: 8,
+    name: "create_segment",
+    args: ["len", "mode", "unit", "policy"],
+    data: "none",
+    doc: "CreateSegment(size, mode, unit, notifyPolicy); returns a segment id.",
+  },
+  {
+    no: 9,
+    name: "bind",
+    args: ["u32", "u32", "rights"],
+    data: "none",
+    doc: "Maps a segment at a page-aligned vaddr (0 = kernel chooses); returns the vaddr.",
+  },
+  { no: 10, name: "unbind", args: ["vaddr"], data: "none", doc: "Unmaps the binding at vaddr." },
+  {
+    no: 11,
+    name: "release",
+    args: ["u32"],
+    data: "none",
+    doc: "Drops the caller's right to a segment and its bindings of it.",
+  },
+  {
+    no: 12,
+    name: "grant",
+    args: ["u32", "pid", "rights"],
+    data: "none",
+    doc: "Lets another process bind a segment the caller holds, with at most its rights.",
+  },
+  {
+    no: 13,
+    name: "protect",
+    args: ["vaddr", "len", "u32"],
+    data: "none",
+    doc: "Changes the rights of mapped pages (READ, or READ|WRITE within the binding).",
+  },
+  {
+    no: 14,
+    name: "page_fault",
+    args: ["u32", "u32"],
+    data: "none",
+    doc: "Raised by the MMU on a TLB miss that the page table cannot satisfy.",
+  },
+  {
+    no: 15,
+    name: "signal_handler",
+    args: ["u32", "u32", "u32"],
+    data: "none",
+    doc: "SignalHandler(vaddr, size, handler id); id 0 removes the handlers on that range.",
+  },
+  {
+    no: 16,
+    name: "signal",
+    args: ["vaddr"],
+    data: "none",
+    doc: "Signal(vaddr): delivers to every handler on that location; returns how many.",
+  },
+  {
+    no: 17,
+    name: "info",
+    args: ["info", "u32"],
+    data: "out",
+    doc: "Reads kernel tables as JSON from a byte offset; RESULT2 is the total length.",
+  },
+] as const satisfies readonly SyscallSpec[];
+
+export type SyscallName = (typeof TABLE)[number]["name"];
+
+export const SYSCALLS: readonly SyscallSpec[] = TABLE;
+
+/** System-call numbers by name, for the userland stubs. */
+export const Sys = Object.fromEntries(TABLE.map((s) => [s.name, s.no])) as {
+  readonly [K in SyscallName]: number;
+};
+
+/** Looks up a system call by number; undefined for a number never assigned. */
+export function syscallByNumber(no: number): SyscallSpec | undefined {
+  return no >= 0 && no < BY_NUMBER.length ? BY_NUMBER[no] : undefined;
+}
+const BY_NUMBER: (SyscallSpec | undefined)[] = [];
+for (const s of TABLE) BY_NUMBER[s.no] = s;

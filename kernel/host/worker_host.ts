@@ -1,0 +1,77 @@
+/**
+ * The host layer's process host: each process is a Deno Worker with
+ * `permissions: "none"` (it cannot touch files, network, environment or
+ * subprocesses), whose main module is a stub importing the runtime's entry
+ * (userland/lib/process_entry.ts) and the program.
+ *
+ * The only messages ever sent to a worker are the kernel's hand-over of memory: the
+ * boot message (its trap page, FIFO, page table and doorbell) and, on its memory
+ * port, each segment buffer it is entitled to map. The runtime takes those from the
+ * port synchronously on return from the bind trap.
+ */
+
+import type { BootMessage, ProcessHost } from "../host_interface.ts";
+import type { ProcessHandle } from "../proc/process.ts";
+
+const ENTRY = new URL("../../userland/lib/process_entry.ts", import.meta.url).href;
+const ROOT = new URL("../../", import.meta.url);
+
+/** Resolves a program given as a path (relative to the cwd or the project) or a short name. */
+export function resolveProgram(spec: string): string | null {
+  const candidates: URL[] = [];
+  if (spec.startsWith("file://")) candidates.push(new URL(spec));
+  else if (spec.startsWith("/")) candidates.push(new URL(`file://${spec}`));
+  else {
+    candidates.push(new URL(spec, `file://${Deno.cwd()}/`), new URL(spec, ROOT));
+    if (!spec.includes("/")) {
+      const name = spec.endsWith(".ts") ? spec : `${spec}.ts`;
+      candidates.push(new URL(`userland/programs/${name}`, ROOT));
+    }
+  }
+  for (const url of candidates) {
+    try {
+      if (Deno.statSync(url).isFile) return url.href;
+    } catch {
+      // not there (or not readable by the node): try the next place
+    }
+  }
+  return null;
+}
+
+export class WorkerHost implements ProcessHost {
+  resolveModule(spec: string): string | null {
+    return resolveProgram(spec);
+  }
+
+  start(boot: BootMessage, onCrash: (message: string) => void): ProcessHandle {
+    // The worker's main module: the runtime's entry, then the program. Both are loaded
+    // by the host (which may read the project), never by the sandboxed worker.
+    const stub = `import { start } from ${JSON.stringify(ENTRY)};\n` +
+      `import * as program from ${JSON.stringify(boot.module)};\nstart(program);\n`;
+    const worker = new Worker(`data:application/typescript,${encodeURIComponent(stub)}`, {
+      type: "module",
+      name: `pid ${boot.pid}`,
+      // deno-lint-ignore no-explicit-any
+      deno: { permissions: "none" } as any,
+    });
+    const memory = new MessageChannel();
+    let alive = true;
+    worker.onerror = (e) => {
+      e.preventDefault();
+      if (alive) onCrash(e.message ?? "uncaught error");
+    };
+    worker.onmessageerror = () => {};
+    worker.postMessage({ ...boot, memoryPort: memory.port2 }, [memory.port2]);
+    return {
+      grant(slot, buffer) {
+        memory.port1.postMessage({ slot, buffer });
+      },
+      terminate() {
+        if (!alive) return;
+        alive = false;
+        worker.terminate();
+        memory.port1.close();
+      },
+    };
+  }
+}

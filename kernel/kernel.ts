@@ -1,0 +1,347 @@
+/**
+ * A node's kernel: the process table, the segment table, the trap service and the
+ * signal delivery path. It is pure: host I/O (workers, files, the console) comes in
+ * through the `ProcessHost` and `Console` interfaces, so tests run it in-process.
+ *
+ * Life of a process: `spawn` builds its trap page, FIFO and address space and asks
+ * the host for a worker; traps arrive through the TrapService and are dispatched to
+ * the handlers in kernel/syscalls/; `terminate` ends it (exit, kill, fault or
+ * crash), frees every resource it held, and hands its status to the parent, which
+ * reaps it with `wait` (a process whose parent is the kernel itself, pid 0, is
+ * reaped at once).
+ */
+
+import { Errno, errnoName } from "./abi/errors.ts";
+import {
+  DEFAULT_FIFO_CAPACITY,
+  EXIT_KILLED_BASE,
+  MAX_SEGMENT_BYTES,
+  Sig,
+  SIGNAL_NAMES,
+  signalAddress,
+  Trap,
+  TrapState,
+} from "./abi/layout.ts";
+import { syscallByNumber } from "./abi/syscalls.ts";
+import type { Console, ProcessHost } from "./host_interface.ts";
+import { Segment, type SegmentAttributes } from "./memory/segment.ts";
+import { fail, KernelError } from "./panic.ts";
+import { type ExitStatus, Process } from "./proc/process.ts";
+import { decode, failure, type Handler, type Outcome, perform } from "./trap/dispatch.ts";
+import { TrapService } from "./trap/trap_service.ts";
+import { makeHandlers } from "./syscalls/mod.ts";
+import { writeDataPrefix } from "./syscalls/data.ts";
+import type { TraceKind } from "./trace.ts";
+
+export interface KernelConfig {
+  /** Node id (for traces and, later, the cluster). */
+  nodeId: number;
+  /** How long the trap service spins after its last request, in µs (0 = block-only). */
+  spinUs: number;
+  /** How many iterations a process spins on a trap or SigWait before blocking. */
+  processSpin: number;
+  /** Signal FIFO capacity per process (001 §3.1.2: 128). */
+  fifoCapacity: number;
+  /** Physical memory of the node: the sum of all segment sizes. */
+  memoryBytes: number;
+  trace: ReadonlySet<TraceKind>;
+}
+
+export const DEFAULT_CONFIG: KernelConfig = {
+  nodeId: 0,
+  spinUs: 50,
+  processSpin: 2000,
+  fifoCapacity: DEFAULT_FIFO_CAPACITY,
+  memoryBytes: 4 * MAX_SEGMENT_BYTES,
+  trace: new Set(),
+};
+
+/** Options for spawning from the kernel's side (the host, a test, or `sys_spawn`). */
+export interface SpawnOptions {
+  ppid?: number;
+  /** Segments the child may bind, with rights (never more than the parent holds). */
+  share?: { segment: number; rights: number }[];
+}
+
+export interface KernelStats {
+  traps: number;
+  faults: number;
+  zeroFills: number;
+  signalsQueued: number;
+  signalsDropped: number;
+  spawned: number;
+  exited: number;
+  memoryUsed: number;
+}
+
+export class Kernel {
+  readonly config: KernelConfig;
+  readonly host: ProcessHost;
+  readonly console: Console;
+  readonly procs = new Map<number, Process>();
+  readonly segments = new Map<number, Segment>();
+  readonly trapService: TrapService;
+  readonly stats: KernelStats = {
+    traps: 0,
+    faults: 0,
+    zeroFills: 0,
+    signalsQueued: 0,
+    signalsDropped: 0,
+    spawned: 0,
+    exited: 0,
+    memoryUsed: 0,
+  };
+  #nextPid = 1;
+  #nextSegment = 1;
+  readonly #handlers: Record<string, Handler>;
+  #halted = false;
+
+  constructor(host: ProcessHost, console: Console, config: Partial<KernelConfig> = {}) {
+    this.config = { ...DEFAULT_CONFIG, ...config };
+    this.host = host;
+    this.console = console;
+    this.#handlers = makeHandlers(this);
+    this.trapService = new TrapService(this.config.spinUs, (p) => this.#serve(p));
+    this.trapService.start();
+  }
+
+  // -------------------------------------------------------------------------
+  // Processes
+
+  /** Starts a process; throws KernelError (ENOENT, EPERM, …) if it cannot. */
+  spawn(module: string, args: string[] = [], opts: SpawnOptions = {}): Process {
+    if (this.#halted) fail("EIO", "the node has halted");
+    const url = this.host.resolveModule(module);
+    if (!url) fail("ENOENT", `no program ${JSON.stringify(module)}`);
+    const ppid = opts.ppid ?? 0;
+    const parent = this.procs.get(ppid);
+    const share = opts.share ?? [];
+    for (const s of share) {
+      const seg = this.segments.get(s.segment);
+      if (!seg) fail("EBADF", `no segment ${s.segment}`);
+      const held = parent ? seg.holders.get(ppid) ?? 0 : s.rights;
+      if (s.rights & ~held) fail("EPERM", `segment ${s.segment}: rights ${s.rights} not held`);
+    }
+    const p = new Process(this.#nextPid++, ppid, url, args, this.config.fifoCapacity);
+    Atomics.store(p.trap, Trap.SPIN, this.config.processSpin);
+    for (const s of share) {
+      const seg = this.segments.get(s.segment)!;
+      seg.holders.set(p.pid, (seg.holders.get(p.pid) ?? 0) | s.rights);
+    }
+    this.procs.set(p.pid, p);
+    parent?.children.add(p.pid);
+    this.stats.spawned++;
+    p.handle = this.host.start({
+      pid: p.pid,
+      ppid,
+      module: url,
+      args,
+      trap: p.trapBuffer,
+      fifo: p.fifo.buffer,
+      pageTable: p.space.pageTable.buffer,
+      doorbell: this.trapService.doorbellBuffer,
+    }, (message) => this.terminate(p, EXIT_KILLED_BASE + Sig.SIGABRT, `crashed: ${message}`));
+    this.trapService.running.push(p);
+    return p;
+  }
+
+  /**
+   * Ends a process: stops its worker, frees its bindings, segments it alone held,
+   * handlers and trap page, re-parents its children, and reports to its parent.
+   */
+  terminate(p: Process, status: number, reason: string): void {
+    if (p.state !== "running") return;
+    p.handle?.terminate();
+    p.blocked?.cancel();
+    p.blocked = null;
+    const i = this.trapService.running.indexOf(p);
+    if (i >= 0) this.trapService.running.splice(i, 1);
+    for (const b of [...p.space.bindings]) p.space.unbind(b);
+    for (const seg of [...this.segments.values()]) {
+      if (seg.holders.delete(p.pid)) this.maybeFreeSegment(seg);
+    }
+    p.handlers.ranges.length = 0;
+    this.stats.exited++;
+    this.stats.signalsDropped += p.fifo.dropped();
+    p.markExited({ pid: p.pid, status, reason });
+    this.#reparentChildren(p);
+    this.#notifyParent(p);
+  }
+
+  #reparentChildren(p: Process): void {
+    const init = this.procs.get(1);
+    const heir = init && init.state === "running" && init !== p ? 1 : 0;
+    for (const cpid of p.children) {
+      const c = this.procs.get(cpid);
+      if (!c) continue;
+      c.ppid = heir;
+      if (heir) init!.children.add(cpid);
+      else if (c.state === "zombie") this.reap(c);
+    }
+    p.children.clear();
+    if (heir && [...init!.children].some((c) => this.procs.get(c)?.state === "zombie")) {
+      this.onChildExit(init!);
+    }
+  }
+
+  #notifyParent(p: Process): void {
+    const parent = this.procs.get(p.ppid);
+    if (!parent || parent.state !== "running") return this.reap(p);
+    this.onChildExit(parent);
+    this.signalProcess(parent, Sig.SIGCHLD, p.pid, true);
+  }
+
+  /** Hook set by the wait system call: completes a parent's blocked wait. */
+  onChildExit: (parent: Process) => void = () => {};
+
+  /** Removes a zombie from the process table for good. */
+  reap(p: Process): void {
+    this.procs.delete(p.pid);
+    this.procs.get(p.ppid)?.children.delete(p.pid);
+  }
+
+  /**
+   * Sends Unix-style signal `signo` to `p` (001 §3.1 footnote 4): delivered at its
+   * well-known address if `p` has a handler there, otherwise the default action
+   * (terminate; SIGCHLD is ignored). SIGKILL cannot be handled.
+   */
+  signalProcess(p: Process, signo: number, from: number, quiet = false): void {
+    const name = SIGNAL_NAMES[signo] ?? `signal ${signo}`;
+    if (signo !== Sig.SIGKILL) {
+      const addr = signalAddress(signo);
+      const id = p.handlers.lookup(addr);
+      if (id) {
+        this.queueSignal(p, addr, id);
+        return;
+      }
+      if (signo === Sig.SIGCHLD) return;
+    }
+    if (!quiet || signo !== Sig.SIGCHLD) {
+      this.terminate(p, EXIT_KILLED_BASE + signo, `killed by ${name}${from ? ` from pid ${from}` : ""}`);
+    }
+  }
+
+  /** Puts one signal in a process's FIFO, counting drops. */
+  queueSignal(p: Process, vaddr: number, id: number): boolean {
+    const ok = p.fifo.push(vaddr, id);
+    if (ok) {
+      p.counters.signalsQueued++;
+      this.stats.signalsQueued++;
+    }
+    this.trace("signals", `pid ${p.pid} <- ${hexa(vaddr)} handler ${id}${ok ? "" : " DROPPED (FIFO full)"}`);
+    return ok;
+  }
+
+  // -------------------------------------------------------------------------
+  // Segments
+
+  /** Creates a segment held by `pid` with all rights; throws ENOMEM past node memory. */
+  createSegment(pid: number, attrs: SegmentAttributes): Segment {
+    if (this.stats.memoryUsed + attrs.size > this.config.memoryBytes) {
+      fail("ENOMEM", `${attrs.size} bytes would exceed the node's ${this.config.memoryBytes}`);
+    }
+    const seg = new Segment(this.#nextSegment++, pid, attrs);
+    seg.holders.set(pid, 7);
+    this.segments.set(seg.id, seg);
+    this.stats.memoryUsed += seg.size;
+    return seg;
+  }
+
+  /** Frees a segment once nobody holds or binds it. */
+  maybeFreeSegment(seg: Segment): void {
+    if (seg.holders.size > 0 || seg.bindings.size > 0) return;
+    if (this.segments.delete(seg.id)) this.stats.memoryUsed -= seg.size;
+  }
+
+  // -------------------------------------------------------------------------
+  // Traps
+
+  #serve(p: Process): void {
+    p.inTrap = true;
+    p.counters.traps++;
+    this.stats.traps++;
+    let outcome: Outcome;
+    let name = "?";
+    try {
+      const d = decode(p.trap);
+      name = d.spec.name;
+      outcome = perform(this.#handlers, p, d, (e) => this.#bug(name, e));
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      outcome = failure(e);
+    }
+    if (outcome.blocked) return;
+    if (outcome.errno !== 0) writeDataPrefix(p.trap, outcome.detail);
+    this.#traceTrap(p, name, outcome);
+    this.complete(p, outcome.result, outcome.errno, outcome.result2);
+  }
+
+  /** Completes the process's current trap with a result and wakes it. */
+  complete(p: Process, result: number, errno = 0, result2 = 0): void {
+    if (p.state !== "running") return;
+    const t = p.trap;
+    t[Trap.RESULT] = result;
+    t[Trap.ERRNO] = errno;
+    t[Trap.RESULT2] = result2;
+    p.inTrap = false;
+    p.blocked = null;
+    if (Atomics.exchange(t, Trap.STATE, TrapState.DONE) === TrapState.SLEEPING) {
+      Atomics.notify(t, Trap.STATE);
+    }
+  }
+
+  /** Completes a blocked trap, tracing it like any other. */
+  completeBlocked(p: Process, result: number, errno = 0, result2 = 0): void {
+    const spec = syscallByNumber(p.trap[Trap.SYSNO]);
+    this.#traceTrap(p, spec?.name ?? "?", {
+      errno,
+      result,
+      result2,
+      detail: "",
+      blocked: false,
+    });
+    this.complete(p, result, errno, result2);
+  }
+
+  #traceTrap(p: Process, name: string, o: Outcome): void {
+    if (!this.config.trace.has("traps")) return;
+    const args = [0, 1, 2, 3].map((i) => p.trap[Trap.ARG0 + i]).join(", ");
+    const res = o.errno
+      ? `${errnoName(o.errno)}${o.detail ? ` (${o.detail})` : ""}`
+      : `${o.result}`;
+    this.trace("traps", `pid ${p.pid} ${name}(${args}) -> ${res}`);
+  }
+
+  #bug(name: string, e: unknown): void {
+    const text = e instanceof Error ? e.stack ?? e.message : String(e);
+    this.console.write(2, `kernel: bug in sys_${name}: ${text}\n`);
+  }
+
+  /** Prints a trace line if `kind` is enabled. */
+  trace(kind: TraceKind, line: string): void {
+    if (this.config.trace.has(kind)) {
+      this.console.write(2, `[trace node${this.config.nodeId} ${kind}] ${line}\n`);
+    }
+  }
+
+  /** Stops every process and the trap service. */
+  halt(): void {
+    if (this.#halted) return;
+    this.#halted = true;
+    for (const p of [...this.procs.values()]) {
+      this.terminate(p, EXIT_KILLED_BASE + Sig.SIGKILL, "node halted");
+    }
+    this.trapService.stop();
+  }
+
+  get halted(): boolean {
+    return this.#halted;
+  }
+}
+
+function hexa(v: number): string {
+  return "0x" + (v >>> 0).toString(16).padStart(8, "0");
+}
+
+export { Errno };
+export type { ExitStatus };

@@ -1,0 +1,95 @@
+/**
+ * A two-level page table for a 32-bit address space with 4 KiB pages, kept by the
+ * kernel in a growable SharedArrayBuffer that the process's MMU reads.
+ *
+ * Layout (Int32 words): the directory is words [0, 1024); directory entry d holds
+ * the 1-based number of the level-2 table for addresses with top ten bits d, or 0.
+ * Level-2 table t (1-based) starts at byte PT_DIR_BYTES + (t-1)·PT_TABLE_BYTES and
+ * holds 1024 entries of two words: [flags | pageIndex << 12, slot]. The buffer grows
+ * by one table at a time; tables are never freed while the process lives.
+ *
+ * Only the kernel writes entries, except the A and D bits, which the MMU sets with
+ * Atomics.or. Any change that removes a right must be followed by a TLB shootdown
+ * (the caller bumps the process's TLB epoch).
+ */
+
+import {
+  PAGE_SHIFT,
+  PT_DIR_BYTES,
+  PT_ENTRIES,
+  PT_LEVEL_BITS,
+  PT_MAX_BYTES,
+  PT_TABLE_BYTES,
+  PTE_WORDS,
+} from "../abi/layout.ts";
+
+export class PageTable {
+  readonly buffer: SharedArrayBuffer;
+  #words: Int32Array;
+  #tables = 0;
+
+  constructor() {
+    // deno-lint-ignore no-explicit-any
+    this.buffer = new (SharedArrayBuffer as any)(PT_DIR_BYTES, { maxByteLength: PT_MAX_BYTES });
+    this.#words = new Int32Array(this.buffer);
+  }
+
+  /** Returns the word index of the entry for `vpn`, allocating its table if asked. */
+  #entryIndex(vpn: number, allocate: boolean): number {
+    const dir = vpn >>> PT_LEVEL_BITS;
+    let table = Atomics.load(this.#words, dir);
+    if (table === 0) {
+      if (!allocate) return -1;
+      table = ++this.#tables;
+      // deno-lint-ignore no-explicit-any
+      (this.buffer as any).grow(PT_DIR_BYTES + table * PT_TABLE_BYTES);
+      this.#words = new Int32Array(this.buffer);
+      Atomics.store(this.#words, dir, table);
+    }
+    const base = (PT_DIR_BYTES + (table - 1) * PT_TABLE_BYTES) >> 2;
+    return base + (vpn & (PT_ENTRIES - 1)) * PTE_WORDS;
+  }
+
+  /** Writes the entry for `vpn`. */
+  set(vpn: number, flags: number, pageIndex: number, slot: number): void {
+    const i = this.#entryIndex(vpn, true);
+    Atomics.store(this.#words, i + 1, slot);
+    Atomics.store(this.#words, i, flags | (pageIndex << PAGE_SHIFT));
+  }
+
+  /** Clears the entry for `vpn` (no-op if its table does not exist). */
+  clear(vpn: number): void {
+    const i = this.#entryIndex(vpn, false);
+    if (i >= 0) Atomics.store(this.#words, i, 0);
+  }
+
+  /** Returns word 0 of the entry for `vpn` (flags and page index), or 0. */
+  get(vpn: number): number {
+    const i = this.#entryIndex(vpn, false);
+    return i < 0 ? 0 : Atomics.load(this.#words, i);
+  }
+
+  /** Replaces the flag bits in `mask` of an existing entry with `flags`. */
+  update(vpn: number, mask: number, flags: number): void {
+    const i = this.#entryIndex(vpn, false);
+    if (i < 0) return;
+    const old = Atomics.load(this.#words, i);
+    Atomics.store(this.#words, i, (old & ~mask) | (flags & mask));
+  }
+
+  /** Bytes of page-table memory in use. */
+  bytes(): number {
+    return this.buffer.byteLength;
+  }
+}
+
+/**
+ * Reads an entry from a page-table buffer: the MMU's walk, shared with tests.
+ * Returns -1 when no level-2 table covers `vpn`, else the index of word 0.
+ */
+export function walkPageTable(words: Int32Array, vpn: number): number {
+  const table = Atomics.load(words, vpn >>> PT_LEVEL_BITS);
+  if (table === 0) return -1;
+  return ((PT_DIR_BYTES + (table - 1) * PT_TABLE_BYTES) >> 2) +
+    (vpn & (PT_ENTRIES - 1)) * PTE_WORDS;
+}

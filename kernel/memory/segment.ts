@@ -1,0 +1,81 @@
+/**
+ * A segment: a contiguous run of 4 KiB pages with its own SharedArrayBuffer, the
+ * unit of sharing (001 §3.2, 000 §3.1). A segment bound by two processes on one node
+ * is the same memory for both, at possibly different virtual addresses.
+ *
+ * Pages start not present. The first touch of a page by any process is a page fault
+ * that the segment's pager satisfies; the default pager zero-fills (the buffer is
+ * already zero, so "filling" is marking the page present and counting the fault).
+ * External pagers (memory server, DSM, checkpointer: issue 6) plug in at `pager`.
+ */
+
+import { PAGE_SIZE } from "../abi/layout.ts";
+import type { Binding } from "./binding.ts";
+
+/** Supplies the contents of a page that is not present; the seam for external pagers. */
+export interface Pager {
+  /** Makes `page` of `segment` present, or returns false to fail the fault. */
+  supply(segment: Segment, page: number): boolean;
+}
+
+/** The default pager: anonymous memory, zero-filled on first touch. */
+export const zeroFillPager: Pager = {
+  supply: () => true,
+};
+
+export interface SegmentAttributes {
+  size: number;
+  mode: number;
+  unit: number;
+  notifyPolicy: number;
+}
+
+export class Segment {
+  readonly id: number;
+  readonly size: number;
+  readonly pages: number;
+  readonly buffer: SharedArrayBuffer;
+  readonly mode: number;
+  readonly unit: number;
+  readonly notifyPolicy: number;
+  /** Bumped whenever the segment's identity for remote users changes (issue 3). */
+  generation = 1;
+  pager: Pager = zeroFillPager;
+  /** One byte per page: 1 once the page has been supplied. Kernel-owned. */
+  readonly present: Uint8Array;
+  /** Every current binding of this segment, in any process. */
+  readonly bindings = new Set<Binding>();
+  /** Processes entitled to bind it, with the rights each may use. */
+  readonly holders = new Map<number, number>();
+  /** Pages supplied by the pager (first-touch faults). */
+  zeroFills = 0;
+  readonly creator: number;
+
+  constructor(id: number, creator: number, attrs: SegmentAttributes) {
+    this.id = id;
+    this.creator = creator;
+    this.pages = Math.ceil(attrs.size / PAGE_SIZE);
+    this.size = this.pages * PAGE_SIZE;
+    this.mode = attrs.mode;
+    this.unit = attrs.unit;
+    this.notifyPolicy = attrs.notifyPolicy;
+    this.buffer = new SharedArrayBuffer(this.size);
+    this.present = new Uint8Array(this.pages);
+  }
+
+  /** Ensures `page` is present, asking the pager on first touch. Returns false if it cannot. */
+  fault(page: number): "present" | "filled" | "failed" {
+    if (this.present[page]) return "present";
+    if (!this.pager.supply(this, page)) return "failed";
+    this.present[page] = 1;
+    this.zeroFills++;
+    return "filled";
+  }
+
+  /** Number of pages currently present. */
+  residentPages(): number {
+    let n = 0;
+    for (const p of this.present) n += p;
+    return n;
+  }
+}

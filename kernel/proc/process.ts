@@ -1,0 +1,95 @@
+/**
+ * A process: a sandboxed worker with a pid, a parent, a trap page, a signal FIFO,
+ * an address space and a table of signal handlers.
+ *
+ * Ownership: every field is written only by the kernel's thread. The process's
+ * worker sees only the shared buffers (trap page, FIFO, page table, segments).
+ */
+
+import { TRAP_PAGE_BYTES } from "../abi/layout.ts";
+import { AddressSpace } from "../memory/address_space.ts";
+import { HandlerTable } from "../signal/handler_table.ts";
+import { SignalFifo } from "../signal/signal_fifo.ts";
+
+/** How a process ended: a status (0–255; 128+n when killed by signal n) and why. */
+export interface ExitStatus {
+  readonly pid: number;
+  readonly status: number;
+  readonly reason: string;
+}
+
+/** The host's handle on the worker that runs a process. */
+export interface ProcessHandle {
+  /** Posts a segment buffer to the process's memory port (the only use of messages). */
+  grant(slot: number, buffer: SharedArrayBuffer): void;
+  /** Stops the worker at once. */
+  terminate(): void;
+}
+
+/** A trap the kernel has accepted but not yet completed (wait, console_read). */
+export interface BlockedTrap {
+  readonly sysno: number;
+  /** For a blocked `wait`: the pid waited for, or -1 for any child. */
+  readonly wpid?: number;
+  /** Called if the process dies first, to drop timers and queue entries. */
+  cancel(): void;
+}
+
+export interface ProcessCounters {
+  traps: number;
+  faults: number;
+  zeroFills: number;
+  signalsSent: number;
+  signalsQueued: number;
+}
+
+export class Process {
+  readonly pid: number;
+  ppid: number;
+  readonly module: string;
+  readonly args: readonly string[];
+  readonly trapBuffer = new SharedArrayBuffer(TRAP_PAGE_BYTES);
+  readonly trap = new Int32Array(this.trapBuffer);
+  readonly fifo: SignalFifo;
+  readonly space: AddressSpace;
+  readonly handlers = new HandlerTable();
+  readonly children = new Set<number>();
+  readonly started = Date.now();
+  state: "running" | "zombie" = "running";
+  exit: ExitStatus | null = null;
+  handle: ProcessHandle | null = null;
+  /** Set while a trap of this process is being served or is blocked. */
+  inTrap = false;
+  blocked: BlockedTrap | null = null;
+  /** Cached JSON of the last `info` answer, for reads at an offset. */
+  infoCache = "";
+  readonly counters: ProcessCounters = {
+    traps: 0,
+    faults: 0,
+    zeroFills: 0,
+    signalsSent: 0,
+    signalsQueued: 0,
+  };
+  readonly #exited: PromiseWithResolvers<ExitStatus> = Promise.withResolvers();
+
+  constructor(pid: number, ppid: number, module: string, args: string[], fifoCapacity: number) {
+    this.pid = pid;
+    this.ppid = ppid;
+    this.module = module;
+    this.args = args;
+    this.fifo = new SignalFifo(fifoCapacity);
+    this.space = new AddressSpace(pid);
+  }
+
+  /** Resolves when the process has exited (before it is reaped). */
+  get exited(): Promise<ExitStatus> {
+    return this.#exited.promise;
+  }
+
+  /** Marks the process exited; the caller frees its resources. */
+  markExited(status: ExitStatus): void {
+    this.state = "zombie";
+    this.exit = status;
+    this.#exited.resolve(status);
+  }
+}

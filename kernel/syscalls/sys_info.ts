@@ -1,0 +1,76 @@
+/**
+ * The `info` system call: the kernel's tables as JSON, for `ps`, `segs` and `stats`.
+ * The answer is cached at offset 0 and read in data-area-sized chunks, so a long
+ * table is never truncated.
+ */
+
+import { InfoKind } from "../abi/syscalls.ts";
+import { SIGNAL_NAMES } from "../abi/layout.ts";
+import type { Handler } from "../trap/dispatch.ts";
+import type { Kernel } from "../kernel.ts";
+import type { Process } from "../proc/process.ts";
+import { writeDataChunk } from "./data.ts";
+
+const encoder = new TextEncoder();
+
+/** Builds the JSON-able answer for one kind of `info`. */
+export function infoSnapshot(k: Kernel, p: Process, kind: number): unknown {
+  switch (kind) {
+    case InfoKind.PS:
+      return [...k.procs.values()].map((q) => ({
+        pid: q.pid,
+        ppid: q.ppid,
+        state: q.state,
+        module: shortModule(q.module),
+        args: q.args,
+        traps: q.counters.traps,
+        faults: q.counters.faults,
+        bindings: q.space.bindings.length,
+        handlers: q.handlers.size,
+        signalsPending: q.fifo.pending(),
+        signalsDropped: q.fifo.dropped(),
+      }));
+    case InfoKind.SEGS:
+      return [...k.segments.values()].map((s) => ({
+        id: s.id,
+        size: s.size,
+        mode: s.mode,
+        unit: s.unit,
+        notifyPolicy: s.notifyPolicy,
+        generation: s.generation,
+        resident: s.residentPages(),
+        creator: s.creator,
+        holders: [...s.holders.keys()],
+        bindings: [...s.bindings].map((b) => ({ pid: b.pid, vaddr: b.vaddr, rights: b.rights })),
+      }));
+    case InfoKind.STATS:
+      return { node: k.config.nodeId, ...k.stats, processes: k.procs.size, segments: k.segments.size, wakeups: k.trapService.wakeups };
+    default:
+      return {
+        pid: p.pid,
+        ...p.counters,
+        signalsDropped: p.fifo.dropped(),
+        pageTableBytes: p.space.pageTable.bytes(),
+        signalNames: SIGNAL_NAMES,
+      };
+  }
+}
+
+/** Shortens a module URL to its path below the project, for display. */
+function shortModule(url: string): string {
+  const i = url.lastIndexOf("/userland/");
+  const j = url.lastIndexOf("/servers/");
+  const at = Math.max(i, j);
+  return at >= 0 ? url.slice(at + 1) : url.replace(/^file:\/\//, "");
+}
+
+export function infoHandlers(k: Kernel): Record<string, Handler> {
+  return {
+    info: (p, [kind, offset]) => {
+      if (offset === 0) p.infoCache = JSON.stringify(infoSnapshot(k, p, kind));
+      const bytes = encoder.encode(p.infoCache);
+      const n = writeDataChunk(p.trap, bytes, offset);
+      return { result: n, result2: bytes.length };
+    },
+  };
+}

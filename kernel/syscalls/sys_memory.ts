@@ -1,0 +1,147 @@
+/**
+ * Memory system calls: CreateSegment, bind, unbind, release, grant, protect and the
+ * MMU's page-fault trap (xv6 vm.c's role, with segments as the unit of sharing).
+ */
+
+import {
+  Access,
+  accessName,
+  EXIT_KILLED_BASE,
+  FAULT_ADDRESS,
+  PAGE_MASK,
+  Rights,
+  Sig,
+  Trap,
+  USER_BASE,
+  USER_TOP,
+} from "../abi/layout.ts";
+import type { Binding } from "../memory/binding.ts";
+import type { Segment } from "../memory/segment.ts";
+import { BLOCKED, type Handler, type Reply } from "../trap/dispatch.ts";
+import type { Kernel } from "../kernel.ts";
+import { fail, hex } from "../panic.ts";
+import type { Process } from "../proc/process.ts";
+
+export function memoryHandlers(k: Kernel): Record<string, Handler> {
+  /** The segment `id` if `p` holds it with at least `rights`; fails otherwise. */
+  const held = (p: Process, id: number, rights: number): Segment => {
+    const seg = k.segments.get(id);
+    if (!seg) fail("EBADF", `no segment ${id}`);
+    const have = seg.holders.get(p.pid);
+    if (have === undefined) fail("EPERM", `pid ${p.pid} does not hold segment ${id}`);
+    if (rights & ~have) fail("EPERM", `segment ${id}: rights ${rights} exceed held ${have}`);
+    return seg;
+  };
+
+  const shootdown = (p: Process) => Atomics.add(p.trap, Trap.TLB_EPOCH, 1);
+
+  /** A fault the process cannot continue from: deliver it to a handler or end it. */
+  const protectionFault = (p: Process, vaddr: number, access: number, why: string): Reply => {
+    k.stats.faults++;
+    const text = `${why}: ${accessName(access)} ${access === Access.WRITE ? "to" : "of"} ${
+      hex(vaddr)
+    }`;
+    k.trace("faults", `pid ${p.pid} ${text}`);
+    if (p.handlers.lookup(FAULT_ADDRESS)) {
+      p.trap[Trap.FAULT_VADDR] = vaddr;
+      p.trap[Trap.FAULT_ACCESS] = access;
+      fail("EFAULT", text);
+    }
+    k.terminate(p, EXIT_KILLED_BASE + Sig.SIGSEGV, text);
+    return BLOCKED;
+  };
+
+  return {
+    create_segment: (p, [size, mode, unit, notifyPolicy]) =>
+      k.createSegment(p.pid, { size, mode, unit, notifyPolicy }).id,
+
+    bind: (p, [id, vaddr, rights]) => {
+      if (!(rights & Rights.READ)) fail("EINVAL", `bind: rights ${rights} lack READ`);
+      const seg = held(p, id, rights);
+      let at = vaddr;
+      if (at === 0) {
+        at = p.space.choose(seg.size);
+        if (at < 0) fail("ENOMEM", `no room for ${seg.size} bytes`);
+      } else if ((at & PAGE_MASK) !== 0 || at < USER_BASE || at + seg.size > USER_TOP) {
+        fail("EINVAL", `bind: ${hex(at)} is not a page-aligned user address for ${seg.size} bytes`);
+      } else if (!p.space.isFree(at, seg.size)) {
+        fail("EBUSY", `bind: ${hex(at)}+${seg.size} overlaps a binding`);
+      }
+      const { slot, fresh } = p.space.slotFor(seg);
+      if (fresh) {
+        p.handle!.grant(slot, seg.buffer);
+        Atomics.add(p.trap, Trap.GRANTS, 1);
+      }
+      p.space.bind(seg, at, rights, slot);
+      return at | 0;
+    },
+
+    unbind: (p, [vaddr]) => {
+      const b = p.space.find(vaddr);
+      if (!b || b.vaddr !== vaddr) fail("EINVAL", `unbind: no binding starts at ${hex(vaddr)}`);
+      p.space.unbind(b);
+      shootdown(p);
+      k.maybeFreeSegment(b.segment);
+      return 0;
+    },
+
+    release: (p, [id]) => {
+      const seg = held(p, id, 0);
+      if (p.space.unbindSegment(seg)) shootdown(p);
+      seg.holders.delete(p.pid);
+      k.maybeFreeSegment(seg);
+      return 0;
+    },
+
+    grant: (p, [id, pid, rights]) => {
+      const seg = held(p, id, rights);
+      const target = k.procs.get(pid);
+      if (!target || target.state !== "running") fail("ESRCH", `no process ${pid}`);
+      seg.holders.set(pid, (seg.holders.get(pid) ?? 0) | rights);
+      return 0;
+    },
+
+    protect: (p, [vaddr, len, rights]) => {
+      if (rights !== 0 && rights !== Rights.READ && rights !== (Rights.READ | Rights.WRITE)) {
+        fail("EINVAL", `protect: rights ${rights} must be 0, READ or READ|WRITE`);
+      }
+      const b: Binding | undefined = p.space.find(vaddr);
+      if (!b || (vaddr & PAGE_MASK) !== 0 || vaddr + len > b.vaddr + b.size) {
+        fail("EINVAL", `protect: ${hex(vaddr)}+${len} is not inside one binding`);
+      }
+      if (rights & ~b.rights) fail("EPERM", `protect: binding allows only ${b.rights}`);
+      if (p.space.protect(b, vaddr, len, rights)) shootdown(p);
+      return 0;
+    },
+
+    page_fault: (p, [vaddr, access]) => {
+      if (access !== Access.READ && access !== Access.WRITE) {
+        fail("EINVAL", `page_fault: access ${access}`);
+      }
+      const o = p.space.fault(vaddr, access);
+      switch (o.kind) {
+        case "mapped":
+          p.counters.faults++;
+          if (o.filled) {
+            p.counters.zeroFills++;
+            k.stats.zeroFills++;
+          }
+          k.trace("faults", `pid ${p.pid} page fault at ${hex(vaddr)}${o.filled ? " (zero-fill)" : ""}`);
+          return o.filled ? 1 : 0;
+        case "unmapped":
+          return protectionFault(p, vaddr, access, "segmentation fault: unmapped address");
+        case "protection":
+          return protectionFault(
+            p,
+            vaddr,
+            access,
+            o.rights === 0 ? "protection fault: no access" : "protection fault: read-only page",
+          );
+        case "pager-failed":
+          return protectionFault(p, vaddr, access, "page fault: the pager could not supply");
+      }
+    },
+  };
+}
+
+

@@ -1,0 +1,119 @@
+/**
+ * The kernel's trap service: finds posted trap requests and serves them without
+ * ever blocking Deno's event loop for long.
+ *
+ * A process posts a request by filling its trap page and storing PENDING in STATE;
+ * if the kernel is asleep (Doorbell.KERNEL_SLEEPING) it also bumps Doorbell.SEQ and
+ * notifies. The service spins over the running processes' STATE words for up to
+ * `spinUs` after the last request it served, then sleeps in Atomics.waitAsync on the
+ * doorbell. A busy stretch longer than SLICE_MS yields to the event loop with
+ * setImmediate so timers, console input and worker events still run. With
+ * `spinUs = 0` (block-only mode) it never spins: it serves what is posted and sleeps.
+ *
+ * The sleep protocol is Dekker-style on sequentially consistent atomics: the kernel
+ * sets KERNEL_SLEEPING, then re-scans; a process stores PENDING, then reads
+ * KERNEL_SLEEPING. Either the re-scan sees the request or the process rings.
+ */
+
+import { setImmediate } from "node:timers";
+import { Doorbell, DOORBELL_BYTES, Trap, TrapState } from "../abi/layout.ts";
+import type { Process } from "../proc/process.ts";
+
+const SLICE_MS = 5;
+
+export class TrapService {
+  readonly doorbellBuffer = new SharedArrayBuffer(DOORBELL_BYTES);
+  readonly #doorbell = new Int32Array(this.doorbellBuffer);
+  readonly #spinMs: number;
+  readonly #serve: (p: Process) => void;
+  /** The processes whose trap pages are scanned; kept by the kernel. */
+  readonly running: Process[] = [];
+  #stopped = false;
+  #scheduled = false;
+  wakeups = 0;
+
+  constructor(spinUs: number, serve: (p: Process) => void) {
+    this.#spinMs = spinUs / 1000;
+    this.#serve = serve;
+  }
+
+  /** Starts serving. */
+  start(): void {
+    this.#schedule();
+  }
+
+  /** Stops serving and releases the pending wait. */
+  stop(): void {
+    this.#stopped = true;
+    Atomics.add(this.#doorbell, Doorbell.SEQ, 1);
+    Atomics.notify(this.#doorbell, Doorbell.SEQ);
+  }
+
+  /** Serves every posted request once; returns how many it served. */
+  scan(): number {
+    let n = 0;
+    const procs = this.running;
+    for (let i = 0; i < procs.length; i++) {
+      const p = procs[i];
+      if (p.inTrap) continue;
+      const s = Atomics.load(p.trap, Trap.STATE);
+      if (s === TrapState.PENDING || s === TrapState.SLEEPING) {
+        this.#serve(p);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled || this.#stopped) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#run();
+    });
+  }
+
+  #run(): void {
+    if (this.#stopped) return;
+    const start = performance.now();
+    let idleSince = start;
+    for (let iter = 0;; iter++) {
+      if (this.scan() > 0) {
+        idleSince = -1;
+      }
+      if ((iter & 31) !== 0) continue;
+      const now = performance.now();
+      if (idleSince < 0) idleSince = now;
+      if (now - start > SLICE_MS) return this.#schedule();
+      if (now - idleSince >= this.#spinMs) break;
+    }
+    this.#sleep();
+  }
+
+  #sleep(): void {
+    const db = this.#doorbell;
+    Atomics.store(db, Doorbell.KERNEL_SLEEPING, 1);
+    const seq = Atomics.load(db, Doorbell.SEQ);
+    if (this.scan() > 0 || this.#stopped) {
+      Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
+      return this.#schedule();
+    }
+    const waited = Atomics.waitAsync(db, Doorbell.SEQ, seq);
+    const wake = () => {
+      Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
+      this.wakeups++;
+      this.#run();
+    };
+    if (waited.async) waited.value.then(wake);
+    else this.#schedule();
+  }
+
+  /** Wakes the service if it sleeps (used when the kernel itself posts work). */
+  kick(): void {
+    if (Atomics.load(this.#doorbell, Doorbell.KERNEL_SLEEPING)) {
+      Atomics.add(this.#doorbell, Doorbell.SEQ, 1);
+      Atomics.notify(this.#doorbell, Doorbell.SEQ);
+    }
+  }
+}

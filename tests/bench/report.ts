@@ -1,0 +1,78 @@
+// Formatting of bench results: markdown tables for stdout, JSON for --json.
+
+import type { CaseResult } from "./suite.ts";
+import { summarize } from "./stats.ts";
+
+export interface SuiteRun {
+  name: string;
+  cases: CaseResult[];
+}
+
+export interface JsonCase {
+  name: string;
+  median_us: number;
+  p99_us: number;
+  n: number;
+  ops_per_s?: number;
+  mb_per_s?: number;
+}
+
+/** One line describing the machine the numbers come from. */
+export function machineLine(): string {
+  return `machine: ${Deno.build.target}, ${navigator.hardwareConcurrency} cores, deno ${Deno.version.deno}`;
+}
+
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function throughput(c: CaseResult): string {
+  const parts: string[] = [];
+  if (c.ops_per_s !== undefined) {
+    parts.push(`${Math.round(c.ops_per_s).toLocaleString("en-US")} ops/s`);
+  }
+  if (c.mb_per_s !== undefined) parts.push(`${c.mb_per_s.toFixed(1)} MB/s`);
+  return parts.join(", ");
+}
+
+/** Markdown for one suite: heading, machine line, table, then case notes. */
+export function suiteTable(run: SuiteRun): string {
+  const lines = [
+    `## suite ${run.name}`,
+    "",
+    machineLine(),
+    "",
+    "| case | median µs | p99 µs | n | throughput |",
+    "| --- | ---: | ---: | ---: | ---: |",
+  ];
+  for (const c of run.cases) {
+    const s = summarize(c.samples_us, c.n);
+    lines.push(
+      `| ${c.name} | ${s.median_us.toFixed(3)} | ${s.p99_us.toFixed(3)} | ${c.n} | ${
+        throughput(c)
+      } |`,
+    );
+  }
+  const notes = run.cases.filter((c) => c.note);
+  if (notes.length) lines.push("", ...notes.map((c) => `- ${c.name}: ${c.note}`));
+  return lines.join("\n") + "\n";
+}
+
+/** The --json document: {"suites":[{"name","cases":[{name,median_us,p99_us,n,ops_per_s?,mb_per_s?}]}]}. */
+export function toJson(runs: SuiteRun[]): { suites: { name: string; cases: JsonCase[] }[] } {
+  return {
+    suites: runs.map((r) => ({
+      name: r.name,
+      cases: r.cases.map((c) => {
+        const s = summarize(c.samples_us, c.n);
+        const j: JsonCase = {
+          name: c.name,
+          median_us: round3(s.median_us),
+          p99_us: round3(s.p99_us),
+          n: c.n,
+        };
+        if (c.ops_per_s !== undefined) j.ops_per_s = round3(c.ops_per_s);
+        if (c.mb_per_s !== undefined) j.mb_per_s = round3(c.mb_per_s);
+        return j;
+      }),
+    })),
+  };
+}

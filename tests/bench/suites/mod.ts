@@ -1,0 +1,7 @@
+// Registry of bench suites, in run order. Add a suite here to make it
+// selectable with `deno task bench --suite NAME`.
+
+import type { Suite } from "../suite.ts";
+import { trap } from "./trap.ts";
+
+export const suites: Suite[] = [trap];

@@ -1,0 +1,59 @@
+// Suite `trap`: the cost of one round trip into the kernel and back, next to
+// the raw-worker peers it should be compared with.
+
+import type { CaseResult, Suite } from "../suite.ts";
+import { median } from "../stats.ts";
+import {
+  atomicsSpinRoundtrip,
+  atomicsWaitRoundtrip,
+  type PeerResult,
+  postMessageRoundtrip,
+} from "../peers.ts";
+
+/** One case of this suite; cases run one after another, in list order. */
+export interface TrapCase {
+  name: string;
+  run(opts: { quick: boolean }): Promise<CaseResult>;
+}
+
+/** Turns a peer's samples (µs per round trip) into a CaseResult. */
+export function roundtripResult(name: string, r: PeerResult, note?: string): CaseResult {
+  const med = median(r.samples_us);
+  return {
+    name,
+    samples_us: r.samples_us,
+    n: r.n,
+    ops_per_s: med > 0 ? 1e6 / med : undefined,
+    note: note ?? `${r.batch} round trips per sample`,
+  };
+}
+
+export const trapCases: TrapCase[] = [
+  // --- kernel cases go here (added by the kernel side) -----------------------
+  // { name: "null-trap", run: async (opts) => ... },
+  // { name: "signal-roundtrip", run: async (opts) => ... },
+
+  // --- raw-worker peers (tests/bench/peers.ts) -------------------------------
+  {
+    name: "atomics-spin-roundtrip",
+    run: async (o) => roundtripResult("atomics-spin-roundtrip", await atomicsSpinRoundtrip(o)),
+  },
+  {
+    name: "atomics-wait-roundtrip",
+    run: async (o) => roundtripResult("atomics-wait-roundtrip", await atomicsWaitRoundtrip(o)),
+  },
+  {
+    name: "postmessage-roundtrip",
+    run: async (o) => roundtripResult("postmessage-roundtrip", await postMessageRoundtrip(o)),
+  },
+];
+
+export const trap: Suite = {
+  name: "trap",
+  description: "trap round trip vs raw-worker peers (spin, Atomics.wait, postMessage)",
+  async run(opts) {
+    const out: CaseResult[] = [];
+    for (const c of trapCases) out.push(await c.run(opts)); // sequential: 2 cores
+    return out;
+  },
+};

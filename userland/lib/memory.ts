@@ -1,0 +1,71 @@
+/**
+ * Segment system calls (001 §3.2 CreateSegment; binding as in 000 §3.1): create a
+ * segment, bind it into this address space, share it, protect pages, release it.
+ */
+
+import { FAULT_ADDRESS, NotifyPolicy, Rights, SegMode, SegUnit } from "../../kernel/abi/layout.ts";
+import { Sys } from "../../kernel/abi/syscalls.ts";
+import { type FaultFunction, SignalHandler } from "./signals.ts";
+import { trap } from "./trap.ts";
+
+export interface SegmentOptions {
+  mode?: number;
+  unit?: number;
+  notifyPolicy?: number;
+}
+
+/**
+ * CreateSegment(size, mode, unit, notifyPolicy): a new segment of `size` bytes
+ * (rounded up to pages), zero-filled on first touch. Returns its id.
+ */
+export function CreateSegment(
+  size: number,
+  mode: number = SegMode.NORMAL,
+  unit: number = SegUnit.CACHE_LINE,
+  notifyPolicy: number = NotifyPolicy.NEVER,
+): number {
+  return trap(Sys.create_segment, size, mode, unit, notifyPolicy);
+}
+
+/**
+ * Maps segment `id` at `vaddr` (page-aligned; 0 lets the kernel choose) with `rights`.
+ * Returns the address it was bound at.
+ */
+export function bind(id: number, vaddr = 0, rights: number = Rights.READ | Rights.WRITE): number {
+  return trap(Sys.bind, id, vaddr, rights) >>> 0;
+}
+
+/** Unmaps the binding that starts at `vaddr`. */
+export function unbind(vaddr: number): void {
+  trap(Sys.unbind, vaddr);
+}
+
+/** Gives up this process's right to segment `id`, unbinding it. */
+export function release(id: number): void {
+  trap(Sys.release, id);
+}
+
+/** Lets process `pid` bind segment `id` with `rights` (at most the caller's). */
+export function grant(id: number, pid: number, rights: number = Rights.READ | Rights.WRITE): void {
+  trap(Sys.grant, id, pid, rights);
+}
+
+/** Sets the rights of the pages in [vaddr, vaddr+len): 0, READ, or READ|WRITE. */
+export function protect(vaddr: number, len: number, rights: number): void {
+  trap(Sys.protect, vaddr, len, rights);
+}
+
+/** Anonymous memory: a fresh segment bound read-write; returns its address. */
+export function allocate(size: number): number {
+  return bind(CreateSegment(size));
+}
+
+/**
+ * Installs a protection-fault handler (a SignalHandler at FAULT_ADDRESS). It runs
+ * synchronously at the faulting access with the faulting address and access; if it
+ * returns, the access is retried once.
+ */
+export function onFault(fn: (faultVaddr: number, access: number) => void): number {
+  const handler: FaultFunction = (_at, vaddr, access) => fn(vaddr, access);
+  return SignalHandler(FAULT_ADDRESS, 4, handler);
+}

@@ -1,0 +1,295 @@
+/**
+ * The process's MMU: every load and store translates its virtual address through a
+ * software TLB filled from the page table the kernel keeps.
+ *
+ * The TLB is direct-mapped with TLB_SIZE entries indexed by the low bits of the
+ * virtual page number. An entry is valid for reads when `tagR[i] === vpn` and for
+ * stores when `tagW[i] === vpn`; a store entry is only made once the page's dirty
+ * bit is set, so the first store to a page always goes through `fill`, which sets D
+ * (A is set on every fill). A miss that the page table cannot satisfy (not present,
+ * or a store to a read-only page) is a page-fault trap; the kernel maps the page
+ * (zero-filling it on first touch) or reports a protection fault.
+ *
+ * The kernel bumps the trap page's TLB_EPOCH whenever one of this process's
+ * mappings loses a right; every access compares it with the epoch the TLB was
+ * filled under and flushes on a change (the shootdown).
+ *
+ * Aligned 32-bit loads and stores are atomic (Atomics.load/store), so they are
+ * atomic with respect to other processes and, later, remote accesses.
+ */
+
+import { SysError } from "../../kernel/abi/errors.ts";
+import {
+  Access,
+  accessName,
+  PAGE_MASK,
+  PAGE_SHIFT,
+  PAGE_SIZE,
+  Pte,
+  Trap,
+} from "../../kernel/abi/layout.ts";
+import { Sys } from "../../kernel/abi/syscalls.ts";
+import { walkPageTable } from "../../kernel/memory/page_table.ts";
+import { runtime } from "./runtime.ts";
+import { runFaultHandler } from "./signals.ts";
+import { safePoint, slotBuffer, trap } from "./trap.ts";
+
+const TLB_BITS = 8;
+const TLB_SIZE = 1 << TLB_BITS;
+const TLB_MASK = TLB_SIZE - 1;
+
+/** A memory access the process cannot make and no handler repaired. */
+export class MemoryFault extends Error {
+  readonly vaddr: number;
+  readonly access: number;
+  constructor(vaddr: number, access: number) {
+    super(`Unrepaired fault: ${accessName(access)} at ${hex(vaddr)}`);
+    this.name = "MemoryFault";
+    this.vaddr = vaddr >>> 0;
+    this.access = access;
+  }
+}
+
+const PT: Int32Array = runtime ? runtime.pageTable : new Int32Array(1024);
+const TRAP: Int32Array = runtime ? runtime.trap : new Int32Array(64);
+let epoch = Atomics.load(TRAP, Trap.TLB_EPOCH);
+const tagR = new Int32Array(TLB_SIZE).fill(-1);
+const tagW = new Int32Array(TLB_SIZE).fill(-1);
+/** Byte offset of the page within its segment buffer. */
+const base = new Int32Array(TLB_SIZE);
+const u8: Uint8Array[] = new Array(TLB_SIZE);
+const i32: Int32Array[] = new Array(TLB_SIZE);
+const dv: DataView[] = new Array(TLB_SIZE);
+/** Views per slot, made once per segment buffer. */
+const views: { u8: Uint8Array; i32: Int32Array; dv: DataView }[] = [];
+let misses = 0;
+
+safePoint.epoch = (e) => {
+  if (e !== epoch) flushTlb(e);
+};
+
+/** Empties the TLB (a shootdown). */
+export function flushTlb(newEpoch = Atomics.load(TRAP, Trap.TLB_EPOCH)): void {
+  tagR.fill(-1);
+  tagW.fill(-1);
+  epoch = newEpoch;
+}
+
+/** TLB misses so far (for `stats` and the tests). */
+export function tlbMisses(): number {
+  return misses;
+}
+
+function hex(va: number): string {
+  return "0x" + (va >>> 0).toString(16).padStart(8, "0");
+}
+
+function viewsFor(slot: number) {
+  let v = views[slot];
+  if (!v) {
+    const buf = slotBuffer(slot);
+    if (!buf) throw new Error(`kernel mapped slot ${slot} but never handed its buffer`);
+    v = { u8: new Uint8Array(buf), i32: new Int32Array(buf), dv: new DataView(buf) };
+    views[slot] = v;
+  }
+  return v;
+}
+
+/** Returns the TLB index for a load from `va`, filling it on a miss. */
+function forRead(va: number): number {
+  const vpn = va >>> PAGE_SHIFT;
+  const i = vpn & TLB_MASK;
+  if (tagR[i] === vpn && Atomics.load(TRAP, Trap.TLB_EPOCH) === epoch) return i;
+  return fill(va, Access.READ);
+}
+
+/** Returns the TLB index for a store to `va`, filling it on a miss. */
+function forWrite(va: number): number {
+  const vpn = va >>> PAGE_SHIFT;
+  const i = vpn & TLB_MASK;
+  if (tagW[i] === vpn && Atomics.load(TRAP, Trap.TLB_EPOCH) === epoch) return i;
+  return fill(va, Access.WRITE);
+}
+
+/** Walks the page table for `va`, faulting until the access is allowed. */
+function fill(va: number, access: number): number {
+  const e = Atomics.load(TRAP, Trap.TLB_EPOCH);
+  if (e !== epoch) flushTlb(e);
+  misses++;
+  const vpn = va >>> PAGE_SHIFT;
+  const need = access === Access.WRITE ? Pte.PRESENT | Pte.WRITABLE : Pte.PRESENT;
+  let handled = false;
+  for (let tries = 0;; tries++) {
+    if (tries > 4) throw new Error(`MMU: page fault at ${hex(va)} was answered but never mapped`);
+    const at = walkPageTable(PT, vpn);
+    const pte = at < 0 ? 0 : Atomics.load(PT, at);
+    if ((pte & need) === need) {
+      const mark = access === Access.WRITE ? Pte.ACCESSED | Pte.DIRTY : Pte.ACCESSED;
+      if ((pte & mark) !== mark) Atomics.or(PT, at, mark);
+      return install(vpn, pte, PT[at + 1], access === Access.WRITE);
+    }
+    try {
+      trap(Sys.page_fault, va, access);
+    } catch (err) {
+      if (!(err instanceof SysError) || err.code !== "EFAULT") throw err;
+      // The kernel found a real fault and we have a handler at FAULT_ADDRESS: run it,
+      // then retry once (it may have remapped); a second fault is not repaired.
+      if (handled) throw new MemoryFault(va, access);
+      handled = true;
+      runFaultHandler(va >>> 0, access);
+    }
+  }
+}
+
+function install(vpn: number, pte: number, slot: number, write: boolean): number {
+  const i = vpn & TLB_MASK;
+  const v = viewsFor(slot);
+  base[i] = (pte >>> PAGE_SHIFT) << PAGE_SHIFT;
+  u8[i] = v.u8;
+  i32[i] = v.i32;
+  dv[i] = v.dv;
+  tagR[i] = vpn;
+  tagW[i] = write || (pte & (Pte.WRITABLE | Pte.DIRTY)) === (Pte.WRITABLE | Pte.DIRTY) ? vpn : -1;
+  return i;
+}
+
+// ---------------------------------------------------------------------------
+// Loads and stores. Values are unsigned; 64-bit values are bigints.
+
+/** Loads one byte. */
+export function load8(va: number): number {
+  const i = forRead(va);
+  return u8[i][base[i] + (va & PAGE_MASK)];
+}
+
+/** Stores one byte. */
+export function store8(va: number, value: number): void {
+  const i = forWrite(va);
+  u8[i][base[i] + (va & PAGE_MASK)] = value;
+}
+
+/** Loads a little-endian 16-bit value. */
+export function load16(va: number): number {
+  if ((va & PAGE_MASK) > PAGE_SIZE - 2) return load8(va) | (load8(va + 1) << 8);
+  const i = forRead(va);
+  return dv[i].getUint16(base[i] + (va & PAGE_MASK), true);
+}
+
+/** Stores a little-endian 16-bit value. */
+export function store16(va: number, value: number): void {
+  if ((va & PAGE_MASK) > PAGE_SIZE - 2) {
+    store8(va, value & 0xff);
+    store8(va + 1, (value >>> 8) & 0xff);
+    return;
+  }
+  const i = forWrite(va);
+  dv[i].setUint16(base[i] + (va & PAGE_MASK), value, true);
+}
+
+/** Loads a little-endian 32-bit value; atomic when aligned. */
+export function load32(va: number): number {
+  const off = va & PAGE_MASK;
+  if ((off & 3) === 0) {
+    const i = forRead(va);
+    return Atomics.load(i32[i], (base[i] + off) >> 2) >>> 0;
+  }
+  if (off > PAGE_SIZE - 4) return (load16(va) | (load16(va + 2) << 16)) >>> 0;
+  const i = forRead(va);
+  return dv[i].getUint32(base[i] + off, true);
+}
+
+/** Stores a little-endian 32-bit value; atomic when aligned. */
+export function store32(va: number, value: number): void {
+  const off = va & PAGE_MASK;
+  if ((off & 3) === 0) {
+    const i = forWrite(va);
+    Atomics.store(i32[i], (base[i] + off) >> 2, value | 0);
+    return;
+  }
+  if (off > PAGE_SIZE - 4) {
+    store16(va, value & 0xffff);
+    store16(va + 2, (value >>> 16) & 0xffff);
+    return;
+  }
+  const i = forWrite(va);
+  dv[i].setUint32(base[i] + off, value >>> 0, true);
+}
+
+/** Loads a little-endian 64-bit value as a bigint. */
+export function load64(va: number): bigint {
+  const off = va & PAGE_MASK;
+  if (off > PAGE_SIZE - 8) {
+    return BigInt(load32(va)) | (BigInt(load32(va + 4)) << 32n);
+  }
+  const i = forRead(va);
+  return dv[i].getBigUint64(base[i] + off, true);
+}
+
+/** Stores a little-endian 64-bit value (taken modulo 2^64). */
+export function store64(va: number, value: bigint): void {
+  const off = va & PAGE_MASK;
+  if (off > PAGE_SIZE - 8) {
+    store32(va, Number(value & 0xffffffffn));
+    store32(va + 4, Number((value >> 32n) & 0xffffffffn));
+    return;
+  }
+  const i = forWrite(va);
+  dv[i].setBigUint64(base[i] + off, BigInt.asUintN(64, value), true);
+}
+
+/** Copies `len` bytes from virtual memory into a new array, page by page. */
+export function read(va: number, len: number): Uint8Array {
+  const out = new Uint8Array(len);
+  let done = 0;
+  while (done < len) {
+    const at = (va + done) >>> 0;
+    const i = forRead(at);
+    const off = at & PAGE_MASK;
+    const n = Math.min(len - done, PAGE_SIZE - off);
+    out.set(u8[i].subarray(base[i] + off, base[i] + off + n), done);
+    done += n;
+  }
+  return out;
+}
+
+/** Copies `bytes` into virtual memory at `va`, page by page. */
+export function write(va: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) {
+    const at = (va + done) >>> 0;
+    const i = forWrite(at);
+    const off = at & PAGE_MASK;
+    const n = Math.min(bytes.length - done, PAGE_SIZE - off);
+    u8[i].set(bytes.subarray(done, done + n), base[i] + off);
+    done += n;
+  }
+}
+
+/**
+ * The typed-array fast path: returns a Uint8Array aliasing [va, va+len) directly, after
+ * faulting every page in (for stores too when `writable`). The range must lie in one
+ * binding; accesses through the view skip the MMU, so a later `protect` or `unbind`
+ * does not reach them (the view is like a pinned mapping).
+ */
+export function view(va: number, len: number, writable = false): Uint8Array {
+  if (len <= 0) throw new RangeError(`view: length ${len} must be positive`);
+  let first = -1, buf: ArrayBufferLike | null = null, start = 0;
+  for (let p = va & ~PAGE_MASK; p < va + len; p += PAGE_SIZE) {
+    const i = writable ? forWrite(p >>> 0) : forRead(p >>> 0);
+    if (first < 0) {
+      first = base[i];
+      buf = u8[i].buffer;
+      start = base[i] + (va & PAGE_MASK);
+    } else if (u8[i].buffer !== buf || base[i] !== first + (p - (va & ~PAGE_MASK))) {
+      throw new RangeError(`view: ${hex(va)}+${len} spans more than one binding`);
+    }
+  }
+  return new Uint8Array(buf!, start, len);
+}
+
+/** Like `view`, as 32-bit words; `va` must be 4-aligned. */
+export function view32(va: number, count: number, writable = false): Int32Array {
+  if (va & 3) throw new RangeError(`view32: ${hex(va)} is not 4-aligned`);
+  const bytes = view(va, count * 4, writable);
+  return new Int32Array(bytes.buffer, bytes.byteOffset, count);
+}

@@ -1,0 +1,84 @@
+/**
+ * userland/lib: the one runtime every process imports: system calls, the MMU, and
+ * address-valued signals. Programs and servers use exactly this API.
+ *
+ * @example
+ * ```ts
+ * import { allocate, load32, println, store32 } from "../lib/mod.ts";
+ *
+ * export default function main(args: string[]): number {
+ *   const at = allocate(4096); // zero-filled on first touch
+ *   store32(at, 42);
+ *   println(`hello ${args.join(" ")}: ${load32(at)}`);
+ *   return 0;
+ * }
+ * ```
+ */
+
+export {
+  Access,
+  CACHE_LINE_SIZE,
+  FAULT_ADDRESS,
+  NotifyPolicy,
+  PAGE_SIZE,
+  Rights,
+  SegMode,
+  SegUnit,
+  Sig,
+  signalAddress,
+} from "../../kernel/abi/layout.ts";
+export { Errno, SysError } from "../../kernel/abi/errors.ts";
+export { Sys } from "../../kernel/abi/syscalls.ts";
+export {
+  allocate,
+  bind,
+  CreateSegment,
+  grant,
+  onFault,
+  protect,
+  release,
+  type SegmentOptions,
+  unbind,
+} from "./memory.ts";
+export {
+  flushTlb,
+  load16,
+  load32,
+  load64,
+  load8,
+  MemoryFault,
+  read,
+  store16,
+  store32,
+  store64,
+  store8,
+  tlbMisses,
+  view,
+  view32,
+  write,
+} from "./mmu.ts";
+export {
+  args,
+  exit,
+  getpid,
+  getppid,
+  info,
+  kill,
+  nullTrap,
+  print,
+  println,
+  readLine,
+  spawn,
+  type SpawnOptions,
+  wait,
+  type WaitResult,
+} from "./process.ts";
+export {
+  drainSignals,
+  removeSignalHandler,
+  Signal,
+  signalCounters,
+  SignalHandler,
+  SigWait,
+} from "./signals.ts";
+export { trap, trapPage, trapReply } from "./trap.ts";

@@ -1,0 +1,119 @@
+/**
+ * Process system calls for programs: exit, spawn, wait, kill, getpid, console I/O,
+ * and the kernel's tables through `info`.
+ */
+
+import { Sig } from "../../kernel/abi/layout.ts";
+import { InfoKind, Sys } from "../../kernel/abi/syscalls.ts";
+import { putData, trap, trapReply } from "./trap.ts";
+import { rt } from "./runtime.ts";
+
+/** Ends this process with `status` (0–255) and an optional reason. Never returns. */
+export function exit(status = 0, reason = ""): never {
+  putData(reason);
+  trap(Sys.exit, status);
+  throw new Error("exit returned"); // unreachable: the kernel stops the worker
+}
+
+export interface SpawnOptions {
+  /** Segments the child may bind, with the rights it gets (at most the caller's). */
+  share?: { segment: number; rights: number }[];
+}
+
+/** Starts `module` (a path or a program name such as "hello") as a child; returns its pid. */
+export function spawn(module: string, args: string[] = [], opts: SpawnOptions = {}): number {
+  const request = JSON.stringify({ module, args, share: opts.share ?? [] });
+  if (putData(request) < request.length) throw new RangeError("spawn request too long");
+  return trap(Sys.spawn);
+}
+
+export interface WaitResult {
+  pid: number;
+  /** 0–255; 128+n when killed by signal n. */
+  status: number;
+  /** Why it ended, e.g. "exited with status 0" or "killed by SIGKILL from pid 2". */
+  reason: string;
+}
+
+/**
+ * Waits for a child (`pid`, or -1 for any) to exit and reaps it. `timeoutMs` -1 waits
+ * forever, 0 polls (EAGAIN if none has exited); a timeout gives ETIMEDOUT.
+ */
+export function wait(pid = -1, timeoutMs = -1): WaitResult {
+  const r = trapReply(Sys.wait, [pid, timeoutMs], true);
+  return { pid: r.result, status: r.result2, reason: r.data };
+}
+
+/** Sends Unix-style signal `signo` (default SIGTERM) to `pid`. */
+export function kill(pid: number, signo: number = Sig.SIGTERM): void {
+  trap(Sys.kill, pid, signo);
+}
+
+/** This process's pid. */
+export function getpid(): number {
+  return rt().pid;
+}
+
+/** The parent's pid (0 when the kernel itself started this process). */
+export function getppid(): number {
+  return trapReply(Sys.getpid, []).result2;
+}
+
+/** The arguments the process was started with. */
+export function args(): readonly string[] {
+  return rt().args;
+}
+
+/** The cheapest trap: enters the kernel and returns. */
+export function nullTrap(): void {
+  trap(Sys.null);
+}
+
+/** Writes text to the console through the kernel (fd 1 output, 2 errors), in full. */
+export function print(text: string, fd = 1): void {
+  let rest = text;
+  do {
+    const n = putData(rest);
+    trap(Sys.print, fd);
+    rest = rest.slice(n);
+  } while (rest.length > 0);
+}
+
+/** Writes a line to the console. */
+export function println(text = ""): void {
+  print(text + "\n");
+}
+
+/** Reads one console line (blocking); null at end of input. */
+export function readLine(): string | null {
+  let line = "";
+  for (;;) {
+    const r = trapReply(Sys.console_read, [], true);
+    if (r.result2 === 1) return line === "" ? null : line;
+    line += r.data;
+    if (r.result2 !== 2) return line;
+  }
+}
+
+/** Reads one of the kernel's tables ("ps", "segs", "stats", "self") as parsed JSON. */
+export function info(kind: "ps" | "segs" | "stats" | "self"): any {
+  const code = { ps: InfoKind.PS, segs: InfoKind.SEGS, stats: InfoKind.STATS, self: InfoKind.SELF }[kind];
+  const parts: Uint8Array[] = [];
+  let offset = 0, total = 0;
+  const enc = new TextEncoder();
+  do {
+    const r = trapReply(Sys.info, [code, offset], true);
+    total = r.result2;
+    const bytes = enc.encode(r.data);
+    parts.push(bytes);
+    offset += r.result;
+    if (r.result === 0) break;
+  } while (offset < total);
+  const all = new Uint8Array(offset);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return JSON.parse(new TextDecoder().decode(all));
+}

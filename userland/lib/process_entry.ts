@@ -1,0 +1,67 @@
+/**
+ * How every process starts. The host makes each worker's main module a two-line
+ * stub: `import { start } from "process_entry.ts"; import * as program from
+ * "PROGRAM"; start(program);`. By then runtime.ts has taken the kernel's boot
+ * message (its memory); `start` routes the worker's own `console` through the
+ * kernel's console, runs the program's `main(args)` (the default export, or an
+ * export named `main`) and exits with the status `main` returns (0 for none).
+ *
+ * An exception that escapes the program or a signal handler ends the process with
+ * status 134 (128 + SIGABRT) and the error as the reason.
+ */
+
+import { EXIT_KILLED_BASE, Sig } from "../../kernel/abi/layout.ts";
+import { exit, print } from "./process.ts";
+import { rt } from "./runtime.ts";
+import { setCrashHandler } from "./signals.ts";
+
+function describe(err: unknown): string {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+/** Ends the process after an uncaught exception. */
+function crash(what: string, err: unknown): never {
+  const text = `crashed in ${what}: ${describe(err)}`;
+  try {
+    print(`pid ${rt().pid}: ${text}\n`, 2);
+  } finally {
+    exit(EXIT_KILLED_BASE + Sig.SIGABRT, text.slice(0, 1000));
+  }
+}
+
+/** Makes console.log and friends print through the kernel. */
+function routeConsole(): void {
+  const format = (args: unknown[]) =>
+    args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" ") + "\n";
+  const out = (...a: unknown[]) => print(format(a), 1);
+  const err = (...a: unknown[]) => print(format(a), 2);
+  Object.assign(console, { log: out, info: out, debug: out, warn: err, error: err });
+}
+
+/** Runs a program module's main and exits with its status. */
+export async function start(program: Record<string, unknown>): Promise<never> {
+  const r = rt();
+  setCrashHandler(crash);
+  routeConsole();
+  self.addEventListener("unhandledrejection", (e) => {
+    e.preventDefault();
+    crash("a promise", e.reason);
+  });
+  self.addEventListener("error", (e) => {
+    e.preventDefault();
+    crash("the program", e.error ?? e.message);
+  });
+  const main = program.default ?? program.main;
+  if (typeof main !== "function") {
+    print(`pid ${r.pid}: ${r.module} exports no main function\n`, 2);
+    exit(127, "not a program: no main function");
+  }
+  let status: unknown;
+  try {
+    status = await main([...r.args]);
+  } catch (err) {
+    crash("main", err);
+  }
+  exit(typeof status === "number" ? status : 0);
+}

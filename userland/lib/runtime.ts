@@ -1,0 +1,70 @@
+/**
+ * The runtime's state in one process: the buffers its kernel handed it at spawn.
+ *
+ * This module receives the kernel's one boot message with a top-level await, so
+ * every module that imports it (all of userland/lib, hence every program) runs only
+ * after the process has its memory. Outside a worker (a test or the kernel importing
+ * a type) it stays empty.
+ */
+
+import { Fifo, Trap } from "../../kernel/abi/layout.ts";
+import type { BootMessage } from "../../kernel/host_interface.ts";
+
+export interface Runtime {
+  pid: number;
+  ppid: number;
+  args: readonly string[];
+  module: string;
+  /** The trap page (Int32 words). */
+  trap: Int32Array;
+  /** The kernel doorbell shared by all processes of the node. */
+  doorbell: Int32Array;
+  /** The signal FIFO page. */
+  fifo: Int32Array;
+  fifoCapacity: number;
+  /** The page table, read by the MMU (a length-tracking view of a growable buffer). */
+  pageTable: Int32Array;
+  /** The port on which the kernel hands over segment buffers. */
+  memoryPort: MessagePort;
+  /** How many times to spin before blocking (trap completion, SigWait). */
+  spin: number;
+}
+
+type Boot = BootMessage & { memoryPort: MessagePort };
+
+async function receiveBoot(): Promise<Runtime | null> {
+  if (!("WorkerGlobalScope" in globalThis)) return null;
+  const scope = self as unknown as { onmessage: ((e: MessageEvent) => void) | null };
+  const boot: Boot = await new Promise((resolve) => {
+    scope.onmessage = (e) => {
+      scope.onmessage = null;
+      resolve(e.data);
+    };
+  });
+  const trap = new Int32Array(boot.trap);
+  const fifo = new Int32Array(boot.fifo);
+  return {
+    pid: boot.pid,
+    ppid: boot.ppid,
+    args: Object.freeze([...boot.args]),
+    module: boot.module,
+    trap,
+    doorbell: new Int32Array(boot.doorbell),
+    fifo,
+    fifoCapacity: fifo[Fifo.CAPACITY],
+    pageTable: new Int32Array(boot.pageTable),
+    memoryPort: boot.memoryPort,
+    spin: Atomics.load(trap, Trap.SPIN),
+  };
+}
+
+const current: Runtime | null = await receiveBoot();
+
+/** Returns the runtime of this process; throws outside a process. */
+export function rt(): Runtime {
+  if (!current) throw new Error("userland/lib is used outside an emulated process");
+  return current;
+}
+
+/** The runtime, or null outside a process (module initialisers use this). */
+export const runtime: Runtime | null = current;

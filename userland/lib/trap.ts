@@ -1,0 +1,161 @@
+/**
+ * The trap: how a process enters its kernel. The request goes in the trap page
+ * (system-call number, argument words, data area); STATE goes PENDING; if the kernel
+ * sleeps, the doorbell rings. The process then spins on STATE for a while and, if
+ * the kernel has not answered, sleeps in Atomics.wait (STATE = SLEEPING tells the
+ * kernel to notify). Spin-then-block: the spin wins when the kernel is awake, the
+ * block keeps a waiting process off the CPU.
+ *
+ * On the way out every trap passes a safe point (`afterTrap`): memory the kernel
+ * handed over is collected, a TLB shootdown is honoured, and queued signals run.
+ */
+
+import { receiveMessageOnPort } from "node:worker_threads";
+import { SysError } from "../../kernel/abi/errors.ts";
+import {
+  DATA_BYTES,
+  DATA_OFFSET,
+  Doorbell,
+  Trap,
+  TRAP_PAGE_BYTES,
+  TrapState,
+} from "../../kernel/abi/layout.ts";
+import { syscallByNumber } from "../../kernel/abi/syscalls.ts";
+import { runtime } from "./runtime.ts";
+
+const R = runtime;
+const T: Int32Array = R ? R.trap : new Int32Array(TRAP_PAGE_BYTES / 4);
+const DB: Int32Array = R ? R.doorbell : new Int32Array(4);
+const DATA = new Uint8Array(T.buffer, DATA_OFFSET, DATA_BYTES);
+const SPIN = R ? R.spin : 0;
+let grantsSeen = 0;
+
+/** Segment buffers handed over by the kernel, by slot. */
+export const slots: (SharedArrayBuffer | undefined)[] = [];
+
+/** Hooks run at the safe point after each trap (set by mmu.ts and signals.ts). */
+export const safePoint = {
+  epoch: (_epoch: number) => {},
+  signals: () => {},
+};
+
+/** Posts a request and waits for the kernel's answer; returns the error code. */
+function enter(sysno: number, a0: number, a1: number, a2: number, a3: number): number {
+  const t = T;
+  t[Trap.SYSNO] = sysno;
+  t[Trap.ARG0] = a0;
+  t[Trap.ARG0 + 1] = a1;
+  t[Trap.ARG0 + 2] = a2;
+  t[Trap.ARG0 + 3] = a3;
+  Atomics.store(t, Trap.STATE, TrapState.PENDING);
+  if (Atomics.load(DB, Doorbell.KERNEL_SLEEPING) !== 0) {
+    Atomics.add(DB, Doorbell.SEQ, 1);
+    Atomics.notify(DB, Doorbell.SEQ, 1);
+  }
+  awaitCompletion(t);
+  return t[Trap.ERRNO];
+}
+
+function leave(errno: number, sysno: number): void {
+  // On failure the kernel leaves the reason in the data area: take it before the
+  // safe point, whose handlers may trap again.
+  const detail = errno !== 0 ? takeData() : "";
+  Atomics.store(T, Trap.STATE, TrapState.IDLE);
+  afterTrap(T);
+  if (errno !== 0) {
+    throw new SysError(errno, syscallByNumber(sysno)?.name ?? `trap ${sysno}`, detail);
+  }
+}
+
+/**
+ * Traps into the kernel with up to four argument words. Returns RESULT, or throws
+ * SysError carrying the kernel's error code. Allocates nothing on success.
+ */
+export function trap(sysno: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0): number {
+  const errno = enter(sysno, a0, a1, a2, a3);
+  const result = T[Trap.RESULT];
+  leave(errno, sysno);
+  return result;
+}
+
+/** The whole answer of a trap, taken before the safe point can run other traps. */
+export interface TrapReply {
+  result: number;
+  result2: number;
+  /** The data area as text, when asked for. */
+  data: string;
+}
+
+/** Traps like `trap` and also returns RESULT2 and, if `wantData`, the data area. */
+export function trapReply(
+  sysno: number,
+  args: readonly number[],
+  wantData = false,
+): TrapReply {
+  const errno = enter(sysno, args[0] ?? 0, args[1] ?? 0, args[2] ?? 0, args[3] ?? 0);
+  const reply = {
+    result: T[Trap.RESULT],
+    result2: T[Trap.RESULT2],
+    data: wantData ? takeData() : "",
+  };
+  leave(errno, sysno);
+  return reply;
+}
+
+function awaitCompletion(t: Int32Array): void {
+  for (let i = SPIN; i > 0; i--) {
+    if (Atomics.load(t, Trap.STATE) === TrapState.DONE) return;
+  }
+  if (Atomics.compareExchange(t, Trap.STATE, TrapState.PENDING, TrapState.SLEEPING) !== 1) return;
+  while (Atomics.load(t, Trap.STATE) === TrapState.SLEEPING) {
+    Atomics.wait(t, Trap.STATE, TrapState.SLEEPING);
+  }
+}
+
+function afterTrap(t: Int32Array): void {
+  if (t[Trap.GRANTS] !== grantsSeen) collectGrants();
+  safePoint.epoch(Atomics.load(t, Trap.TLB_EPOCH));
+  safePoint.signals();
+}
+
+/** Takes every segment buffer the kernel has posted on the memory port. */
+function collectGrants(): void {
+  const want = Atomics.load(T, Trap.GRANTS);
+  while (grantsSeen !== want) {
+    const m = receiveMessageOnPort(R!.memoryPort as any);
+    if (!m) break; // posted but not yet visible: the next safe point takes it
+    const { slot, buffer } = m.message as { slot: number; buffer: SharedArrayBuffer };
+    slots[slot] = buffer;
+    grantsSeen++;
+  }
+}
+
+/** Returns the buffer for a slot, collecting grants first if it is not here yet. */
+export function slotBuffer(slot: number): SharedArrayBuffer | undefined {
+  if (slots[slot] === undefined) collectGrants();
+  return slots[slot];
+}
+
+// ---------------------------------------------------------------------------
+// The data area: strings in and out of a trap.
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Encodes as much of `text` as fits into the data area; returns characters consumed. */
+export function putData(text: string): number {
+  const r = encoder.encodeInto(text, DATA);
+  T[Trap.DATA_LEN] = r.written;
+  return r.read;
+}
+
+/** Decodes the data area as the kernel left it. */
+function takeData(): string {
+  const len = T[Trap.DATA_LEN];
+  return decoder.decode(DATA.slice(0, Math.max(0, Math.min(len, DATA_BYTES))));
+}
+
+/** Direct access to the trap page, for tests that forge requests and for the MMU. */
+export function trapPage(): Int32Array {
+  return T;
+}
