@@ -48,7 +48,7 @@ export class WorkerHost implements ProcessHost {
     // by the host (which may read the project), never by the sandboxed worker.
     const stub = `import { start } from ${JSON.stringify(ENTRY)};\n` +
       `import * as program from ${JSON.stringify(boot.module)};\nstart(program);\n`;
-    const worker = new Worker(`data:application/typescript,${encodeURIComponent(stub)}`, {
+    const worker = new Worker(`data:application/javascript,${encodeURIComponent(stub)}`, {
       type: "module",
       name: `pid ${boot.pid}`,
       // deno-lint-ignore no-explicit-any
