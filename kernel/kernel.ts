@@ -16,15 +16,18 @@ import {
   DEFAULT_FIFO_CAPACITY,
   EXIT_KILLED_BASE,
   MAX_SEGMENT_BYTES,
+  PAGE_SIZE,
   Sig,
   SIGNAL_NAMES,
   signalAddress,
+  SignalPath,
   Trap,
   TrapState,
 } from "./abi/layout.ts";
 import { syscallByNumber } from "./abi/syscalls.ts";
 import type { Console, ProcessHost } from "./host_interface.ts";
 import { Segment, type SegmentAttributes } from "./memory/segment.ts";
+import type { DirectoryEntry } from "./signal/signal_directory.ts";
 import { fail, KernelError } from "./panic.ts";
 import { type ExitStatus, Process } from "./proc/process.ts";
 import { decode, failure, type Handler, type Outcome, perform } from "./trap/dispatch.ts";
@@ -44,6 +47,8 @@ export interface KernelConfig {
   fifoCapacity: number;
   /** Physical memory of the node: the sum of all segment sizes. */
   memoryBytes: number;
+  /** How Signal reaches receivers (see SignalPath in kernel/abi/layout.ts). */
+  signalPath: "hardware" | "software";
   trace: ReadonlySet<TraceKind>;
 }
 
@@ -53,6 +58,7 @@ export const DEFAULT_CONFIG: KernelConfig = {
   processSpin: 2000,
   fifoCapacity: DEFAULT_FIFO_CAPACITY,
   memoryBytes: 4 * MAX_SEGMENT_BYTES,
+  signalPath: "hardware",
   trace: new Set(),
 };
 
@@ -98,6 +104,8 @@ export class Kernel {
 
   constructor(host: ProcessHost, console: Console, config: Partial<KernelConfig> = {}) {
     this.config = { ...DEFAULT_CONFIG, ...config };
+    // Tracing signals needs the kernel to see each one: use the software path.
+    if (this.config.trace.has("signals")) this.config.signalPath = "software";
     this.host = host;
     this.console = console;
     this.#handlers = makeHandlers(this);
@@ -124,6 +132,11 @@ export class Kernel {
     }
     const p = new Process(this.#nextPid++, ppid, url, args, this.config.fifoCapacity);
     Atomics.store(p.trap, Trap.SPIN, this.config.processSpin);
+    Atomics.store(
+      p.trap,
+      Trap.SIGNAL_PATH,
+      this.config.signalPath === "software" ? SignalPath.SOFTWARE : SignalPath.HARDWARE,
+    );
     for (const s of share) {
       const seg = this.segments.get(s.segment)!;
       seg.holders.set(p.pid, (seg.holders.get(p.pid) ?? 0) | s.rights);
@@ -156,11 +169,14 @@ export class Kernel {
     p.blocked = null;
     const i = this.trapService.running.indexOf(p);
     if (i >= 0) this.trapService.running.splice(i, 1);
-    for (const b of [...p.space.bindings]) p.space.unbind(b);
+    p.handlers.ranges.length = 0;
+    for (const b of [...p.space.bindings]) {
+      p.space.unbind(b);
+      this.refreshDirectory(b.segment);
+    }
     for (const seg of [...this.segments.values()]) {
       if (seg.holders.delete(p.pid)) this.maybeFreeSegment(seg);
     }
-    p.handlers.ranges.length = 0;
     this.stats.exited++;
     this.stats.signalsDropped += p.fifo.dropped();
     p.markExited({ pid: p.pid, status, reason });
@@ -217,7 +233,11 @@ export class Kernel {
       if (signo === Sig.SIGCHLD) return;
     }
     if (!quiet || signo !== Sig.SIGCHLD) {
-      this.terminate(p, EXIT_KILLED_BASE + signo, `killed by ${name}${from ? ` from pid ${from}` : ""}`);
+      this.terminate(
+        p,
+        EXIT_KILLED_BASE + signo,
+        `killed by ${name}${from ? ` from pid ${from}` : ""}`,
+      );
     }
   }
 
@@ -228,7 +248,10 @@ export class Kernel {
       p.counters.signalsQueued++;
       this.stats.signalsQueued++;
     }
-    this.trace("signals", `pid ${p.pid} <- ${hexa(vaddr)} handler ${id}${ok ? "" : " DROPPED (FIFO full)"}`);
+    this.trace(
+      "signals",
+      `pid ${p.pid} <- ${hexa(vaddr)} handler ${id}${ok ? "" : " DROPPED (FIFO full)"}`,
+    );
     return ok;
   }
 
@@ -237,14 +260,50 @@ export class Kernel {
 
   /** Creates a segment held by `pid` with all rights; throws ENOMEM past node memory. */
   createSegment(pid: number, attrs: SegmentAttributes): Segment {
-    if (this.stats.memoryUsed + attrs.size > this.config.memoryBytes) {
-      fail("ENOMEM", `${attrs.size} bytes would exceed the node's ${this.config.memoryBytes}`);
+    const size = Math.ceil(attrs.size / PAGE_SIZE) * PAGE_SIZE;
+    if (this.stats.memoryUsed + size > this.config.memoryBytes) {
+      fail(
+        "ENOMEM",
+        `${size} bytes would exceed the node's ${this.config.memoryBytes} (${this.stats.memoryUsed} in use)`,
+      );
     }
     const seg = new Segment(this.#nextSegment++, pid, attrs);
     seg.holders.set(pid, 7);
     this.segments.set(seg.id, seg);
     this.stats.memoryUsed += seg.size;
     return seg;
+  }
+
+  /**
+   * Rewrites a segment's signal directory after a binding or a handler changed, and
+   * first hands every process that binds the segment the FIFOs of the receivers it
+   * may now post to (so a sender never finds a receiver it cannot reach).
+   */
+  refreshDirectory(seg: Segment): void {
+    const entries: DirectoryEntry[] = [];
+    for (const b of seg.bindings) {
+      const receiver = this.procs.get(b.pid);
+      if (!receiver || receiver.state !== "running") continue;
+      for (const r of receiver.handlers.ranges) {
+        const first = Math.max(r.vaddr, b.vaddr),
+          end = Math.min(r.vaddr + r.size, b.vaddr + b.size);
+        if (first < end) entries.push({ pid: b.pid, first: first - b.vaddr, end: end - b.vaddr });
+      }
+    }
+    if (this.config.signalPath === "hardware") {
+      const receivers = new Set(entries.map((e) => e.pid));
+      for (const b of seg.bindings) {
+        const sender = this.procs.get(b.pid);
+        if (!sender || sender.state !== "running") continue;
+        for (const pid of receivers) {
+          if (sender.fifosGranted.has(pid)) continue;
+          sender.fifosGranted.add(pid);
+          sender.handle?.grant({ kind: "fifo", pid, buffer: this.procs.get(pid)!.fifo.buffer });
+          Atomics.add(sender.trap, Trap.GRANTS, 1);
+        }
+      }
+    }
+    seg.directory.publish(entries);
   }
 
   /** Frees a segment once nobody holds or binds it. */

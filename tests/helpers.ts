@@ -48,7 +48,9 @@ export class TestNode {
     const deadline = performance.now() + ms;
     while (!cond()) {
       if (performance.now() > deadline) {
-        throw new Error(`timed out after ${ms} ms waiting for ${what}\n--- console ---\n${this.console.out}${this.console.err}`);
+        throw new Error(
+          `timed out after ${ms} ms waiting for ${what}\n--- console ---\n${this.console.out}${this.console.err}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 5);

@@ -126,9 +126,8 @@ export const Trap = {
   FAULT_ACCESS: 17,
   /** How many spin iterations the process makes before it blocks (0 = block only). */
   SPIN: 18,
-  /** Counters kept by the runtime for `stats`: traps made, TLB misses. */
-  TRAPS: 19,
-  TLB_MISSES: 20,
+  /** The node's SignalPath. */
+  SIGNAL_PATH: 19,
 } as const;
 export const TRAP_ARGS = 8;
 /** Message registers: the small-WRITE data area (000 §3.1.1), 40 bytes. */
@@ -160,26 +159,54 @@ export const Doorbell = {
 export const DOORBELL_BYTES = 16;
 
 // ---------------------------------------------------------------------------
-// The signal FIFO page (001 §3.1.2: a per-process FIFO of addresses that drops when
-// full). Single producer (the kernel), single consumer (the process).
+// The signal FIFO page (001 §3.1.2: a per-processor FIFO of addresses that drops
+// when full). Many producers (the kernel, and on the hardware path the senders'
+// memory systems), one consumer (the process). kernel/signal/fifo_ring.ts has the
+// algorithm both sides run.
 
 export const Fifo = {
   /** Next entry the process will consume; written only by the process. */
   HEAD: 0,
-  /** Next entry the kernel will fill; written only by the kernel. */
+  /** Next entry a producer will reserve; producers advance it with compareExchange. */
   TAIL: 1,
   CAPACITY: 2,
-  /** Signals dropped because the FIFO was full; written only by the kernel. */
+  /** Signals dropped because the FIFO was full; producers add to it. */
   DROPPED: 3,
   /** Signals handled; written only by the process. */
   HANDLED: 4,
-  /** Start of the entries: pairs of words [vaddr, handler id]. */
+  /** Non-zero while the process may be blocked on TAIL: producers then notify. */
+  WAITING: 5,
+  /** Start of the entries: ENTRY_WORDS words each, [sequence, a, b, 0]. */
   ENTRIES: 8,
 } as const;
+export const FIFO_ENTRY_WORDS = 4;
 export const DEFAULT_FIFO_CAPACITY = 128;
 export function fifoBytes(capacity: number): number {
-  return (Fifo.ENTRIES + capacity * 2) * 4;
+  return (Fifo.ENTRIES + capacity * FIFO_ENTRY_WORDS) * 4;
 }
+
+/**
+ * The signal path, chosen at boot. `hardware`: Signal is posted by the sender's
+ * emulated memory system straight into the receivers' FIFOs as a physical address
+ * (segment, offset), and only the receiver translates it (001 §3.1.2). `software`:
+ * the sender traps and the kernel translates and queues (the paper's software-only
+ * implementation).
+ */
+export const SignalPath = { HARDWARE: 0, SOFTWARE: 1 } as const;
+
+// ---------------------------------------------------------------------------
+// The signal directory of a segment (001 §3.1.2, the cache directory's P bits):
+// which processes have handlers on which offsets. Kept by the kernel under a
+// seqlock (VERSION odd while it writes); read by senders on the hardware path.
+
+export const Directory = {
+  VERSION: 0,
+  COUNT: 1,
+  /** Entries of three words: [pid, first offset, end offset). */
+  ENTRIES: 4,
+} as const;
+export const DIRECTORY_MAX_ENTRIES = 256;
+export const DIRECTORY_BYTES = (Directory.ENTRIES + DIRECTORY_MAX_ENTRIES * 3) * 4;
 
 // ---------------------------------------------------------------------------
 // Exit statuses (shell convention: 128 + signal number when killed).

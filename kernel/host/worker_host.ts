@@ -63,8 +63,8 @@ export class WorkerHost implements ProcessHost {
     worker.onmessageerror = () => {};
     worker.postMessage({ ...boot, memoryPort: memory.port2 }, [memory.port2]);
     return {
-      grant(slot, buffer) {
-        memory.port1.postMessage({ slot, buffer });
+      grant(grant) {
+        memory.port1.postMessage(grant);
       },
       terminate() {
         if (!alive) return;

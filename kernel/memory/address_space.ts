@@ -153,7 +153,7 @@ export class AddressSpace {
     if (!(rights & need)) return { kind: "protection", rights };
     const outcome = b.segment.fault(page);
     if (outcome === "failed") return { kind: "pager-failed" };
-    this.pageTable.set((vaddr >>> PAGE_SHIFT), this.#flags(b, page, true), page, b.slot);
+    this.pageTable.set(vaddr >>> PAGE_SHIFT, this.#flags(b, page, true), page, b.slot);
     return { kind: "mapped", filled: outcome === "filled" };
   }
 

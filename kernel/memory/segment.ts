@@ -11,6 +11,7 @@
 
 import { PAGE_SIZE } from "../abi/layout.ts";
 import type { Binding } from "./binding.ts";
+import { SignalDirectory } from "../signal/signal_directory.ts";
 
 /** Supplies the contents of a page that is not present; the seam for external pagers. */
 export interface Pager {
@@ -47,6 +48,8 @@ export class Segment {
   readonly bindings = new Set<Binding>();
   /** Processes entitled to bind it, with the rights each may use. */
   readonly holders = new Map<number, number>();
+  /** Which processes have handlers where: read by senders on the hardware path. */
+  readonly directory = new SignalDirectory();
   /** Pages supplied by the pager (first-touch faults). */
   zeroFills = 0;
   readonly creator: number;

@@ -18,10 +18,25 @@ export interface ExitStatus {
   readonly reason: string;
 }
 
+/**
+ * Memory the kernel hands a process after boot: a segment it may map (with the
+ * segment's signal directory), or another process's signal FIFO it may post to on
+ * the hardware signal path.
+ */
+export type MemoryGrant =
+  | {
+    kind: "segment";
+    slot: number;
+    segment: number;
+    buffer: SharedArrayBuffer;
+    directory: SharedArrayBuffer;
+  }
+  | { kind: "fifo"; pid: number; buffer: SharedArrayBuffer };
+
 /** The host's handle on the worker that runs a process. */
 export interface ProcessHandle {
-  /** Posts a segment buffer to the process's memory port (the only use of messages). */
-  grant(slot: number, buffer: SharedArrayBuffer): void;
+  /** Posts memory to the process's memory port (the only use of messages after boot). */
+  grant(grant: MemoryGrant): void;
   /** Stops the worker at once. */
   terminate(): void;
 }
@@ -61,6 +76,8 @@ export class Process {
   /** Set while a trap of this process is being served or is blocked. */
   inTrap = false;
   blocked: BlockedTrap | null = null;
+  /** Pids whose signal FIFOs this process has been handed (hardware path). */
+  readonly fifosGranted = new Set<number>();
   /** Cached JSON of the last `info` answer, for reads at an offset. */
   infoCache = "";
   readonly counters: ProcessCounters = {

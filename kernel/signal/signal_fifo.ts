@@ -1,11 +1,11 @@
 /**
- * The kernel's (producer's) side of a process's signal FIFO (001 §3.1.2): a ring of
- * [address, handler id] pairs in a page shared with the process. The kernel is the
- * only writer of TAIL and DROPPED; the process is the only writer of HEAD. When the
- * ring is full the signal is dropped and counted, never blocking the sender.
+ * A process's signal FIFO page, as the kernel holds it (001 §3.1.2). The kernel
+ * posts translated signals; on the hardware path other processes' memory systems
+ * post physical ones into the same ring (kernel/signal/fifo_ring.ts).
  */
 
 import { Fifo, fifoBytes } from "../abi/layout.ts";
+import { fifoPending, fifoPost } from "./fifo_ring.ts";
 
 export class SignalFifo {
   readonly buffer: SharedArrayBuffer;
@@ -19,24 +19,9 @@ export class SignalFifo {
     this.words[Fifo.CAPACITY] = capacity;
   }
 
-  /**
-   * Appends a signal and wakes the process if it waits on the FIFO. Returns false
-   * (and counts a drop) when the FIFO is full.
-   */
+  /** Queues a translated signal; returns false (and counts a drop) when full. */
   push(vaddr: number, handlerId: number): boolean {
-    const w = this.words;
-    const tail = w[Fifo.TAIL];
-    const head = Atomics.load(w, Fifo.HEAD);
-    if (((tail - head) | 0) >= this.capacity) {
-      Atomics.add(w, Fifo.DROPPED, 1);
-      return false;
-    }
-    const at = Fifo.ENTRIES + (tail % this.capacity) * 2;
-    w[at] = vaddr | 0;
-    w[at + 1] = handlerId;
-    Atomics.store(w, Fifo.TAIL, (tail + 1) | 0);
-    Atomics.notify(w, Fifo.TAIL);
-    return true;
+    return fifoPost(this.words, vaddr | 0, handlerId);
   }
 
   dropped(): number {
@@ -45,6 +30,6 @@ export class SignalFifo {
 
   /** Signals queued and not yet taken by the process. */
   pending(): number {
-    return (Atomics.load(this.words, Fifo.TAIL) - Atomics.load(this.words, Fifo.HEAD)) | 0;
+    return fifoPending(this.words);
   }
 }

@@ -44,7 +44,13 @@ export function infoSnapshot(k: Kernel, p: Process, kind: number): unknown {
         bindings: [...s.bindings].map((b) => ({ pid: b.pid, vaddr: b.vaddr, rights: b.rights })),
       }));
     case InfoKind.STATS:
-      return { node: k.config.nodeId, ...k.stats, processes: k.procs.size, segments: k.segments.size, wakeups: k.trapService.wakeups };
+      return {
+        node: k.config.nodeId,
+        ...k.stats,
+        processes: k.procs.size,
+        segments: k.segments.size,
+        wakeups: k.trapService.wakeups,
+      };
     default:
       return {
         pid: p.pid,

@@ -69,10 +69,17 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
       }
       const { slot, fresh } = p.space.slotFor(seg);
       if (fresh) {
-        p.handle!.grant(slot, seg.buffer);
+        p.handle!.grant({
+          kind: "segment",
+          slot,
+          segment: seg.id,
+          buffer: seg.buffer,
+          directory: seg.directory.buffer,
+        });
         Atomics.add(p.trap, Trap.GRANTS, 1);
       }
       p.space.bind(seg, at, rights, slot);
+      k.refreshDirectory(seg);
       return at | 0;
     },
 
@@ -81,13 +88,17 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
       if (!b || b.vaddr !== vaddr) fail("EINVAL", `unbind: no binding starts at ${hex(vaddr)}`);
       p.space.unbind(b);
       shootdown(p);
+      k.refreshDirectory(b.segment);
       k.maybeFreeSegment(b.segment);
       return 0;
     },
 
     release: (p, [id]) => {
       const seg = held(p, id, 0);
-      if (p.space.unbindSegment(seg)) shootdown(p);
+      if (p.space.unbindSegment(seg)) {
+        shootdown(p);
+        k.refreshDirectory(seg);
+      }
       seg.holders.delete(p.pid);
       k.maybeFreeSegment(seg);
       return 0;
@@ -126,7 +137,10 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
             p.counters.zeroFills++;
             k.stats.zeroFills++;
           }
-          k.trace("faults", `pid ${p.pid} page fault at ${hex(vaddr)}${o.filled ? " (zero-fill)" : ""}`);
+          k.trace(
+            "faults",
+            `pid ${p.pid} page fault at ${hex(vaddr)}${o.filled ? " (zero-fill)" : ""}`,
+          );
           return o.filled ? 1 : 0;
         case "unmapped":
           return protectionFault(p, vaddr, access, "segmentation fault: unmapped address");
@@ -143,5 +157,3 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
     },
   };
 }
-
-

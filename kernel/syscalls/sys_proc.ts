@@ -30,9 +30,10 @@ function parseSpawn(text: string): SpawnRequest {
     fail("EINVAL", "spawn: args must be strings");
   }
   const share = v.share ?? [];
-  const okShare = Array.isArray(share) && share.every((s: any) =>
-    Number.isInteger(s?.segment) && Number.isInteger(s?.rights) && s.rights > 0
-  );
+  const okShare = Array.isArray(share) &&
+    share.every((s: any) =>
+      Number.isInteger(s?.segment) && Number.isInteger(s?.rights) && s.rights > 0
+    );
   if (!okShare) fail("EINVAL", "spawn: share must be [{segment, rights}]");
   return { module: v.module, args, share };
 }
@@ -100,12 +101,8 @@ export function procHandlers(k: Kernel): Record<string, Handler> {
       const target = k.procs.get(pid);
       if (!target || target.state !== "running") fail("ESRCH", `no process ${pid}`);
       if (pid === 1 && p.pid !== 1) fail("EPERM", "init cannot be signalled");
-      if (target === p) {
-        // Complete first so a handled signal is delivered on this trap's return.
-        k.complete(p, 0);
-        k.signalProcess(p, signo, p.pid);
-        return BLOCKED;
-      }
+      // Queued before the trap completes, so a handled signal sent to oneself runs on
+      // this trap's return; if the default action ends the caller, nothing completes.
       k.signalProcess(target, signo, p.pid);
       return 0;
     },

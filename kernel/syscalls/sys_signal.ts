@@ -33,11 +33,15 @@ export function signalHandlers(k: Kernel): Record<string, Handler> {
   return {
     signal_handler: (p, [vaddr, size, id]) => {
       if (vaddr + Math.max(size, 1) > 2 ** 32) fail("EINVAL", "handler range wraps");
-      if (id === 0) return p.handlers.remove(vaddr, Math.max(size, 1));
-      if (size === 0) fail("EINVAL", "SignalHandler: size 0");
-      if (p.handlers.size >= 4096) fail("ENOSPC", "too many handler ranges");
-      p.handlers.add(vaddr, size, id);
-      return 0;
+      let removed = 0;
+      if (id === 0) removed = p.handlers.remove(vaddr, Math.max(size, 1));
+      else {
+        if (size === 0) fail("EINVAL", "SignalHandler: size 0");
+        if (p.handlers.size >= 4096) fail("ENOSPC", "too many handler ranges");
+        p.handlers.add(vaddr, size, id);
+      }
+      for (const b of p.space.bindings) k.refreshDirectory(b.segment);
+      return removed;
     },
 
     signal: (p, [vaddr]) => {

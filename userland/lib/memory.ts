@@ -5,7 +5,7 @@
 
 import { FAULT_ADDRESS, NotifyPolicy, Rights, SegMode, SegUnit } from "../../kernel/abi/layout.ts";
 import { Sys } from "../../kernel/abi/syscalls.ts";
-import { type FaultFunction, SignalHandler } from "./signals.ts";
+import { type FaultFunction, forgetBinding, noteBinding, registerHandler } from "./signals.ts";
 import { trap } from "./trap.ts";
 
 export interface SegmentOptions {
@@ -32,17 +32,21 @@ export function CreateSegment(
  * Returns the address it was bound at.
  */
 export function bind(id: number, vaddr = 0, rights: number = Rights.READ | Rights.WRITE): number {
-  return trap(Sys.bind, id, vaddr, rights) >>> 0;
+  const at = trap(Sys.bind, id, vaddr, rights) >>> 0;
+  noteBinding(id, at);
+  return at;
 }
 
 /** Unmaps the binding that starts at `vaddr`. */
 export function unbind(vaddr: number): void {
   trap(Sys.unbind, vaddr);
+  forgetBinding(vaddr >>> 0);
 }
 
 /** Gives up this process's right to segment `id`, unbinding it. */
 export function release(id: number): void {
   trap(Sys.release, id);
+  forgetBinding(null, id);
 }
 
 /** Lets process `pid` bind segment `id` with `rights` (at most the caller's). */
@@ -67,5 +71,5 @@ export function allocate(size: number): number {
  */
 export function onFault(fn: (faultVaddr: number, access: number) => void): number {
   const handler: FaultFunction = (_at, vaddr, access) => fn(vaddr, access);
-  return SignalHandler(FAULT_ADDRESS, 4, handler);
+  return registerHandler(FAULT_ADDRESS, 4, handler);
 }

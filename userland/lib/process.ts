@@ -97,7 +97,8 @@ export function readLine(): string | null {
 
 /** Reads one of the kernel's tables ("ps", "segs", "stats", "self") as parsed JSON. */
 export function info(kind: "ps" | "segs" | "stats" | "self"): any {
-  const code = { ps: InfoKind.PS, segs: InfoKind.SEGS, stats: InfoKind.STATS, self: InfoKind.SELF }[kind];
+  const code =
+    { ps: InfoKind.PS, segs: InfoKind.SEGS, stats: InfoKind.STATS, self: InfoKind.SELF }[kind];
   const parts: Uint8Array[] = [];
   let offset = 0, total = 0;
   const enc = new TextEncoder();

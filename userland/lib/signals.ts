@@ -1,32 +1,58 @@
 /**
  * Address-valued signals in the process (001 §3.1): SignalHandler, Signal, SigWait.
  *
- * The kernel queues [address, handler id] pairs in this process's signal FIFO page;
- * the runtime runs them at safe points: inside SigWait, on return from any trap
- * (trap.ts calls `drainSignals`), and when the program's event loop is idle (an
- * Atomics.waitAsync on the FIFO's TAIL). Delivery is FIFO (001 §3.1.1), and a signal
- * arriving while a handler runs waits in the FIFO: handlers never nest.
+ * Receiving. Signals arrive in this process's FIFO page (kernel/signal/fifo_ring.ts)
+ * either translated by the kernel ([address, handler id]) or, on the hardware path,
+ * as a physical address ([offset, −segment]) that this runtime translates through
+ * its own bindings, as the paper's receiving processor does (001 §3.1.2). They run
+ * at safe points: inside SigWait, on return from any trap (trap.ts), and when the
+ * program's event loop is idle (an Atomics.waitAsync on the FIFO). Delivery is FIFO
+ * (001 §3.1.1); a signal arriving while a handler runs waits its turn: handlers
+ * never nest.
  *
- * A handler that throws ends the process ("crashed in signal handler"), as a fault
- * in a Unix signal handler would. Protection faults are the exception: the MMU runs
- * the FAULT_ADDRESS handler synchronously and an exception it throws propagates to
- * the faulting access (the JavaScript way to abandon the computation).
+ * Sending. On the software path Signal traps and the kernel delivers. On the
+ * hardware path the sender's memory system does it without a trap: it translates
+ * the address through its page table to (segment, offset), reads the segment's
+ * signal directory, and posts the physical address into each receiver's FIFO.
+ *
+ * A handler that throws ends the process ("crashed in signal handler"). Protection
+ * faults are the exception: the MMU runs the FAULT_ADDRESS handler synchronously,
+ * and an exception it throws propagates to the faulting access.
  */
 
-import { FAULT_ADDRESS, Fifo } from "../../kernel/abi/layout.ts";
+import {
+  Directory,
+  FAULT_ADDRESS,
+  Fifo,
+  FIFO_ENTRY_WORDS,
+  PAGE_MASK,
+  PAGE_SHIFT,
+  SIGNAL_REGION,
+  SignalPath,
+  Trap,
+} from "../../kernel/abi/layout.ts";
 import { Sys } from "../../kernel/abi/syscalls.ts";
+import { walkPageTable } from "../../kernel/memory/page_table.ts";
+import { fifoPost } from "../../kernel/signal/fifo_ring.ts";
 import { runtime } from "./runtime.ts";
-import { safePoint, trap } from "./trap.ts";
+import { collectGrants, fifos, safePoint, slotDirectory, slotSegment, trap } from "./trap.ts";
 
 /** A signal handler receives the signalled address, translated into this process. */
 export type SignalFunction = (vaddr: number) => void;
 /** A fault handler also receives the faulting address and access (Access.READ/WRITE). */
 export type FaultFunction = (vaddr: number, faultVaddr: number, access: number) => void;
 
-const F: Int32Array = runtime ? runtime.fifo : new Int32Array(Fifo.ENTRIES + 2);
+const F: Int32Array = runtime ? runtime.fifo : new Int32Array(Fifo.ENTRIES + FIFO_ENTRY_WORDS);
 const CAP = runtime ? runtime.fifoCapacity : 1;
 const SPIN = runtime ? runtime.spin : 0;
+const PT: Int32Array = runtime ? runtime.pageTable : new Int32Array(1024);
+const HARDWARE = runtime ? runtime.trap[Trap.SIGNAL_PATH] === SignalPath.HARDWARE : false;
+
 const handlers: (SignalFunction | FaultFunction | undefined)[] = [];
+/** This process's handler ranges, newest last (the kernel keeps the same list). */
+const ranges: { vaddr: number; size: number; id: number }[] = [];
+/** Segment id → the addresses this process has it bound at (for translation). */
+const bindings = new Map<number, number[]>();
 let nextId = 1;
 let inHandler = false;
 let idleArmed = false;
@@ -41,6 +67,36 @@ export function setCrashHandler(onCrash: typeof crash): void {
   crash = onCrash;
 }
 
+/** Records a binding for receive-side translation (memory.ts). */
+export function noteBinding(segment: number, vaddr: number): void {
+  const list = bindings.get(segment);
+  if (list) list.push(vaddr);
+  else bindings.set(segment, [vaddr]);
+}
+
+/** Forgets the binding at `vaddr`, or every binding of `segment` (memory.ts). */
+export function forgetBinding(vaddr: number | null, segment?: number): void {
+  if (segment !== undefined) bindings.delete(segment);
+  for (const [seg, list] of bindings) {
+    const i = list.indexOf(vaddr as number);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) bindings.delete(seg);
+  }
+}
+
+function covers(vaddr: number, size: number, at: number): boolean {
+  return at >= vaddr && at - vaddr < size;
+}
+
+/** The id of the newest handler range containing `vaddr`, or 0. */
+function lookup(vaddr: number): number {
+  for (let i = ranges.length - 1; i >= 0; i--) {
+    const r = ranges[i];
+    if (covers(r.vaddr, r.size, vaddr)) return r.id;
+  }
+  return 0;
+}
+
 /**
  * SignalHandler(vaddr, size, fn): calls `fn` with the (translated) address of every
  * signal on [vaddr, vaddr+size). Returns the handler's id. Well-known addresses
@@ -51,7 +107,16 @@ export function setCrashHandler(onCrash: typeof crash): void {
  * SignalHandler(base, 4096, (addr) => println(`message at ${addr}`));
  * ```
  */
-export function SignalHandler(vaddr: number, size: number, fn: SignalFunction | FaultFunction): number {
+export function SignalHandler(vaddr: number, size: number, fn: SignalFunction): number {
+  return registerHandler(vaddr, size, fn);
+}
+
+/** Registers any handler function (memory.ts' onFault registers a FaultFunction). */
+export function registerHandler(
+  vaddr: number,
+  size: number,
+  fn: SignalFunction | FaultFunction,
+): number {
   const id = nextId++;
   handlers[id] = fn;
   try {
@@ -60,28 +125,77 @@ export function SignalHandler(vaddr: number, size: number, fn: SignalFunction | 
     handlers[id] = undefined;
     throw e;
   }
-  if (covers(vaddr, size, FAULT_ADDRESS)) faultHandlerId = id;
+  ranges.push({ vaddr: vaddr >>> 0, size: size >>> 0, id });
+  if (covers(vaddr >>> 0, size >>> 0, FAULT_ADDRESS)) faultHandlerId = id;
   armIdle();
   return id;
-}
-
-function covers(vaddr: number, size: number, at: number): boolean {
-  return at >= vaddr && at - vaddr < size;
 }
 
 /** Removes every handler range overlapping [vaddr, vaddr+size); returns how many. */
 export function removeSignalHandler(vaddr: number, size = 1): number {
   const n = trap(Sys.signal_handler, vaddr, size, 0);
-  if (covers(vaddr, size, FAULT_ADDRESS)) faultHandlerId = 0;
+  const lo = vaddr >>> 0, hi = lo + Math.max(size, 1);
+  for (let i = ranges.length - 1; i >= 0; i--) {
+    const r = ranges[i];
+    if (lo < r.vaddr + r.size && r.vaddr < hi) ranges.splice(i, 1);
+  }
+  if (covers(lo, Math.max(size, 1), FAULT_ADDRESS)) faultHandlerId = 0;
   return n;
 }
 
 /**
  * Signal(vaddr): delivers an address-valued signal to every process (this one too)
  * with a handler on the location `vaddr` maps to. Returns how many were queued.
+ * Throws EFAULT if `vaddr` is not mapped.
  */
 export function Signal(vaddr: number): number {
-  return trap(Sys.signal, vaddr);
+  if (!HARDWARE || (vaddr >>> 0) >= SIGNAL_REGION) return trap(Sys.signal, vaddr);
+  const n = postPhysical(vaddr >>> 0);
+  return n >= 0 ? n : trap(Sys.signal, vaddr);
+}
+
+const targets = new Int32Array(64);
+
+/**
+ * The hardware path: posts [offset, −segment] to every receiver in the segment's
+ * directory. Returns how many, or −1 when it cannot decide without the kernel (not
+ * mapped, directory or a FIFO not handed over yet, too many receivers).
+ */
+function postPhysical(vaddr: number): number {
+  const at = walkPageTable(PT, vaddr >>> PAGE_SHIFT);
+  const pte = at < 0 ? 0 : Atomics.load(PT, at);
+  if (pte === 0) return -1;
+  const slot = PT[at + 1];
+  if (slotDirectory[slot] === undefined) collectGrants();
+  const dir = slotDirectory[slot];
+  if (dir === undefined) return -1;
+  const offset = (pte >>> PAGE_SHIFT) * (PAGE_MASK + 1) + (vaddr & PAGE_MASK);
+  let n = 0;
+  for (;;) {
+    const v = Atomics.load(dir, Directory.VERSION);
+    if (v & 1) continue;
+    n = 0;
+    const count = Atomics.load(dir, Directory.COUNT);
+    for (let i = 0; i < count; i++) {
+      const e = Directory.ENTRIES + i * 3;
+      if (offset < dir[e + 1] || offset >= dir[e + 2]) continue;
+      const pid = dir[e];
+      let seen = false;
+      for (let j = 0; j < n; j++) if (targets[j] === pid) seen = true;
+      if (seen) continue;
+      if (n === targets.length) return -1;
+      targets[n++] = pid;
+    }
+    if (Atomics.load(dir, Directory.VERSION) === v) break;
+  }
+  for (let j = 0; j < n; j++) {
+    if (!fifos.has(targets[j])) collectGrants();
+    if (!fifos.has(targets[j])) return -1;
+  }
+  const segment = -slotSegment[slot];
+  let queued = 0;
+  for (let j = 0; j < n; j++) if (fifoPost(fifos.get(targets[j])!, offset, segment)) queued++;
+  return queued;
 }
 
 /**
@@ -91,60 +205,103 @@ export function Signal(vaddr: number): number {
  */
 export function SigWait(timeoutMs: number): number {
   const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    if (drainSignals() > 0) return Math.max(0, deadline - performance.now());
-    const tail = Atomics.load(F, Fifo.TAIL);
-    if (tail !== Atomics.load(F, Fifo.HEAD)) continue;
-    let spun = false;
-    for (let i = SPIN; i > 0; i--) {
-      if (Atomics.load(F, Fifo.TAIL) !== tail) {
-        spun = true;
-        break;
+  Atomics.store(F, Fifo.WAITING, 0); // spinning: producers need not notify
+  try {
+    for (;;) {
+      if (drainSignals() > 0) return Math.max(0, deadline - performance.now());
+      const tail = Atomics.load(F, Fifo.TAIL);
+      if (tail !== Atomics.load(F, Fifo.HEAD)) {
+        skipIfStuck(deadline);
+        continue; // reserved, being published
       }
+      let moved = false;
+      for (let i = SPIN; i > 0 && !moved; i--) moved = Atomics.load(F, Fifo.TAIL) !== tail;
+      if (moved) continue;
+      const left = deadline - performance.now();
+      if (left <= 0) return 0;
+      Atomics.store(F, Fifo.WAITING, 1);
+      if (Atomics.load(F, Fifo.TAIL) === tail) Atomics.wait(F, Fifo.TAIL, tail, left);
+      Atomics.store(F, Fifo.WAITING, 0);
     }
-    if (spun) continue;
-    const left = deadline - performance.now();
-    if (left <= 0) return 0;
-    Atomics.wait(F, Fifo.TAIL, tail, left);
+  } finally {
+    Atomics.store(F, Fifo.WAITING, idleArmed ? 1 : 0);
+    if (idleArmed && pending()) queueMicrotask(drainSignals);
+  }
+}
+
+function pending(): boolean {
+  return Atomics.load(F, Fifo.TAIL) !== Atomics.load(F, Fifo.HEAD);
+}
+
+let stuckSince = -1;
+/**
+ * A producer that died between reserving an entry and publishing it would block the
+ * FIFO forever; after 5 ms the consumer skips such an entry and counts it dropped.
+ */
+function skipIfStuck(deadline: number): void {
+  const now = performance.now();
+  if (stuckSince < 0) stuckSince = now;
+  else if (now - stuckSince > 5 || now > deadline + 5) {
+    Atomics.store(F, Fifo.HEAD, (F[Fifo.HEAD] + 1) | 0);
+    Atomics.add(F, Fifo.DROPPED, 1);
+    stuckSince = -1;
   }
 }
 
 /**
- * Runs every queued signal's handler, in order; returns how many ran. Does nothing
- * inside a handler (signals arriving then wait their turn in the FIFO).
+ * Runs every published signal's handler, in order; returns how many signals it
+ * took. Does nothing inside a handler (signals arriving then wait in the FIFO).
  */
 export function drainSignals(): number {
   if (inHandler) return 0;
   const f = F;
   let head = f[Fifo.HEAD];
-  if (head === Atomics.load(f, Fifo.TAIL)) return 0;
+  let at = Fifo.ENTRIES + ((head >>> 0) % CAP) * FIFO_ENTRY_WORDS;
+  if (Atomics.load(f, at) !== ((head + 1) | 0)) return 0;
   inHandler = true;
+  stuckSince = -1;
   let n = 0;
   try {
-    while (head !== Atomics.load(f, Fifo.TAIL)) {
-      const at = Fifo.ENTRIES + ((head >>> 0) % CAP) * 2;
-      const vaddr = f[at] >>> 0;
-      const id = f[at + 1];
+    do {
+      const a = f[at + 1];
+      const b = f[at + 2];
       head = (head + 1) | 0;
       Atomics.store(f, Fifo.HEAD, head);
       f[Fifo.HANDLED]++;
       n++;
-      const fn = handlers[id] as SignalFunction | undefined;
-      if (!fn) continue; // removed after the signal was queued
-      try {
-        fn(vaddr);
-      } catch (err) {
-        crash(`signal handler for 0x${vaddr.toString(16)}`, err);
-      }
-    }
+      if (b > 0) run(a >>> 0, b);
+      else deliverPhysical(-b, a >>> 0);
+      at = Fifo.ENTRIES + ((head >>> 0) % CAP) * FIFO_ENTRY_WORDS;
+    } while (Atomics.load(f, at) === ((head + 1) | 0));
   } finally {
     inHandler = false;
   }
   return n;
 }
 
+/** Translates a physical signal to each of this process's bindings of the segment. */
+function deliverPhysical(segment: number, offset: number): void {
+  const list = bindings.get(segment);
+  if (!list) return; // unbound since it was posted
+  for (const base of list) {
+    const vaddr = (base + offset) >>> 0;
+    const id = lookup(vaddr);
+    if (id) run(vaddr, id);
+  }
+}
+
+function run(vaddr: number, id: number): void {
+  const fn = handlers[id] as SignalFunction | undefined;
+  if (!fn) return; // removed after the signal was queued
+  try {
+    fn(vaddr);
+  } catch (err) {
+    crash(`signal handler for 0x${vaddr.toString(16)}`, err);
+  }
+}
+
 /**
- * Runs the handler the kernel would pick for FAULT_ADDRESS (the latest range that
+ * Runs the handler the kernel would pick for FAULT_ADDRESS (the newest range that
  * covers it), with the faulting address and access (mmu.ts only).
  */
 export function runFaultHandler(vaddr: number, access: number): void {
@@ -156,6 +313,7 @@ export function runFaultHandler(vaddr: number, access: number): void {
 function armIdle(): void {
   if (idleArmed) return;
   idleArmed = true;
+  Atomics.store(F, Fifo.WAITING, 1);
   const wait = () => {
     const tail = Atomics.load(F, Fifo.TAIL);
     const w = Atomics.waitAsync(F, Fifo.TAIL, tail);
@@ -164,7 +322,7 @@ function armIdle(): void {
       wait();
     };
     if (w.async) w.value.then(next);
-    else queueMicrotask(next);
+    else setTimeout(next, 0);
   };
   wait();
 }

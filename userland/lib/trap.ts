@@ -22,6 +22,7 @@ import {
 } from "../../kernel/abi/layout.ts";
 import { syscallByNumber } from "../../kernel/abi/syscalls.ts";
 import { runtime } from "./runtime.ts";
+import type { MemoryGrant } from "../../kernel/proc/process.ts";
 
 const R = runtime;
 const T: Int32Array = R ? R.trap : new Int32Array(TRAP_PAGE_BYTES / 4);
@@ -32,6 +33,11 @@ let grantsSeen = 0;
 
 /** Segment buffers handed over by the kernel, by slot. */
 export const slots: (SharedArrayBuffer | undefined)[] = [];
+/** Each slot's segment id and signal directory (hardware signal path). */
+export const slotSegment: number[] = [];
+export const slotDirectory: (Int32Array | undefined)[] = [];
+/** Other processes' signal FIFOs this process may post to, by pid. */
+export const fifos = new Map<number, Int32Array>();
 
 /** Hooks run at the safe point after each trap (set by mmu.ts and signals.ts). */
 export const safePoint = {
@@ -118,14 +124,20 @@ function afterTrap(t: Int32Array): void {
   safePoint.signals();
 }
 
-/** Takes every segment buffer the kernel has posted on the memory port. */
-function collectGrants(): void {
+/** Takes all memory the kernel has posted on the memory port. */
+export function collectGrants(): void {
   const want = Atomics.load(T, Trap.GRANTS);
   while (grantsSeen !== want) {
     const m = receiveMessageOnPort(R!.memoryPort as any);
     if (!m) break; // posted but not yet visible: the next safe point takes it
-    const { slot, buffer } = m.message as { slot: number; buffer: SharedArrayBuffer };
-    slots[slot] = buffer;
+    const g = m.message as MemoryGrant;
+    if (g.kind === "segment") {
+      slots[g.slot] = g.buffer;
+      slotSegment[g.slot] = g.segment;
+      slotDirectory[g.slot] = new Int32Array(g.directory);
+    } else {
+      fifos.set(g.pid, new Int32Array(g.buffer));
+    }
     grantsSeen++;
   }
 }

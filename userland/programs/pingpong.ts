@@ -75,7 +75,11 @@ function parent(rounds: number): number {
   store32(base + PING, STOP);
   Signal(base + PING);
   const r = wait(pid);
-  println(`parent ${getpid()}: ${pongs - 1} pongs from pid ${pid} at 0x${(base + PONG).toString(16)}; child ${r.reason}`);
+  println(
+    `parent ${getpid()}: ${pongs - 1} pongs from pid ${pid} at 0x${
+      (base + PONG).toString(16)
+    }; child ${r.reason}`,
+  );
   return r.status;
 }
 

@@ -2,6 +2,7 @@
 // the raw-worker peers it should be compared with.
 
 import type { CaseResult, Suite } from "../suite.ts";
+import { runBenchProgram } from "../kernel_runner.ts";
 import { median } from "../stats.ts";
 import {
   atomicsSpinRoundtrip,
@@ -29,9 +30,16 @@ export function roundtripResult(name: string, r: PeerResult, note?: string): Cas
 }
 
 export const trapCases: TrapCase[] = [
-  // --- kernel cases go here (added by the kernel side) -----------------------
-  // { name: "null-trap", run: async (opts) => ... },
-  // { name: "signal-roundtrip", run: async (opts) => ... },
+  // --- kernel cases: real processes in a booted node (tests/bench/programs/) ----
+  {
+    name: "null-trap",
+    run: async (o) => roundtripResult("null-trap", await runBenchProgram("null_trap", o)),
+  },
+  {
+    name: "signal-roundtrip",
+    run: async (o) =>
+      roundtripResult("signal-roundtrip", await runBenchProgram("signal_roundtrip", o)),
+  },
 
   // --- raw-worker peers (tests/bench/peers.ts) -------------------------------
   {

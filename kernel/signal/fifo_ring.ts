@@ -1,0 +1,42 @@
+/**
+ * The signal FIFO as emulated hardware: a bounded multi-producer, single-consumer
+ * ring in a shared page, run by the kernel and by senders' memory systems (the
+ * producers) and by the process's runtime (the consumer). Pure functions on the
+ * page's words, so both sides share one algorithm.
+ *
+ * An entry is [sequence, a, b, 0]. A producer reserves position t by advancing TAIL
+ * with compareExchange (dropping and counting if t − HEAD ≥ capacity), writes a and
+ * b, then publishes by storing sequence = t + 1. The consumer at HEAD = h takes the
+ * entry once its sequence is h + 1, so a reserved but unpublished entry is never
+ * read half-written.
+ *
+ * Entry kinds: b > 0 is a translated signal (a = the receiver's address, b = its
+ * handler id), posted by the kernel; b < 0 is a physical address (a = offset,
+ * −b = segment id), posted on the hardware path and translated by the receiver.
+ */
+
+import { Fifo, FIFO_ENTRY_WORDS } from "../abi/layout.ts";
+
+/** Posts one entry; returns false (and counts a drop) when the FIFO is full. */
+export function fifoPost(w: Int32Array, a: number, b: number): boolean {
+  const cap = w[Fifo.CAPACITY];
+  for (;;) {
+    const t = Atomics.load(w, Fifo.TAIL);
+    if (((t - Atomics.load(w, Fifo.HEAD)) | 0) >= cap) {
+      Atomics.add(w, Fifo.DROPPED, 1);
+      return false;
+    }
+    if (Atomics.compareExchange(w, Fifo.TAIL, t, (t + 1) | 0) !== t) continue;
+    const at = Fifo.ENTRIES + ((t >>> 0) % cap) * FIFO_ENTRY_WORDS;
+    w[at + 1] = a;
+    w[at + 2] = b;
+    Atomics.store(w, at, (t + 1) | 0);
+    if (Atomics.load(w, Fifo.WAITING) !== 0) Atomics.notify(w, Fifo.TAIL);
+    return true;
+  }
+}
+
+/** Entries reserved and not yet consumed. */
+export function fifoPending(w: Int32Array): number {
+  return (Atomics.load(w, Fifo.TAIL) - Atomics.load(w, Fifo.HEAD)) | 0;
+}

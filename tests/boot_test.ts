@@ -1,0 +1,128 @@
+/**
+ * The real CLI, `deno task boot`, run as a subprocess: --run, errors, the shell on
+ * stdin, and --trace.
+ *
+ * Needs permission to run deno: the test task must grant `--allow-run=deno` (or the
+ * path of Deno.execPath()).
+ */
+
+import assert from "node:assert/strict";
+import { withDeadline } from "./helpers.ts";
+
+const ROOT = new URL("../", import.meta.url);
+
+/** The deno to run: this one if allowed by path, else "deno" from PATH. */
+async function denoCommand(): Promise<string> {
+  for (const command of [Deno.execPath(), "deno"]) {
+    const st = await Deno.permissions.query({ name: "run", command });
+    if (st.state === "granted") return command;
+  }
+  throw new Error("boot_test needs --allow-run=deno in the test task");
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno task boot ARGS` with `input` on stdin; rejects after `ms`. */
+async function boot(args: string[], input = "", ms = 20_000): Promise<Run> {
+  const child = new Deno.Command(await denoCommand(), {
+    args: ["task", "-q", "boot", ...args],
+    cwd: ROOT,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(input));
+  await writer.close();
+  try {
+    const out = await withDeadline(child.output(), ms, `deno task boot ${args.join(" ")}`);
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  } catch (e) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw e;
+  }
+}
+
+Deno.test("boot --run hello prints its greeting and exits 0", async () => {
+  const r = await boot(["--run", "userland/programs/hello.ts"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Hello, world! \(pid 2, memory says 42\)$/m);
+});
+
+Deno.test("boot --run passes the program's arguments", async () => {
+  const r = await boot(["--run", "hello", "emulator", "tests"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Hello, emulator tests!/);
+});
+
+Deno.test("boot --run of a missing program exits non-zero naming it", async () => {
+  const r = await boot(["--run", "no_such_program"]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stdout + r.stderr, /cannot start no_such_program: .*ENOENT/);
+});
+
+Deno.test("boot with an unknown flag exits 2 with usage", async () => {
+  const r = await boot(["--bogus"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--bogus/);
+  assert.match(r.stderr, /^usage: deno task boot /m);
+});
+
+Deno.test("boot --run with no program exits 2 with usage", async () => {
+  const r = await boot(["--run"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--run needs a program/);
+  assert.match(r.stderr, /^usage: deno task boot /m);
+});
+
+Deno.test("boot shell driven by stdin prints help, tables and errors, and exits 0", async () => {
+  const r = await boot(
+    [],
+    ["help", "ps", "run hello", "segs", "stats", "kill 999", "exit", ""].join("\n"),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout;
+  assert.match(out, /emulator shell: type "help" for commands/);
+  for (const cmd of ["help", "ps", "run PROGRAM", "kill \\[-SIG\\] PID", "segs", "stats", "exit"]) {
+    assert.match(out, new RegExp(`^  ${cmd}`, "m"), `help lists ${cmd}`);
+  }
+  assert.match(out, /PID\s+PPID\s+STATE\s+TRAPS\s+FAULTS\s+SIGDROP\s+COMMAND/);
+  assert.match(out, /^1\s+0\s+running\s.*userland\/programs\/init\.ts$/m);
+  assert.match(out, /^2\s+1\s+running\s.*userland\/programs\/shell\.ts$/m);
+  assert.match(out, /Hello, world! \(pid 3, memory says 42\)/);
+  assert.match(out, /ID\s+SIZE\s+MODE\s+RESIDENT\s+HOLDERS\s+BINDINGS/);
+  assert.match(out, /^traps\s+\d+$/m);
+  assert.match(out, /^spawned\s+3$/m, "init, shell, hello");
+  assert.match(out, /^processes\s+2$/m, "hello was reaped");
+  assert.match(out, /kill: ESRCH \(No such process\)/);
+  assert.doesNotMatch(r.stderr, /bug|panic/i);
+});
+
+Deno.test("boot shell at end of input exits 0", async () => {
+  const r = await boot([], "help\n");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /commands:/);
+});
+
+Deno.test("boot --trace traps,signals,faults --run pingpong 2 prints a trace line of each kind", async () => {
+  const r = await boot(["--trace", "traps,signals,faults", "--run", "pingpong", "2"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /parent \d+: 2 pongs from pid \d+/);
+  assert.match(r.stderr, /^\[trace node0 traps\] pid \d+ signal\(/m);
+  assert.match(r.stderr, /^\[trace node0 signals\] pid \d+ <- 0x10000040 handler \d+$/m);
+  assert.match(r.stderr, /^\[trace node0 signals\] pid \d+ <- 0x20000000 handler \d+$/m);
+  assert.match(r.stderr, /^\[trace node0 faults\] pid \d+ page fault at 0x/m);
+});
+
+Deno.test("boot --trace with an unknown kind exits 2 naming it", async () => {
+  const r = await boot(["--trace", "traps,bogus", "--run", "hello"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /bogus/);
+});
