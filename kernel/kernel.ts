@@ -22,15 +22,16 @@ import {
   signalAddress,
   SignalPath,
   Trap,
+  TRAP_ARGS,
   TrapState,
 } from "./abi/layout.ts";
-import { syscallByNumber } from "./abi/syscalls.ts";
+import { syscallByNumber, SYSCALLS, type SyscallSpec } from "./abi/syscalls.ts";
 import type { Console, ProcessHost } from "./host_interface.ts";
 import { Segment, type SegmentAttributes } from "./memory/segment.ts";
 import type { DirectoryEntry } from "./signal/signal_directory.ts";
 import { fail, KernelError } from "./panic.ts";
 import { type ExitStatus, Process } from "./proc/process.ts";
-import { decode, failure, type Handler, type Outcome, perform } from "./trap/dispatch.ts";
+import { BLOCKED, decode, type Handler } from "./trap/dispatch.ts";
 import { TrapService } from "./trap/trap_service.ts";
 import { makeHandlers } from "./syscalls/mod.ts";
 import { writeDataPrefix } from "./syscalls/data.ts";
@@ -99,7 +100,10 @@ export class Kernel {
   };
   #nextPid = 1;
   #nextSegment = 1;
-  readonly #handlers: Record<string, Handler>;
+  /** Handlers indexed by system-call number; `#args` is the reused decode buffer. */
+  readonly #byNumber: Handler[] = [];
+  readonly #args: number[] = new Array(TRAP_ARGS).fill(0);
+  readonly #traceTraps: boolean;
   #halted = false;
 
   constructor(host: ProcessHost, console: Console, config: Partial<KernelConfig> = {}) {
@@ -108,7 +112,9 @@ export class Kernel {
     if (this.config.trace.has("signals")) this.config.signalPath = "software";
     this.host = host;
     this.console = console;
-    this.#handlers = makeHandlers(this);
+    const handlers = makeHandlers(this);
+    for (const s of SYSCALLS) this.#byNumber[s.no] = handlers[s.name];
+    this.#traceTraps = this.config.trace.has("traps");
     this.trapService = new TrapService(this.config.spinUs, (p) => this.#serve(p));
     this.trapService.start();
   }
@@ -319,20 +325,29 @@ export class Kernel {
     p.inTrap = true;
     p.counters.traps++;
     this.stats.traps++;
-    let outcome: Outcome;
-    let name = "?";
+    const args = this.#args;
+    let spec: SyscallSpec | undefined;
+    let result = 0, result2 = 0, errno = 0, detail = "";
     try {
-      const d = decode(p.trap);
-      name = d.spec.name;
-      outcome = perform(this.#handlers, p, d, (e) => this.#bug(name, e));
+      spec = decode(p.trap, args);
+      const reply = this.#byNumber[spec.no](p, args);
+      if (reply === BLOCKED) return;
+      if (typeof reply === "number") result = reply;
+      else ({ result, result2 } = reply);
     } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      outcome = failure(e);
+      result = -1;
+      if (e instanceof KernelError) {
+        errno = e.errno;
+        detail = e.message;
+      } else {
+        errno = Errno.EIO;
+        detail = String(e);
+        this.#bug(spec?.name ?? "?", e);
+      }
+      writeDataPrefix(p.trap, detail);
     }
-    if (outcome.blocked) return;
-    if (outcome.errno !== 0) writeDataPrefix(p.trap, outcome.detail);
-    this.#traceTrap(p, name, outcome);
-    this.complete(p, outcome.result, outcome.errno, outcome.result2);
+    if (this.#traceTraps) this.#traceTrap(p, spec?.name ?? "?", result, errno, detail);
+    this.complete(p, result, errno, result2);
   }
 
   /** Completes the process's current trap with a result and wakes it. */
@@ -351,23 +366,16 @@ export class Kernel {
 
   /** Completes a blocked trap, tracing it like any other. */
   completeBlocked(p: Process, result: number, errno = 0, result2 = 0): void {
-    const spec = syscallByNumber(p.trap[Trap.SYSNO]);
-    this.#traceTrap(p, spec?.name ?? "?", {
-      errno,
-      result,
-      result2,
-      detail: "",
-      blocked: false,
-    });
+    if (this.#traceTraps) {
+      const name = syscallByNumber(p.trap[Trap.SYSNO])?.name ?? "?";
+      this.#traceTrap(p, name, result, errno, "");
+    }
     this.complete(p, result, errno, result2);
   }
 
-  #traceTrap(p: Process, name: string, o: Outcome): void {
-    if (!this.config.trace.has("traps")) return;
+  #traceTrap(p: Process, name: string, result: number, errno: number, detail: string): void {
     const args = [0, 1, 2, 3].map((i) => p.trap[Trap.ARG0 + i]).join(", ");
-    const res = o.errno
-      ? `${errnoName(o.errno)}${o.detail ? ` (${o.detail})` : ""}`
-      : `${o.result}`;
+    const res = errno ? `${errnoName(errno)}${detail ? ` (${detail})` : ""}` : `${result}`;
     this.trace("traps", `pid ${p.pid} ${name}(${args}) -> ${res}`);
   }
 

@@ -1,12 +1,11 @@
 /**
- * Trap dispatch: decode (validate every argument word against the ABI table), then
- * perform (the handler). A request that fails decoding gets EINVAL and never reaches
- * a handler; a handler reports a process's mistake by throwing KernelError, which
- * becomes a status code. Nothing in a trap page can raise a kernel exception: an
- * unexpected one is reported on the console as a kernel bug and answered with EIO.
+ * Trap decoding: every argument word is validated against the ABI table before a
+ * handler runs (seL4's decode/perform split), so a request that fails decoding gets
+ * EINVAL and never reaches a handler. Handlers report a process's mistake by
+ * throwing KernelError; the kernel (kernel.ts `#serve`) turns it into a status code,
+ * and answers any other exception with EIO after reporting it as a kernel bug.
  */
 
-import { Errno } from "../abi/errors.ts";
 import {
   DATA_BYTES,
   MAX_SEGMENT_BYTES,
@@ -52,65 +51,30 @@ const CHECK: Record<ArgKind, (v: number) => boolean> = {
   info: oneOf(InfoKind),
 };
 
-export interface Decoded {
-  spec: SyscallSpec;
-  args: number[];
-}
-
-/** Decodes the request in a trap page, or throws KernelError(EINVAL). */
-export function decode(trap: Int32Array): Decoded {
+/**
+ * Decodes the request in a trap page into `args` (reused across traps: the fast path
+ * allocates nothing) and returns its table row, or throws KernelError(EINVAL).
+ */
+export function decode(trap: Int32Array, args: number[]): SyscallSpec {
   const sysno = trap[Trap.SYSNO];
   const spec = syscallByNumber(sysno);
   if (!spec) throw new KernelError("EINVAL", `no system call number ${sysno}`);
-  const args: number[] = [];
-  for (let i = 0; i < spec.args.length; i++) {
+  const kinds = spec.args;
+  for (let i = 0; i < TRAP_ARGS; i++) {
     const v = trap[Trap.ARG0 + i];
-    const kind = spec.args[i];
-    if (!CHECK[kind](v)) {
-      throw new KernelError("EINVAL", `${spec.name}: argument ${i} (${kind}) is ${v}`);
-    }
-    args.push(kind === "u32" || kind === "vaddr" || kind === "len" ? v >>> 0 : v);
+    if (i < kinds.length) {
+      const kind = kinds[i];
+      if (!CHECK[kind](v)) {
+        throw new KernelError("EINVAL", `${spec.name}: argument ${i} (${kind}) is ${v}`);
+      }
+      args[i] = kind === "u32" || kind === "vaddr" || kind === "len" ? v >>> 0 : v;
+    } else args[i] = v;
   }
-  for (let i = spec.args.length; i < TRAP_ARGS; i++) args.push(trap[Trap.ARG0 + i]);
   if (spec.data === "in" || spec.data === "inout") {
     const len = trap[Trap.DATA_LEN];
     if (len < 0 || len > DATA_BYTES) {
       throw new KernelError("EINVAL", `${spec.name}: data length ${len} exceeds ${DATA_BYTES}`);
     }
   }
-  return { spec, args };
-}
-
-export interface Outcome {
-  errno: number;
-  result: number;
-  result2: number;
-  detail: string;
-  blocked: boolean;
-}
-
-/** Runs a decoded request's handler and turns the reply or error into an outcome. */
-export function perform(
-  handlers: Record<string, Handler>,
-  p: Process,
-  d: Decoded,
-  onBug: (e: unknown) => void,
-): Outcome {
-  try {
-    const reply = handlers[d.spec.name](p, d.args);
-    if (reply === BLOCKED) return { errno: 0, result: 0, result2: 0, detail: "", blocked: true };
-    if (typeof reply === "number") {
-      return { errno: 0, result: reply, result2: 0, detail: "", blocked: false };
-    }
-    return { errno: 0, ...reply, detail: "", blocked: false };
-  } catch (e) {
-    if (e instanceof KernelError) return failure(e);
-    onBug(e);
-    return { errno: Errno.EIO, result: -1, result2: 0, detail: String(e), blocked: false };
-  }
-}
-
-/** Turns a KernelError into an outcome. */
-export function failure(e: KernelError): Outcome {
-  return { errno: e.errno, result: -1, result2: 0, detail: e.message, blocked: false };
+  return spec;
 }

@@ -201,22 +201,26 @@ function postPhysical(vaddr: number): number {
 /**
  * SigWait(timeoutMs): runs queued signal handlers, waiting up to `timeoutMs` for the
  * first one. Returns the time remaining in milliseconds (0 when it timed out). Spins
- * briefly before it blocks.
+ * briefly before it blocks; the clock starts when the spin ends, so the spin (a few
+ * microseconds) is not counted against the timeout.
  */
 export function SigWait(timeoutMs: number): number {
-  const deadline = performance.now() + timeoutMs;
+  let deadline = -1; // read the clock only once spinning has not been enough
   Atomics.store(F, Fifo.WAITING, 0); // spinning: producers need not notify
   try {
     for (;;) {
-      if (drainSignals() > 0) return Math.max(0, deadline - performance.now());
+      if (drainSignals() > 0) {
+        return deadline < 0 ? timeoutMs : Math.max(0, deadline - performance.now());
+      }
       const tail = Atomics.load(F, Fifo.TAIL);
       if (tail !== Atomics.load(F, Fifo.HEAD)) {
-        skipIfStuck(deadline);
+        skipIfStuck();
         continue; // reserved, being published
       }
       let moved = false;
       for (let i = SPIN; i > 0 && !moved; i--) moved = Atomics.load(F, Fifo.TAIL) !== tail;
       if (moved) continue;
+      if (deadline < 0) deadline = performance.now() + timeoutMs;
       const left = deadline - performance.now();
       if (left <= 0) return 0;
       Atomics.store(F, Fifo.WAITING, 1);
@@ -238,10 +242,10 @@ let stuckSince = -1;
  * A producer that died between reserving an entry and publishing it would block the
  * FIFO forever; after 5 ms the consumer skips such an entry and counts it dropped.
  */
-function skipIfStuck(deadline: number): void {
+function skipIfStuck(): void {
   const now = performance.now();
   if (stuckSince < 0) stuckSince = now;
-  else if (now - stuckSince > 5 || now > deadline + 5) {
+  else if (now - stuckSince > 5) {
     Atomics.store(F, Fifo.HEAD, (F[Fifo.HEAD] + 1) | 0);
     Atomics.add(F, Fifo.DROPPED, 1);
     stuckSince = -1;
