@@ -4,19 +4,8 @@
  * Deno; tests may implement them in memory.
  */
 
+import type { BootMessage } from "./abi/boot.ts";
 import type { ProcessHandle } from "./proc/process.ts";
-
-/** Everything a new process's runtime receives at spawn (the one boot message). */
-export interface BootMessage {
-  pid: number;
-  ppid: number;
-  module: string;
-  args: string[];
-  trap: SharedArrayBuffer;
-  fifo: SharedArrayBuffer;
-  pageTable: SharedArrayBuffer;
-  doorbell: SharedArrayBuffer;
-}
 
 export interface ProcessHost {
   /** Returns a module URL for a program path or short name, or null if there is none. */

@@ -27,3 +27,20 @@ Deno.test("an unhandled rejection crashes only its own process", async () => {
     assert.match(st.reason, /deliberate rejection/);
   });
 });
+
+Deno.test("the template server answers its client through memory and signals", async () => {
+  await withNode(async (node) => {
+    const st = await node.run("userland/programs/counter.ts", ["20"]);
+    assert.equal(st.status, 0, node.console.out + node.console.err);
+    assert.match(node.console.out, /added 1\.\.20 = 210; it exited with status 0/);
+  });
+});
+
+Deno.test("pingpong shares a segment with a child and signals it at its own address", async () => {
+  await withNode(async (node) => {
+    const st = await node.run("userland/programs/pingpong.ts", ["25"]);
+    assert.equal(st.status, 0, node.console.out + node.console.err);
+    assert.match(node.console.out, /child \d+: answered 25 pings at 0x20000000/);
+    assert.match(node.console.out, /parent \d+: 25 pongs from pid \d+ at 0x10000040/);
+  });
+});

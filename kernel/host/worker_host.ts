@@ -10,7 +10,8 @@
  * port synchronously on return from the bind trap.
  */
 
-import type { BootMessage, ProcessHost } from "../host_interface.ts";
+import type { BootMessage } from "../abi/boot.ts";
+import type { ProcessHost } from "../host_interface.ts";
 import type { ProcessHandle } from "../proc/process.ts";
 
 const ENTRY = new URL("../../userland/lib/process_entry.ts", import.meta.url).href;

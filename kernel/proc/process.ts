@@ -6,6 +6,7 @@
  * worker sees only the shared buffers (trap page, FIFO, page table, segments).
  */
 
+import type { MemoryGrant } from "../abi/boot.ts";
 import { TRAP_PAGE_BYTES } from "../abi/layout.ts";
 import { AddressSpace } from "../memory/address_space.ts";
 import { HandlerTable } from "../signal/handler_table.ts";
@@ -17,21 +18,6 @@ export interface ExitStatus {
   readonly status: number;
   readonly reason: string;
 }
-
-/**
- * Memory the kernel hands a process after boot: a segment it may map (with the
- * segment's signal directory), or another process's signal FIFO it may post to on
- * the hardware signal path.
- */
-export type MemoryGrant =
-  | {
-    kind: "segment";
-    slot: number;
-    segment: number;
-    buffer: SharedArrayBuffer;
-    directory: SharedArrayBuffer;
-  }
-  | { kind: "fifo"; pid: number; buffer: SharedArrayBuffer };
 
 /** The host's handle on the worker that runs a process. */
 export interface ProcessHandle {

@@ -8,7 +8,7 @@
  */
 
 import { Fifo, Trap } from "../../kernel/abi/layout.ts";
-import type { BootMessage } from "../../kernel/host_interface.ts";
+import type { BootMessage } from "../../kernel/abi/boot.ts";
 
 export interface Runtime {
   pid: number;

@@ -22,7 +22,7 @@ import {
 } from "../../kernel/abi/layout.ts";
 import { syscallByNumber } from "../../kernel/abi/syscalls.ts";
 import { runtime } from "./runtime.ts";
-import type { MemoryGrant } from "../../kernel/proc/process.ts";
+import type { MemoryGrant } from "../../kernel/abi/boot.ts";
 
 const R = runtime;
 const T: Int32Array = R ? R.trap : new Int32Array(TRAP_PAGE_BYTES / 4);

@@ -1,0 +1,117 @@
+/**
+ * Unit tests of the kernel's pure parts, in-process: the page table, the signal
+ * FIFO ring, handler tables, signal directories and trap decoding.
+ */
+
+import assert from "node:assert/strict";
+import { Directory, Fifo, PAGE_SHIFT, Pte, Trap, TRAP_ARGS } from "../kernel/abi/layout.ts";
+import { Sys } from "../kernel/abi/syscalls.ts";
+import { PageTable, walkPageTable } from "../kernel/memory/page_table.ts";
+import { fifoPending, fifoPost } from "../kernel/signal/fifo_ring.ts";
+import { HandlerTable } from "../kernel/signal/handler_table.ts";
+import { SignalDirectory } from "../kernel/signal/signal_directory.ts";
+import { SignalFifo } from "../kernel/signal/signal_fifo.ts";
+import { decode } from "../kernel/trap/dispatch.ts";
+import { KernelError } from "../kernel/panic.ts";
+
+Deno.test("PageTable.set() is found by walkPageTable() through both levels", () => {
+  const pt = new PageTable();
+  const words = new Int32Array(pt.buffer);
+  const vpn = 0x12345;
+  assert.equal(walkPageTable(words, vpn), -1, "no level-2 table yet");
+  pt.set(vpn, Pte.PRESENT | Pte.WRITABLE, 7, 3);
+  const at = walkPageTable(words, vpn);
+  assert.ok(at > 0);
+  assert.equal(words[at] >>> PAGE_SHIFT, 7);
+  assert.equal(words[at] & Pte.WRITABLE, Pte.WRITABLE);
+  assert.equal(words[at + 1], 3);
+  assert.equal(walkPageTable(words, vpn + 1) > 0, true, "same table covers the neighbour");
+  assert.equal(words[walkPageTable(words, vpn + 1)], 0, "the neighbour is unmapped");
+  pt.update(vpn, Pte.WRITABLE, 0);
+  assert.equal(pt.get(vpn) & Pte.WRITABLE, 0);
+  pt.clear(vpn);
+  assert.equal(pt.get(vpn), 0);
+});
+
+Deno.test("PageTable grows one level-2 table per 4 MiB region touched", () => {
+  const pt = new PageTable();
+  const before = pt.bytes();
+  pt.set(0, Pte.PRESENT, 0, 1);
+  pt.set(1023, Pte.PRESENT, 0, 1);
+  const one = pt.bytes();
+  pt.set(1024, Pte.PRESENT, 0, 1);
+  assert.ok(one > before);
+  assert.equal(pt.bytes() - one, one - before);
+});
+
+Deno.test("fifoPost() keeps order, drops and counts when full", () => {
+  const fifo = new SignalFifo(4);
+  const w = fifo.words;
+  for (let i = 1; i <= 6; i++) assert.equal(fifoPost(w, i * 16, 1), i <= 4);
+  assert.equal(fifo.dropped(), 2);
+  assert.equal(fifoPending(w), 4);
+  const got: number[] = [];
+  let head = w[Fifo.HEAD];
+  while (head !== w[Fifo.TAIL]) {
+    const at = Fifo.ENTRIES + (head % 4) * 4;
+    assert.equal(w[at], head + 1, "published with its sequence number");
+    got.push(w[at + 1]);
+    head++;
+    w[Fifo.HEAD] = head;
+  }
+  assert.deepEqual(got, [16, 32, 48, 64]);
+  assert.equal(fifoPost(w, 99, 1), true, "room again once consumed");
+});
+
+Deno.test("HandlerTable.lookup() prefers the newest range and remove() takes overlaps", () => {
+  const t = new HandlerTable();
+  t.add(0x1000, 0x1000, 1);
+  t.add(0x1800, 0x100, 2);
+  assert.equal(t.lookup(0x1000), 1);
+  assert.equal(t.lookup(0x1880), 2);
+  assert.equal(t.lookup(0x2000), 0);
+  assert.equal(t.remove(0x1800, 1), 2);
+  assert.equal(t.lookup(0x1880), 0);
+});
+
+Deno.test("SignalDirectory.publish() leaves an even version and the entries", () => {
+  const d = new SignalDirectory();
+  const w = new Int32Array(d.buffer);
+  assert.equal(d.publish([{ pid: 4, first: 0, end: 64 }, { pid: 5, first: 32, end: 4096 }]), true);
+  assert.equal(w[Directory.VERSION] % 2, 0);
+  assert.equal(w[Directory.COUNT], 2);
+  assert.deepEqual([...w.subarray(Directory.ENTRIES, Directory.ENTRIES + 6)], [
+    4,
+    0,
+    64,
+    5,
+    32,
+    4096,
+  ]);
+});
+
+Deno.test("decode() rejects unknown numbers and bad argument words with EINVAL", () => {
+  const trap = new Int32Array(1024);
+  const args = new Array(TRAP_ARGS).fill(0);
+  const einval = (setup: () => void) => {
+    trap.fill(0);
+    setup();
+    assert.throws(() => decode(trap, args), (e) => e instanceof KernelError && e.errno === 22);
+  };
+  einval(() => trap[Trap.SYSNO] = 9999);
+  einval(() => trap[Trap.SYSNO] = -1);
+  einval(() => {
+    trap[Trap.SYSNO] = Sys.create_segment;
+    trap[Trap.ARG0] = 0; // size 0
+  });
+  einval(() => {
+    trap[Trap.SYSNO] = Sys.print;
+    trap[Trap.ARG0] = 1;
+    trap[Trap.DATA_LEN] = 1 << 20;
+  });
+  trap.fill(0);
+  trap[Trap.SYSNO] = Sys.create_segment;
+  trap[Trap.ARG0] = 4096;
+  assert.equal(decode(trap, args).name, "create_segment");
+  assert.equal(args[0], 4096);
+});
