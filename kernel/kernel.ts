@@ -15,6 +15,7 @@ import { Errno, errnoName } from "./abi/errors.ts";
 import {
   DEFAULT_FIFO_CAPACITY,
   EXIT_KILLED_BASE,
+  Fifo,
   MAX_SEGMENT_BYTES,
   PAGE_SIZE,
   Sig,
@@ -171,10 +172,24 @@ export class Kernel {
   terminate(p: Process, status: number, reason: string): void {
     if (p.state !== "running") return;
     p.handle?.terminate();
-    p.blocked?.cancel();
-    p.blocked = null;
-    const i = this.trapService.running.indexOf(p);
-    if (i >= 0) this.trapService.running.splice(i, 1);
+    p.state = "zombie";
+    try {
+      p.blocked?.cancel();
+      p.blocked = null;
+      const i = this.trapService.running.indexOf(p);
+      if (i >= 0) this.trapService.running.splice(i, 1);
+      this.#freeResources(p);
+    } finally {
+      // Whatever freeing met, the process is gone and its parent must hear of it.
+      this.stats.exited++;
+      this.stats.signalsDropped += p.fifo.dropped();
+      p.markExited({ pid: p.pid, status, reason: clip(reason) });
+      this.#reparentChildren(p);
+      this.#notifyParent(p);
+    }
+  }
+
+  #freeResources(p: Process): void {
     p.handlers.ranges.length = 0;
     for (const b of [...p.space.bindings]) {
       p.space.unbind(b);
@@ -183,11 +198,12 @@ export class Kernel {
     for (const seg of [...this.segments.values()]) {
       if (seg.holders.delete(p.pid)) this.maybeFreeSegment(seg);
     }
-    this.stats.exited++;
-    this.stats.signalsDropped += p.fifo.dropped();
-    p.markExited({ pid: p.pid, status, reason });
-    this.#reparentChildren(p);
-    this.#notifyParent(p);
+    // It may have died between reserving a FIFO entry and publishing it: let each
+    // receiver it could post to skip one stuck entry (kernel/signal/fifo_ring.ts).
+    for (const pid of p.fifosGranted) {
+      const q = this.procs.get(pid);
+      if (q) Atomics.add(q.fifo.words, Fifo.PRODUCER_DEATHS, 1);
+    }
   }
 
   #reparentChildren(p: Process): void {
@@ -364,11 +380,13 @@ export class Kernel {
     }
   }
 
-  /** Completes a blocked trap, tracing it like any other. */
-  completeBlocked(p: Process, result: number, errno = 0, result2 = 0): void {
+  /** Completes a blocked trap (with a reason when it fails), tracing it like any other. */
+  completeBlocked(p: Process, result: number, errno = 0, result2 = 0, detail = ""): void {
+    if (p.state !== "running") return;
+    if (errno !== 0) writeDataPrefix(p.trap, detail);
     if (this.#traceTraps) {
       const name = syscallByNumber(p.trap[Trap.SYSNO])?.name ?? "?";
-      this.#traceTrap(p, name, result, errno, "");
+      this.#traceTrap(p, name, result, errno, detail);
     }
     this.complete(p, result, errno, result2);
   }
@@ -404,6 +422,14 @@ export class Kernel {
   get halted(): boolean {
     return this.#halted;
   }
+}
+
+/** Keeps an exit reason to a length that fits any trap's data area, saying so. */
+function clip(reason: string): string {
+  const MAX = 1000;
+  return reason.length <= MAX
+    ? reason
+    : `${reason.slice(0, MAX)}… (${reason.length - MAX} more characters)`;
 }
 
 function hexa(v: number): string {

@@ -4,7 +4,15 @@
  */
 
 import assert from "node:assert/strict";
-import { Directory, Fifo, PAGE_SHIFT, Pte, Trap, TRAP_ARGS } from "../kernel/abi/layout.ts";
+import {
+  Directory,
+  DIRECTORY_MAX_ENTRIES,
+  Fifo,
+  PAGE_SHIFT,
+  Pte,
+  Trap,
+  TRAP_ARGS,
+} from "../kernel/abi/layout.ts";
 import { Sys } from "../kernel/abi/syscalls.ts";
 import { PageTable, walkPageTable } from "../kernel/memory/page_table.ts";
 import { fifoPending, fifoPost } from "../kernel/signal/fifo_ring.ts";
@@ -77,7 +85,7 @@ Deno.test("HandlerTable.lookup() prefers the newest range and remove() takes ove
 Deno.test("SignalDirectory.publish() leaves an even version and the entries", () => {
   const d = new SignalDirectory();
   const w = new Int32Array(d.buffer);
-  assert.equal(d.publish([{ pid: 4, first: 0, end: 64 }, { pid: 5, first: 32, end: 4096 }]), true);
+  d.publish([{ pid: 4, first: 0, end: 64 }, { pid: 5, first: 32, end: 4096 }]);
   assert.equal(w[Directory.VERSION] % 2, 0);
   assert.equal(w[Directory.COUNT], 2);
   assert.deepEqual([...w.subarray(Directory.ENTRIES, Directory.ENTRIES + 6)], [
@@ -114,4 +122,33 @@ Deno.test("decode() rejects unknown numbers and bad argument words with EINVAL",
   trap[Trap.ARG0] = 4096;
   assert.equal(decode(trap, args).name, "create_segment");
   assert.equal(args[0], 4096);
+});
+
+Deno.test("SignalDirectory.publish() never truncates: too many entries mean COUNT -1", () => {
+  const d = new SignalDirectory();
+  const w = new Int32Array(d.buffer);
+  const many = Array.from({ length: DIRECTORY_MAX_ENTRIES + 1 }, (_, i) => ({
+    pid: 2,
+    first: i * 8,
+    end: i * 8 + 4,
+  }));
+  d.publish(many);
+  assert.equal(w[Directory.COUNT], -1, "senders must fall back to the software path");
+  assert.equal(w[Directory.VERSION] % 2, 0);
+});
+
+Deno.test("fifoPost() takes the capacity from the page size, not from a writable word", () => {
+  const fifo = new SignalFifo(4);
+  fifo.words[Fifo.CAPACITY] = 1 << 30; // scribbled on by the consumer
+  fifo.words[Fifo.TAIL] = fifo.words[Fifo.HEAD] = 1 << 20;
+  for (let i = 0; i < 4; i++) assert.equal(fifoPost(fifo.words, i, 1), true);
+  assert.equal(fifoPost(fifo.words, 9, 1), false);
+});
+
+Deno.test("PageTable ignores a directory the process scribbled on", () => {
+  const pt = new PageTable();
+  pt.set(5, Pte.PRESENT, 1, 1);
+  new Int32Array(pt.buffer)[0] = 0x7fffffff; // garbage in the shared directory
+  assert.doesNotThrow(() => pt.clear(5));
+  assert.equal(pt.get(5), 0);
 });

@@ -176,6 +176,8 @@ export const Fifo = {
   HANDLED: 4,
   /** Non-zero while the process may be blocked on TAIL: producers then notify. */
   WAITING: 5,
+  /** Producers of this FIFO that died (the kernel counts them; see fifo_ring.ts). */
+  PRODUCER_DEATHS: 6,
   /** Start of the entries: ENTRY_WORDS words each, [sequence, a, b, 0]. */
   ENTRIES: 8,
 } as const;
@@ -201,6 +203,7 @@ export const SignalPath = { HARDWARE: 0, SOFTWARE: 1 } as const;
 
 export const Directory = {
   VERSION: 0,
+  /** Entries in use, or -1 when they did not fit: senders then trap (software path). */
   COUNT: 1,
   /** Entries of three words: [pid, first offset, end offset). */
   ENTRIES: 4,

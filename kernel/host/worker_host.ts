@@ -59,7 +59,13 @@ export class WorkerHost implements ProcessHost {
     let alive = true;
     worker.onerror = (e) => {
       e.preventDefault();
-      if (alive) onCrash(e.message ?? "uncaught error");
+      if (!alive) return;
+      try {
+        onCrash(e.message ?? "uncaught error");
+      } catch (err) {
+        // Never let a process's death take the node down.
+        console.error(`kernel: bug while reaping pid ${boot.pid}:`, err);
+      }
     };
     worker.onmessageerror = () => {};
     worker.postMessage({ ...boot, memoryPort: memory.port2 }, [memory.port2]);

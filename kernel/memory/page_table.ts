@@ -10,7 +10,9 @@
  *
  * Only the kernel writes entries, except the A and D bits, which the MMU sets with
  * Atomics.or. Any change that removes a right must be followed by a TLB shootdown
- * (the caller bumps the process's TLB epoch).
+ * (the caller bumps the process's TLB epoch). The kernel finds tables through its
+ * own private copy of the directory, never through the shared one a process could
+ * scribble on.
  */
 
 import {
@@ -20,6 +22,7 @@ import {
   PT_LEVEL_BITS,
   PT_MAX_BYTES,
   PT_TABLE_BYTES,
+  Pte,
   PTE_WORDS,
 } from "../abi/layout.ts";
 
@@ -27,6 +30,8 @@ export class PageTable {
   readonly buffer: SharedArrayBuffer;
   #words: Int32Array;
   #tables = 0;
+  /** The kernel's copy of the directory: table number per directory index. */
+  readonly #dir = new Int32Array(PT_ENTRIES);
 
   constructor() {
     // deno-lint-ignore no-explicit-any
@@ -36,25 +41,32 @@ export class PageTable {
 
   /** Returns the word index of the entry for `vpn`, allocating its table if asked. */
   #entryIndex(vpn: number, allocate: boolean): number {
-    const dir = vpn >>> PT_LEVEL_BITS;
-    let table = Atomics.load(this.#words, dir);
+    const dir = (vpn >>> PT_LEVEL_BITS) & (PT_ENTRIES - 1);
+    let table = this.#dir[dir];
     if (table === 0) {
       if (!allocate) return -1;
       table = ++this.#tables;
       // deno-lint-ignore no-explicit-any
       (this.buffer as any).grow(PT_DIR_BYTES + table * PT_TABLE_BYTES);
       this.#words = new Int32Array(this.buffer);
+      this.#dir[dir] = table;
       Atomics.store(this.#words, dir, table);
     }
     const base = (PT_DIR_BYTES + (table - 1) * PT_TABLE_BYTES) >> 2;
     return base + (vpn & (PT_ENTRIES - 1)) * PTE_WORDS;
   }
 
-  /** Writes the entry for `vpn`. */
+  /**
+   * Writes the entry for `vpn`. If it maps the same page as before, the accessed and
+   * dirty bits the MMU set are kept.
+   */
   set(vpn: number, flags: number, pageIndex: number, slot: number): void {
     const i = this.#entryIndex(vpn, true);
+    const word = (flags & ~(Pte.ACCESSED | Pte.DIRTY)) | (pageIndex << PAGE_SHIFT);
+    const old = Atomics.load(this.#words, i);
+    const same = old >>> PAGE_SHIFT === pageIndex && this.#words[i + 1] === slot;
     Atomics.store(this.#words, i + 1, slot);
-    Atomics.store(this.#words, i, flags | (pageIndex << PAGE_SHIFT));
+    Atomics.store(this.#words, i, word | (same ? old & (Pte.ACCESSED | Pte.DIRTY) : 0));
   }
 
   /** Clears the entry for `vpn` (no-op if its table does not exist). */

@@ -10,6 +10,11 @@
  * entry once its sequence is h + 1, so a reserved but unpublished entry is never
  * read half-written.
  *
+ * A producer that dies between reserving and publishing (a worker terminated
+ * mid-post) leaves a hole; the kernel counts such deaths in PRODUCER_DEATHS, and the
+ * consumer skips one stuck entry per death, never an entry of a producer that is
+ * merely slow.
+ *
  * Entry kinds: b > 0 is a translated signal (a = the receiver's address, b = its
  * handler id), posted by the kernel; b < 0 is a physical address (a = offset,
  * −b = segment id), posted on the hardware path and translated by the receiver.
@@ -17,9 +22,14 @@
 
 import { Fifo, FIFO_ENTRY_WORDS } from "../abi/layout.ts";
 
+/** The FIFO's capacity, from its size: never from a word its consumer can write. */
+export function fifoCapacity(w: Int32Array): number {
+  return ((w.length - Fifo.ENTRIES) / FIFO_ENTRY_WORDS) | 0;
+}
+
 /** Posts one entry; returns false (and counts a drop) when the FIFO is full. */
 export function fifoPost(w: Int32Array, a: number, b: number): boolean {
-  const cap = w[Fifo.CAPACITY];
+  const cap = fifoCapacity(w);
   for (;;) {
     const t = Atomics.load(w, Fifo.TAIL);
     if (((t - Atomics.load(w, Fifo.HEAD)) | 0) >= cap) {

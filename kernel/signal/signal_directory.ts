@@ -18,10 +18,14 @@ export class SignalDirectory {
   readonly buffer = new SharedArrayBuffer(DIRECTORY_BYTES);
   readonly #w = new Int32Array(this.buffer);
 
-  /** Replaces the entries (at most DIRECTORY_MAX_ENTRIES; returns false if more). */
-  publish(entries: readonly DirectoryEntry[]): boolean {
+  /**
+   * Replaces the entries. More than DIRECTORY_MAX_ENTRIES are not truncated: COUNT
+   * becomes -1 and senders take the software path for this segment.
+   */
+  publish(entries: readonly DirectoryEntry[]): void {
     const w = this.#w;
-    const n = Math.min(entries.length, DIRECTORY_MAX_ENTRIES);
+    const fits = entries.length <= DIRECTORY_MAX_ENTRIES;
+    const n = fits ? entries.length : 0;
     Atomics.add(w, Directory.VERSION, 1); // odd: writing
     for (let i = 0; i < n; i++) {
       const at = Directory.ENTRIES + i * 3;
@@ -29,8 +33,7 @@ export class SignalDirectory {
       Atomics.store(w, at + 1, entries[i].first);
       Atomics.store(w, at + 2, entries[i].end);
     }
-    Atomics.store(w, Directory.COUNT, n);
+    Atomics.store(w, Directory.COUNT, fits ? n : -1);
     Atomics.add(w, Directory.VERSION, 1); // even: stable
-    return entries.length <= DIRECTORY_MAX_ENTRIES;
   }
 }

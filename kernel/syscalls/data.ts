@@ -20,18 +20,6 @@ export function readDataString(trap: Int32Array): string {
   }
 }
 
-/**
- * Writes text to the data area and sets DATA_LEN. Fails with E2BIG if it does not fit
- * (callers that return long answers chunk them instead).
- */
-export function writeDataString(trap: Int32Array, text: string): number {
-  const out = new Uint8Array(trap.buffer, DATA_OFFSET, DATA_BYTES);
-  const r = encoder.encodeInto(text, out);
-  if (r.read < text.length) fail("E2BIG", `${text.length} characters exceed the data area`);
-  trap[Trap.DATA_LEN] = r.written;
-  return r.written;
-}
-
 /** Writes as much of `text` as fits; returns bytes written and characters consumed. */
 export function writeDataPrefix(trap: Int32Array, text: string): { written: number; read: number } {
   const r = encoder.encodeInto(text, new Uint8Array(trap.buffer, DATA_OFFSET, DATA_BYTES));

@@ -8,7 +8,7 @@ import { BLOCKED, type Handler } from "../trap/dispatch.ts";
 import type { Kernel } from "../kernel.ts";
 import { fail } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
-import { readDataString, writeDataString } from "./data.ts";
+import { readDataString, writeDataPrefix } from "./data.ts";
 
 interface SpawnRequest {
   module: string;
@@ -52,7 +52,7 @@ export function procHandlers(k: Kernel): Record<string, Handler> {
 
   /** Reaps `child` into `p`'s trap page: RESULT pid, RESULT2 status, data the reason. */
   const reapInto = (p: Process, child: Process): { result: number; result2: number } => {
-    writeDataString(p.trap, child.exit!.reason);
+    writeDataPrefix(p.trap, child.exit!.reason); // reasons are clipped to fit
     k.reap(child);
     return { result: child.pid, result2: child.exit!.status };
   };
@@ -90,7 +90,7 @@ export function procHandlers(k: Kernel): Record<string, Handler> {
       if (timeout > 0) {
         timer = setTimeout(() => {
           p.blocked = null;
-          k.completeBlocked(p, -1, Errno.ETIMEDOUT);
+          k.completeBlocked(p, -1, Errno.ETIMEDOUT, 0, `no child exited within ${timeout} ms`);
         }, timeout);
       }
       p.blocked = { sysno: p.trap[Trap.SYSNO], wpid, cancel: () => clearTimeout(timer) };

@@ -20,6 +20,7 @@ import { Doorbell, DOORBELL_BYTES, Trap, TrapState } from "../abi/layout.ts";
 import type { Process } from "../proc/process.ts";
 
 const SLICE_MS = 5;
+const SAFETY_POLL_MS = 100;
 
 export class TrapService {
   readonly doorbellBuffer = new SharedArrayBuffer(DOORBELL_BYTES);
@@ -99,21 +100,17 @@ export class TrapService {
       Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
       return this.#schedule();
     }
-    const waited = Atomics.waitAsync(db, Doorbell.SEQ, seq);
-    const wake = () => {
+    // The doorbell is shared memory a process could scribble on, so the sleep is
+    // bounded: at worst a request waits SAFETY_POLL_MS, never forever.
+    const waited = Atomics.waitAsync(db, Doorbell.SEQ, seq, SAFETY_POLL_MS);
+    if (!waited.async) {
+      Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
+      return this.#schedule();
+    }
+    waited.value.then(() => {
       Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
       this.wakeups++;
       this.#run();
-    };
-    if (waited.async) waited.value.then(wake);
-    else this.#schedule();
-  }
-
-  /** Wakes the service if it sleeps (used when the kernel itself posts work). */
-  kick(): void {
-    if (Atomics.load(this.#doorbell, Doorbell.KERNEL_SLEEPING)) {
-      Atomics.add(this.#doorbell, Doorbell.SEQ, 1);
-      Atomics.notify(this.#doorbell, Doorbell.SEQ);
-    }
+    });
   }
 }

@@ -6,7 +6,7 @@
 import { FAULT_ADDRESS, NotifyPolicy, Rights, SegMode, SegUnit } from "../../kernel/abi/layout.ts";
 import { Sys } from "../../kernel/abi/syscalls.ts";
 import { type FaultFunction, forgetBinding, noteBinding, registerHandler } from "./signals.ts";
-import { trap } from "./trap.ts";
+import { trap, trapReply } from "./trap.ts";
 
 export interface SegmentOptions {
   mode?: number;
@@ -32,9 +32,9 @@ export function CreateSegment(
  * Returns the address it was bound at.
  */
 export function bind(id: number, vaddr = 0, rights: number = Rights.READ | Rights.WRITE): number {
-  const at = trap(Sys.bind, id, vaddr, rights) >>> 0;
-  noteBinding(id, at);
-  return at;
+  // Recorded before the trap's safe point, where signals on it may already run.
+  return trapReply(Sys.bind, [id, vaddr, rights], { before: (at) => noteBinding(id, at >>> 0) })
+    .result >>> 0;
 }
 
 /** Unmaps the binding that starts at `vaddr`. */

@@ -273,14 +273,16 @@ export function write(va: number, bytes: Uint8Array): void {
  */
 export function view(va: number, len: number, writable = false): Uint8Array {
   if (len <= 0) throw new RangeError(`view: length ${len} must be positive`);
+  const from = (va & ~PAGE_MASK) >>> 0, end = (va >>> 0) + len;
+  if (end > 2 ** 32) throw new RangeError(`view: ${hex(va)}+${len} wraps the address space`);
   let first = -1, buf: ArrayBufferLike | null = null, start = 0;
-  for (let p = va & ~PAGE_MASK; p < va + len; p += PAGE_SIZE) {
-    const i = writable ? forWrite(p >>> 0) : forRead(p >>> 0);
+  for (let p = from; p < end; p += PAGE_SIZE) {
+    const i = writable ? forWrite(p) : forRead(p);
     if (first < 0) {
       first = base[i];
       buf = u8[i].buffer;
       start = base[i] + (va & PAGE_MASK);
-    } else if (u8[i].buffer !== buf || base[i] !== first + (p - (va & ~PAGE_MASK))) {
+    } else if (u8[i].buffer !== buf || base[i] !== first + (p - from)) {
       throw new RangeError(`view: ${hex(va)}+${len} spans more than one binding`);
     }
   }

@@ -40,7 +40,7 @@ export interface WaitResult {
  * forever, 0 polls (EAGAIN if none has exited); a timeout gives ETIMEDOUT.
  */
 export function wait(pid = -1, timeoutMs = -1): WaitResult {
-  const r = trapReply(Sys.wait, [pid, timeoutMs], true);
+  const r = trapReply(Sys.wait, [pid, timeoutMs], { data: "text" });
   return { pid: r.result, status: r.result2, reason: r.data };
 }
 
@@ -88,7 +88,7 @@ export function println(text = ""): void {
 export function readLine(): string | null {
   let line = "";
   for (;;) {
-    const r = trapReply(Sys.console_read, [], true);
+    const r = trapReply(Sys.console_read, [], { data: "text" });
     if (r.result2 === 1) return line === "" ? null : line;
     line += r.data;
     if (r.result2 !== 2) return line;
@@ -99,14 +99,13 @@ export function readLine(): string | null {
 export function info(kind: "ps" | "segs" | "stats" | "self"): any {
   const code =
     { ps: InfoKind.PS, segs: InfoKind.SEGS, stats: InfoKind.STATS, self: InfoKind.SELF }[kind];
+  // Chunks are bytes: a character may be split between two of them.
   const parts: Uint8Array[] = [];
   let offset = 0, total = 0;
-  const enc = new TextEncoder();
   do {
-    const r = trapReply(Sys.info, [code, offset], true);
+    const r = trapReply(Sys.info, [code, offset], { data: "bytes" });
     total = r.result2;
-    const bytes = enc.encode(r.data);
-    parts.push(bytes);
+    parts.push(r.bytes!);
     offset += r.result;
     if (r.result === 0) break;
   } while (offset < total);

@@ -39,11 +39,24 @@ function routeConsole(): void {
   Object.assign(console, { log: out, info: out, debug: out, warn: err, error: err });
 }
 
+/**
+ * Makes the worker's own ways out (self.close, Deno.exit) go through the kernel, so
+ * a process never vanishes without its parent hearing of it.
+ */
+function routeExits(): void {
+  const g = globalThis as unknown as { close: () => void };
+  g.close = () => exit(0, "exited by closing its worker");
+  Object.defineProperty(Deno, "exit", {
+    value: (code = 0) => exit(code & 0xff, `exited with status ${code & 0xff}`),
+  });
+}
+
 /** Runs a program module's main and exits with its status. */
 export async function start(program: Record<string, unknown>): Promise<never> {
   const r = rt();
   setCrashHandler(crash);
   routeConsole();
+  routeExits();
   self.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
     crash("a promise", e.reason);

@@ -7,7 +7,7 @@
  * a type) it stays empty.
  */
 
-import { Fifo, Trap } from "../../kernel/abi/layout.ts";
+import { Trap } from "../../kernel/abi/layout.ts";
 import type { BootMessage } from "../../kernel/abi/boot.ts";
 
 export interface Runtime {
@@ -21,7 +21,6 @@ export interface Runtime {
   doorbell: Int32Array;
   /** The signal FIFO page. */
   fifo: Int32Array;
-  fifoCapacity: number;
   /** The page table, read by the MMU (a length-tracking view of a growable buffer). */
   pageTable: Int32Array;
   /** The port on which the kernel hands over segment buffers. */
@@ -51,7 +50,6 @@ async function receiveBoot(): Promise<Runtime | null> {
     trap,
     doorbell: new Int32Array(boot.doorbell),
     fifo,
-    fifoCapacity: fifo[Fifo.CAPACITY],
     pageTable: new Int32Array(boot.pageTable),
     memoryPort: boot.memoryPort,
     spin: Atomics.load(trap, Trap.SPIN),

@@ -22,6 +22,7 @@
 
 import {
   Directory,
+  DIRECTORY_MAX_ENTRIES,
   FAULT_ADDRESS,
   Fifo,
   FIFO_ENTRY_WORDS,
@@ -33,7 +34,7 @@ import {
 } from "../../kernel/abi/layout.ts";
 import { Sys } from "../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../kernel/memory/page_table.ts";
-import { fifoPost } from "../../kernel/signal/fifo_ring.ts";
+import { fifoCapacity, fifoPost } from "../../kernel/signal/fifo_ring.ts";
 import { runtime } from "./runtime.ts";
 import { collectGrants, fifos, safePoint, slotDirectory, slotSegment, trap } from "./trap.ts";
 
@@ -43,7 +44,7 @@ export type SignalFunction = (vaddr: number) => void;
 export type FaultFunction = (vaddr: number, faultVaddr: number, access: number) => void;
 
 const F: Int32Array = runtime ? runtime.fifo : new Int32Array(Fifo.ENTRIES + FIFO_ENTRY_WORDS);
-const CAP = runtime ? runtime.fifoCapacity : 1;
+const CAP = fifoCapacity(F);
 const SPIN = runtime ? runtime.spin : 0;
 const PT: Int32Array = runtime ? runtime.pageTable : new Int32Array(1024);
 const HARDWARE = runtime ? runtime.trap[Trap.SIGNAL_PATH] === SignalPath.HARDWARE : false;
@@ -118,15 +119,18 @@ export function registerHandler(
   fn: SignalFunction | FaultFunction,
 ): number {
   const id = nextId++;
+  const range = { vaddr: vaddr >>> 0, size: size >>> 0, id };
+  // Recorded before the trap: signals may run at its safe point.
   handlers[id] = fn;
+  ranges.push(range);
   try {
     trap(Sys.signal_handler, vaddr, size, id);
   } catch (e) {
     handlers[id] = undefined;
+    ranges.splice(ranges.indexOf(range), 1);
     throw e;
   }
-  ranges.push({ vaddr: vaddr >>> 0, size: size >>> 0, id });
-  if (covers(vaddr >>> 0, size >>> 0, FAULT_ADDRESS)) faultHandlerId = id;
+  if (covers(range.vaddr, range.size, FAULT_ADDRESS)) faultHandlerId = id;
   armIdle();
   return id;
 }
@@ -137,7 +141,10 @@ export function removeSignalHandler(vaddr: number, size = 1): number {
   const lo = vaddr >>> 0, hi = lo + Math.max(size, 1);
   for (let i = ranges.length - 1; i >= 0; i--) {
     const r = ranges[i];
-    if (lo < r.vaddr + r.size && r.vaddr < hi) ranges.splice(i, 1);
+    if (lo < r.vaddr + r.size && r.vaddr < hi) {
+      ranges.splice(i, 1);
+      handlers[r.id] = undefined; // signals already queued for it are ignored
+    }
   }
   if (covers(lo, Math.max(size, 1), FAULT_ADDRESS)) faultHandlerId = 0;
   return n;
@@ -171,11 +178,15 @@ function postPhysical(vaddr: number): number {
   if (dir === undefined) return -1;
   const offset = (pte >>> PAGE_SHIFT) * (PAGE_MASK + 1) + (vaddr & PAGE_MASK);
   let n = 0;
-  for (;;) {
+  // The directory is shared memory: read it under its seqlock, a bounded number of
+  // times, and trust no count beyond its size (a process could scribble on it).
+  for (let tries = 0;; tries++) {
+    if (tries === 64) return -1;
     const v = Atomics.load(dir, Directory.VERSION);
     if (v & 1) continue;
     n = 0;
     const count = Atomics.load(dir, Directory.COUNT);
+    if (count < 0 || count > DIRECTORY_MAX_ENTRIES) return -1;
     for (let i = 0; i < count; i++) {
       const e = Directory.ENTRIES + i * 3;
       if (offset < dir[e + 1] || offset >= dir[e + 2]) continue;
@@ -205,6 +216,7 @@ function postPhysical(vaddr: number): number {
  * microseconds) is not counted against the timeout.
  */
 export function SigWait(timeoutMs: number): number {
+  if (inHandler) return sleepInHandler(timeoutMs);
   let deadline = -1; // read the clock only once spinning has not been enough
   Atomics.store(F, Fifo.WAITING, 0); // spinning: producers need not notify
   try {
@@ -214,7 +226,7 @@ export function SigWait(timeoutMs: number): number {
       }
       const tail = Atomics.load(F, Fifo.TAIL);
       if (tail !== Atomics.load(F, Fifo.HEAD)) {
-        skipIfStuck();
+        skipIfAbandoned();
         continue; // reserved, being published
       }
       let moved = false;
@@ -237,16 +249,32 @@ function pending(): boolean {
   return Atomics.load(F, Fifo.TAIL) !== Atomics.load(F, Fifo.HEAD);
 }
 
+/**
+ * Inside a handler, signals cannot run (handlers never nest), so SigWait can only
+ * wait out its time; it returns 0. The queued signals run when the handler returns.
+ */
+function sleepInHandler(timeoutMs: number): number {
+  if (timeoutMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, timeoutMs);
+  return 0;
+}
+
 let stuckSince = -1;
+let deathsSeen = 0;
 /**
  * A producer that died between reserving an entry and publishing it would block the
- * FIFO forever; after 5 ms the consumer skips such an entry and counts it dropped.
+ * FIFO forever. When the head entry has stayed unpublished for 5 ms and the kernel
+ * has counted a producer's death not yet accounted for, skip that entry as dropped.
+ * A live producer, however slow, is never skipped.
  */
-function skipIfStuck(): void {
+function skipIfAbandoned(): void {
+  const head = F[Fifo.HEAD];
+  const at = Fifo.ENTRIES + ((head >>> 0) % CAP) * FIFO_ENTRY_WORDS;
+  if (Atomics.load(F, at) === ((head + 1) | 0)) return; // published after all
   const now = performance.now();
   if (stuckSince < 0) stuckSince = now;
-  else if (now - stuckSince > 5) {
-    Atomics.store(F, Fifo.HEAD, (F[Fifo.HEAD] + 1) | 0);
+  else if (now - stuckSince > 5 && Atomics.load(F, Fifo.PRODUCER_DEATHS) !== deathsSeen) {
+    deathsSeen++;
+    Atomics.store(F, Fifo.HEAD, (head + 1) | 0);
     Atomics.add(F, Fifo.DROPPED, 1);
     stuckSince = -1;
   }
@@ -273,8 +301,11 @@ export function drainSignals(): number {
       Atomics.store(f, Fifo.HEAD, head);
       f[Fifo.HANDLED]++;
       n++;
-      if (b > 0) run(a >>> 0, b);
-      else deliverPhysical(-b, a >>> 0);
+      // A translated signal is run only if its handler still covers the address:
+      // removed handlers stay silent and a forged entry cannot pick a handler.
+      if (b > 0) {
+        if (lookup(a >>> 0) === b) run(a >>> 0, b);
+      } else deliverPhysical(-b, a >>> 0);
       at = Fifo.ENTRIES + ((head >>> 0) % CAP) * FIFO_ENTRY_WORDS;
     } while (Atomics.load(f, at) === ((head + 1) | 0));
   } finally {
@@ -318,13 +349,17 @@ function armIdle(): void {
   if (idleArmed) return;
   idleArmed = true;
   Atomics.store(F, Fifo.WAITING, 1);
+  const next = () => {
+    drainSignals();
+    wait();
+  };
   const wait = () => {
+    // Anything already reserved (posted before we could wait, or still being
+    // published) is taken on the next turn: a notify sent before the waiter existed
+    // would otherwise be lost.
     const tail = Atomics.load(F, Fifo.TAIL);
+    if (tail !== Atomics.load(F, Fifo.HEAD)) return void setTimeout(next, 0);
     const w = Atomics.waitAsync(F, Fifo.TAIL, tail);
-    const next = () => {
-      drainSignals();
-      wait();
-    };
     if (w.async) w.value.then(next);
     else setTimeout(next, 0);
   };

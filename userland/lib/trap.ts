@@ -88,22 +88,34 @@ export function trap(sysno: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0): number {
 export interface TrapReply {
   result: number;
   result2: number;
-  /** The data area as text, when asked for. */
+  /** The data area as text, when asked for with `data: "text"`. */
   data: string;
+  /** The data area's bytes, when asked for with `data: "bytes"`. */
+  bytes: Uint8Array | null;
 }
 
-/** Traps like `trap` and also returns RESULT2 and, if `wantData`, the data area. */
+export interface TrapReplyOptions {
+  /** Take the data area as text or as bytes. */
+  data?: "text" | "bytes";
+  /** Runs on success before the trap's safe point (and so before any handler). */
+  before?: (result: number) => void;
+}
+
+/** Traps like `trap` and also returns RESULT2 and, if asked, the data area. */
 export function trapReply(
   sysno: number,
   args: readonly number[],
-  wantData = false,
+  opts: TrapReplyOptions = {},
 ): TrapReply {
   const errno = enter(sysno, args[0] ?? 0, args[1] ?? 0, args[2] ?? 0, args[3] ?? 0);
+  const len = Math.max(0, Math.min(T[Trap.DATA_LEN], DATA_BYTES));
   const reply = {
     result: T[Trap.RESULT],
     result2: T[Trap.RESULT2],
-    data: wantData ? takeData() : "",
+    data: opts.data === "text" ? takeData() : "",
+    bytes: opts.data === "bytes" ? DATA.slice(0, len) : null,
   };
+  if (errno === 0) opts.before?.(reply.result);
   leave(errno, sysno);
   return reply;
 }

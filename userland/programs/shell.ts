@@ -119,8 +119,9 @@ export default function main(): number {
     try {
       fn(words);
     } catch (e) {
-      if (e instanceof SysError || e instanceof TypeError) println(e.message);
-      else throw e;
+      // A failed command never ends the shell.
+      const text = e instanceof Error ? e.message : String(e);
+      println(e instanceof SysError ? text : `${cmd}: ${text}`);
     }
   }
 }
