@@ -29,6 +29,10 @@ import {
 import { syscallByNumber, SYSCALLS, type SyscallSpec } from "./abi/syscalls.ts";
 import type { Console, ProcessHost } from "./host_interface.ts";
 import { Segment, type SegmentAttributes } from "./memory/segment.ts";
+import { ExportTable } from "./remote/export_table.ts";
+import { blankRecord, type NameClient } from "./remote/name_client.ts";
+import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
+import { NameOp } from "./abi/names.ts";
 import type { DirectoryEntry } from "./signal/signal_directory.ts";
 import { fail, KernelError } from "./panic.ts";
 import { type ExitStatus, Process } from "./proc/process.ts";
@@ -49,6 +53,8 @@ export interface KernelConfig {
   fifoCapacity: number;
   /** Physical memory of the node: the sum of all segment sizes. */
   memoryBytes: number;
+  /** This boot's incarnation, the high word of every generation (random if 0). */
+  incarnation: number;
   /** How Signal reaches receivers (see SignalPath in kernel/abi/layout.ts). */
   signalPath: "hardware" | "software";
   trace: ReadonlySet<TraceKind>;
@@ -60,6 +66,7 @@ export const DEFAULT_CONFIG: KernelConfig = {
   processSpin: 2000,
   fifoCapacity: DEFAULT_FIFO_CAPACITY,
   memoryBytes: 4 * MAX_SEGMENT_BYTES,
+  incarnation: 0,
   signalPath: "hardware",
   trace: new Set(),
 };
@@ -82,8 +89,16 @@ export interface KernelStats {
   memoryUsed: number;
 }
 
-export class Kernel {
+export class Kernel implements RemoteHost {
   readonly config: KernelConfig;
+  /** Segments this node exports by name (000 §4.1). */
+  readonly exports: ExportTable;
+  /** The remote-memory co-processor (000 §3.1.1). */
+  readonly remote: RemoteMemory;
+  /** The channel to this node's name clerk, once one has attached. */
+  names: NameClient | null = null;
+  clerk: Process | null = null;
+  #send: ((to: number, bytes: Uint8Array) => void) | null = null;
   readonly host: ProcessHost;
   readonly console: Console;
   readonly procs = new Map<number, Process>();
@@ -106,9 +121,24 @@ export class Kernel {
   readonly #args: number[] = new Array(TRAP_ARGS).fill(0);
   readonly #traceTraps: boolean;
   #halted = false;
+  readonly #ownsTrapService: boolean;
 
-  constructor(host: ProcessHost, console: Console, config: Partial<KernelConfig> = {}) {
+  /**
+   * Boots a node. Nodes of one host thread share `trapService` (see Cluster); a
+   * node given none starts and owns its own.
+   */
+  constructor(
+    host: ProcessHost,
+    console: Console,
+    config: Partial<KernelConfig> = {},
+    trapService?: TrapService,
+  ) {
     this.config = { ...DEFAULT_CONFIG, ...config };
+    if (!this.config.incarnation) {
+      this.config.incarnation = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
+    }
+    this.exports = new ExportTable(this.config.incarnation);
+    this.remote = new RemoteMemory(this);
     // Tracing signals needs the kernel to see each one: use the software path.
     if (this.config.trace.has("signals")) this.config.signalPath = "software";
     this.host = host;
@@ -116,8 +146,9 @@ export class Kernel {
     const handlers = makeHandlers(this);
     for (const s of SYSCALLS) this.#byNumber[s.no] = handlers[s.name];
     this.#traceTraps = this.config.trace.has("traps");
-    this.trapService = new TrapService(this.config.spinUs, (p) => this.#serve(p));
-    this.trapService.start();
+    this.#ownsTrapService = !trapService;
+    this.trapService = trapService ?? new TrapService(this.config.spinUs);
+    if (this.#ownsTrapService) this.trapService.start();
   }
 
   // -------------------------------------------------------------------------
@@ -137,8 +168,9 @@ export class Kernel {
       const held = parent ? seg.holders.get(ppid) ?? 0 : s.rights;
       if (s.rights & ~held) fail("EPERM", `segment ${s.segment}: rights ${s.rights} not held`);
     }
-    const p = new Process(this.#nextPid++, ppid, url, args, this.config.fifoCapacity);
+    const p = new Process(this, this.#nextPid++, ppid, url, args, this.config.fifoCapacity);
     Atomics.store(p.trap, Trap.SPIN, this.config.processSpin);
+    Atomics.store(p.trap, Trap.NODE, this.nodeId);
     Atomics.store(
       p.trap,
       Trap.SIGNAL_PATH,
@@ -190,6 +222,13 @@ export class Kernel {
   }
 
   #freeResources(p: Process): void {
+    if (p === this.clerk && this.names) {
+      // The name service is gone with its clerk: waiting requests fail, none are taken.
+      this.names.channel.kernelHandler = null;
+      this.names.failAll(Errno.EIO);
+      this.names = null;
+      this.clerk = null;
+    }
     p.handlers.ranges.length = 0;
     for (const b of [...p.space.bindings]) {
       p.space.unbind(b);
@@ -263,6 +302,24 @@ export class Kernel {
     }
   }
 
+  /**
+   * Signals every handler on (segment, offset): each process binding the segment
+   * with a handler there gets its own address for it (001 Fig. 2), and a kernel-side
+   * handler (the name channel) is called. Returns how many processes were queued.
+   */
+  signalSegment(seg: Segment, offset: number): number {
+    let n = 0;
+    for (const b of seg.bindings) {
+      const receiver = this.procs.get(b.pid);
+      if (!receiver || receiver.state !== "running") continue;
+      const rv = b.vaddr + offset;
+      const id = receiver.handlers.lookup(rv);
+      if (id && this.queueSignal(receiver, rv, id)) n++;
+    }
+    seg.kernelHandler?.(offset);
+    return n;
+  }
+
   /** Puts one signal in a process's FIFO, counting drops. */
   queueSignal(p: Process, vaddr: number, id: number): boolean {
     const ok = p.fifo.push(vaddr, id);
@@ -275,6 +332,56 @@ export class Kernel {
       `pid ${p.pid} <- ${hexa(vaddr)} handler ${id}${ok ? "" : " DROPPED (FIFO full)"}`,
     );
     return ok;
+  }
+
+  // -------------------------------------------------------------------------
+  // The network
+
+  get nodeId(): number {
+    return this.config.nodeId;
+  }
+
+  /**
+   * Connects the node's network interface: `send` carries frames to other nodes.
+   * Returns the function the network calls with each frame that arrives.
+   */
+  attachNetwork(
+    send: (to: number, bytes: Uint8Array) => void,
+  ): (b: Uint8Array, from: number) => void {
+    this.#send = send;
+    return (bytes, from) => this.remote.receive(bytes, from);
+  }
+
+  /** Sends frame bytes (to itself without a network: a loopback). */
+  send(to: number, bytes: Uint8Array): void {
+    if (this.#send) this.#send(to, bytes);
+    else if (to === this.nodeId) this.remote.receive(bytes, to);
+  }
+
+  /** Nodes known to be down (failure detection, 000 §3.7). */
+  readonly downNodes = new Set<number>();
+
+  /** True if `node` has been detected down. */
+  nodeDown(node: number): boolean {
+    return this.downNodes.has(node);
+  }
+
+  /**
+   * Marks every descriptor naming (node, export, generation) stale: the name clerk's
+   * refresh found it revoked. Operations on them now fail locally with ESTALE.
+   */
+  invalidate(node: number, exportId: number, genHi: number, genLo: number): void {
+    for (const p of this.procs.values()) {
+      for (const d of p.descriptors.all()) {
+        if (d.node === node && d.exportId === exportId && d.genHi === genHi && d.genLo === genLo) {
+          d.stale = true;
+        }
+      }
+    }
+  }
+
+  warn(line: string): void {
+    this.console.write(2, `node${this.nodeId}: ${line}\n`);
   }
 
   // -------------------------------------------------------------------------
@@ -312,8 +419,10 @@ export class Kernel {
         if (first < end) entries.push({ pid: b.pid, first: first - b.vaddr, end: end - b.vaddr });
       }
     }
+    // The kernel has no FIFO a sender could post to: its entry makes senders trap.
+    if (seg.kernelHandler) entries.push({ pid: 0, first: 0, end: seg.size });
     if (this.config.signalPath === "hardware") {
-      const receivers = new Set(entries.map((e) => e.pid));
+      const receivers = new Set(entries.map((e) => e.pid).filter((pid) => pid !== 0));
       for (const b of seg.bindings) {
         const sender = this.procs.get(b.pid);
         if (!sender || sender.state !== "running") continue;
@@ -328,16 +437,22 @@ export class Kernel {
     seg.directory.publish(entries);
   }
 
-  /** Frees a segment once nobody holds or binds it. */
+  /** Frees a segment once nobody holds or binds it, revoking its exports. */
   maybeFreeSegment(seg: Segment): void {
     if (seg.holders.size > 0 || seg.bindings.size > 0) return;
-    if (this.segments.delete(seg.id)) this.stats.memoryUsed -= seg.size;
+    if (!this.segments.delete(seg.id)) return;
+    this.stats.memoryUsed -= seg.size;
+    for (const e of this.exports.ofSegment(seg)) {
+      this.exports.remove(e.id);
+      if (!e.wellKnown) this.names?.request(blankRecord(NameOp.DELETE, e.name), () => {});
+    }
   }
 
   // -------------------------------------------------------------------------
   // Traps
 
-  #serve(p: Process): void {
+  /** Serves one posted trap of a process of this node (called by the TrapService). */
+  serveTrap(p: Process): void {
     p.inTrap = true;
     p.counters.traps++;
     this.stats.traps++;
@@ -416,7 +531,7 @@ export class Kernel {
     for (const p of [...this.procs.values()]) {
       this.terminate(p, EXIT_KILLED_BASE + Sig.SIGKILL, "node halted");
     }
-    this.trapService.stop();
+    if (this.#ownsTrapService) this.trapService.stop();
   }
 
   get halted(): boolean {

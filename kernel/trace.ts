@@ -3,7 +3,7 @@
  * line per event on the console's error stream.
  */
 
-export const TRACE_KINDS = ["traps", "signals", "faults"] as const;
+export const TRACE_KINDS = ["traps", "signals", "faults", "remote"] as const;
 export type TraceKind = (typeof TRACE_KINDS)[number];
 
 /** Parses "traps,signals" into a set, or throws naming the unknown kind. */

@@ -8,6 +8,7 @@
  */
 
 import { Kernel, type KernelConfig } from "../kernel/kernel.ts";
+import { Cluster, type ClusterOptions } from "../kernel/cluster.ts";
 import { MemoryConsole } from "../kernel/host/console.ts";
 import { WorkerHost } from "../kernel/host/worker_host.ts";
 import type { ExitStatus, Process } from "../kernel/proc/process.ts";
@@ -106,5 +107,73 @@ export async function withDeadline<T>(p: Promise<T>, ms: number, what: string): 
     return await Promise.race([p, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Several nodes in one process, each with its name clerk running (pid 1 on each). */
+export class TestCluster {
+  readonly console: MemoryConsole;
+  readonly cluster: Cluster;
+  readonly clerks: Process[] = [];
+
+  constructor(nodes = 2, config: Partial<KernelConfig> = {}, opts: Partial<ClusterOptions> = {}) {
+    this.console = new MemoryConsole();
+    this.cluster = new Cluster(new WorkerHost(), this.console, {
+      ...opts,
+      nodes,
+      config: { ...BLOCK_ONLY, ...config },
+    });
+  }
+
+  /** Starts a name clerk on every node and waits until each has attached. */
+  async startClerks(refreshMs = 200): Promise<void> {
+    const clerk = new URL("../servers/names/mod.ts", import.meta.url).href;
+    for (const k of this.cluster.nodes) this.clerks.push(k.spawn(clerk, [String(refreshMs)]));
+    const deadline = performance.now() + 15_000;
+    while (this.cluster.nodes.some((k) => !k.names)) {
+      if (performance.now() > deadline) throw new Error("name clerks did not attach in 15 s");
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
+  node(i: number): Kernel {
+    return this.cluster.nodes[i];
+  }
+
+  /** Runs a test program on node `i` to its end. */
+  async run(i: number, name: string, args: string[] = [], ms = 15_000): Promise<ExitStatus> {
+    const p = this.node(i).spawn(name.includes("/") ? name : program(name), args);
+    return await withDeadline(p.exited, ms, `${name} on node ${i} to exit`);
+  }
+
+  spawn(i: number, name: string, args: string[] = []): Process {
+    return this.node(i).spawn(name.includes("/") ? name : program(name), args);
+  }
+
+  results(): any[] {
+    return this.console.out.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) =>
+      JSON.parse(l.slice(7))
+    );
+  }
+
+  close(): void {
+    this.cluster.halt();
+  }
+}
+
+/** Runs `fn` with a fresh cluster whose clerks are up, and always halts it. */
+export async function withCluster(
+  fn: (c: TestCluster) => Promise<void>,
+  nodes = 2,
+  config: Partial<KernelConfig> = {},
+  opts: Partial<ClusterOptions> = {},
+): Promise<void> {
+  const c = new TestCluster(nodes, config, opts);
+  try {
+    await c.startClerks();
+    await fn(c);
+  } finally {
+    c.close();
+    await new Promise((r) => setTimeout(r, 0));
   }
 }

@@ -128,6 +128,17 @@ export const Trap = {
   SPIN: 18,
   /** The node's SignalPath. */
   SIGNAL_PATH: 19,
+  /** This process's node id. */
+  NODE: 20,
+  /**
+   * Remote-memory completions (000 §3.1.1 meta-instructions are non-blocking):
+   * requests completed, and error completions with the last error code and the
+   * descriptor it came from. The error words are sticky until `remote_status`.
+   */
+  REMOTE_DONE: 21,
+  REMOTE_ERRORS: 22,
+  REMOTE_ERRNO: 23,
+  REMOTE_ERR_DESC: 24,
 } as const;
 export const TRAP_ARGS = 8;
 /** Message registers: the small-WRITE data area (000 §3.1.1), 40 bytes. */

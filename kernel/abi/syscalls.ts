@@ -38,7 +38,15 @@ export interface SyscallSpec {
 }
 
 /** What `info` can report; the answer is JSON in the data area, fetched in chunks. */
-export const InfoKind = { PS: 0, SEGS: 1, STATS: 2, SELF: 3 } as const;
+export const InfoKind = {
+  PS: 0,
+  SEGS: 1,
+  STATS: 2,
+  SELF: 3,
+  NODES: 4,
+  EXPORTS: 5,
+  DESCRIPTORS: 6,
+} as const;
 
 const TABLE = [
   { no: 0, name: "null", args: [], data: "none", doc: "Does nothing; the cost of a trap." },
@@ -148,6 +156,88 @@ const TABLE = [
     args: ["info", "u32"],
     data: "out",
     doc: "Reads kernel tables as JSON from a byte offset; RESULT2 is the total length.",
+  },
+  // --- Remote memory (000 §3.1) -------------------------------------------------
+  {
+    no: 18,
+    name: "export",
+    args: ["u32", "rights"],
+    data: "in",
+    doc: "Exports a held segment by name (JSON {name, nodes?, pids?}); returns the export id.",
+  },
+  {
+    no: 19,
+    name: "import",
+    args: ["i32", "u32"],
+    data: "in",
+    doc: "Imports a name (hint node or -1, flags); returns a descriptor, RESULT2 its size.",
+  },
+  {
+    no: 20,
+    name: "revoke",
+    args: [],
+    data: "in",
+    doc: "Revokes the caller's export of a name: its generation dies everywhere.",
+  },
+  {
+    no: 21,
+    name: "remote_write",
+    args: ["u32", "u32", "u32", "u32"],
+    data: "none",
+    doc:
+      "WRITE(rd, off, count, notify) from the message registers (≤ 40 bytes); returns its sequence.",
+  },
+  {
+    no: 22,
+    name: "remote_write_block",
+    args: ["u32", "u32", "u32", "len", "u32"],
+    data: "none",
+    doc: "WRITE(rd, off, count, notify) of a block read from a local virtual address.",
+  },
+  {
+    no: 23,
+    name: "remote_read",
+    args: ["u32", "u32", "len", "u32", "u32", "u32"],
+    data: "none",
+    doc: "READ(rs, soff, count, rd, doff, notify) into a local segment; returns its sequence.",
+  },
+  {
+    no: 24,
+    name: "remote_cas",
+    args: ["u32", "u32", "u32", "u32", "u32", "u32"],
+    data: "none",
+    doc: "CAS(rd, doff, rs, soff, old, new): deposits 1 (swapped) or 0 at (rs, soff).",
+  },
+  {
+    no: 25,
+    name: "remote_status",
+    args: [],
+    data: "none",
+    doc: "Returns and clears the sticky error completions: count; RESULT2 the last code.",
+  },
+  { no: 26, name: "pin", args: ["vaddr", "len"], data: "none", doc: "Pins pages resident." },
+  { no: 27, name: "unpin", args: ["vaddr", "len"], data: "none", doc: "Unpins pages." },
+  {
+    no: 28,
+    name: "write_inhibit",
+    args: ["u32", "u32"],
+    data: "none",
+    doc: "Turns write inhibit on (1) or off (0) for one of the caller's exports.",
+  },
+  {
+    no: 29,
+    name: "import_wellknown",
+    args: ["u32", "u32"],
+    data: "none",
+    doc: "A descriptor for a well-known export of a node (the name service's bootstrap).",
+  },
+  {
+    no: 30,
+    name: "clerk_attach",
+    args: ["u32"],
+    data: "none",
+    doc: "Makes the caller its node's name clerk: exports its registry segment under the " +
+      "well-known id and returns the channel segment the kernel talks to it through.",
   },
 ] as const satisfies readonly SyscallSpec[];
 

@@ -36,6 +36,11 @@ export class Segment {
   readonly size: number;
   readonly pages: number;
   readonly buffer: SharedArrayBuffer;
+  /** The kernel's views of the buffer (remote accesses, deposits). */
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
+  /** Pins per page (000 §3.1.1): a pinned page stays resident. */
+  readonly pins: Uint16Array;
   readonly mode: number;
   readonly unit: number;
   readonly notifyPolicy: number;
@@ -50,6 +55,8 @@ export class Segment {
   readonly holders = new Map<number, number>();
   /** Which processes have handlers where: read by senders on the hardware path. */
   readonly directory = new SignalDirectory();
+  /** A kernel-side signal handler (the name channel): called with the signalled offset. */
+  kernelHandler: ((offset: number) => void) | null = null;
   /** Pages supplied by the pager (first-touch faults). */
   zeroFills = 0;
   readonly creator: number;
@@ -63,7 +70,10 @@ export class Segment {
     this.unit = attrs.unit;
     this.notifyPolicy = attrs.notifyPolicy;
     this.buffer = new SharedArrayBuffer(this.size);
+    this.bytes = new Uint8Array(this.buffer);
+    this.words = new Int32Array(this.buffer);
     this.present = new Uint8Array(this.pages);
+    this.pins = new Uint16Array(this.pages);
   }
 
   /** Ensures `page` is present, asking the pager on first touch. Returns false if it cannot. */

@@ -11,6 +11,7 @@ import { TRAP_PAGE_BYTES } from "../abi/layout.ts";
 import { AddressSpace } from "../memory/address_space.ts";
 import { HandlerTable } from "../signal/handler_table.ts";
 import { SignalFifo } from "../signal/signal_fifo.ts";
+import { DescriptorTable } from "../remote/descriptor_table.ts";
 
 /** How a process ended: a status (0–255; 128+n when killed by signal n) and why. */
 export interface ExitStatus {
@@ -25,6 +26,11 @@ export interface ProcessHandle {
   grant(grant: MemoryGrant): void;
   /** Stops the worker at once. */
   terminate(): void;
+}
+
+/** The kernel serving a process's traps. */
+export interface TrapServer {
+  serveTrap(p: Process): void;
 }
 
 /** A trap the kernel has accepted but not yet completed (wait, console_read). */
@@ -47,6 +53,7 @@ export interface ProcessCounters {
 export class Process {
   readonly pid: number;
   ppid: number;
+  readonly server: TrapServer;
   readonly module: string;
   readonly args: readonly string[];
   readonly trapBuffer = new SharedArrayBuffer(TRAP_PAGE_BYTES);
@@ -54,6 +61,8 @@ export class Process {
   readonly fifo: SignalFifo;
   readonly space: AddressSpace;
   readonly handlers = new HandlerTable();
+  /** Remote segments this process imported (000 §3.1.1 descriptors). */
+  readonly descriptors = new DescriptorTable();
   readonly children = new Set<number>();
   readonly started = Date.now();
   state: "running" | "zombie" = "running";
@@ -75,7 +84,15 @@ export class Process {
   };
   readonly #exited: PromiseWithResolvers<ExitStatus> = Promise.withResolvers();
 
-  constructor(pid: number, ppid: number, module: string, args: string[], fifoCapacity: number) {
+  constructor(
+    server: TrapServer,
+    pid: number,
+    ppid: number,
+    module: string,
+    args: string[],
+    fifoCapacity: number,
+  ) {
+    this.server = server;
     this.pid = pid;
     this.ppid = ppid;
     this.module = module;

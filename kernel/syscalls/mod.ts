@@ -13,6 +13,8 @@ import { infoHandlers } from "./sys_info.ts";
 import { memoryHandlers } from "./sys_memory.ts";
 import { procHandlers } from "./sys_proc.ts";
 import { signalHandlers } from "./sys_signal.ts";
+import { remoteHandlers } from "./sys_remote.ts";
+import { nameHandlers } from "./sys_names.ts";
 
 export function makeHandlers(k: Kernel): Record<string, Handler> {
   const all: Record<string, Handler> = {
@@ -21,6 +23,8 @@ export function makeHandlers(k: Kernel): Record<string, Handler> {
     ...signalHandlers(k),
     ...consoleHandlers(k),
     ...infoHandlers(k),
+    ...remoteHandlers(k),
+    ...nameHandlers(k),
   };
   for (const s of SYSCALLS) {
     if (!all[s.name]) panic("makeHandlers", `system call ${s.name} has no handler`);

@@ -13,20 +13,11 @@ import type { Kernel } from "../kernel.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 
-/** Delivers a signal on (segment of `from`'s binding, offset); returns receivers queued. */
+/** Delivers a signal at `from`'s address `vaddr`; returns receivers queued. */
 export function deliverSignal(k: Kernel, from: Process, vaddr: number): number {
   const b = from.space.find(vaddr);
   if (!b) fail("EFAULT", `signal: ${hex(vaddr)} is not mapped`);
-  const offset = vaddr - b.vaddr;
-  let n = 0;
-  for (const r of b.segment.bindings) {
-    const receiver = k.procs.get(r.pid);
-    if (!receiver || receiver.state !== "running") continue;
-    const rv = r.vaddr + offset;
-    const id = receiver.handlers.lookup(rv);
-    if (id && k.queueSignal(receiver, rv, id)) n++;
-  }
-  return n;
+  return k.signalSegment(b.segment, vaddr - b.vaddr);
 }
 
 export function signalHandlers(k: Kernel): Record<string, Handler> {

@@ -1,6 +1,8 @@
 /**
- * The kernel's trap service: finds posted trap requests and serves them without
- * ever blocking Deno's event loop for long.
+ * The trap service: finds posted trap requests and serves them without ever
+ * blocking Deno's event loop for long. One service runs per host thread and serves
+ * every node hosted there (the nodes share the host's CPU as emulated machines
+ * would share nothing else); each process names the kernel that serves it.
  *
  * A process posts a request by filling its trap page and storing PENDING in STATE;
  * if the kernel is asleep (Doorbell.KERNEL_SLEEPING) it also bumps Doorbell.SEQ and
@@ -22,20 +24,27 @@ import type { Process } from "../proc/process.ts";
 const SLICE_MS = 5;
 const SAFETY_POLL_MS = 100;
 
+/** Other work the service does while it spins: returns true if it did some. */
+export type Poller = () => boolean;
+
 export class TrapService {
   readonly doorbellBuffer = new SharedArrayBuffer(DOORBELL_BYTES);
   readonly #doorbell = new Int32Array(this.doorbellBuffer);
   readonly #spinMs: number;
-  readonly #serve: (p: Process) => void;
-  /** The processes whose trap pages are scanned; kept by the kernel. */
+  /** The processes whose trap pages are scanned; kept by their kernels. */
   readonly running: Process[] = [];
+  readonly #pollers: Poller[] = [];
   #stopped = false;
   #scheduled = false;
   wakeups = 0;
 
-  constructor(spinUs: number, serve: (p: Process) => void) {
+  constructor(spinUs: number) {
     this.#spinMs = spinUs / 1000;
-    this.#serve = serve;
+  }
+
+  /** Adds work to poll on every scan (e.g. the emulated network's delayed frames). */
+  addPoller(p: Poller): void {
+    this.#pollers.push(p);
   }
 
   /** Starts serving. */
@@ -59,10 +68,11 @@ export class TrapService {
       if (p.inTrap) continue;
       const s = Atomics.load(p.trap, Trap.STATE);
       if (s === TrapState.PENDING || s === TrapState.SLEEPING) {
-        this.#serve(p);
+        p.server.serveTrap(p);
         n++;
       }
     }
+    for (let i = 0; i < this.#pollers.length; i++) if (this.#pollers[i]()) n++;
     return n;
   }
 

@@ -22,6 +22,7 @@ export {
   NotifyPolicy,
   PAGE_SIZE,
   Rights,
+  RIGHTS_ALL,
   SegMode,
   SegUnit,
   Sig,
@@ -82,3 +83,21 @@ export {
   SigWait,
 } from "./signals.ts";
 export { trap, trapPage, trapReply } from "./trap.ts";
+export {
+  awaitRemote,
+  CAS,
+  clerkAttach,
+  exportSegment,
+  importSegment,
+  importWellKnown,
+  nodeId,
+  pin,
+  READ,
+  remoteCounters,
+  remoteStatus,
+  revoke,
+  unpin,
+  WRITE,
+  writeBlock,
+  writeInhibit,
+} from "./remote.ts";

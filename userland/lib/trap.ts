@@ -46,13 +46,23 @@ export const safePoint = {
 };
 
 /** Posts a request and waits for the kernel's answer; returns the error code. */
-function enter(sysno: number, a0: number, a1: number, a2: number, a3: number): number {
+function enter(
+  sysno: number,
+  a0: number,
+  a1: number,
+  a2: number,
+  a3: number,
+  a4: number,
+  a5: number,
+): number {
   const t = T;
   t[Trap.SYSNO] = sysno;
   t[Trap.ARG0] = a0;
   t[Trap.ARG0 + 1] = a1;
   t[Trap.ARG0 + 2] = a2;
   t[Trap.ARG0 + 3] = a3;
+  t[Trap.ARG0 + 4] = a4;
+  t[Trap.ARG0 + 5] = a5;
   Atomics.store(t, Trap.STATE, TrapState.PENDING);
   if (Atomics.load(DB, Doorbell.KERNEL_SLEEPING) !== 0) {
     Atomics.add(DB, Doorbell.SEQ, 1);
@@ -74,11 +84,11 @@ function leave(errno: number, sysno: number): void {
 }
 
 /**
- * Traps into the kernel with up to four argument words. Returns RESULT, or throws
+ * Traps into the kernel with up to six argument words. Returns RESULT, or throws
  * SysError carrying the kernel's error code. Allocates nothing on success.
  */
-export function trap(sysno: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0): number {
-  const errno = enter(sysno, a0, a1, a2, a3);
+export function trap(sysno: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0): number {
+  const errno = enter(sysno, a0, a1, a2, a3, a4, a5);
   const result = T[Trap.RESULT];
   leave(errno, sysno);
   return result;
@@ -107,7 +117,8 @@ export function trapReply(
   args: readonly number[],
   opts: TrapReplyOptions = {},
 ): TrapReply {
-  const errno = enter(sysno, args[0] ?? 0, args[1] ?? 0, args[2] ?? 0, args[3] ?? 0);
+  const a = (i: number) => args[i] ?? 0;
+  const errno = enter(sysno, a(0), a(1), a(2), a(3), a(4), a(5));
   const len = Math.max(0, Math.min(T[Trap.DATA_LEN], DATA_BYTES));
   const reply = {
     result: T[Trap.RESULT],

@@ -1,0 +1,57 @@
+/**
+ * Several nodes in one Deno process, joined by an emulated network. They share the
+ * host thread's trap service (one loop scans every node's processes and polls the
+ * network's delayed frames), and nothing else: each node has its own kernel,
+ * processes, segments, exports and name clerk.
+ */
+
+import type { Console, ProcessHost } from "./host_interface.ts";
+import { Kernel, type KernelConfig } from "./kernel.ts";
+import { EmulatedNetwork, type LinkConfig } from "./net/emulated_network.ts";
+import { TrapService } from "./trap/trap_service.ts";
+
+export interface ClusterOptions {
+  nodes: number;
+  /** Configuration shared by every node (nodeId is set per node). */
+  config?: Partial<KernelConfig>;
+  /** The default link between any two nodes. */
+  link?: Partial<LinkConfig>;
+  /** Seed of the network's loss generator. */
+  seed?: number;
+}
+
+export class Cluster {
+  readonly network: EmulatedNetwork;
+  readonly trapService: TrapService;
+  readonly nodes: Kernel[] = [];
+
+  constructor(host: ProcessHost, console: Console, opts: ClusterOptions) {
+    if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 64) {
+      throw new RangeError(`a cluster has 1 to 64 nodes, not ${opts.nodes}`);
+    }
+    const config = opts.config ?? {};
+    this.trapService = new TrapService(config.spinUs ?? 50);
+    this.network = new EmulatedNetwork(opts.link, opts.seed);
+    this.trapService.addPoller(() => this.network.poll() > 0);
+    for (let id = 0; id < opts.nodes; id++) {
+      const k = new Kernel(host, console, { ...config, nodeId: id }, this.trapService);
+      const receive = k.attachNetwork((to, bytes) => this.network.send(id, to, bytes));
+      this.network.attach(id, receive);
+      this.nodes.push(k);
+    }
+    this.trapService.start();
+  }
+
+  /** Stops one node as a crash would: its processes die and its frames are lost. */
+  crash(id: number): void {
+    this.network.detach(id);
+    this.nodes[id].halt();
+  }
+
+  /** Halts every node. */
+  halt(): void {
+    for (const k of this.nodes) k.halt();
+    this.network.close();
+    this.trapService.stop();
+  }
+}

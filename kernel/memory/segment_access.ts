@@ -1,0 +1,54 @@
+/**
+ * The kernel's loads and stores on a segment, for remote accesses served at the
+ * owner and data deposited at the issuer. Aligned 32-bit words move with atomics, so
+ * a process's aligned 32-bit access is never torn by a remote one (000 §3.1.2); pages
+ * not yet present are supplied by the segment's pager first.
+ */
+
+import { PAGE_SHIFT } from "../abi/layout.ts";
+import type { Segment } from "./segment.ts";
+
+/** Supplies every page of [offset, offset+count); false if the pager refuses one. */
+export function supplyRange(seg: Segment, offset: number, count: number): boolean {
+  if (count === 0) return true;
+  const last = (offset + count - 1) >>> PAGE_SHIFT;
+  for (let p = offset >>> PAGE_SHIFT; p <= last; p++) {
+    if (seg.fault(p) === "failed") return false;
+  }
+  return true;
+}
+
+/** Copies `bytes` into the segment at `offset` (bounds already checked). */
+export function storeBytes(seg: Segment, offset: number, bytes: Uint8Array): void {
+  const u8 = seg.bytes, i32 = seg.words;
+  const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  let i = 0;
+  while (i < bytes.length) {
+    const at = offset + i;
+    if ((at & 3) === 0 && i + 4 <= bytes.length) {
+      Atomics.store(i32, at >> 2, src.getInt32(i, true));
+      i += 4;
+    } else {
+      u8[at] = bytes[i++];
+    }
+  }
+}
+
+/** Copies `count` bytes out of the segment at `offset` into a new array. */
+export function loadBytes(seg: Segment, offset: number, count: number): Uint8Array {
+  const out = new Uint8Array(count);
+  const dst = new DataView(out.buffer);
+  const u8 = seg.bytes, i32 = seg.words;
+  let i = 0;
+  while (i < count) {
+    const at = offset + i;
+    if ((at & 3) === 0 && i + 4 <= count) {
+      dst.setInt32(i, Atomics.load(i32, at >> 2), true);
+      i += 4;
+    } else {
+      out[i] = u8[at];
+      i++;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,203 @@
+/**
+ * The emulated network joining the nodes of one Deno process: point-to-point links
+ * with configurable latency, bandwidth and loss (000 §3: a switched LAN on which
+ * loss is rare but possible).
+ *
+ * Frames are whole byte arrays in the wire format; a lost frame is simply absent,
+ * never torn. A link serialises frames at its bandwidth (a busy link delays the next
+ * frame) and adds its latency. Delivery with no delay happens at once but never
+ * re-entrantly: a frame sent while another is being delivered waits its turn in a
+ * queue, so a request and its reply travel in order without deep recursion. Delayed
+ * frames wait in a time-ordered queue that the trap service polls while it spins
+ * and a timer drains when it sleeps.
+ *
+ * Loss is drawn from a seeded generator, so a test that injects loss replays the
+ * same drops every run.
+ */
+
+export interface LinkConfig {
+  /** One-way latency in microseconds. */
+  latencyUs: number;
+  /** Bandwidth in megabytes per second; 0 means unlimited. */
+  bandwidthMBps: number;
+  /** Probability in [0, 1] that a frame is lost. */
+  loss: number;
+}
+
+export const IDEAL_LINK: LinkConfig = { latencyUs: 0, bandwidthMBps: 0, loss: 0 };
+
+export interface NetworkStats {
+  sent: number;
+  delivered: number;
+  lost: number;
+  /** Frames for a node nobody has attached (or detached). */
+  unroutable: number;
+}
+
+/** What a node's kernel receives frames through. */
+export type Receiver = (bytes: Uint8Array, from: number) => void;
+
+interface LinkState extends LinkConfig {
+  busyUntil: number;
+}
+
+interface Pending {
+  at: number;
+  from: number;
+  to: number;
+  bytes: Uint8Array;
+}
+
+/** A small deterministic generator (xorshift32) for loss. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 0x1_0000_0000;
+  };
+}
+
+export class EmulatedNetwork {
+  readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, unroutable: 0 };
+  readonly #nodes = new Map<number, Receiver>();
+  readonly #links = new Map<string, LinkState>();
+  #default: LinkConfig;
+  readonly #ready: Pending[] = [];
+  readonly #timed: Pending[] = [];
+  #delivering = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #random: () => number;
+
+  constructor(link: Partial<LinkConfig> = {}, seed = 1) {
+    this.#default = { ...IDEAL_LINK, ...link };
+    this.#random = rng(seed);
+  }
+
+  /** Connects a node; frames for it go to `receive`. */
+  attach(node: number, receive: Receiver): void {
+    this.#nodes.set(node, receive);
+  }
+
+  /** Disconnects a node (it crashed or was halted): frames to it are lost. */
+  detach(node: number): void {
+    this.#nodes.delete(node);
+  }
+
+  /** Sets the link between `a` and `b` (both directions). */
+  setLink(a: number, b: number, cfg: Partial<LinkConfig>): void {
+    for (const key of [`${a}>${b}`, `${b}>${a}`]) {
+      const old = this.#link(key);
+      this.#links.set(key, { ...old, ...cfg });
+    }
+  }
+
+  /** Sets the configuration of every link not set explicitly (and reseeds loss). */
+  setDefaultLink(cfg: Partial<LinkConfig>, seed?: number): void {
+    this.#default = { ...this.#default, ...cfg };
+    for (const [key, link] of this.#links) this.#links.set(key, { ...link, ...cfg });
+    if (seed !== undefined) this.#random = rng(seed);
+  }
+
+  #link(key: string): LinkState {
+    let l = this.#links.get(key);
+    if (!l) {
+      l = { ...this.#default, busyUntil: 0 };
+      this.#links.set(key, l);
+    }
+    return l;
+  }
+
+  /** Sends a frame from node `from` to node `to`. */
+  send(from: number, to: number, bytes: Uint8Array): void {
+    this.stats.sent++;
+    const link = this.#link(`${from}>${to}`);
+    if (link.loss > 0 && this.#random() < link.loss) {
+      this.stats.lost++;
+      return;
+    }
+    const now = performance.now() * 1000;
+    let at = now;
+    if (link.bandwidthMBps > 0) {
+      link.busyUntil = Math.max(link.busyUntil, now) + bytes.length / link.bandwidthMBps;
+      at = link.busyUntil;
+    }
+    at += link.latencyUs;
+    const p = { at, from, to, bytes };
+    if (at <= now) {
+      this.#ready.push(p);
+      this.#drain();
+    } else {
+      this.#insertTimed(p);
+    }
+  }
+
+  #insertTimed(p: Pending): void {
+    let i = this.#timed.length;
+    while (i > 0 && this.#timed[i - 1].at > p.at) i--;
+    this.#timed.splice(i, 0, p);
+    this.#arm();
+  }
+
+  /** Arms a timer for the earliest delayed frame (the poll finds it sooner if awake). */
+  #arm(): void {
+    if (this.#timer !== undefined || this.#timed.length === 0) return;
+    const waitMs = Math.max(0, (this.#timed[0].at / 1000) - performance.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.poll();
+    }, waitMs);
+  }
+
+  /** Delivers every delayed frame that is due; returns how many. Called by the trap service. */
+  poll(): number {
+    if (this.#timed.length === 0) return 0;
+    const now = performance.now() * 1000;
+    let n = 0;
+    while (this.#timed.length && this.#timed[0].at <= now) {
+      this.#ready.push(this.#timed.shift()!);
+      n++;
+    }
+    if (n) this.#drain();
+    if (this.#timed.length) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#arm();
+    }
+    return n;
+  }
+
+  /** True while delayed frames are in flight (the trap service keeps polling). */
+  get busy(): boolean {
+    return this.#timed.length > 0;
+  }
+
+  #drain(): void {
+    if (this.#delivering) return;
+    this.#delivering = true;
+    try {
+      for (let p = this.#ready.shift(); p; p = this.#ready.shift()) {
+        const receive = this.#nodes.get(p.to);
+        if (!receive) {
+          this.stats.unroutable++;
+          continue;
+        }
+        this.stats.delivered++;
+        receive(p.bytes, p.from);
+      }
+    } finally {
+      this.#delivering = false;
+    }
+  }
+
+  /** Stops timers (the cluster halts). */
+  close(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timed.length = 0;
+    this.#ready.length = 0;
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * The wire format: one frame layout for in-process links and TCP alike. Versioned,
+ * length-framed, checksummed; every field named (STYLE: snapshots and formats).
+ *
+ *   offset  size  field
+ *   0       2     magic 0x4D52 ("RM", little-endian)
+ *   2       1     version (1)
+ *   3       1     type (FrameType)
+ *   4       4     length of the whole frame, checksum included
+ *   8       2     source node          10  2  destination node
+ *   12      4     source pid (the issuer; 0 for the kernel)
+ *   16      4     sequence (the issuer's request id, echoed in replies)
+ *   20      4     export id at the owner (the remote segment)
+ *   24      4     generation, high word  28  4  generation, low word
+ *   32      4     offset in the segment  36  4  count (bytes)
+ *   40      4     flags (FrameFlag)
+ *   44      4     arg0 (CAS old value; error code in a NACK)
+ *   48      4     arg1 (CAS new value; CAS result in a reply)
+ *   52      …     payload (WRITE data, READ_REPLY data, control bodies)
+ *   end-4   4     CRC-32 of everything before it
+ *
+ * `decodeFrame` checks everything a receiver relies on (magic, version, type,
+ * length, checksum, payload size for the type) and returns a typed reason for the
+ * first thing wrong, so a malformed frame is dropped with a logged reason and never
+ * reaches a handler.
+ */
+
+import { crc32 } from "./crc32.ts";
+
+export const WIRE_MAGIC = 0x4d52;
+export const WIRE_VERSION = 1;
+export const HEADER_BYTES = 52;
+export const CHECKSUM_BYTES = 4;
+/** The largest payload: a 64 KiB block. */
+export const MAX_PAYLOAD = 64 * 1024;
+export const MAX_FRAME = HEADER_BYTES + MAX_PAYLOAD + CHECKSUM_BYTES;
+
+export const FrameType = {
+  WRITE: 1,
+  READ: 2,
+  CAS: 3,
+  /** A request completed; for READ the data is the payload, for CAS arg1 is the result. */
+  REPLY: 4,
+  /** A request failed at the owner; arg0 is the error code. */
+  NACK: 5,
+  /** Control frames between kernels (hello, heartbeat): the payload is a small body. */
+  CONTROL: 6,
+} as const;
+const TYPES = new Set<number>(Object.values(FrameType));
+
+export const FrameFlag = {
+  /** The request's notify bit (000 §3.1.1). */
+  NOTIFY: 1,
+} as const;
+
+/** A decoded frame. `payload` aliases the frame's bytes. */
+export interface Frame {
+  type: number;
+  srcNode: number;
+  dstNode: number;
+  srcPid: number;
+  seq: number;
+  exportId: number;
+  genHi: number;
+  genLo: number;
+  offset: number;
+  count: number;
+  flags: number;
+  arg0: number;
+  arg1: number;
+  payload: Uint8Array;
+}
+
+/** Returns a zeroed frame record to fill and encode. */
+export function emptyFrame(): Frame {
+  return {
+    type: 0,
+    srcNode: 0,
+    dstNode: 0,
+    srcPid: 0,
+    seq: 0,
+    exportId: 0,
+    genHi: 0,
+    genLo: 0,
+    offset: 0,
+    count: 0,
+    flags: 0,
+    arg0: 0,
+    arg1: 0,
+    payload: new Uint8Array(0),
+  };
+}
+
+/** Encodes a frame into a new byte array (length from its payload). */
+export function encodeFrame(f: Frame): Uint8Array {
+  if (f.payload.length > MAX_PAYLOAD) {
+    throw new RangeError(`payload of ${f.payload.length} bytes exceeds ${MAX_PAYLOAD}`);
+  }
+  const length = HEADER_BYTES + f.payload.length + CHECKSUM_BYTES;
+  const bytes = new Uint8Array(length);
+  const v = new DataView(bytes.buffer);
+  v.setUint16(0, WIRE_MAGIC, true);
+  v.setUint8(2, WIRE_VERSION);
+  v.setUint8(3, f.type);
+  v.setUint32(4, length, true);
+  v.setUint16(8, f.srcNode, true);
+  v.setUint16(10, f.dstNode, true);
+  v.setUint32(12, f.srcPid >>> 0, true);
+  v.setUint32(16, f.seq >>> 0, true);
+  v.setUint32(20, f.exportId >>> 0, true);
+  v.setUint32(24, f.genHi >>> 0, true);
+  v.setUint32(28, f.genLo >>> 0, true);
+  v.setUint32(32, f.offset >>> 0, true);
+  v.setUint32(36, f.count >>> 0, true);
+  v.setUint32(40, f.flags >>> 0, true);
+  v.setUint32(44, f.arg0 >>> 0, true);
+  v.setUint32(48, f.arg1 >>> 0, true);
+  bytes.set(f.payload, HEADER_BYTES);
+  v.setUint32(length - CHECKSUM_BYTES, crc32(bytes, 0, length - CHECKSUM_BYTES), true);
+  return bytes;
+}
+
+/** Why a frame was rejected. */
+export type WireError =
+  | "short"
+  | "bad-magic"
+  | "bad-version"
+  | "bad-length"
+  | "bad-checksum"
+  | "bad-type"
+  | "bad-payload";
+
+/** Decodes and validates one whole frame; returns the frame or why it is bad. */
+export function decodeFrame(bytes: Uint8Array): Frame | WireError {
+  if (bytes.length < HEADER_BYTES + CHECKSUM_BYTES) return "short";
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (v.getUint16(0, true) !== WIRE_MAGIC) return "bad-magic";
+  if (v.getUint8(2) !== WIRE_VERSION) return "bad-version";
+  const length = v.getUint32(4, true);
+  if (length !== bytes.length || length > MAX_FRAME) return "bad-length";
+  const sum = v.getUint32(length - CHECKSUM_BYTES, true);
+  if (crc32(bytes, 0, length - CHECKSUM_BYTES) !== sum) return "bad-checksum";
+  const type = v.getUint8(3);
+  if (!TYPES.has(type)) return "bad-type";
+  const payload = bytes.subarray(HEADER_BYTES, length - CHECKSUM_BYTES);
+  const count = v.getUint32(36, true);
+  if (type === FrameType.WRITE && payload.length !== count) return "bad-payload";
+  if ((type === FrameType.READ || type === FrameType.CAS) && payload.length !== 0) {
+    return "bad-payload";
+  }
+  return {
+    type,
+    srcNode: v.getUint16(8, true),
+    dstNode: v.getUint16(10, true),
+    srcPid: v.getUint32(12, true),
+    seq: v.getUint32(16, true),
+    exportId: v.getUint32(20, true),
+    genHi: v.getUint32(24, true),
+    genLo: v.getUint32(28, true),
+    offset: v.getUint32(32, true),
+    count,
+    flags: v.getUint32(40, true),
+    arg0: v.getUint32(44, true),
+    arg1: v.getUint32(48, true),
+    payload,
+  };
+}
+
+/**
+ * Splits a byte stream (TCP) into frames: feed chunks, take whole frames. A length
+ * that can never be valid is reported so the connection can be dropped.
+ */
+export class FrameReader {
+  #buf = new Uint8Array(0);
+
+  /** Appends received bytes. */
+  push(chunk: Uint8Array): void {
+    const next = new Uint8Array(this.#buf.length + chunk.length);
+    next.set(this.#buf);
+    next.set(chunk, this.#buf.length);
+    this.#buf = next;
+  }
+
+  /** The next whole frame's bytes, null if incomplete, or "bad-length" for garbage. */
+  next(): Uint8Array | null | "bad-length" {
+    if (this.#buf.length < 8) return null;
+    const v = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
+    const length = v.getUint32(4, true);
+    if (length < HEADER_BYTES + CHECKSUM_BYTES || length > MAX_FRAME) return "bad-length";
+    if (this.#buf.length < length) return null;
+    const frame = this.#buf.slice(0, length);
+    this.#buf = this.#buf.subarray(length);
+    return frame;
+  }
+}

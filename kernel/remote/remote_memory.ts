@@ -1,0 +1,290 @@
+/**
+ * The remote-memory co-processor of one node (000 §3.1.1), emulated in the kernel:
+ * it issues the non-blocking meta-instructions READ, WRITE and CAS for local
+ * processes, serves the ones arriving from other nodes, and completes them.
+ *
+ * Issuing: the system call checks the descriptor (exists, not stale, node up),
+ * rights and bounds, sends one frame and returns its sequence number at once.
+ * Serving: the owner checks the frame again from scratch (export, generation, the
+ * node and pid it may come from, rights, bounds, alignment, write inhibit), so a
+ * forged frame that bypassed the issuing kernel gains nothing; it performs the access
+ * with atomics on aligned words and answers REPLY or NACK with a typed error.
+ * Completing: the issuer deposits READ data or the CAS result in the local segment,
+ * raises a notification if asked, and counts the completion in the process's trap
+ * page; an error completion is counted there too, sticky until `remote_status`.
+ *
+ * Errors are per operation: a bad request fails alone and never tears down the link
+ * or the descriptor table (RDMA verbs would kill the whole queue pair).
+ */
+
+import { Errno, errnoName } from "../abi/errors.ts";
+import { NotifyPolicy, Rights, Trap } from "../abi/layout.ts";
+import type { Segment } from "../memory/segment.ts";
+import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
+import {
+  decodeFrame,
+  emptyFrame,
+  encodeFrame,
+  type Frame,
+  FrameFlag,
+  FrameType,
+} from "../net/wire.ts";
+import type { Process } from "../proc/process.ts";
+import type { Export, ExportTable } from "./export_table.ts";
+
+/** What the co-processor needs from its kernel. */
+export interface RemoteHost {
+  readonly nodeId: number;
+  readonly exports: ExportTable;
+  procs: ReadonlyMap<number, Process>;
+  /** Signals every handler on (segment, offset): a notification. */
+  signalSegment(seg: Segment, offset: number): void;
+  /** Sends frame bytes to a node. */
+  send(to: number, bytes: Uint8Array): void;
+  /** Reports something an operator should see (a malformed or spoofed frame). */
+  warn(line: string): void;
+  /** Traces one remote event (`--trace remote`). */
+  trace(kind: "remote", line: string): void;
+}
+
+/** A request this node issued and has not seen answered. */
+interface Pending {
+  readonly type: number;
+  readonly proc: Process | null;
+  readonly descId: number;
+  readonly node: number;
+  readonly local: Segment | null;
+  readonly localOffset: number;
+  readonly notify: boolean;
+  readonly issuedAt: number;
+  /** Kernel-internal requests (heartbeats) complete through a callback. */
+  readonly done?: (errno: number, frame: Frame | null) => void;
+}
+
+export interface IssueTarget {
+  node: number;
+  exportId: number;
+  genHi: number;
+  genLo: number;
+}
+
+export interface RemoteStats {
+  issued: number;
+  served: number;
+  completed: number;
+  errors: number;
+  malformed: number;
+  spoofed: number;
+  orphanReplies: number;
+}
+
+/** How long an unanswered request waits before it completes with ETIMEDOUT. */
+export const REQUEST_TIMEOUT_MS = 5_000;
+
+export class RemoteMemory {
+  readonly stats: RemoteStats = {
+    issued: 0,
+    served: 0,
+    completed: 0,
+    errors: 0,
+    malformed: 0,
+    spoofed: 0,
+    orphanReplies: 0,
+  };
+  readonly #host: RemoteHost;
+  readonly #pending = new Map<number, Pending>();
+  #seq = 1;
+
+  constructor(host: RemoteHost) {
+    this.#host = host;
+  }
+
+  // -------------------------------------------------------------------------
+  // Issuing
+
+  /** Sends a request; returns its sequence number. Checks were done by the caller. */
+  issue(
+    type: number,
+    to: IssueTarget,
+    req: { offset: number; count: number; notify: boolean; arg0?: number; arg1?: number },
+    pending: Omit<Pending, "type" | "node" | "issuedAt">,
+    payload?: Uint8Array,
+  ): number {
+    const seq = this.#seq;
+    this.#seq = (this.#seq + 1) >>> 0 || 1;
+    this.#pending.set(seq, { ...pending, type, node: to.node, issuedAt: performance.now() });
+    const f = emptyFrame();
+    f.type = type;
+    f.srcNode = this.#host.nodeId;
+    f.dstNode = to.node;
+    f.srcPid = pending.proc?.pid ?? 0;
+    f.seq = seq;
+    f.exportId = to.exportId;
+    f.genHi = to.genHi;
+    f.genLo = to.genLo;
+    f.offset = req.offset;
+    f.count = req.count;
+    f.flags = req.notify ? FrameFlag.NOTIFY : 0;
+    f.arg0 = req.arg0 ?? 0;
+    f.arg1 = req.arg1 ?? 0;
+    if (payload) f.payload = payload;
+    this.stats.issued++;
+    this.#host.send(to.node, encodeFrame(f));
+    return seq;
+  }
+
+  /** Fails every request outstanding to `node` (it is down) with `errno`. */
+  failNode(node: number, errno: number): void {
+    for (const [seq, p] of this.#pending) {
+      if (p.node === node) this.#complete(seq, p, errno, null);
+    }
+  }
+
+  /** Fails requests older than REQUEST_TIMEOUT_MS with ETIMEDOUT (a lost frame). */
+  expire(now = performance.now()): void {
+    for (const [seq, p] of this.#pending) {
+      if (now - p.issuedAt > REQUEST_TIMEOUT_MS) this.#complete(seq, p, Errno.ETIMEDOUT, null);
+    }
+  }
+
+  get outstanding(): number {
+    return this.#pending.size;
+  }
+
+  // -------------------------------------------------------------------------
+  // Receiving
+
+  /** Takes one frame from the network; never throws. */
+  receive(bytes: Uint8Array, from: number): void {
+    try {
+      const f = decodeFrame(bytes);
+      if (typeof f === "string") {
+        this.stats.malformed++;
+        this.#host.warn(`dropped a malformed frame from node ${from}: ${f}`);
+        return;
+      }
+      if (f.srcNode !== from || f.dstNode !== this.#host.nodeId) {
+        this.stats.spoofed++;
+        this.#host.warn(`dropped a frame from node ${from} claiming ${f.srcNode}->${f.dstNode}`);
+        return;
+      }
+      if (f.type === FrameType.REPLY || f.type === FrameType.NACK) this.#answer(f);
+      else if (f.type !== FrameType.CONTROL) this.#serve(f);
+    } catch (e) {
+      this.stats.malformed++;
+      this.#host.warn(`kernel: bug receiving a frame from node ${from}: ${e}`);
+    }
+  }
+
+  /** Checks and performs a request at the owner; answers REPLY or NACK. */
+  #serve(f: Frame): void {
+    this.stats.served++;
+    const e = this.#host.exports.get(f.exportId);
+    const errno = check(f, e);
+    if (errno !== 0) return this.#reply(f, FrameType.NACK, errno);
+    const seg = e!.segment;
+    if (!supplyRange(seg, f.offset, f.type === FrameType.CAS ? 4 : f.count)) {
+      return this.#reply(f, FrameType.NACK, Errno.EIO);
+    }
+    switch (f.type) {
+      case FrameType.WRITE:
+        storeBytes(seg, f.offset, f.payload);
+        if (notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
+        return this.#reply(f, FrameType.REPLY, 0);
+      case FrameType.READ:
+        return this.#reply(f, FrameType.REPLY, 0, loadBytes(seg, f.offset, f.count));
+      case FrameType.CAS: {
+        const old = f.arg0 | 0;
+        const swapped = Atomics.compareExchange(seg.words, f.offset >> 2, old, f.arg1 | 0) === old;
+        if (swapped && notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
+        return this.#reply(f, FrameType.REPLY, swapped ? 1 : 0);
+      }
+    }
+  }
+
+  #reply(req: Frame, type: number, value: number, payload?: Uint8Array): void {
+    const f = emptyFrame();
+    f.type = type;
+    f.srcNode = this.#host.nodeId;
+    f.dstNode = req.srcNode;
+    f.srcPid = 0;
+    f.seq = req.seq;
+    f.exportId = req.exportId;
+    f.genHi = req.genHi;
+    f.genLo = req.genLo;
+    f.offset = req.offset;
+    f.count = payload ? payload.length : 0;
+    f.arg0 = type === FrameType.NACK ? value : 0;
+    f.arg1 = type === FrameType.REPLY ? value : 0;
+    if (payload) f.payload = payload;
+    this.#host.send(req.srcNode, encodeFrame(f));
+  }
+
+  /** Completes a request this node issued. */
+  #answer(f: Frame): void {
+    const p = this.#pending.get(f.seq);
+    if (!p || p.node !== f.srcNode) {
+      this.stats.orphanReplies++; // timed out, or a forged reply: ignore
+      return;
+    }
+    if (f.type === FrameType.NACK) return this.#complete(f.seq, p, f.arg0 || Errno.EIO, f);
+    if (p.type === FrameType.READ && f.payload.length !== f.count) {
+      return this.#complete(f.seq, p, Errno.EIO, f);
+    }
+    this.#complete(f.seq, p, 0, f);
+  }
+
+  #complete(seq: number, p: Pending, errno: number, f: Frame | null): void {
+    this.#pending.delete(seq);
+    if (p.done) return p.done(errno, f);
+    const proc = p.proc;
+    if (!proc || proc.state !== "running") return;
+    if (errno !== 0) {
+      this.stats.errors++;
+      Atomics.store(proc.trap, Trap.REMOTE_ERRNO, errno);
+      Atomics.store(proc.trap, Trap.REMOTE_ERR_DESC, p.descId);
+      Atomics.add(proc.trap, Trap.REMOTE_ERRORS, 1);
+      Atomics.notify(proc.trap, Trap.REMOTE_DONE); // awaitRemote sleeps on REMOTE_DONE
+      this.#host.trace(
+        "remote",
+        `pid ${proc.pid} descriptor ${p.descId}: ${errnoName(errno)} from node ${p.node}`,
+      );
+      return;
+    }
+    this.stats.completed++;
+    const local = p.local;
+    if (local && f) {
+      if (p.type === FrameType.READ) storeBytes(local, p.localOffset, f.payload);
+      else if (p.type === FrameType.CAS) Atomics.store(local.words, p.localOffset >> 2, f.arg1);
+    }
+    Atomics.add(proc.trap, Trap.REMOTE_DONE, 1);
+    Atomics.notify(proc.trap, Trap.REMOTE_DONE);
+    if (p.notify && local) this.#host.signalSegment(local, p.localOffset);
+  }
+}
+
+/** The owner's checks, in the order a reader would ask them; 0 if all pass. */
+function check(f: Frame, e: Export | undefined): number {
+  if (!e) return Errno.ESTALE; // revoked (or never exported): the name is dead
+  if (!e.wellKnown && (f.genHi !== e.genHi || f.genLo !== e.genLo)) return Errno.ESTALE;
+  if (e.nodes && !e.nodes.includes(f.srcNode)) return Errno.EPERM;
+  if (e.pids && !e.pids.includes(f.srcPid)) return Errno.EPERM;
+  const need = f.type === FrameType.READ
+    ? Rights.READ
+    : f.type === FrameType.WRITE
+    ? Rights.WRITE
+    : Rights.CAS;
+  if (!(e.rights & need)) return Errno.EPERM;
+  const count = f.type === FrameType.CAS ? 4 : f.count;
+  if (count === 0 || f.offset + count > e.segment.size) return Errno.EINVAL;
+  if (f.type === FrameType.CAS && (f.offset & 3) !== 0) return Errno.EINVAL;
+  if (f.type !== FrameType.READ && e.inhibited) return Errno.EPERM;
+  return 0;
+}
+
+/** Whether a completed write notifies the owner (000 §3.1.1 notify policies). */
+function notifies(seg: Segment, f: Frame): boolean {
+  if (seg.notifyPolicy === NotifyPolicy.ALWAYS) return true;
+  if (seg.notifyPolicy === NotifyPolicy.NEVER) return false;
+  return (f.flags & FrameFlag.NOTIFY) !== 0;
+}

@@ -1,0 +1,24 @@
+/**
+ * The name service's memory layouts, for the name clerk (servers/names/) and for
+ * tools that read registries: the same table the kernel uses (kernel/abi/names.ts).
+ */
+
+export {
+  CHANNEL_SLOT_BYTES,
+  CHANNEL_SLOTS,
+  Entry,
+  ENTRY_BYTES,
+  EntryState,
+  LookupFlag,
+  MAX_NAME_BYTES,
+  nameHash,
+  NameOp,
+  NO_HINT,
+  NOTICE_OFFSET,
+  NOTICE_SLOTS,
+  REGISTRY_BYTES,
+  REGISTRY_ENTRIES,
+  Slot,
+  SlotState,
+  WellKnown,
+} from "../../kernel/abi/names.ts";

@@ -1,0 +1,197 @@
+/**
+ * Remote memory for programs (000 §3.1): export a segment by name, import one as a
+ * descriptor, and the non-blocking meta-instructions WRITE, READ and CAS on it.
+ *
+ * A meta-instruction returns as soon as its request is on the network; its
+ * completion shows in the destination memory, as a notification (a signal at the
+ * local address for READ with notify), or in this process's completion counters
+ * (`remoteCounters`, read without a trap). A request the owner refused comes back
+ * as an error completion: counted, with its code, sticky until `remoteStatus()`.
+ *
+ * @example
+ * ```ts
+ * const { desc } = importSegment("counter", { hint: 0 });
+ * const done = remoteCounters().done;
+ * WRITE(desc, 0, new Uint8Array([1, 2, 3, 4]));
+ * awaitRemote(done + 1, 1000); // wait for the owner's answer
+ * ```
+ */
+
+import { MREGS_BYTES, MREGS_OFFSET, RIGHTS_ALL, Trap } from "../../kernel/abi/layout.ts";
+import { LookupFlag, NO_HINT } from "../../kernel/abi/names.ts";
+import { Errno, SysError } from "../../kernel/abi/errors.ts";
+import { Sys } from "../../kernel/abi/syscalls.ts";
+import { putData, trap, trapPage, trapReply } from "./trap.ts";
+
+const MREGS = new Uint8Array(trapPage().buffer, MREGS_OFFSET, MREGS_BYTES);
+
+/** This process's node. */
+export function nodeId(): number {
+  return trapPage()[Trap.NODE];
+}
+
+export interface ExportOptions {
+  /** Only these nodes may use the export (default: any). */
+  nodes?: number[];
+  /** Only these remote pids may use it (default: any). */
+  pids?: number[];
+}
+
+/** Exports a segment the caller holds under `name`; returns the export id. */
+export function exportSegment(
+  segment: number,
+  name: string,
+  rights: number = RIGHTS_ALL,
+  opts: ExportOptions = {},
+): number {
+  putData(JSON.stringify({ name, nodes: opts.nodes ?? null, pids: opts.pids ?? null }));
+  return trap(Sys.export, segment, rights);
+}
+
+export interface ImportOptions {
+  /** The node to look on if the name is not known locally. */
+  hint?: number;
+  /** Skip the local clerk's cache and read the hinted node's registry. */
+  forceRemote?: boolean;
+}
+
+/** Imports `name`; returns a descriptor and the segment's size. */
+export function importSegment(
+  name: string,
+  opts: ImportOptions = {},
+): { desc: number; size: number } {
+  putData(name);
+  const flags = opts.forceRemote ? LookupFlag.FORCE_REMOTE : 0;
+  const r = trapReply(Sys.import, [opts.hint ?? NO_HINT, flags]);
+  return { desc: r.result, size: r.result2 >>> 0 };
+}
+
+/** Revokes the caller's export of `name`: every descriptor for it goes stale. */
+export function revoke(name: string): void {
+  putData(name);
+  trap(Sys.revoke);
+}
+
+/** WRITE(rd, off, count, notify) of up to 40 bytes through the message registers. */
+export function WRITE(desc: number, offset: number, data: Uint8Array, notify = false): number {
+  if (data.length > MREGS_BYTES) {
+    throw new RangeError(`WRITE carries at most ${MREGS_BYTES} bytes; use writeBlock`);
+  }
+  MREGS.set(data);
+  return trap(Sys.remote_write, desc, offset, data.length, notify ? 1 : 0);
+}
+
+/** The block variant of WRITE: `count` bytes from local memory at `vaddr`. */
+export function writeBlock(
+  desc: number,
+  offset: number,
+  vaddr: number,
+  count: number,
+  notify = false,
+): number {
+  return trapReply(Sys.remote_write_block, [desc, offset, vaddr, count, notify ? 1 : 0]).result;
+}
+
+/** READ(rs, soff, count, rd, doff, notify): deposits into local segment `rd` at `doff`. */
+export function READ(
+  rs: number,
+  soff: number,
+  count: number,
+  rd: number,
+  doff: number,
+  notify = false,
+): number {
+  return trap(Sys.remote_read, rs, soff, count, rd, doff, notify ? 1 : 0);
+}
+
+/** CAS(rd, doff, rs, soff, old, new): deposits 1 (swapped) or 0 at local (rs, soff). */
+export function CAS(
+  rd: number,
+  doff: number,
+  rs: number,
+  soff: number,
+  oldValue: number,
+  newValue: number,
+): number {
+  return trap(Sys.remote_cas, rd, doff, rs, soff, oldValue | 0, newValue | 0);
+}
+
+export interface RemoteCounters {
+  /** Requests completed successfully. */
+  done: number;
+  /** Error completions since the last remoteStatus(). */
+  errors: number;
+  /** The last error code and the descriptor it came from. */
+  errno: number;
+  desc: number;
+}
+
+/** Reads this process's completion counters from its trap page (no trap). */
+export function remoteCounters(): RemoteCounters {
+  const t = trapPage();
+  return {
+    done: Atomics.load(t, Trap.REMOTE_DONE),
+    errors: Atomics.load(t, Trap.REMOTE_ERRORS),
+    errno: Atomics.load(t, Trap.REMOTE_ERRNO),
+    desc: Atomics.load(t, Trap.REMOTE_ERR_DESC),
+  };
+}
+
+/** Returns and clears the sticky error completions. */
+export function remoteStatus(): { errors: number; errno: number } {
+  const r = trapReply(Sys.remote_status, []);
+  return { errors: r.result, errno: r.result2 };
+}
+
+/**
+ * Waits until `remoteCounters().done` reaches `done`, spinning and then blocking on
+ * the counter (the kernel wakes it on every completion). Throws SysError with the
+ * error code if an error completion arrives first, and ETIMEDOUT after `timeoutMs`.
+ * Signals are not handled while it waits.
+ */
+export function awaitRemote(done: number, timeoutMs = 5_000): void {
+  const t = trapPage();
+  const errorsBefore = Atomics.load(t, Trap.REMOTE_ERRORS);
+  let deadline = -1;
+  for (let spins = 0;; spins++) {
+    const now = Atomics.load(t, Trap.REMOTE_DONE);
+    if (((now - done) | 0) >= 0) return;
+    if (Atomics.load(t, Trap.REMOTE_ERRORS) !== errorsBefore) {
+      throw new SysError(Atomics.load(t, Trap.REMOTE_ERRNO), "remote request");
+    }
+    if (spins < SPIN) continue;
+    if (deadline < 0) deadline = performance.now() + timeoutMs;
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      throw new SysError(Errno.ETIMEDOUT, "remote request", `no answer in ${timeoutMs} ms`);
+    }
+    Atomics.wait(t, Trap.REMOTE_DONE, now, left);
+  }
+}
+
+const SPIN = 2_000;
+
+/** Pins the pages of [vaddr, vaddr+len) resident; returns how many pages. */
+export function pin(vaddr: number, len: number): number {
+  return trap(Sys.pin, vaddr, len);
+}
+
+/** Unpins pages pinned with `pin`. */
+export function unpin(vaddr: number, len: number): number {
+  return trap(Sys.unpin, vaddr, len);
+}
+
+/** Turns write inhibit on or off for one of the caller's exports (000 §3.1.1). */
+export function writeInhibit(exportId: number, on: boolean): void {
+  trap(Sys.write_inhibit, exportId, on ? 1 : 0);
+}
+
+/** A read-only descriptor for a node's well-known export (the name service's bootstrap). */
+export function importWellKnown(node: number, which: number): number {
+  return trap(Sys.import_wellknown, node, which);
+}
+
+/** Makes the caller its node's name clerk; returns the channel segment's id. */
+export function clerkAttach(registrySegment: number): number {
+  return trap(Sys.clerk_attach, registrySegment);
+}
