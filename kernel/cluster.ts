@@ -24,6 +24,7 @@ export class Cluster {
   readonly network: EmulatedNetwork;
   readonly trapService: TrapService;
   readonly nodes: Kernel[] = [];
+  readonly #boot: (id: number) => Kernel;
 
   constructor(host: ProcessHost, console: Console, opts: ClusterOptions) {
     if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 64) {
@@ -33,12 +34,14 @@ export class Cluster {
     this.trapService = new TrapService(config.spinUs ?? 50);
     this.network = new EmulatedNetwork(opts.link, opts.seed);
     this.trapService.addPoller(() => this.network.poll() > 0);
-    for (let id = 0; id < opts.nodes; id++) {
+    this.#boot = (id) => {
       const k = new Kernel(host, console, { ...config, nodeId: id }, this.trapService);
       const receive = k.attachNetwork((to, bytes) => this.network.send(id, to, bytes));
       this.network.attach(id, receive);
-      this.nodes.push(k);
-    }
+      return k;
+    };
+    for (let id = 0; id < opts.nodes; id++) this.nodes.push(this.#boot(id));
+    for (const k of this.nodes) for (const peer of this.nodes) k.watch(peer.nodeId);
     this.trapService.start();
   }
 
@@ -46,6 +49,21 @@ export class Cluster {
   crash(id: number): void {
     this.network.detach(id);
     this.nodes[id].halt();
+  }
+
+  /**
+   * Boots a crashed node again: a new kernel with a new incarnation, so everything
+   * it exports carries generations no one has seen. Returns the new kernel.
+   */
+  restart(id: number): Kernel {
+    if (!this.nodes[id].halted) this.crash(id);
+    const k = this.#boot(id);
+    this.nodes[id] = k;
+    for (const peer of this.nodes) {
+      k.watch(peer.nodeId);
+      peer.watch(id);
+    }
+    return k;
   }
 
   /** Halts every node. */

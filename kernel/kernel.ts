@@ -17,7 +17,9 @@ import {
   EXIT_KILLED_BASE,
   Fifo,
   MAX_SEGMENT_BYTES,
+  NotifyPolicy,
   PAGE_SIZE,
+  Rights,
   Sig,
   SIGNAL_NAMES,
   signalAddress,
@@ -32,7 +34,8 @@ import { Segment, type SegmentAttributes } from "./memory/segment.ts";
 import { ExportTable } from "./remote/export_table.ts";
 import { blankRecord, type NameClient } from "./remote/name_client.ts";
 import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
-import { NameOp } from "./abi/names.ts";
+import { FailureDetector, type PeerState } from "./remote/failure_detector.ts";
+import { HEARTBEAT_BYTES, NameOp, WellKnown } from "./abi/names.ts";
 import type { DirectoryEntry } from "./signal/signal_directory.ts";
 import { fail, KernelError } from "./panic.ts";
 import { type ExitStatus, Process } from "./proc/process.ts";
@@ -55,6 +58,10 @@ export interface KernelConfig {
   memoryBytes: number;
   /** This boot's incarnation, the high word of every generation (random if 0). */
   incarnation: number;
+  /** Failure detection (000 §3.7): how often peers' heartbeats are read, and after
+   * how long without an answer a peer is declared down. */
+  heartbeatMs: number;
+  failAfterMs: number;
   /** How Signal reaches receivers (see SignalPath in kernel/abi/layout.ts). */
   signalPath: "hardware" | "software";
   trace: ReadonlySet<TraceKind>;
@@ -67,6 +74,8 @@ export const DEFAULT_CONFIG: KernelConfig = {
   fifoCapacity: DEFAULT_FIFO_CAPACITY,
   memoryBytes: 4 * MAX_SEGMENT_BYTES,
   incarnation: 0,
+  heartbeatMs: 250,
+  failAfterMs: 1_000,
   signalPath: "hardware",
   trace: new Set(),
 };
@@ -139,6 +148,21 @@ export class Kernel implements RemoteHost {
     }
     this.exports = new ExportTable(this.config.incarnation);
     this.remote = new RemoteMemory(this);
+    // Kernel memory: in no process's reach and outside the segment table.
+    const heartbeat = new Segment(0, 0, {
+      size: HEARTBEAT_BYTES,
+      mode: 0,
+      unit: 0,
+      notifyPolicy: NotifyPolicy.NEVER,
+    });
+    Atomics.store(heartbeat.words, 1, this.config.incarnation | 0);
+    this.exports.addWellKnown(WellKnown.HEARTBEAT, heartbeat, 0, "kernel.heartbeat", Rights.READ);
+    this.detector = new FailureDetector(
+      this,
+      heartbeat,
+      this.config.heartbeatMs,
+      this.config.failAfterMs,
+    );
     // Tracing signals needs the kernel to see each one: use the software path.
     if (this.config.trace.has("signals")) this.config.signalPath = "software";
     this.host = host;
@@ -358,12 +382,28 @@ export class Kernel implements RemoteHost {
     else if (to === this.nodeId) this.remote.receive(bytes, to);
   }
 
-  /** Nodes known to be down (failure detection, 000 §3.7). */
-  readonly downNodes = new Set<number>();
+  /** Failure detection by heartbeat reads (000 §3.7). */
+  readonly detector: FailureDetector;
+
+  /** Starts watching a peer's heartbeat. */
+  watch(node: number): void {
+    if (node !== this.nodeId) this.detector.watch(node);
+  }
 
   /** True if `node` has been detected down. */
   nodeDown(node: number): boolean {
-    return this.downNodes.has(node);
+    return this.detector.peers.get(node)?.up === false;
+  }
+
+  /** A peer went down, came back up, or restarted (a new incarnation). */
+  peerChanged(peer: PeerState, change: "down" | "up" | "restarted"): void {
+    this.trace("remote", `node ${peer.node} is ${change}`);
+    if (change === "up") return;
+    // Its names are purged from the clerk's cache (a restarted node's old names
+    // carry old generations: a lookup must fetch the new ones).
+    const purge = blankRecord(NameOp.PURGE_NODE);
+    purge.node = peer.node;
+    this.names?.request(purge, () => {});
   }
 
   /**
@@ -531,6 +571,7 @@ export class Kernel implements RemoteHost {
     for (const p of [...this.procs.values()]) {
       this.terminate(p, EXIT_KILLED_BASE + Sig.SIGKILL, "node halted");
     }
+    this.detector.stop();
     if (this.#ownsTrapService) this.trapService.stop();
   }
 

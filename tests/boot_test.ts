@@ -53,7 +53,7 @@ async function boot(args: string[], input = "", ms = 20_000): Promise<Run> {
 Deno.test("boot --run hello prints its greeting and exits 0", async () => {
   const r = await boot(["--run", "userland/programs/hello.ts"]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^Hello, world! \(pid 2, memory says 42\)$/m);
+  assert.match(r.stdout, /^Hello, world! \(pid \d+, memory says 42\)$/m);
 });
 
 Deno.test("boot --run passes the program's arguments", async () => {
@@ -95,12 +95,13 @@ Deno.test("boot shell driven by stdin prints help, tables and errors, and exits 
   }
   assert.match(out, /PID\s+PPID\s+STATE\s+TRAPS\s+FAULTS\s+SIGDROP\s+COMMAND/);
   assert.match(out, /^1\s+0\s+running\s.*userland\/programs\/init\.ts$/m);
-  assert.match(out, /^2\s+1\s+running\s.*userland\/programs\/shell\.ts$/m);
-  assert.match(out, /Hello, world! \(pid 3, memory says 42\)/);
+  assert.match(out, /^2\s+1\s+running\s.*servers\/names\/mod\.ts$/m);
+  assert.match(out, /^3\s+1\s+running\s.*userland\/programs\/shell\.ts$/m);
+  assert.match(out, /Hello, world! \(pid \d+, memory says 42\)/);
   assert.match(out, /ID\s+SIZE\s+MODE\s+RESIDENT\s+HOLDERS\s+BINDINGS/);
   assert.match(out, /^traps\s+\d+$/m);
-  assert.match(out, /^spawned\s+3$/m, "init, shell, hello");
-  assert.match(out, /^processes\s+2$/m, "hello was reaped");
+  assert.match(out, /^spawned\s+4$/m, "init, the name clerk, shell, hello");
+  assert.match(out, /^processes\s+3$/m, "hello was reaped");
   assert.match(out, /kill: ESRCH \(No such process\)/);
   assert.doesNotMatch(r.stderr, /bug|panic/i);
 });

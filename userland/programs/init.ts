@@ -1,13 +1,24 @@
 /**
- * init (pid 1): starts the shell on the console, or with `--run PROGRAM [ARGS]` that
- * one program, and reaps every orphan the kernel re-parents to it. It exits with the
- * status of the shell or the program, which ends the boot.
+ * init (pid 1 on every node): starts the node's name clerk (servers/names/), then
+ * the shell on the console, or with `--run PROGRAM [ARGS]` that one program, or with
+ * `--serve` nothing more. It reaps every orphan the kernel re-parents to it and exits
+ * with the status of the shell or the program, which ends the node.
  */
 
 import { println, spawn, SysError, wait } from "../lib/mod.ts";
 
+const CLERK = "servers/names/mod.ts";
+
 export default function main(args: string[]): number {
-  const [program, ...rest] = args[0] === "--run" ? args.slice(1) : ["userland/programs/shell.ts"];
+  const clerk = spawn(CLERK);
+  const mode = args[0];
+  if (mode === "--serve") {
+    for (;;) {
+      const child = wait(-1);
+      if (child.pid === clerk) println(`init: the name clerk ended: ${child.reason}`);
+    }
+  }
+  const [program, ...rest] = mode === "--run" ? args.slice(1) : ["userland/programs/shell.ts"];
   let pid: number;
   try {
     pid = spawn(program, rest);
@@ -20,8 +31,9 @@ export default function main(args: string[]): number {
   }
   for (;;) {
     const child = wait(-1);
+    if (child.pid === clerk) println(`init: the name clerk ended: ${child.reason}`);
     if (child.pid !== pid) continue; // an orphan, now reaped
-    if (child.status !== 0 && args[0] === "--run") println(`init: ${program}: ${child.reason}`);
+    if (child.status !== 0 && mode === "--run") println(`init: ${program}: ${child.reason}`);
     return child.status;
   }
 }

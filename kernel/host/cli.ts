@@ -1,0 +1,83 @@
+/**
+ * Command-line handling shared by `deno task boot` and `deno task node`: the kernel
+ * options, `--run PROGRAM [ARGS...]` (everything after the program is its), and a
+ * clear error with the usage line for anything else.
+ */
+
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import type { KernelConfig } from "../kernel.ts";
+import { parseTraceKinds } from "../trace.ts";
+
+export const KERNEL_OPTIONS = {
+  trace: { type: "string", default: "" },
+  "block-only": { type: "boolean", default: false },
+  "spin-us": { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+export class UsageError extends Error {}
+
+/** Splits argv at --run: everything after the program belongs to it. */
+export function splitRun(argv: string[]): { own: string[]; run: string[] | null } {
+  const i = argv.indexOf("--run");
+  if (i < 0) return { own: argv, run: null };
+  const run = argv.slice(i + 1);
+  if (run.length === 0) throw new UsageError("--run needs a program");
+  return { own: argv.slice(0, i), run };
+}
+
+/** Parses `own` with the kernel options plus `extra`; throws UsageError. */
+export function parseOptions<T extends NonNullable<ParseArgsConfig["options"]>>(
+  own: string[],
+  extra: T,
+) {
+  try {
+    return parseArgs({
+      args: own,
+      options: { ...KERNEL_OPTIONS, ...extra },
+      strict: true,
+      allowPositionals: false,
+    }).values as Record<string, string | boolean | string[] | undefined>;
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** The kernel configuration the common options ask for. */
+export function kernelConfig(values: Record<string, unknown>): Partial<KernelConfig> {
+  let trace;
+  try {
+    trace = parseTraceKinds(String(values.trace ?? ""));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const raw = values["spin-us"];
+  const spinUs = raw === undefined ? undefined : Number(raw);
+  if (spinUs !== undefined && !(Number.isFinite(spinUs) && spinUs >= 0)) {
+    throw new UsageError(`--spin-us must be a number of microseconds ≥ 0, not "${raw}"`);
+  }
+  return {
+    trace,
+    ...(values["block-only"] ? { spinUs: 0, processSpin: 0 } : {}),
+    ...(spinUs !== undefined ? { spinUs } : {}),
+  };
+}
+
+/** Runs a CLI main, turning UsageError into the usage line and exit status 2. */
+export async function runCli(name: string, usage: string, main: () => Promise<number>) {
+  let status: number;
+  try {
+    status = await main();
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`${name}: ${e.message}\n${usage}`);
+    Deno.exit(2);
+  }
+  Deno.exit(status);
+}
+
+/** init's arguments for a node: run one program, serve headless, or the shell. */
+export function initArgs(run: string[] | null, serve: boolean): string[] {
+  if (run) return ["--run", ...run];
+  return serve ? ["--serve"] : [];
+}

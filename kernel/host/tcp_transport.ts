@@ -1,0 +1,234 @@
+/**
+ * Nodes in separate Deno processes or hosts, joined over TCP with the same wire
+ * format as the emulated network. Host layer: it uses Deno's sockets and WebCrypto.
+ *
+ * Authentication (a shared cluster secret; HMAC over a challenge): on connecting,
+ * each side sends a HELLO control frame carrying a fresh 16-byte nonce; each answers
+ * the other's HELLO with AUTH = HMAC-SHA256(secret, "rm-auth" ‖ their nonce ‖ my id
+ * ‖ their id). Only when the peer's AUTH checks out does the connection carry
+ * memory traffic. A peer that sends anything else first, fails the check, breaks the
+ * framing, or claims a node id that is already connected is dropped with a logged
+ * reason; the node keeps serving everyone else. A frame with a bad checksum from an
+ * authenticated peer is dropped alone (the kernel counts it).
+ */
+
+import {
+  decodeFrame,
+  emptyFrame,
+  encodeFrame,
+  type Frame,
+  FrameReader,
+  FrameType,
+} from "../net/wire.ts";
+import type { Kernel } from "../kernel.ts";
+
+const Control = { HELLO: 1, AUTH: 2 } as const;
+const NONCE_BYTES = 16;
+const MAC_BYTES = 32;
+
+export interface TcpOptions {
+  listen?: { hostname: string; port: number };
+  join?: { hostname: string; port: number }[];
+  secret: string;
+}
+
+interface Peer {
+  conn: Deno.Conn;
+  node: number;
+  authenticated: boolean;
+  myNonce: Uint8Array;
+  queue: Uint8Array[];
+  writing: boolean;
+}
+
+const encoder = new TextEncoder();
+
+function control(from: number, kind: number, body: Uint8Array): Uint8Array {
+  const f = emptyFrame();
+  f.type = FrameType.CONTROL;
+  f.srcNode = from;
+  f.arg0 = kind;
+  f.payload = body;
+  return encodeFrame(f);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
+export class TcpTransport {
+  readonly #k: Kernel;
+  readonly #key: Promise<CryptoKey>;
+  readonly #peers = new Map<number, Peer>();
+  readonly #all = new Set<Peer>();
+  #listener: Deno.Listener | null = null;
+  #closed = false;
+  #receive: (bytes: Uint8Array, from: number) => void;
+  /** Called when a peer authenticates (tests and the CLI wait on it). */
+  onPeer: (node: number) => void = () => {};
+
+  constructor(kernel: Kernel, secret: string) {
+    if (secret.length < 8) {
+      throw new RangeError("the cluster secret must have at least 8 characters");
+    }
+    this.#k = kernel;
+    this.#key = crypto.subtle.importKey(
+      "raw",
+      encoder.encode(secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    this.#receive = kernel.attachNetwork((to, bytes) => this.send(to, bytes));
+  }
+
+  /** Listens for peers; returns the address actually bound (port 0 picks one). */
+  listen(hostname: string, port: number): Deno.NetAddr {
+    this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
+    (async () => {
+      for await (const conn of this.#listener!) this.#start(conn);
+    })().catch(() => {});
+    return this.#listener.addr as Deno.NetAddr;
+  }
+
+  /** Connects to a peer. */
+  async join(hostname: string, port: number): Promise<void> {
+    const conn = await Deno.connect({ hostname, port, transport: "tcp" });
+    this.#start(conn);
+  }
+
+  /** Sends frame bytes to a node (itself: a loopback). */
+  send(to: number, bytes: Uint8Array): void {
+    if (to === this.#k.nodeId) return this.#receive(bytes, to);
+    const peer = this.#peers.get(to);
+    if (!peer || !peer.authenticated) return; // like a lost frame
+    this.#write(peer, bytes);
+  }
+
+  /** Nodes connected and authenticated. */
+  get peers(): number[] {
+    return [...this.#peers.values()].filter((p) => p.authenticated).map((p) => p.node);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#listener?.close();
+    for (const p of this.#all) this.#drop(p, "");
+  }
+
+  #start(conn: Deno.Conn): void {
+    const peer: Peer = {
+      conn,
+      node: -1,
+      authenticated: false,
+      myNonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+      queue: [],
+      writing: false,
+    };
+    this.#all.add(peer);
+    this.#write(peer, control(this.#k.nodeId, Control.HELLO, peer.myNonce));
+    this.#read(peer).catch((e) => this.#drop(peer, `connection error: ${e}`));
+  }
+
+  async #read(peer: Peer): Promise<void> {
+    const reader = new FrameReader();
+    for await (const chunk of peer.conn.readable) {
+      reader.push(chunk);
+      for (let bytes = reader.next(); bytes !== null; bytes = reader.next()) {
+        if (bytes === "bad-length") return this.#drop(peer, "broken framing");
+        if (!peer.authenticated) {
+          if (!(await this.#handshake(peer, bytes))) return;
+        } else {
+          this.#receive(bytes, peer.node);
+        }
+      }
+    }
+    this.#drop(peer, "");
+  }
+
+  /** Handles one frame before authentication; false if the peer was dropped. */
+  async #handshake(peer: Peer, bytes: Uint8Array): Promise<boolean> {
+    const f = decodeFrame(bytes);
+    if (typeof f === "string" || f.type !== FrameType.CONTROL) {
+      this.#drop(peer, `unauthenticated peer sent ${typeof f === "string" ? f : "data"}`);
+      return false;
+    }
+    if (f.arg0 === Control.HELLO && f.payload.length === NONCE_BYTES) {
+      if (f.srcNode === this.#k.nodeId) {
+        this.#drop(peer, `peer claims our own node id ${f.srcNode}`);
+        return false;
+      }
+      peer.node = f.srcNode;
+      const mac = await this.#mac(f.payload, this.#k.nodeId, f.srcNode);
+      this.#write(peer, control(this.#k.nodeId, Control.AUTH, mac));
+      return true;
+    }
+    if (f.arg0 === Control.AUTH && peer.node >= 0 && f.srcNode === peer.node) {
+      return await this.#checkAuth(peer, f);
+    }
+    this.#drop(peer, "unexpected handshake frame");
+    return false;
+  }
+
+  async #checkAuth(peer: Peer, f: Frame): Promise<boolean> {
+    const want = await this.#mac(peer.myNonce, peer.node, this.#k.nodeId);
+    if (f.payload.length !== MAC_BYTES || !sameBytes(f.payload, want)) {
+      this.#drop(peer, `node ${peer.node} failed authentication (wrong cluster secret?)`);
+      return false;
+    }
+    const other = this.#peers.get(peer.node);
+    if (other && other !== peer && other.authenticated) {
+      this.#drop(peer, `node ${peer.node} is already connected`);
+      return false;
+    }
+    peer.authenticated = true;
+    this.#peers.set(peer.node, peer);
+    this.#k.watch(peer.node);
+    this.onPeer(peer.node);
+    return true;
+  }
+
+  async #mac(nonce: Uint8Array, from: number, to: number): Promise<Uint8Array> {
+    const msg = new Uint8Array(7 + NONCE_BYTES + 4);
+    msg.set(encoder.encode("rm-auth"));
+    msg.set(nonce, 7);
+    new DataView(msg.buffer).setUint16(7 + NONCE_BYTES, from, true);
+    new DataView(msg.buffer).setUint16(9 + NONCE_BYTES, to, true);
+    return new Uint8Array(await crypto.subtle.sign("HMAC", await this.#key, msg));
+  }
+
+  #write(peer: Peer, bytes: Uint8Array): void {
+    peer.queue.push(bytes);
+    if (peer.writing) return;
+    peer.writing = true;
+    (async () => {
+      try {
+        while (peer.queue.length) {
+          const b = peer.queue.shift()!;
+          let off = 0;
+          while (off < b.length) off += await peer.conn.write(b.subarray(off));
+        }
+      } catch (e) {
+        this.#drop(peer, `write failed: ${e}`);
+      } finally {
+        peer.writing = false;
+      }
+    })();
+  }
+
+  #drop(peer: Peer, reason: string): void {
+    if (!this.#all.delete(peer)) return;
+    if (reason && !this.#closed) {
+      this.#k.warn(`dropped a TCP peer${peer.node >= 0 ? ` (node ${peer.node})` : ""}: ${reason}`);
+    }
+    if (this.#peers.get(peer.node) === peer) this.#peers.delete(peer.node);
+    try {
+      peer.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
