@@ -36,7 +36,10 @@ export class Cluster {
     this.trapService.addPoller(() => this.network.poll() > 0);
     this.#boot = (id) => {
       const k = new Kernel(host, console, { ...config, nodeId: id }, this.trapService);
-      const receive = k.attachNetwork((to, bytes) => this.network.send(id, to, bytes));
+      const receive = k.attachNetwork(
+        (to, bytes) => this.network.send(id, to, bytes),
+        (node) => this.network.attached(node),
+      );
       this.network.attach(id, receive);
       return k;
     };

@@ -108,6 +108,7 @@ export class Kernel implements RemoteHost {
   names: NameClient | null = null;
   clerk: Process | null = null;
   #send: ((to: number, bytes: Uint8Array) => void) | null = null;
+  #reachable: (node: number) => boolean = (node) => node === this.config.nodeId;
   readonly host: ProcessHost;
   readonly console: Console;
   readonly procs = new Map<number, Process>();
@@ -371,8 +372,10 @@ export class Kernel implements RemoteHost {
    */
   attachNetwork(
     send: (to: number, bytes: Uint8Array) => void,
+    reachable: (node: number) => boolean = () => true,
   ): (b: Uint8Array, from: number) => void {
     this.#send = send;
+    this.#reachable = reachable;
     return (bytes, from) => this.remote.receive(bytes, from);
   }
 
@@ -390,9 +393,10 @@ export class Kernel implements RemoteHost {
     if (node !== this.nodeId) this.detector.watch(node);
   }
 
-  /** True if `node` has been detected down. */
+  /** True if `node` has been detected down, or the network has no route to it. */
   nodeDown(node: number): boolean {
-    return this.detector.peers.get(node)?.up === false;
+    if (node === this.nodeId) return false;
+    return this.detector.peers.get(node)?.up === false || !this.#reachable(node);
   }
 
   /** A peer went down, came back up, or restarted (a new incarnation). */

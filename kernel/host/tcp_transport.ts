@@ -82,7 +82,10 @@ export class TcpTransport {
       false,
       ["sign"],
     );
-    this.#receive = kernel.attachNetwork((to, bytes) => this.send(to, bytes));
+    this.#receive = kernel.attachNetwork(
+      (to, bytes) => this.send(to, bytes),
+      (node) => node === kernel.nodeId || this.#peers.get(node)?.authenticated === true,
+    );
   }
 
   /** Listens for peers; returns the address actually bound (port 0 picks one). */

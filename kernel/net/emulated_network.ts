@@ -82,6 +82,11 @@ export class EmulatedNetwork {
     this.#nodes.set(node, receive);
   }
 
+  /** True if a node is attached. */
+  attached(node: number): boolean {
+    return this.#nodes.has(node);
+  }
+
   /** Disconnects a node (it crashed or was halted): frames to it are lost. */
   detach(node: number): void {
     this.#nodes.delete(node);
