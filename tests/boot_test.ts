@@ -96,12 +96,13 @@ Deno.test("boot shell driven by stdin prints help, tables and errors, and exits 
   assert.match(out, /PID\s+PPID\s+STATE\s+TRAPS\s+FAULTS\s+SIGDROP\s+COMMAND/);
   assert.match(out, /^1\s+0\s+running\s.*userland\/programs\/init\.ts$/m);
   assert.match(out, /^2\s+1\s+running\s.*servers\/names\/mod\.ts$/m);
-  assert.match(out, /^3\s+1\s+running\s.*userland\/programs\/shell\.ts$/m);
+  assert.match(out, /^3\s+1\s+running\s.*servers\/exec\/mod\.ts$/m);
+  assert.match(out, /^4\s+1\s+running\s.*userland\/programs\/shell\.ts$/m);
   assert.match(out, /Hello, world! \(pid \d+, memory says 42\)/);
   assert.match(out, /ID\s+SIZE\s+MODE\s+RESIDENT\s+HOLDERS\s+BINDINGS/);
   assert.match(out, /^traps\s+\d+$/m);
-  assert.match(out, /^spawned\s+4$/m, "init, the name clerk, shell, hello");
-  assert.match(out, /^processes\s+3$/m, "hello was reaped");
+  assert.match(out, /^spawned\s+5$/m, "init, the name clerk, the exec server, shell, hello");
+  assert.match(out, /^processes\s+4$/m, "hello was reaped");
   assert.match(out, /kill: ESRCH \(No such process\)/);
   assert.doesNotMatch(r.stderr, /bug|panic/i);
 });

@@ -43,6 +43,39 @@ export function infoSnapshot(k: Kernel, p: Process, kind: number): unknown {
         holders: [...s.holders.keys()],
         bindings: [...s.bindings].map((b) => ({ pid: b.pid, vaddr: b.vaddr, rights: b.rights })),
       }));
+    case InfoKind.NODES:
+      return [
+        { node: k.nodeId, self: true, up: true, incarnation: k.exports.incarnation },
+        ...[...k.detector.peers.values()].map((peer) => ({
+          node: peer.node,
+          self: false,
+          up: !k.nodeDown(peer.node),
+          incarnation: peer.incarnation,
+          heardMsAgo: Math.round(performance.now() - peer.lastHeard),
+        })),
+      ];
+    case InfoKind.EXPORTS:
+      return k.exports.all().map((e) => ({
+        id: e.id,
+        name: e.name,
+        segment: e.segment.id,
+        size: e.segment.size,
+        owner: e.owner,
+        rights: e.rights,
+        generation: `${e.genHi.toString(16)}:${e.genLo}`,
+        inhibited: e.inhibited,
+        wellKnown: e.wellKnown,
+      }));
+    case InfoKind.DESCRIPTORS:
+      return p.descriptors.all().map((d) => ({
+        desc: d.id,
+        name: d.name,
+        node: d.node,
+        exportId: d.exportId,
+        size: d.size,
+        rights: d.rights,
+        state: d.stale ? "stale" : k.nodeDown(d.node) ? "host down" : "ok",
+      }));
     case InfoKind.STATS:
       return {
         node: k.config.nodeId,
@@ -50,6 +83,10 @@ export function infoSnapshot(k: Kernel, p: Process, kind: number): unknown {
         processes: k.procs.size,
         segments: k.segments.size,
         wakeups: k.trapService.wakeups,
+        remoteIssued: k.remote.stats.issued,
+        remoteServed: k.remote.stats.served,
+        remoteErrors: k.remote.stats.errors,
+        framesMalformed: k.remote.stats.malformed,
       };
     default:
       return {

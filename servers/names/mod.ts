@@ -98,6 +98,18 @@ class Clerk {
 
   // --- the channel ---------------------------------------------------------
 
+  /**
+   * Queues every request slot the kernel has filled. A signal can be lost (one sent
+   * before our handler existed, or dropped by a full FIFO), never a request: the slot
+   * keeps it, and this sweep runs at start and after every wait.
+   */
+  sweep(): void {
+    for (let i = 0; i < CHANNEL_SLOTS; i++) {
+      const slot = this.channel + i * CHANNEL_SLOT_BYTES;
+      if (load32(slot + Slot.STATE) === SlotState.REQUEST) this.requests.push(slot);
+    }
+  }
+
   serve(at: number): void {
     const slot = at - ((at - this.channel) % CHANNEL_SLOT_BYTES);
     if (load32(slot + Slot.STATE) !== SlotState.REQUEST) return;
@@ -288,6 +300,7 @@ export default function main(args: string[]): number {
   const clerk = new Clerk();
   let nextRefresh = performance.now() + refreshMs;
   for (;;) {
+    clerk.sweep();
     while (clerk.requests.length) clerk.serve(clerk.requests.shift()!);
     SigWait(Math.max(1, nextRefresh - performance.now()));
     if (performance.now() >= nextRefresh) {

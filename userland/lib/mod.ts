@@ -101,3 +101,4 @@ export {
   writeBlock,
   writeInhibit,
 } from "./remote.ts";
+export { execName, startOn } from "./exec.ts";

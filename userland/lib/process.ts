@@ -95,10 +95,22 @@ export function readLine(): string | null {
   }
 }
 
-/** Reads one of the kernel's tables ("ps", "segs", "stats", "self") as parsed JSON. */
-export function info(kind: "ps" | "segs" | "stats" | "self"): any {
-  const code =
-    { ps: InfoKind.PS, segs: InfoKind.SEGS, stats: InfoKind.STATS, self: InfoKind.SELF }[kind];
+const INFO_KINDS = {
+  ps: InfoKind.PS,
+  segs: InfoKind.SEGS,
+  stats: InfoKind.STATS,
+  self: InfoKind.SELF,
+  nodes: InfoKind.NODES,
+  exports: InfoKind.EXPORTS,
+  descriptors: InfoKind.DESCRIPTORS,
+} as const;
+
+/**
+ * Reads one of the kernel's tables as parsed JSON: "ps", "segs", "stats", "self",
+ * "nodes", "exports" (this node's), "descriptors" (this process's).
+ */
+export function info(kind: keyof typeof INFO_KINDS): any {
+  const code = INFO_KINDS[kind];
   // Chunks are bytes: a character may be split between two of them.
   const parts: Uint8Array[] = [];
   let offset = 0, total = 0;

@@ -1,6 +1,6 @@
 /**
- * init (pid 1 on every node): starts the node's name clerk (servers/names/), then
- * the shell on the console, or with `--run PROGRAM [ARGS]` that one program, or with
+ * init (pid 1 on every node): starts the node's servers, the name clerk
+ * (servers/names/) and the exec server (servers/exec/), then the shell on the console, or with `--run PROGRAM [ARGS]` that one program, or with
  * `--serve` nothing more. It reaps every orphan the kernel re-parents to it and exits
  * with the status of the shell or the program, which ends the node.
  */
@@ -8,9 +8,11 @@
 import { println, spawn, SysError, wait } from "../lib/mod.ts";
 
 const CLERK = "servers/names/mod.ts";
+const EXEC = "servers/exec/mod.ts";
 
 export default function main(args: string[]): number {
   const clerk = spawn(CLERK);
+  spawn(EXEC);
   const mode = args[0];
   if (mode === "--serve") {
     for (;;) {

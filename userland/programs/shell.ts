@@ -7,10 +7,30 @@
  *   kill [-SIG] PID      send a signal (default TERM; -9 or -KILL cannot be caught)
  *   segs                 segments
  *   stats                kernel counters
+ *   nodes                the cluster's nodes as this node sees them
+ *   export NAME [SIZE]   create a segment and export it by name
+ *   import NAME [NODE]   import a name (looking on NODE if not known here)
+ *   names                this node's exports and the shell's descriptors
+ *   on NODE PROGRAM [ARGS]  start a program on another node (its exec server)
  *   exit                 leave the shell (and, from init, halt the node)
  */
 
-import { info, kill, print, println, readLine, Sig, spawn, SysError, wait } from "../lib/mod.ts";
+import {
+  bind,
+  CreateSegment,
+  exportSegment,
+  importSegment,
+  info,
+  kill,
+  print,
+  println,
+  readLine,
+  Sig,
+  spawn,
+  startOn,
+  SysError,
+  wait,
+} from "../lib/mod.ts";
 
 const HELP = `commands:
   help                 this list
@@ -19,6 +39,11 @@ const HELP = `commands:
   kill [-SIG] PID      send a signal (default TERM; -9 or -KILL cannot be caught)
   segs                 segments
   stats                kernel counters
+  nodes                the cluster's nodes as this node sees them
+  export NAME [SIZE]   create a segment (default 4096 bytes) and export it by name
+  import NAME [NODE]   import a name (looking on NODE if it is not known here)
+  names                this node's exports and the shell's descriptors
+  on NODE PROGRAM [ARGS]  start a program on another node
   exit                 leave the shell`;
 
 /** Formats rows as a left-aligned table. */
@@ -90,6 +115,56 @@ function killCommand(words: string[]): void {
   kill(Number(words[0]), signo);
 }
 
+function nodes(): void {
+  const rows = info("nodes").map((n: any) => [
+    n.node,
+    n.self ? "self" : n.up ? "up" : "down",
+    n.incarnation ? (n.incarnation >>> 0).toString(16) : "?",
+    n.self ? "-" : `${n.heardMsAgo} ms ago`,
+  ]);
+  println(table(["NODE", "STATE", "INCARNATION", "HEARD"], rows));
+}
+
+function exportCommand(words: string[]): void {
+  const [name, sizeText] = words;
+  if (!name) return println("usage: export NAME [SIZE]");
+  const size = Number(sizeText ?? 4096);
+  const segment = CreateSegment(size);
+  const at = bind(segment);
+  const id = exportSegment(segment, name);
+  println(`exported segment ${segment} as "${name}" (export ${id}), mapped here at ${hex(at)}`);
+}
+
+function importCommand(words: string[]): void {
+  const [name, node] = words;
+  if (!name) return println("usage: import NAME [NODE]");
+  const r = importSegment(name, node === undefined ? {} : { hint: Number(node) });
+  println(`descriptor ${r.desc}: "${name}", ${r.size} bytes`);
+}
+
+function names(): void {
+  const exports = info("exports").filter((e: any) => !e.wellKnown).map((e: any) => [
+    e.id,
+    e.name,
+    e.size,
+    e.owner,
+    e.generation,
+    e.inhibited ? "inhibited" : "-",
+  ]);
+  println(table(["EXPORT", "NAME", "SIZE", "OWNER", "GENERATION", "WRITES"], exports));
+  const descs = info("descriptors").map((d: any) => [d.desc, d.name, d.node, d.size, d.state]);
+  if (descs.length) println(table(["DESC", "NAME", "NODE", "SIZE", "STATE"], descs));
+}
+
+function on(words: string[]): void {
+  const [node, program, ...args] = words;
+  if (node === undefined || !/^\d+$/.test(node) || !program) {
+    return println("usage: on NODE PROGRAM [ARGS]");
+  }
+  startOn(Number(node), program, args);
+  println(`asked node ${node} to start ${program}`);
+}
+
 const COMMANDS: Record<string, (words: string[]) => void> = {
   help: () => println(HELP),
   ps,
@@ -97,6 +172,11 @@ const COMMANDS: Record<string, (words: string[]) => void> = {
   stats,
   run,
   kill: killCommand,
+  nodes,
+  export: exportCommand,
+  import: importCommand,
+  names,
+  on,
 };
 
 export default function main(): number {

@@ -1,0 +1,83 @@
+/**
+ * The exec server: starts programs on this node for processes on other nodes. It
+ * exports a segment named "exec.NODE" (writable by anyone in the cluster, notify on
+ * request) and waits; a client writes a request there with one block WRITE with
+ * the notify bit (userland/lib/exec.ts), and the notification transfers control
+ * here: the server reads the request and spawns the program. Started by init.
+ *
+ * Request layout: word 0 the length of the JSON that follows, {program, args}.
+ * One request at a time: a demo-grade server, not a job scheduler.
+ */
+
+import {
+  bind,
+  CreateSegment,
+  exportSegment,
+  load32,
+  nodeId,
+  NotifyPolicy,
+  println,
+  read,
+  Rights,
+  SegMode,
+  SegUnit,
+  SignalHandler,
+  SigWait,
+  spawn,
+  SysError,
+  wait,
+} from "../../userland/lib/mod.ts";
+import { EXEC_REQUEST_BYTES, execName } from "../../userland/lib/exec.ts";
+
+/** Exports, retrying while the node's name clerk is still starting. */
+function exportWhenReady(segment: number, name: string): void {
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    try {
+      exportSegment(segment, name, Rights.READ | Rights.WRITE);
+      return;
+    } catch (e) {
+      if (!(e instanceof SysError) || e.code !== "EIO" || performance.now() > deadline) throw e;
+      SigWait(10);
+    }
+  }
+}
+
+export default function main(): number {
+  const segment = CreateSegment(
+    EXEC_REQUEST_BYTES,
+    SegMode.NORMAL,
+    SegUnit.CACHE_LINE,
+    NotifyPolicy.CONDITIONAL,
+  );
+  const base = bind(segment);
+  const requests: string[] = [];
+  SignalHandler(base, EXEC_REQUEST_BYTES, () => {
+    const len = Math.min(load32(base), EXEC_REQUEST_BYTES - 4);
+    requests.push(new TextDecoder().decode(read(base + 4, len)));
+  });
+  exportWhenReady(segment, execName(nodeId()));
+  for (;;) {
+    SigWait(1_000);
+    for (let text = requests.shift(); text !== undefined; text = requests.shift()) {
+      try {
+        const { program, args } = JSON.parse(text);
+        spawn(String(program), Array.isArray(args) ? args.map(String) : []);
+      } catch (e) {
+        println(`exec.${nodeId()}: cannot start ${text}: ${(e as Error).message}`);
+      }
+    }
+    reapChildren();
+  }
+}
+
+function reapChildren(): void {
+  for (;;) {
+    try {
+      wait(-1, 0);
+    } catch (e) {
+      if (e instanceof SysError && (e.code === "EAGAIN" || e.code === "ECHILD")) return;
+      throw e;
+    }
+  }
+}

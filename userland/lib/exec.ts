@@ -1,0 +1,61 @@
+/**
+ * Starting a program on another node through its exec server (servers/exec/): the
+ * request is written into the server's exported segment with one block WRITE whose
+ * notify bit transfers control there (000 §3.1.1: data and control transfer kept
+ * apart, control only when asked for).
+ */
+
+import { SysError } from "../../kernel/abi/errors.ts";
+import { bind, CreateSegment, release } from "./memory.ts";
+import { SigWait } from "./signals.ts";
+import { write } from "./mmu.ts";
+import { awaitRemote, importSegment, remoteCounters, writeBlock } from "./remote.ts";
+
+/** The exec server's request layout: word 0 the length, then the JSON request. */
+export const EXEC_REQUEST_BYTES = 4096;
+
+function importPatiently(name: string, node: number, timeoutMs: number): number {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    try {
+      return importSegment(name, { hint: node }).desc;
+    } catch (e) {
+      const starting = e instanceof SysError && (e.code === "ENOENT" || e.code === "EIO");
+      if (!starting || performance.now() > deadline) throw e;
+      SigWait(20);
+    }
+  }
+}
+
+/** The name the exec server of `node` exports. */
+export function execName(node: number): string {
+  return `exec.${node}`;
+}
+
+/**
+ * Asks node `node`'s exec server to start `program` with `args`. A server still
+ * starting (its name not yet exported) is waited for, up to `timeoutMs`.
+ */
+export function startOn(
+  node: number,
+  program: string,
+  args: string[] = [],
+  timeoutMs = 5_000,
+): void {
+  const json = new TextEncoder().encode(JSON.stringify({ program, args }));
+  if (json.length + 4 > EXEC_REQUEST_BYTES) throw new RangeError("exec request too long");
+  const desc = importPatiently(execName(node), node, timeoutMs);
+  const seg = CreateSegment(EXEC_REQUEST_BYTES);
+  const buf = bind(seg);
+  const req = new Uint8Array(json.length + 4);
+  new DataView(req.buffer).setUint32(0, json.length, true);
+  req.set(json, 4);
+  write(buf, req);
+  const done = remoteCounters().done;
+  writeBlock(desc, 0, buf, req.length, true);
+  try {
+    awaitRemote(done + 1);
+  } finally {
+    release(seg);
+  }
+}
