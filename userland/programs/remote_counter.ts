@@ -29,7 +29,6 @@ import {
   SignalHandler,
   SigWait,
   startOn,
-  store32,
   WRITE,
 } from "../lib/mod.ts";
 
