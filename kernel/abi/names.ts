@@ -41,7 +41,16 @@ export const Slot = {
 
 export const SlotState = { FREE: 0, REQUEST: 1, DONE: 2 } as const;
 export const NameOp = { ADD: 1, LOOKUP: 2, DELETE: 3, PURGE_NODE: 4, INVALIDATE: 5 } as const;
-export const LookupFlag = { FORCE_REMOTE: 1 } as const;
+export const LookupFlag = {
+  /** Skip the local table and cache: read the hinted node's registry. */
+  FORCE_REMOTE: 1,
+  /**
+   * Ask the hinted node's clerk instead of reading its registry: a remote WRITE with
+   * notification into its mailbox, answered by a remote WRITE back (000 §4.3,
+   * "LOOKUP with notification"; implies FORCE_REMOTE).
+   */
+  BY_NOTIFY: 2,
+} as const;
 /** No hint node. */
 export const NO_HINT = -1;
 
@@ -74,7 +83,35 @@ export const WellKnown = {
   REGISTRY: 1,
   /** The kernel's heartbeat counter, read by peers to detect failure (§3.7). */
   HEARTBEAT: 2,
+  /** The name clerk's mailbox for lookups with notification (writable by clerks). */
+  MAILBOX: 3,
 } as const;
+
+// ---------------------------------------------------------------------------
+// Mailbox: one 128-byte slot per node id. A clerk asking node B writes its request
+// into slot[me] of B's mailbox (with the notify bit); B answers into slot[B] of the
+// asker's mailbox, reply half, with a plain remote WRITE.
+
+export const MAILBOX_NODES = 64;
+export const MAILBOX_SLOT_BYTES = 128;
+export const MAILBOX_BYTES = MAILBOX_NODES * MAILBOX_SLOT_BYTES;
+/** Request half of a mailbox slot (written by the asking clerk). */
+export const Ask = { STATE: 0, NAME_LEN: 4, NAME: 8 } as const;
+/**
+ * Reply half of a mailbox slot (written by the answering clerk in one remote WRITE;
+ * STATE is the last word, so the asker spinning on it sees the rest complete).
+ */
+export const Answer = {
+  STATUS: 64,
+  NODE: 68,
+  EXPORT: 72,
+  GEN_HI: 76,
+  GEN_LO: 80,
+  RIGHTS: 84,
+  SIZE: 88,
+  STATE: 92,
+} as const;
+export const ANSWER_BYTES = 32;
 export const FIRST_EXPORT_ID = 16;
 /** The heartbeat export: one page whose first word the kernel increments. */
 export const HEARTBEAT_BYTES = 4096;

@@ -234,10 +234,10 @@ const TABLE = [
   {
     no: 30,
     name: "clerk_attach",
-    args: ["u32"],
+    args: ["u32", "u32"],
     data: "none",
-    doc: "Makes the caller its node's name clerk: exports its registry segment under the " +
-      "well-known id and returns the channel segment the kernel talks to it through.",
+    doc: "Makes the caller its node's name clerk: exports its registry and mailbox " +
+      "segments under their well-known ids; returns the channel segment's id.",
   },
 ] as const satisfies readonly SyscallSpec[];
 

@@ -10,6 +10,7 @@ import { Rights, RIGHTS_ALL, Trap } from "../abi/layout.ts";
 import {
   CHANNEL_BYTES,
   LookupFlag,
+  MAILBOX_BYTES,
   MAX_NAME_BYTES,
   NameOp,
   REGISTRY_BYTES,
@@ -105,7 +106,9 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
 
     import: (p, [hint, flags]) => {
       const name = checkName(readDataString(p.trap));
-      if (flags & ~LookupFlag.FORCE_REMOTE) fail("EINVAL", `import flags ${flags}`);
+      if (flags & ~(LookupFlag.FORCE_REMOTE | LookupFlag.BY_NOTIFY)) {
+        fail("EINVAL", `import flags ${flags}`);
+      }
       const r = blankRecord(NameOp.LOOKUP, name);
       r.hint = hint;
       r.flags = flags;
@@ -136,14 +139,26 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
       });
     },
 
-    clerk_attach: (p, [registry]) => {
+    clerk_attach: (p, [registry, mailbox]) => {
       if (k.clerk && k.clerk.state === "running") fail("EBUSY", `pid ${k.clerk.pid} is the clerk`);
-      const seg = k.segments.get(registry);
-      if (!seg || !((seg.holders.get(p.pid) ?? 0) & Rights.WRITE)) {
-        fail("EPERM", `the clerk must hold its registry segment ${registry}`);
-      }
-      if (seg.size < REGISTRY_BYTES) fail("EINVAL", `a registry needs ${REGISTRY_BYTES} bytes`);
-      k.exports.addWellKnown(WellKnown.REGISTRY, seg, p.pid, "names.registry", Rights.READ);
+      const held = (id: number, bytes: number, what: string) => {
+        const seg = k.segments.get(id);
+        if (!seg || !((seg.holders.get(p.pid) ?? 0) & Rights.WRITE)) {
+          fail("EPERM", `the clerk must hold its ${what} segment ${id}`);
+        }
+        if (seg.size < bytes) fail("EINVAL", `a ${what} needs ${bytes} bytes`);
+        return seg;
+      };
+      const reg = held(registry, REGISTRY_BYTES, "registry");
+      const box = held(mailbox, MAILBOX_BYTES, "mailbox");
+      k.exports.addWellKnown(WellKnown.REGISTRY, reg, p.pid, "names.registry", Rights.READ);
+      k.exports.addWellKnown(
+        WellKnown.MAILBOX,
+        box,
+        p.pid,
+        "names.mailbox",
+        Rights.READ | Rights.WRITE,
+      );
       const channel = k.createSegment(0, {
         size: CHANNEL_BYTES,
         mode: 0,

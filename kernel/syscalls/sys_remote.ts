@@ -8,7 +8,7 @@
  */
 
 import { MREGS_BYTES, MREGS_OFFSET, PAGE_SHIFT, Rights, Trap } from "../abi/layout.ts";
-import { HEARTBEAT_BYTES, REGISTRY_BYTES, WellKnown } from "../abi/names.ts";
+import { HEARTBEAT_BYTES, MAILBOX_BYTES, REGISTRY_BYTES, WellKnown } from "../abi/names.ts";
 import type { Kernel } from "../kernel.ts";
 import { supplyRange } from "../memory/segment_access.ts";
 import type { Segment } from "../memory/segment.ts";
@@ -16,6 +16,17 @@ import { FrameType, MAX_PAYLOAD } from "../net/wire.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import type { Handler } from "../trap/dispatch.ts";
+
+/** What an importer may assume of each well-known export (the owner checks again). */
+const WELL_KNOWN: Record<number, { name: string; rights: number; size: number }> = {
+  [WellKnown.REGISTRY]: { name: "names.registry", rights: Rights.READ, size: REGISTRY_BYTES },
+  [WellKnown.HEARTBEAT]: { name: "kernel.heartbeat", rights: Rights.READ, size: HEARTBEAT_BYTES },
+  [WellKnown.MAILBOX]: {
+    name: "names.mailbox",
+    rights: Rights.READ | Rights.WRITE,
+    size: MAILBOX_BYTES,
+  },
+};
 
 export function remoteHandlers(k: Kernel): Record<string, Handler> {
   /** The descriptor `id` if it can be used for `need` at [off, off+count). */
@@ -115,20 +126,10 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     },
 
     import_wellknown: (p, [node, which]) => {
-      if (which !== WellKnown.REGISTRY && which !== WellKnown.HEARTBEAT) {
-        fail("EINVAL", `no well-known export ${which}`);
-      }
+      const known = WELL_KNOWN[which];
+      if (!known) fail("EINVAL", `no well-known export ${which}`);
       if (k.nodeDown(node)) fail("EHOSTDOWN", `node ${node} is down`);
-      const d = p.descriptors.add({
-        name: which === WellKnown.REGISTRY ? "names.registry" : "kernel.heartbeat",
-        node,
-        exportId: which,
-        genHi: 0,
-        genLo: 0,
-        rights: Rights.READ,
-        size: which === WellKnown.REGISTRY ? REGISTRY_BYTES : HEARTBEAT_BYTES,
-      });
-      return d.id;
+      return p.descriptors.add({ ...known, node, exportId: which, genHi: 0, genLo: 0 }).id;
     },
   };
 }

@@ -26,23 +26,32 @@ import {
   importWellKnown,
   load32,
   nodeId,
+  NotifyPolicy,
   READ,
   read,
   remoteCounters,
+  SegMode,
+  SegUnit,
   Signal,
   SignalHandler,
   SigWait,
   store32,
   SysError,
   write,
+  writeBlock,
 } from "../../userland/lib/mod.ts";
 import {
+  Answer,
+  ANSWER_BYTES,
+  Ask,
   CHANNEL_SLOT_BYTES,
   CHANNEL_SLOTS,
   Entry,
   ENTRY_BYTES,
   EntryState,
   LookupFlag,
+  MAILBOX_BYTES,
+  MAILBOX_SLOT_BYTES,
   nameHash,
   NameOp,
   NOTICE_OFFSET,
@@ -84,13 +93,25 @@ class Clerk {
   readonly requests: number[] = [];
   readonly cache = new Map<string, Cached>();
   readonly registries = new Map<number, number>(); // node → descriptor of its registry
+  readonly mailboxes = new Map<number, number>(); // node → descriptor of its mailbox
+  readonly mailbox: number;
+  readonly asks: number[] = [];
 
   constructor() {
     const registrySegment = CreateSegment(REGISTRY_BYTES);
     this.registry = bind(registrySegment);
-    this.channel = bind(clerkAttach(registrySegment));
+    const mailboxSegment = CreateSegment(
+      MAILBOX_BYTES,
+      SegMode.NORMAL,
+      SegUnit.CACHE_LINE,
+      NotifyPolicy.CONDITIONAL,
+    );
+    this.mailbox = bind(mailboxSegment);
+    this.channel = bind(clerkAttach(registrySegment, mailboxSegment));
     this.bufferSegment = CreateSegment(4096);
     this.buffer = bind(this.bufferSegment);
+    // A notifying write into our mailbox is another clerk asking (000 §4.3).
+    SignalHandler(this.mailbox, MAILBOX_BYTES, (at) => this.asks.push(at));
     // Requests are queued by the handler and served in the main loop, where the
     // clerk may wait for remote READs (handlers never wait).
     SignalHandler(this.channel, CHANNEL_SLOTS * CHANNEL_SLOT_BYTES, (at) => this.requests.push(at));
@@ -209,6 +230,7 @@ class Clerk {
       }
       throw new SysError(Errno.ENOENT, "LOOKUPNAME");
     }
+    if (flags & LookupFlag.BY_NOTIFY) return this.askRemote(hint, name);
     const found = this.remoteLookup(hint, name);
     this.cache.set(text, found);
     return found;
@@ -231,20 +253,79 @@ class Clerk {
 
   /** Fetches one registry entry of `node` into the buffer; returns its local address. */
   readRemoteEntry(node: number, index: number): number {
-    let desc = this.registries.get(node);
-    if (desc === undefined) {
-      desc = importWellKnown(node, WellKnown.REGISTRY);
-      this.registries.set(node, desc);
-    }
+    const desc = this.descriptorFor(this.registries, node, WellKnown.REGISTRY);
     const done = remoteCounters().done;
     READ(desc, index * ENTRY_BYTES, ENTRY_BYTES, this.bufferSegment, 0);
     awaitRemote(done + 1, REMOTE_TIMEOUT_MS);
     return this.buffer;
   }
 
+  // --- lookups with notification (000 §4.3) --------------------------------
+
+  /** Asks `node`'s clerk to look `name` up: a notifying WRITE, then spin for its answer. */
+  askRemote(node: number, name: Uint8Array): Record {
+    const theirs = this.descriptorFor(this.mailboxes, node, WellKnown.MAILBOX);
+    const reply = this.mailbox + node * MAILBOX_SLOT_BYTES;
+    store32(reply + Answer.STATE, 0);
+    const ask = this.buffer + 1024;
+    store32(ask + Ask.STATE, 1);
+    store32(ask + Ask.NAME_LEN, name.length);
+    write(ask + Ask.NAME, name);
+    const done = remoteCounters().done;
+    writeBlock(theirs, this.me * MAILBOX_SLOT_BYTES, ask, Ask.NAME + name.length, true);
+    awaitRemote(done + 1, REMOTE_TIMEOUT_MS);
+    // The answer is written into our memory by their clerk: spin at user level for it.
+    const deadline = performance.now() + REMOTE_TIMEOUT_MS;
+    for (let spins = 0; load32(reply + Answer.STATE) !== 1; spins++) {
+      if (spins < 100_000) continue;
+      if (performance.now() > deadline) throw new SysError(Errno.ETIMEDOUT, "LOOKUPNAME");
+      SigWait(1);
+      // Two clerks asking each other at once must not wait on each other.
+      while (this.asks.length) this.answer(this.asks.shift()!);
+    }
+    const status = load32(reply + Answer.STATUS);
+    if (status !== 0) throw new SysError(status, "LOOKUPNAME");
+    return readRecord(reply + Answer.NODE - Slot.NODE, Slot);
+  }
+
+  /** Answers another clerk's ask in our mailbox with one remote WRITE into theirs. */
+  answer(at: number): void {
+    const slot = at - ((at - this.mailbox) % MAILBOX_SLOT_BYTES);
+    if (load32(slot + Ask.STATE) !== 1) return;
+    store32(slot + Ask.STATE, 0);
+    const asker = (slot - this.mailbox) / MAILBOX_SLOT_BYTES;
+    const name = read(slot + Ask.NAME, Math.min(32, load32(slot + Ask.NAME_LEN)));
+    const out = this.buffer + 2048 - Answer.STATUS; // lay the reply out as in a slot
+    const index = this.findLocal(name);
+    store32(out + Answer.STATUS, index >= 0 ? 0 : Errno.ENOENT);
+    if (index >= 0) {
+      writeRecord(out + Answer.NODE - Slot.NODE, Slot, readRecord(this.entry(index), Entry));
+    }
+    store32(out + Answer.STATE, 1);
+    const theirs = this.descriptorFor(this.mailboxes, asker, WellKnown.MAILBOX);
+    const done = remoteCounters().done;
+    writeBlock(
+      theirs,
+      this.me * MAILBOX_SLOT_BYTES + Answer.STATUS,
+      out + Answer.STATUS,
+      ANSWER_BYTES,
+    );
+    awaitRemote(done + 1, REMOTE_TIMEOUT_MS);
+  }
+
+  descriptorFor(cache: Map<number, number>, node: number, which: number): number {
+    let desc = cache.get(node);
+    if (desc === undefined) {
+      desc = importWellKnown(node, which);
+      cache.set(node, desc);
+    }
+    return desc;
+  }
+
   purgeNode(node: number): void {
     for (const [name, c] of this.cache) if (c.node === node) this.cache.delete(name);
     this.registries.delete(node);
+    this.mailboxes.delete(node);
   }
 
   /** Re-reads every cached name; purges and reports the dead ones (000 §4.1). */
@@ -301,6 +382,7 @@ export default function main(args: string[]): number {
   let nextRefresh = performance.now() + refreshMs;
   for (;;) {
     clerk.sweep();
+    while (clerk.asks.length) clerk.answer(clerk.asks.shift()!);
     while (clerk.requests.length) clerk.serve(clerk.requests.shift()!);
     SigWait(Math.max(1, nextRefresh - performance.now()));
     if (performance.now() >= nextRefresh) {

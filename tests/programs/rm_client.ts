@@ -45,7 +45,11 @@ export default function main(args: string[]): number {
       const done = remoteCounters().done;
       switch (s.op) {
         case "import": {
-          const r = importSegment(s.name, { hint: s.hint, forceRemote: s.force });
+          const r = importSegment(s.name, {
+            hint: s.hint,
+            forceRemote: s.force,
+            byNotify: s.notify,
+          });
           last = r.desc;
           report({ step: i, ...r });
           break;

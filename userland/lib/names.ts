@@ -4,12 +4,17 @@
  */
 
 export {
+  Answer,
+  ANSWER_BYTES,
+  Ask,
   CHANNEL_SLOT_BYTES,
   CHANNEL_SLOTS,
   Entry,
   ENTRY_BYTES,
   EntryState,
   LookupFlag,
+  MAILBOX_BYTES,
+  MAILBOX_SLOT_BYTES,
   MAX_NAME_BYTES,
   nameHash,
   NameOp,

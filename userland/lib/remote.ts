@@ -53,6 +53,8 @@ export interface ImportOptions {
   hint?: number;
   /** Skip the local clerk's cache and read the hinted node's registry. */
   forceRemote?: boolean;
+  /** Ask the hinted node's clerk by a notifying remote WRITE instead of reading. */
+  byNotify?: boolean;
 }
 
 /** Imports `name`; returns a descriptor and the segment's size. */
@@ -61,7 +63,8 @@ export function importSegment(
   opts: ImportOptions = {},
 ): { desc: number; size: number } {
   putData(name);
-  const flags = opts.forceRemote ? LookupFlag.FORCE_REMOTE : 0;
+  const flags = (opts.forceRemote ? LookupFlag.FORCE_REMOTE : 0) |
+    (opts.byNotify ? LookupFlag.BY_NOTIFY : 0);
   const r = trapReply(Sys.import, [opts.hint ?? NO_HINT, flags]);
   return { desc: r.result, size: r.result2 >>> 0 };
 }
@@ -192,6 +195,6 @@ export function importWellKnown(node: number, which: number): number {
 }
 
 /** Makes the caller its node's name clerk; returns the channel segment's id. */
-export function clerkAttach(registrySegment: number): number {
-  return trap(Sys.clerk_attach, registrySegment);
+export function clerkAttach(registrySegment: number, mailboxSegment: number): number {
+  return trap(Sys.clerk_attach, registrySegment, mailboxSegment);
 }
