@@ -32,7 +32,7 @@ import { syscallByNumber, SYSCALLS, type SyscallSpec } from "./abi/syscalls.ts";
 import type { Console, ProcessHost } from "./host_interface.ts";
 import { Segment, type SegmentAttributes } from "./memory/segment.ts";
 import { ExportTable } from "./remote/export_table.ts";
-import { blankRecord, type NameClient } from "./remote/name_client.ts";
+import { blankRecord, type NameClient, type NameRecord } from "./remote/name_client.ts";
 import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
 import { FailureDetector, type PeerState } from "./remote/failure_detector.ts";
 import { HEARTBEAT_BYTES, NameOp, WellKnown } from "./abi/names.ts";
@@ -44,6 +44,15 @@ import { TrapService } from "./trap/trap_service.ts";
 import { makeHandlers } from "./syscalls/mod.ts";
 import { writeDataPrefix } from "./syscalls/data.ts";
 import type { TraceKind } from "./trace.ts";
+
+/** How long a name request waits for the node's clerk to start (see askNames). */
+const CLERK_WAIT_MS = 5_000;
+
+interface BacklogItem {
+  r: NameRecord;
+  cb: (a: NameRecord) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
 
 export interface KernelConfig {
   /** Node id (for traces and, later, the cluster). */
@@ -385,6 +394,44 @@ export class Kernel implements RemoteHost {
     else if (to === this.nodeId) this.remote.receive(bytes, to);
   }
 
+  /** Name requests made before the node's clerk attached (it starts with the node). */
+  readonly #nameBacklog: BacklogItem[] = [];
+
+  /**
+   * Posts a request to the name clerk. While none has attached yet (it is still
+   * starting), the request waits for one up to CLERK_WAIT_MS, then fails with EIO.
+   * Returns a function that cancels the wait.
+   */
+  askNames(r: NameRecord, cb: (a: NameRecord) => void): () => void {
+    if (this.names) return this.names.request(r, cb);
+    const item = {
+      r,
+      cb,
+      timer: setTimeout(() => {
+        this.#dropBacklog(item);
+        cb({ ...r, status: Errno.EIO });
+      }, CLERK_WAIT_MS),
+    };
+    this.#nameBacklog.push(item);
+    return () => this.#dropBacklog(item);
+  }
+
+  #dropBacklog(item: BacklogItem): void {
+    clearTimeout(item.timer);
+    const i = this.#nameBacklog.indexOf(item);
+    if (i >= 0) this.#nameBacklog.splice(i, 1);
+  }
+
+  /** A clerk attached: it takes the name service and every request that waited. */
+  attachNames(names: NameClient, clerk: Process): void {
+    this.names = names;
+    this.clerk = clerk;
+    for (const item of [...this.#nameBacklog]) {
+      this.#dropBacklog(item);
+      names.request(item.r, item.cb);
+    }
+  }
+
   /** Failure detection by heartbeat reads (000 §3.7). */
   readonly detector: FailureDetector;
 
@@ -576,6 +623,7 @@ export class Kernel implements RemoteHost {
       this.terminate(p, EXIT_KILLED_BASE + Sig.SIGKILL, "node halted");
     }
     this.detector.stop();
+    for (const item of [...this.#nameBacklog]) this.#dropBacklog(item);
     if (this.#ownsTrapService) this.trapService.stop();
   }
 

@@ -20,13 +20,12 @@ export function supplyRange(seg: Segment, offset: number, count: number): boolea
 
 /** Copies `bytes` into the segment at `offset` (bounds already checked). */
 export function storeBytes(seg: Segment, offset: number, bytes: Uint8Array): void {
-  const u8 = seg.bytes, i32 = seg.words;
-  const src = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  const u8 = seg.bytes, i32 = seg.words, b = bytes;
   let i = 0;
-  while (i < bytes.length) {
+  while (i < b.length) {
     const at = offset + i;
-    if ((at & 3) === 0 && i + 4 <= bytes.length) {
-      Atomics.store(i32, at >> 2, src.getInt32(i, true));
+    if ((at & 3) === 0 && i + 4 <= b.length) {
+      Atomics.store(i32, at >> 2, b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24));
       i += 4;
     } else {
       u8[at] = bytes[i++];

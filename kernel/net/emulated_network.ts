@@ -48,6 +48,11 @@ interface Pending {
   bytes: Uint8Array;
 }
 
+/** The key of the link from `a` to `b`. */
+function linkKey(a: number, b: number): number {
+  return a * 65536 + b;
+}
+
 /** A small deterministic generator (xorshift32) for loss. */
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 0x9e3779b9;
@@ -64,7 +69,7 @@ function rng(seed: number): () => number {
 export class EmulatedNetwork {
   readonly stats: NetworkStats = { sent: 0, delivered: 0, lost: 0, unroutable: 0 };
   readonly #nodes = new Map<number, Receiver>();
-  readonly #links = new Map<string, LinkState>();
+  readonly #links = new Map<number, LinkState>();
   #default: LinkConfig;
   readonly #ready: Pending[] = [];
   readonly #timed: Pending[] = [];
@@ -94,7 +99,7 @@ export class EmulatedNetwork {
 
   /** Sets the link between `a` and `b` (both directions). */
   setLink(a: number, b: number, cfg: Partial<LinkConfig>): void {
-    for (const key of [`${a}>${b}`, `${b}>${a}`]) {
+    for (const key of [linkKey(a, b), linkKey(b, a)]) {
       const old = this.#link(key);
       this.#links.set(key, { ...old, ...cfg });
     }
@@ -107,7 +112,7 @@ export class EmulatedNetwork {
     if (seed !== undefined) this.#random = rng(seed);
   }
 
-  #link(key: string): LinkState {
+  #link(key: number): LinkState {
     let l = this.#links.get(key);
     if (!l) {
       l = { ...this.#default, busyUntil: 0 };
@@ -119,10 +124,14 @@ export class EmulatedNetwork {
   /** Sends a frame from node `from` to node `to`. */
   send(from: number, to: number, bytes: Uint8Array): void {
     this.stats.sent++;
-    const link = this.#link(`${from}>${to}`);
+    const link = this.#link(linkKey(from, to));
     if (link.loss > 0 && this.#random() < link.loss) {
       this.stats.lost++;
       return;
+    }
+    if (link.latencyUs === 0 && link.bandwidthMBps === 0) {
+      this.#ready.push({ at: 0, from, to, bytes });
+      return this.#drain();
     }
     const now = performance.now() * 1000;
     let at = now;

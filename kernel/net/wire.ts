@@ -27,6 +27,19 @@
 
 import { crc32 } from "./crc32.ts";
 
+/** Stores a little-endian 32-bit word. */
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
+/** Loads a little-endian unsigned 32-bit word. */
+function get32(b: Uint8Array, at: number): number {
+  return (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
+}
+
 export const WIRE_MAGIC = 0x4d52;
 export const WIRE_VERSION = 1;
 export const HEADER_BYTES = 52;
@@ -71,6 +84,8 @@ export interface Frame {
   payload: Uint8Array;
 }
 
+const NO_PAYLOAD = new Uint8Array(0);
+
 /** Returns a zeroed frame record to fill and encode. */
 export function emptyFrame(): Frame {
   return {
@@ -87,7 +102,7 @@ export function emptyFrame(): Frame {
     flags: 0,
     arg0: 0,
     arg1: 0,
-    payload: new Uint8Array(0),
+    payload: NO_PAYLOAD,
   };
 }
 
@@ -97,27 +112,23 @@ export function encodeFrame(f: Frame): Uint8Array {
     throw new RangeError(`payload of ${f.payload.length} bytes exceeds ${MAX_PAYLOAD}`);
   }
   const length = HEADER_BYTES + f.payload.length + CHECKSUM_BYTES;
-  const bytes = new Uint8Array(length);
-  const v = new DataView(bytes.buffer);
-  v.setUint16(0, WIRE_MAGIC, true);
-  v.setUint8(2, WIRE_VERSION);
-  v.setUint8(3, f.type);
-  v.setUint32(4, length, true);
-  v.setUint16(8, f.srcNode, true);
-  v.setUint16(10, f.dstNode, true);
-  v.setUint32(12, f.srcPid >>> 0, true);
-  v.setUint32(16, f.seq >>> 0, true);
-  v.setUint32(20, f.exportId >>> 0, true);
-  v.setUint32(24, f.genHi >>> 0, true);
-  v.setUint32(28, f.genLo >>> 0, true);
-  v.setUint32(32, f.offset >>> 0, true);
-  v.setUint32(36, f.count >>> 0, true);
-  v.setUint32(40, f.flags >>> 0, true);
-  v.setUint32(44, f.arg0 >>> 0, true);
-  v.setUint32(48, f.arg1 >>> 0, true);
-  bytes.set(f.payload, HEADER_BYTES);
-  v.setUint32(length - CHECKSUM_BYTES, crc32(bytes, 0, length - CHECKSUM_BYTES), true);
-  return bytes;
+  const b = new Uint8Array(length); // one allocation: the fields go in byte by byte
+  put32(b, 0, WIRE_MAGIC | (WIRE_VERSION << 16) | (f.type << 24));
+  put32(b, 4, length);
+  put32(b, 8, (f.srcNode & 0xffff) | (f.dstNode << 16));
+  put32(b, 12, f.srcPid);
+  put32(b, 16, f.seq);
+  put32(b, 20, f.exportId);
+  put32(b, 24, f.genHi);
+  put32(b, 28, f.genLo);
+  put32(b, 32, f.offset);
+  put32(b, 36, f.count);
+  put32(b, 40, f.flags);
+  put32(b, 44, f.arg0);
+  put32(b, 48, f.arg1);
+  if (f.payload.length) b.set(f.payload, HEADER_BYTES);
+  put32(b, length - CHECKSUM_BYTES, crc32(b, 0, length - CHECKSUM_BYTES));
+  return b;
 }
 
 /** Why a frame was rejected. */
@@ -133,35 +144,36 @@ export type WireError =
 /** Decodes and validates one whole frame; returns the frame or why it is bad. */
 export function decodeFrame(bytes: Uint8Array): Frame | WireError {
   if (bytes.length < HEADER_BYTES + CHECKSUM_BYTES) return "short";
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
-  if (v.getUint16(0, true) !== WIRE_MAGIC) return "bad-magic";
-  if (v.getUint8(2) !== WIRE_VERSION) return "bad-version";
-  const length = v.getUint32(4, true);
-  if (length !== bytes.length || length > MAX_FRAME) return "bad-length";
-  const sum = v.getUint32(length - CHECKSUM_BYTES, true);
-  if (crc32(bytes, 0, length - CHECKSUM_BYTES) !== sum) return "bad-checksum";
-  const type = v.getUint8(3);
+  const b = bytes;
+  if ((b[0] | (b[1] << 8)) !== WIRE_MAGIC) return "bad-magic";
+  if (b[2] !== WIRE_VERSION) return "bad-version";
+  const length = get32(b, 4);
+  if (length !== b.length || length > MAX_FRAME) return "bad-length";
+  if (crc32(b, 0, length - CHECKSUM_BYTES) !== get32(b, length - CHECKSUM_BYTES)) {
+    return "bad-checksum";
+  }
+  const type = b[3];
   if (!TYPES.has(type)) return "bad-type";
-  const payload = bytes.subarray(HEADER_BYTES, length - CHECKSUM_BYTES);
-  const count = v.getUint32(36, true);
+  const payload = b.subarray(HEADER_BYTES, length - CHECKSUM_BYTES);
+  const count = get32(b, 36);
   if (type === FrameType.WRITE && payload.length !== count) return "bad-payload";
   if ((type === FrameType.READ || type === FrameType.CAS) && payload.length !== 0) {
     return "bad-payload";
   }
   return {
     type,
-    srcNode: v.getUint16(8, true),
-    dstNode: v.getUint16(10, true),
-    srcPid: v.getUint32(12, true),
-    seq: v.getUint32(16, true),
-    exportId: v.getUint32(20, true),
-    genHi: v.getUint32(24, true),
-    genLo: v.getUint32(28, true),
-    offset: v.getUint32(32, true),
+    srcNode: b[8] | (b[9] << 8),
+    dstNode: b[10] | (b[11] << 8),
+    srcPid: get32(b, 12),
+    seq: get32(b, 16),
+    exportId: get32(b, 20),
+    genHi: get32(b, 24),
+    genLo: get32(b, 28),
+    offset: get32(b, 32),
     count,
-    flags: v.getUint32(40, true),
-    arg0: v.getUint32(44, true),
-    arg1: v.getUint32(48, true),
+    flags: get32(b, 40),
+    arg0: get32(b, 44),
+    arg1: get32(b, 48),
     payload,
   };
 }
@@ -184,8 +196,7 @@ export class FrameReader {
   /** The next whole frame's bytes, null if incomplete, or "bad-length" for garbage. */
   next(): Uint8Array | null | "bad-length" {
     if (this.#buf.length < 8) return null;
-    const v = new DataView(this.#buf.buffer, this.#buf.byteOffset, this.#buf.length);
-    const length = v.getUint32(4, true);
+    const length = get32(this.#buf, 4);
     if (length < HEADER_BYTES + CHECKSUM_BYTES || length > MAX_FRAME) return "bad-length";
     if (this.#buf.length < length) return null;
     const frame = this.#buf.slice(0, length);

@@ -93,6 +93,7 @@ export class RemoteMemory {
   };
   readonly #host: RemoteHost;
   readonly #pending = new Map<number, Pending>();
+  #clock = performance.now();
   #seq = 1;
 
   constructor(host: RemoteHost) {
@@ -112,7 +113,8 @@ export class RemoteMemory {
   ): number {
     const seq = this.#seq;
     this.#seq = (this.#seq + 1) >>> 0 || 1;
-    this.#pending.set(seq, { ...pending, type, node: to.node, issuedAt: performance.now() });
+    // A coarse clock (the last expiry sweep) is enough to time out lost requests.
+    this.#pending.set(seq, { ...pending, type, node: to.node, issuedAt: this.#clock });
     const f = emptyFrame();
     f.type = type;
     f.srcNode = this.#host.nodeId;
@@ -142,6 +144,7 @@ export class RemoteMemory {
 
   /** Fails requests older than REQUEST_TIMEOUT_MS with ETIMEDOUT (a lost frame). */
   expire(now = performance.now()): void {
+    this.#clock = now;
     for (const [seq, p] of this.#pending) {
       if (now - p.issuedAt > REQUEST_TIMEOUT_MS) this.#complete(seq, p, Errno.ETIMEDOUT, null);
     }

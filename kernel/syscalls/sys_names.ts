@@ -64,11 +64,13 @@ function parseExport(text: string): ExportRequest {
 export function nameHandlers(k: Kernel): Record<string, Handler> {
   /** Posts a request to the clerk and blocks the caller until `finish` completes it. */
   const ask = (p: Process, r: NameRecord, finish: (a: NameRecord) => void): Reply => {
-    if (!k.names) fail("EIO", "no name clerk runs on this node");
-    const cancel = k.names.request(r, (answer) => {
-      if (p.state === "running" && p.blocked) finish(answer);
+    // Blocked before the request is posted: the clerk, in another thread, may answer
+    // at once, and the answer must find this very trap waiting for it.
+    const blocked = { sysno: p.trap[Trap.SYSNO], cancel: () => cancel() };
+    p.blocked = blocked;
+    const cancel = k.askNames(r, (answer) => {
+      if (p.state === "running" && p.blocked === blocked) finish(answer);
     });
-    p.blocked = { sysno: p.trap[Trap.SYSNO], cancel };
     return BLOCKED;
   };
 
@@ -135,7 +137,10 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
       if (!e) fail("ENOENT", `the caller exports no "${name}"`);
       k.exports.remove(e.id); // from now on the owner answers ESTALE
       return ask(p, blankRecord(NameOp.DELETE, name), (a) => {
-        k.completeBlocked(p, a.status ? -1 : 0, a.status === Errno.ENOENT ? 0 : a.status);
+        // The export is gone from the kernel either way; a clerk that never knew
+        // the name (it refused the ADDNAME) has nothing to delete.
+        const ok = a.status === 0 || a.status === Errno.ENOENT;
+        k.completeBlocked(p, ok ? 0 : -1, ok ? 0 : a.status, 0, ok ? "" : "the name clerk failed");
       });
     },
 
@@ -170,8 +175,7 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
       const names = new NameClient(channel, (offset) => k.signalSegment(channel, offset));
       names.onInvalidate = (r) => k.invalidate(r.node, r.exportId, r.genHi, r.genLo);
       channel.kernelHandler = (offset) => names.onSignal(offset);
-      k.names = names;
-      k.clerk = p;
+      k.attachNames(names, p);
       return channel.id;
     },
   };

@@ -254,9 +254,9 @@ class Clerk {
   /** Fetches one registry entry of `node` into the buffer; returns its local address. */
   readRemoteEntry(node: number, index: number): number {
     const desc = this.descriptorFor(this.registries, node, WellKnown.REGISTRY);
-    const done = remoteCounters().done;
+    const before = remoteCounters();
     READ(desc, index * ENTRY_BYTES, ENTRY_BYTES, this.bufferSegment, 0);
-    awaitRemote(done + 1, REMOTE_TIMEOUT_MS);
+    awaitRemote(before, REMOTE_TIMEOUT_MS);
     return this.buffer;
   }
 
@@ -271,9 +271,9 @@ class Clerk {
     store32(ask + Ask.STATE, 1);
     store32(ask + Ask.NAME_LEN, name.length);
     write(ask + Ask.NAME, name);
-    const done = remoteCounters().done;
+    const before = remoteCounters();
     writeBlock(theirs, this.me * MAILBOX_SLOT_BYTES, ask, Ask.NAME + name.length, true);
-    awaitRemote(done + 1, REMOTE_TIMEOUT_MS);
+    awaitRemote(before, REMOTE_TIMEOUT_MS);
     // The answer is written into our memory by their clerk: spin at user level for it.
     const deadline = performance.now() + REMOTE_TIMEOUT_MS;
     for (let spins = 0; load32(reply + Answer.STATE) !== 1; spins++) {
@@ -303,14 +303,14 @@ class Clerk {
     }
     store32(out + Answer.STATE, 1);
     const theirs = this.descriptorFor(this.mailboxes, asker, WellKnown.MAILBOX);
-    const done = remoteCounters().done;
+    const before = remoteCounters();
     writeBlock(
       theirs,
       this.me * MAILBOX_SLOT_BYTES + Answer.STATUS,
       out + Answer.STATUS,
       ANSWER_BYTES,
     );
-    awaitRemote(done + 1, REMOTE_TIMEOUT_MS);
+    awaitRemote(before, REMOTE_TIMEOUT_MS);
   }
 
   descriptorFor(cache: Map<number, number>, node: number, which: number): number {

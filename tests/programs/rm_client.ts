@@ -42,7 +42,7 @@ export default function main(args: string[]): number {
     const s = steps[i];
     const desc = s.desc ?? last;
     try {
-      const done = remoteCounters().done;
+      const before = remoteCounters();
       switch (s.op) {
         case "import": {
           const r = importSegment(s.name, {
@@ -56,32 +56,32 @@ export default function main(args: string[]): number {
         }
         case "write": {
           const seq = WRITE(desc, s.off, new Uint8Array(s.data), s.notify ?? false);
-          if (s.wait !== false) awaitRemote(done + 1);
+          if (s.wait !== false) awaitRemote(before);
           report({ step: i, seq });
           break;
         }
         case "nowait-write": {
           const seq = WRITE(desc, s.off, new Uint8Array(s.data));
-          report({ step: i, seq, doneBefore: done });
+          report({ step: i, seq, doneBefore: before.done });
           break;
         }
         case "block": {
           const src = allocate(s.count);
           write(src, new Uint8Array(s.count).fill(s.fill));
           writeBlock(desc, s.off, src, s.count);
-          awaitRemote(done + 1);
+          awaitRemote(before);
           report({ step: i, ok: true });
           break;
         }
         case "read": {
           READ(desc, s.off, s.count, local, 0);
-          awaitRemote(done + 1);
+          awaitRemote(before);
           report({ step: i, data: [...read(base, s.count)] });
           break;
         }
         case "cas": {
           CAS(desc, s.off, local, 64, s.old, s.new);
-          awaitRemote(done + 1);
+          awaitRemote(before);
           report({ step: i, swapped: load32(base + 64) });
           break;
         }

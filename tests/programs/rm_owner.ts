@@ -1,7 +1,10 @@
 /**
  * Remote-memory owner: creates a segment, exports it as args[0] (rights args[1],
  * default all), reports {exported, segment, vaddr} and then serves until killed,
- * reporting each notification it gets as {notified: offset}.
+ * reporting each notification it gets as {notified: offset, addr, name}: the offset
+ * in the segment and the address its handler was called with.
+ *
+ *   rm_owner.ts NAME [RIGHTS] [always|never|conditional]
  */
 import {
   bind,
@@ -28,8 +31,8 @@ export default function main(args: string[]): number {
   const seg = CreateSegment(8192, SegMode.NORMAL, SegUnit.CACHE_LINE, POLICY[policy ?? "never"]);
   const base = bind(seg);
   store32(base + 100, 0x1234);
-  SignalHandler(base, 8192, (addr) => report({ notified: addr - base }));
+  SignalHandler(base, 8192, (addr) => report({ notified: addr - base, addr, name }));
   const id = exportSegment(seg, name, rights ? Number(rights) : RIGHTS_ALL);
-  report({ exported: id, segment: seg, vaddr: base });
+  report({ exported: id, segment: seg, vaddr: base, name });
   for (;;) SigWait(60_000);
 }

@@ -51,10 +51,10 @@ export function startOn(
   new DataView(req.buffer).setUint32(0, json.length, true);
   req.set(json, 4);
   write(buf, req);
-  const done = remoteCounters().done;
+  const before = remoteCounters();
   writeBlock(desc, 0, buf, req.length, true);
   try {
-    awaitRemote(done + 1);
+    awaitRemote(before);
   } finally {
     release(seg);
   }

@@ -147,14 +147,23 @@ export function remoteStatus(): { errors: number; errno: number } {
 }
 
 /**
- * Waits until `remoteCounters().done` reaches `done`, spinning and then blocking on
- * the counter (the kernel wakes it on every completion). Throws SysError with the
- * error code if an error completion arrives first, and ETIMEDOUT after `timeoutMs`.
+ * Waits for the completion of the request issued after `before` was read (pass the
+ * `remoteCounters()` taken just before issuing), spinning and then blocking on the
+ * counter (the kernel wakes it on every completion). Throws SysError with the error
+ * code if an error completion arrives instead, and ETIMEDOUT after `timeoutMs`.
  * Signals are not handled while it waits.
+ *
+ * @example
+ * ```ts
+ * const before = remoteCounters();
+ * WRITE(desc, 0, bytes);
+ * awaitRemote(before);
+ * ```
  */
-export function awaitRemote(done: number, timeoutMs = 5_000): void {
+export function awaitRemote(before: RemoteCounters, timeoutMs = 5_000): void {
   const t = trapPage();
-  const errorsBefore = Atomics.load(t, Trap.REMOTE_ERRORS);
+  const done = (before.done + 1) | 0;
+  const errorsBefore = before.errors;
   let deadline = -1;
   for (let spins = 0;; spins++) {
     const now = Atomics.load(t, Trap.REMOTE_DONE);

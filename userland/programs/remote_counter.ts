@@ -62,9 +62,9 @@ function client(ownerNode: number, n: number): number {
   const local = CreateSegment(4096);
   const at = bind(local);
   const step = (issue: () => void) => {
-    const before = remoteCounters().done;
+    const before = remoteCounters();
     issue();
-    awaitRemote(before + 1);
+    awaitRemote(before);
   };
   step(() => READ(desc, COUNTER, 4, local, 0));
   println(`client (node ${nodeId()}): READ counter = ${load32(at)}`);

@@ -4,9 +4,9 @@
 import { println } from "../../../userland/lib/mod.ts";
 import { type Batch, measureBatches } from "../peers/worker_common.ts";
 
-/** Measures `batch` and prints one `BENCH <json>` line. */
-export async function measureAndReport(batch: Batch, quick: boolean): Promise<void> {
+/** Measures `batch` and prints one `BENCH <json>` line (tagged with `name` if given). */
+export async function measureAndReport(batch: Batch, quick: boolean, name?: string): Promise<void> {
   const deadline = performance.now() + (quick ? 10_000 : 30_000);
   const r = await measureBatches(batch, quick, deadline);
-  println(`BENCH ${JSON.stringify(r)}`);
+  println(`BENCH ${JSON.stringify(name ? { case: name, ...r } : r)}`);
 }

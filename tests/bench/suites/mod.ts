@@ -2,6 +2,8 @@
 // selectable with `deno task bench --suite NAME`.
 
 import type { Suite } from "../suite.ts";
+import { names } from "./names.ts";
+import { remote } from "./remote.ts";
 import { trap } from "./trap.ts";
 
-export const suites: Suite[] = [trap];
+export const suites: Suite[] = [trap, remote, names];
