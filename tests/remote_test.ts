@@ -24,7 +24,7 @@ import {
 } from "../kernel/net/wire.ts";
 import type { Process } from "../kernel/proc/process.ts";
 import { syscallByNumber } from "../kernel/abi/syscalls.ts";
-import { TestCluster, withCluster, withDeadline } from "./helpers.ts";
+import { TestCluster, withCluster, withDeadline, withNode } from "./helpers.ts";
 import { pattern, slotPattern } from "./programs/rm_patterns.ts";
 
 /** No heartbeat traffic: it would be served at the owner and draw from the loss generator. */
@@ -747,5 +747,21 @@ Deno.test("awaitRemote throws the owner's error code when the error completion c
     assert.deepEqual([r[2].errors, r[2].errno], [1, Errno.EPERM], "the owner refused it");
     assert.equal(r[1].error, "EPERM", `awaitRemote reported ${r[1].error}`);
     assert.ok(performance.now() - t0 < 4_000, "without waiting for its timeout");
+  });
+});
+
+Deno.test("pin() makes pages resident and unpin() undoes it; bad ranges are EINVAL", async () => {
+  await withNode(async (node) => {
+    const st = await node.run("rm_pin");
+    assert.equal(st.status, 0, node.console.out + node.console.err);
+    assert.deepEqual(node.results()[0], {
+      before: 0,
+      pinned: 2,
+      after: 2,
+      unpin: 2,
+      unpinAgain: "EINVAL",
+      beyond: "EINVAL",
+      unmapped: "EINVAL",
+    });
   });
 });
