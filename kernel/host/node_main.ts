@@ -61,9 +61,11 @@ await runCli("node", USAGE, async () => {
   const bound = tcp.listen(listen.hostname, listen.port);
   console_.write(2, `node ${id} listening on ${bound.hostname}:${bound.port}\n`);
   tcp.onPeer = (node) => console_.write(2, `node ${id}: node ${node} joined\n`);
+  let joined = 0;
   for (const j of joins) {
     try {
       await tcp.join(j.hostname, j.port);
+      joined++;
     } catch (e) {
       console_.write(
         2,
@@ -71,6 +73,8 @@ await runCli("node", USAGE, async () => {
       );
     }
   }
+  // Programs start once the peers we joined have authenticated (or failed to).
+  await tcp.waitForPeers(joined, 5_000);
   const init = kernel.spawn("userland/programs/init.ts", initArgs(run, Boolean(values.serve)));
   const status = await init.exited;
   tcp.close();

@@ -111,6 +111,15 @@ export class TcpTransport {
     this.#write(peer, bytes);
   }
 
+  /** Resolves once `n` peers have authenticated, or after `ms` (returns how many did). */
+  async waitForPeers(n: number, ms: number): Promise<number> {
+    const deadline = Date.now() + ms;
+    while (this.peers.length < n && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return this.peers.length;
+  }
+
   /** Nodes connected and authenticated. */
   get peers(): number[] {
     return [...this.#peers.values()].filter((p) => p.authenticated).map((p) => p.node);

@@ -114,7 +114,17 @@ export class RemoteMemory {
     const seq = this.#seq;
     this.#seq = (this.#seq + 1) >>> 0 || 1;
     // A coarse clock (the last expiry sweep) is enough to time out lost requests.
-    this.#pending.set(seq, { ...pending, type, node: to.node, issuedAt: this.#clock });
+    this.#pending.set(seq, {
+      type,
+      proc: pending.proc,
+      descId: pending.descId,
+      node: to.node,
+      local: pending.local,
+      localOffset: pending.localOffset,
+      notify: pending.notify,
+      issuedAt: this.#clock,
+      done: pending.done,
+    });
     const f = emptyFrame();
     f.type = type;
     f.srcNode = this.#host.nodeId;

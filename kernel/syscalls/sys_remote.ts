@@ -58,7 +58,8 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     remote_write: (p, [id, off, count, notify]) => {
       if (count === 0 || count > MREGS_BYTES) fail("EINVAL", `WRITE of ${count} bytes (1..40)`);
       const d = usable(p, id, Rights.WRITE, off, count);
-      const data = new Uint8Array(p.trapBuffer, MREGS_OFFSET, count).slice();
+      // The registers are encoded into the frame before the trap returns: no copy.
+      const data = new Uint8Array(p.trapBuffer, MREGS_OFFSET, count);
       return k.remote.issue(FrameType.WRITE, d, { offset: off, count, notify: notify !== 0 }, {
         proc: p,
         descId: id,

@@ -340,7 +340,9 @@ class Clerk {
           load32(e + Entry.GEN_LO) >>> 0 === c.genLo;
       } catch (e) {
         if (!(e instanceof SysError)) throw e;
-        if (e.code === "ETIMEDOUT") continue; // maybe slow: the failure detector decides
+        // Slow or down is not dead: the failure detector decides, and a node that
+        // comes back with the same incarnation still has its names.
+        if (e.code === "ETIMEDOUT" || e.code === "EHOSTDOWN") continue;
       }
       if (!alive) {
         this.cache.delete(text);

@@ -98,9 +98,19 @@ export async function runTcpBench(
 ): Promise<NamedResult[]> {
   const root = new URL("../../", import.meta.url);
   const secret = crypto.randomUUID();
+  // `deno run` itself (not through `deno task`), so killing it kills the node.
   const node = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["task", "-q", "node", "--secret", secret, ...args],
+      args: [
+        "run",
+        "--unstable-worker-options",
+        "--allow-read=.",
+        "--allow-net",
+        "kernel/host/node_main.ts",
+        "--secret",
+        secret,
+        ...args,
+      ],
       cwd: root,
       stdout: "piped",
       stderr: "piped",

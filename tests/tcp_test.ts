@@ -1,0 +1,412 @@
+/**
+ * Nodes in separate Deno processes joined over TCP on loopback (`deno task node`):
+ * remote memory between them, HMAC authentication with the cluster secret, a peer
+ * that breaks the framing or talks before authenticating, and the CLI's usage errors.
+ *
+ * Every node is a real subprocess; the first listens on port 0 and the test reads
+ * the port it got from its "listening on" line as stderr streams. Every wait has a
+ * deadline and every subprocess is killed in `finally`.
+ */
+
+import assert from "node:assert/strict";
+import { withDeadline } from "./helpers.ts";
+import { emptyFrame, encodeFrame, FrameType, WIRE_MAGIC } from "../kernel/net/wire.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const SECRET = "correct horse battery staple";
+const WAIT_MS = 20_000;
+const decoder = new TextDecoder();
+
+/** One `deno task node` subprocess with its output captured as it streams. */
+class NodeProc {
+  readonly id: number;
+  readonly child: Deno.ChildProcess;
+  out = "";
+  err = "";
+  readonly #pumps: Promise<void>[];
+  #changed: () => void = () => {};
+  #status: Deno.CommandStatus | null = null;
+
+  constructor(id: number, args: string[]) {
+    this.id = id;
+    this.child = new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "node", ...args],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      env: { NO_COLOR: "1" },
+    }).spawn();
+    this.#pumps = [
+      this.#pump(this.child.stdout, (t) => this.out += t),
+      this.#pump(this.child.stderr, (t) => this.err += t),
+    ];
+    this.child.status.then((s) => {
+      this.#status = s;
+      this.#changed();
+    });
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, add: (text: string) => void): Promise<void> {
+    const d = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        add(d.decode(chunk, { stream: true }));
+        this.#changed();
+      }
+    } catch {
+      // the stream was cancelled by close()
+    }
+  }
+
+  /** Waits until `cond()` holds, re-checking on output and exit; fails after `ms`. */
+  async until(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
+    const deadline = performance.now() + ms;
+    while (!cond()) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new Error(
+          `node ${this.id}: timed out after ${ms} ms waiting for ${what}\n` +
+            `--- stdout ---\n${this.out}--- stderr ---\n${this.err}`,
+        );
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve) => {
+        this.#changed = resolve;
+        timer = setTimeout(resolve, Math.min(left, 250));
+      });
+      clearTimeout(timer);
+      this.#changed = () => {};
+    }
+  }
+
+  /** The HOST:PORT the node printed it is listening on. */
+  async address(): Promise<string> {
+    const re = new RegExp(`^node ${this.id} listening on (\\S+):(\\d+)$`, "m");
+    await this.until(() => re.test(this.err), `"node ${this.id} listening on"`);
+    const m = re.exec(this.err)!;
+    return `${m[1]}:${m[2]}`;
+  }
+
+  /** Parsed `RESULT <json>` lines on stdout. */
+  results(): any[] {
+    return this.out.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) =>
+      JSON.parse(l.slice(7))
+    );
+  }
+
+  /** Waits for the process to end by itself; returns its exit code. */
+  async exited(ms = WAIT_MS): Promise<number> {
+    await this.until(() => this.#status !== null, "exit", ms);
+    return this.#status!.code;
+  }
+
+  /** Kills it if still running and waits for it and its output streams to end. */
+  async close(): Promise<void> {
+    if (this.#status === null) {
+      try {
+        this.child.kill("SIGTERM"); // deno task passes it on to the node
+      } catch {
+        // already gone
+      }
+      try {
+        await withDeadline(this.child.status, 10_000, `node ${this.id} to end`);
+      } catch {
+        try {
+          this.child.kill("SIGKILL");
+        } catch {
+          // already gone
+        }
+        await this.child.status;
+      }
+    }
+    try {
+      await withDeadline(Promise.all(this.#pumps), 5_000, `node ${this.id}'s output to end`);
+    } catch {
+      // a grandchild still holds the pipes: stop reading them
+      await Promise.allSettled([this.child.stdout.cancel(), this.child.stderr.cancel()]);
+    }
+  }
+}
+
+/** Starts `deno task node --id ID --listen 127.0.0.1:0 --secret S ARGS`. */
+function node(id: number, args: string[] = [], secret = SECRET): NodeProc {
+  return new NodeProc(id, [
+    "--id",
+    String(id),
+    "--listen",
+    "127.0.0.1:0",
+    "--secret",
+    secret,
+    "--block-only",
+    ...args,
+  ]);
+}
+
+/** Runs `fn` with a list to which it adds nodes; kills them all in the end. */
+async function withNodes(fn: (nodes: NodeProc[]) => Promise<void>): Promise<void> {
+  const nodes: NodeProc[] = [];
+  try {
+    await fn(nodes);
+  } finally {
+    await Promise.all(nodes.map((n) => n.close()));
+  }
+}
+
+/** Node 1 serving "counter" with rm_owner; returns its address and export id. */
+async function owner(nodes: NodeProc[]): Promise<{ n1: NodeProc; addr: string; exportId: number }> {
+  const n1 = node(1, ["--run", "tests/programs/rm_owner.ts", "counter"]);
+  nodes.push(n1);
+  const addr = await n1.address();
+  await n1.until(() => n1.results().some((r) => "exported" in r), "rm_owner's export");
+  const exportId = n1.results().find((r) => "exported" in r).exported;
+  return { n1, addr, exportId };
+}
+
+/** A node that joins `addr` and runs rm_client with `steps`; waits for its exit. */
+async function client(
+  nodes: NodeProc[],
+  id: number,
+  addr: string,
+  steps: unknown[],
+  secret = SECRET,
+): Promise<{ n: NodeProc; code: number; results: any[] }> {
+  const n = node(id, [
+    "--join",
+    addr,
+    "--run",
+    "tests/programs/rm_client.ts",
+    JSON.stringify(steps),
+  ], secret);
+  nodes.push(n);
+  const code = await n.exited();
+  return { n, code, results: n.results() };
+}
+
+const READ_100 = { op: "read", off: 100, count: 4 }; // rm_owner stored 0x1234 there
+
+Deno.test("two nodes over TCP: import, WRITE, READ and CAS between processes", async () => {
+  await withNodes(async (nodes) => {
+    const { n1, addr } = await owner(nodes);
+    const steps = [
+      { op: "import", name: "counter", hint: 1 }, // 0
+      { op: "write", off: 0, data: [1, 2, 3, 4] }, // 1
+      { op: "read", off: 0, count: 4 }, // 2
+      READ_100, // 3
+      { op: "cas", off: 0, old: 0x04030201, new: 7 }, // 4: succeeds
+      { op: "cas", off: 0, old: 0x04030201, new: 9 }, // 5: fails, the word is 7
+      { op: "read", off: 0, count: 4 }, // 6
+      { op: "counters" }, // 7
+      { op: "status" }, // 8
+    ];
+    const { n, code, results } = await client(nodes, 2, addr, steps);
+    assert.equal(code, 0, n.err);
+    assert.deepEqual(results[0], { step: 0, desc: 1, size: 8192 });
+    assert.equal(results[1].step, 1);
+    assert.equal(results[1].error, undefined);
+    assert.ok(Number.isInteger(results[1].seq) && results[1].seq > 0);
+    assert.deepEqual(results[2], { step: 2, data: [1, 2, 3, 4] });
+    assert.deepEqual(results[3], { step: 3, data: [0x34, 0x12, 0, 0] });
+    assert.deepEqual(results[4], { step: 4, swapped: 1 });
+    assert.deepEqual(results[5], { step: 5, swapped: 0 });
+    assert.deepEqual(results[6], { step: 6, data: [7, 0, 0, 0] });
+    assert.deepEqual(results[7], { step: 7, done: 6, errors: 0, errno: 0, desc: 0 });
+    assert.deepEqual(results[8], { step: 8, errors: 0, errno: 0 });
+    assert.equal(results.length, 9);
+    assert.match(n.err, /^node 2: node 1 joined$/m);
+    await n1.until(() => /^node 1: node 2 joined$/m.test(n1.err), "node 2 to join node 1");
+    assert.doesNotMatch(n1.err + n.err, /dropped|bug|panic/i);
+  });
+});
+
+Deno.test("a peer with the wrong secret is rejected; the node keeps serving the right ones", async () => {
+  await withNodes(async (nodes) => {
+    const { n1, addr } = await owner(nodes);
+    const bad = await client(
+      nodes,
+      2,
+      addr,
+      [{ op: "import", name: "counter", hint: 1 }],
+      "wrong secret!",
+    );
+    assert.equal(bad.code, 0, bad.n.err);
+    assert.equal(bad.results.length, 1);
+    assert.ok(
+      ["ETIMEDOUT", "EHOSTDOWN"].includes(bad.results[0].error),
+      `import through an unauthenticated peer: ${JSON.stringify(bad.results[0])}`,
+    );
+    await n1.until(
+      () => /dropped a TCP peer \(node 2\): node 2 failed authentication/.test(n1.err),
+      "node 1 to reject node 2",
+    );
+    assert.doesNotMatch(n1.err, /node 2 joined/);
+    assert.doesNotMatch(bad.n.err, /node 1 joined/);
+
+    const good = await client(nodes, 3, addr, [
+      { op: "import", name: "counter", hint: 1 },
+      READ_100,
+      { op: "write", off: 8, data: [3, 3] },
+      { op: "read", off: 8, count: 2 },
+    ]);
+    assert.equal(good.code, 0, good.n.err);
+    assert.deepEqual(good.results, [
+      { step: 0, desc: 1, size: 8192 },
+      { step: 1, data: [0x34, 0x12, 0, 0] },
+      { step: 2, seq: good.results[2].seq },
+      { step: 3, data: [3, 3] },
+    ]);
+    await n1.until(() => /^node 1: node 3 joined$/m.test(n1.err), "node 3 to join node 1");
+  });
+});
+
+/** Opens a raw TCP connection to `addr`, sends `bytes`, and reads until node 1 hangs up. */
+async function rawPeer(addr: string, bytes: Uint8Array): Promise<number> {
+  const [hostname, port] = [
+    addr.slice(0, addr.lastIndexOf(":")),
+    addr.slice(addr.lastIndexOf(":") + 1),
+  ];
+  const conn = await Deno.connect({ hostname, port: Number(port), transport: "tcp" });
+  try {
+    await conn.write(bytes);
+    // Node 1 sent its HELLO; after dropping us it closes the connection.
+    let received = 0;
+    const buf = new Uint8Array(4096);
+    const drain = (async () => {
+      for (;;) {
+        let n: number | null;
+        try {
+          n = await conn.read(buf);
+        } catch {
+          return received; // reset rather than closed: hung up all the same
+        }
+        if (n === null) return received;
+        received += n;
+      }
+    })();
+    return await withDeadline(drain, WAIT_MS, "node 1 to close the raw connection");
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // closed by the peer
+    }
+  }
+}
+
+Deno.test("malformed frames from a raw TCP peer are dropped with a reason; the node keeps serving", async () => {
+  await withNodes(async (nodes) => {
+    const { n1, addr, exportId } = await owner(nodes);
+    const drops = () => [...n1.err.matchAll(/dropped a TCP peer: (.*)$/gm)].map((m) => m[1]);
+
+    // 1. A header whose length field can never be a frame.
+    const badLength = new Uint8Array(16);
+    const v = new DataView(badLength.buffer);
+    v.setUint16(0, WIRE_MAGIC, true);
+    v.setUint8(2, 1);
+    v.setUint8(3, FrameType.CONTROL);
+    v.setUint32(4, 3, true);
+    await rawPeer(addr, badLength);
+    await n1.until(() => drops().includes("broken framing"), "the bad-length drop");
+
+    // 2. Garbage of a plausible length: framed, but not a frame.
+    const garbage = new Uint8Array(64).fill(0xa5);
+    new DataView(garbage.buffer).setUint32(4, garbage.length, true);
+    await rawPeer(addr, garbage);
+    await n1.until(
+      () => drops().includes("unauthenticated peer sent bad-magic"),
+      "the garbage drop",
+    );
+
+    // 3. A well-formed frame with a broken checksum.
+    const hello = emptyFrame();
+    hello.type = FrameType.CONTROL;
+    hello.srcNode = 9;
+    hello.dstNode = 1;
+    hello.arg0 = 1;
+    hello.payload = new Uint8Array(16);
+    const corrupt = encodeFrame(hello);
+    corrupt[corrupt.length - 1] ^= 0xff;
+    await rawPeer(addr, corrupt);
+    await n1.until(
+      () => drops().includes("unauthenticated peer sent bad-checksum"),
+      "the checksum drop",
+    );
+
+    // 4. A valid WRITE into the export before authenticating: dropped, not performed.
+    const write = emptyFrame();
+    write.type = FrameType.WRITE;
+    write.srcNode = 9;
+    write.dstNode = 1;
+    write.seq = 1;
+    write.exportId = exportId;
+    write.offset = 100;
+    write.count = 4;
+    write.payload = new Uint8Array([0xee, 0xee, 0xee, 0xee]);
+    await rawPeer(addr, encodeFrame(write));
+    await n1.until(() => drops().includes("unauthenticated peer sent data"), "the early-data drop");
+
+    // The node still serves a correct peer, and the forged WRITE changed nothing.
+    const good = await client(nodes, 3, addr, [
+      { op: "import", name: "counter", hint: 1 },
+      READ_100,
+      { op: "cas", off: 100, old: 0x1234, new: 0x4321 },
+      READ_100,
+    ]);
+    assert.equal(good.code, 0, good.n.err);
+    assert.deepEqual(good.results, [
+      { step: 0, desc: 1, size: 8192 },
+      { step: 1, data: [0x34, 0x12, 0, 0] },
+      { step: 2, swapped: 1 },
+      { step: 3, data: [0x21, 0x43, 0, 0] },
+    ]);
+    assert.equal(drops().length, 4, n1.err);
+    assert.doesNotMatch(n1.err, /bug|panic/i);
+  });
+});
+
+/** Runs `deno task node ARGS` to its end; returns its exit code and output. */
+async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "node", ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    const out = await withDeadline(child.output(), WAIT_MS, `deno task node ${args.join(" ")}`);
+    return { code: out.code, stderr: decoder.decode(out.stderr) };
+  } catch (e) {
+    child.kill("SIGKILL");
+    await child.status;
+    throw e;
+  }
+}
+
+Deno.test("deno task node with a missing --id, a bad --listen or a short secret exits 2 with usage", async () => {
+  const cases: [string[], RegExp][] = [
+    [["--listen", "127.0.0.1:0", "--secret", SECRET], /--id must be a node number/],
+    [
+      ["--id", "1", "--listen", "nowhere", "--secret", SECRET],
+      /--listen must be HOST:PORT, not "nowhere"/,
+    ],
+    [
+      ["--id", "1", "--listen", "127.0.0.1:70000", "--secret", SECRET],
+      /--listen must be HOST:PORT/,
+    ],
+    [["--id", "1", "--secret", SECRET], /--listen HOST:PORT is required/],
+    [
+      ["--id", "1", "--listen", "127.0.0.1:0", "--secret", "short"],
+      /secret of at least 8 characters/,
+    ],
+    [["--id", "1", "--listen", "127.0.0.1:0"], /secret of at least 8 characters/],
+  ];
+  for (const [args, reason] of cases) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, reason, args.join(" "));
+    assert.match(r.stderr, /^usage: deno task node --id N --listen HOST:PORT /m, args.join(" "));
+    assert.doesNotMatch(r.stderr, /listening on/, args.join(" "));
+  }
+});
