@@ -208,9 +208,19 @@ class Clerk {
   }
 
   remove(name: Uint8Array): void {
-    const index = this.findLocal(name);
+    let index = this.findLocal(name);
     if (index < 0) throw new SysError(Errno.ENOENT, "DELETENAME");
     store32(this.entry(index) + Entry.STATE, EntryState.DELETED); // keeps probe chains
+    // A tombstone that ends its chain (the next slot is empty) is not needed: empty
+    // it, and the tombstones before it, so deletions do not lengthen later probes.
+    const state = (i: number) => load32(this.entry((i + REGISTRY_ENTRIES) % REGISTRY_ENTRIES));
+    while (state(index) === EntryState.DELETED && state(index + 1) === EntryState.EMPTY) {
+      store32(
+        this.entry((index + REGISTRY_ENTRIES) % REGISTRY_ENTRIES) + Entry.STATE,
+        EntryState.EMPTY,
+      );
+      index--;
+    }
   }
 
   // --- lookups ---------------------------------------------------------------
