@@ -10,28 +10,9 @@
 
 import assert from "node:assert/strict";
 import { nameHash } from "../kernel/abi/names.ts";
-import type { KernelConfig } from "../kernel/kernel.ts";
 import type { Process } from "../kernel/proc/process.ts";
-import { syscallByNumber } from "../kernel/abi/syscalls.ts";
+import { QUIET, type Step, stuck, until } from "./remote_helpers.ts";
 import { TestCluster, withDeadline } from "./helpers.ts";
-
-/** No heartbeat reads: only the clerks' lookups are served. */
-const QUIET: Partial<KernelConfig> = { heartbeatMs: 600_000, failAfterMs: 1_200_000 };
-
-type Step = Record<string, unknown>;
-
-/** Which processes are blocked in which system call, on every node (for timeouts). */
-function stuck(c: TestCluster): string {
-  const lines: string[] = [];
-  c.cluster.nodes.forEach((k, node) => {
-    for (const p of k.procs.values()) {
-      if (!p.blocked) continue;
-      const name = syscallByNumber(p.blocked.sysno)?.name ?? p.blocked.sysno;
-      lines.push(`node ${node} pid ${p.pid} (${p.args[0] ?? p.module}) is blocked in ${name}`);
-    }
-  });
-  return lines.join("\n");
-}
 
 /** A running tests/programs/rm_script.ts (see its header). */
 class Script {
@@ -67,20 +48,6 @@ class Script {
       });
     assert.equal(st.status, 0, `${st.reason}\n${this.c.console.out}${this.c.console.err}`);
     return this.steps();
-  }
-}
-
-async function until(c: TestCluster, cond: () => boolean, what: string, ms = 10_000) {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) {
-      throw new Error(
-        `timed out after ${ms} ms waiting for ${what}\n${
-          stuck(c)
-        }\n${c.console.out}${c.console.err}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 2));
   }
 }
 

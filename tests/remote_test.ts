@@ -12,7 +12,6 @@
 import assert from "node:assert/strict";
 import { Errno } from "../kernel/abi/errors.ts";
 import { Rights, RIGHTS_ALL } from "../kernel/abi/layout.ts";
-import type { KernelConfig } from "../kernel/kernel.ts";
 import {
   decodeFrame,
   emptyFrame,
@@ -23,27 +22,11 @@ import {
   HEADER_BYTES as HEADER,
 } from "../kernel/net/wire.ts";
 import type { Process } from "../kernel/proc/process.ts";
-import { syscallByNumber } from "../kernel/abi/syscalls.ts";
+import { QUIET, type Step, stuck, until } from "./remote_helpers.ts";
 import { TestCluster, withCluster, withDeadline, withNode } from "./helpers.ts";
 import { pattern, slotPattern } from "./programs/rm_patterns.ts";
 
 /** No heartbeat traffic: it would be served at the owner and draw from the loss generator. */
-const QUIET: Partial<KernelConfig> = { heartbeatMs: 600_000, failAfterMs: 1_200_000 };
-
-type Step = Record<string, unknown>;
-
-/** Which processes are blocked in which system call, on every node (for timeouts). */
-function stuck(c: TestCluster): string {
-  const lines: string[] = [];
-  c.cluster.nodes.forEach((k, node) => {
-    for (const p of k.procs.values()) {
-      if (!p.blocked) continue;
-      const name = syscallByNumber(p.blocked.sysno)?.name ?? p.blocked.sysno;
-      lines.push(`node ${node} pid ${p.pid} (${p.args[0] ?? p.module}) is blocked in ${name}`);
-    }
-  });
-  return lines.join("\n");
-}
 
 /** A running rm_script.ts: its RESULT lines and its control words. */
 class Script {
@@ -113,19 +96,6 @@ function script(c: TestCluster, node: number, who: string, steps: Step[]): Scrip
 }
 
 /** Polls `cond` every 2 ms until it holds, failing with the console after `ms`. */
-async function until(c: TestCluster, cond: () => boolean, what: string, ms = 10_000) {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) {
-      throw new Error(
-        `timed out after ${ms} ms waiting for ${what}\n${
-          stuck(c)
-        }\n--- console ---\n${c.console.out}${c.console.err}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 /** The bytes of a segment of node `node`, as the owner's memory holds them. */
 function memory(c: TestCluster, node: number, segment: number): Uint8Array {
