@@ -422,10 +422,26 @@ export class Kernel implements RemoteHost {
     if (i >= 0) this.#nameBacklog.splice(i, 1);
   }
 
-  /** A clerk attached: it takes the name service and every request that waited. */
+  /**
+   * A clerk attached: it takes the name service and every request that waited. A
+   * clerk that replaces a dead one is told the node's live exports again first.
+   */
   attachNames(names: NameClient, clerk: Process): void {
     this.names = names;
     this.clerk = clerk;
+    for (const e of this.exports.all()) {
+      if (e.wellKnown) continue;
+      const r = blankRecord(NameOp.ADD, e.name);
+      Object.assign(r, {
+        node: this.nodeId,
+        exportId: e.id,
+        genHi: e.genHi,
+        genLo: e.genLo,
+        rights: e.rights,
+        size: e.segment.size,
+      });
+      names.request(r, () => {});
+    }
     for (const item of [...this.#nameBacklog]) {
       this.#dropBacklog(item);
       names.request(item.r, item.cb);

@@ -96,7 +96,7 @@ export const MAILBOX_NODES = 64;
 export const MAILBOX_SLOT_BYTES = 128;
 export const MAILBOX_BYTES = MAILBOX_NODES * MAILBOX_SLOT_BYTES;
 /** Request half of a mailbox slot (written by the asking clerk). */
-export const Ask = { STATE: 0, NAME_LEN: 4, NAME: 8 } as const;
+export const Ask = { STATE: 0, NAME_LEN: 4, NAME: 8, NONCE: 40 } as const;
 /**
  * Reply half of a mailbox slot (written by the answering clerk in one remote WRITE;
  * STATE is the last word, so the asker spinning on it sees the rest complete).
@@ -109,9 +109,11 @@ export const Answer = {
   GEN_LO: 80,
   RIGHTS: 84,
   SIZE: 88,
-  STATE: 92,
+  /** The ask's nonce, echoed: an answer to an older ask is never taken for this one. */
+  NONCE: 92,
+  STATE: 96,
 } as const;
-export const ANSWER_BYTES = 32;
+export const ANSWER_BYTES = 36;
 export const FIRST_EXPORT_ID = 16;
 /** The heartbeat export: one page whose first word the kernel increments. */
 export const HEARTBEAT_BYTES = 4096;

@@ -12,6 +12,7 @@
  */
 
 import { Kernel } from "../kernel.ts";
+import { MAILBOX_NODES } from "../abi/names.ts";
 import { initArgs, kernelConfig, parseOptions, runCli, splitRun, UsageError } from "./cli.ts";
 import { TerminalConsole } from "./console.ts";
 import { TcpTransport } from "./tcp_transport.ts";
@@ -42,8 +43,10 @@ await runCli("node", USAGE, async () => {
     return 0;
   }
   const id = Number(values.id);
-  if (values.id === undefined || !Number.isInteger(id) || id < 0 || id > 65535) {
-    throw new UsageError(`--id must be a node number from 0 to 65535, not "${values.id ?? ""}"`);
+  if (values.id === undefined || !Number.isInteger(id) || id < 0 || id >= MAILBOX_NODES) {
+    throw new UsageError(
+      `--id must be a node number from 0 to ${MAILBOX_NODES - 1}, not "${values.id ?? ""}"`,
+    );
   }
   if (!values.listen) throw new UsageError("--listen HOST:PORT is required");
   const listen = address(String(values.listen), "--listen");

@@ -3,13 +3,20 @@
  * format as the emulated network. Host layer: it uses Deno's sockets and WebCrypto.
  *
  * Authentication (a shared cluster secret; HMAC over a challenge): on connecting,
- * each side sends a HELLO control frame carrying a fresh 16-byte nonce; each answers
- * the other's HELLO with AUTH = HMAC-SHA256(secret, "rm-auth" ‖ their nonce ‖ my id
- * ‖ their id). Only when the peer's AUTH checks out does the connection carry
- * memory traffic. A peer that sends anything else first, fails the check, breaks the
- * framing, or claims a node id that is already connected is dropped with a logged
- * reason; the node keeps serving everyone else. A frame with a bad checksum from an
- * authenticated peer is dropped alone (the kernel counts it).
+ * each side sends one HELLO control frame carrying a fresh 16-byte nonce; each
+ * answers the other's HELLO with AUTH = HMAC-SHA256(secret, "rm-auth" ‖ my role ‖
+ * their nonce ‖ my nonce ‖ my id ‖ their id), the role saying whether I opened the
+ * connection. Binding both nonces and the role means an AUTH computed for one
+ * connection proves nothing on another, so a node cannot be used as an oracle to
+ * relay. Only when the peer's AUTH checks out does the connection carry memory
+ * traffic. A peer that sends anything else first, a second HELLO, a frame longer than
+ * a handshake frame, fails the check, breaks the framing, or takes longer than
+ * HANDSHAKE_MS is dropped with a logged reason; the node keeps serving everyone else.
+ * Two authenticated connections between the same nodes (both joined at once) are
+ * resolved the same way on both sides: the one opened by the lower node id stays.
+ * A frame with a bad checksum from an authenticated peer is dropped alone (the kernel
+ * counts it). Frames after the handshake are not individually authenticated: the
+ * cluster trusts its LAN (000 §3.5).
  */
 
 import {
@@ -25,6 +32,11 @@ import type { Kernel } from "../kernel.ts";
 const Control = { HELLO: 1, AUTH: 2 } as const;
 const NONCE_BYTES = 16;
 const MAC_BYTES = 32;
+const HANDSHAKE_MS = 5_000;
+/** The largest frame accepted before authentication (HELLO and AUTH are small). */
+const HANDSHAKE_FRAME_BYTES = 256;
+/** A peer that lets this much output pile up is too slow to keep. */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 export interface TcpOptions {
   listen?: { hostname: string; port: number };
@@ -35,10 +47,15 @@ export interface TcpOptions {
 interface Peer {
   conn: Deno.Conn;
   node: number;
+  /** True if this node opened the connection (joined). */
+  initiator: boolean;
   authenticated: boolean;
   myNonce: Uint8Array;
+  theirNonce: Uint8Array | null;
   queue: Uint8Array[];
+  queued: number;
   writing: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -92,7 +109,7 @@ export class TcpTransport {
   listen(hostname: string, port: number): Deno.NetAddr {
     this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
     (async () => {
-      for await (const conn of this.#listener!) this.#start(conn);
+      for await (const conn of this.#listener!) this.#start(conn, false);
     })().catch(() => {});
     return this.#listener.addr as Deno.NetAddr;
   }
@@ -100,7 +117,7 @@ export class TcpTransport {
   /** Connects to a peer. */
   async join(hostname: string, port: number): Promise<void> {
     const conn = await Deno.connect({ hostname, port, transport: "tcp" });
-    this.#start(conn);
+    this.#start(conn, true);
   }
 
   /** Sends frame bytes to a node (itself: a loopback). */
@@ -131,15 +148,22 @@ export class TcpTransport {
     for (const p of this.#all) this.#drop(p, "");
   }
 
-  #start(conn: Deno.Conn): void {
+  #start(conn: Deno.Conn, initiator: boolean): void {
     const peer: Peer = {
       conn,
       node: -1,
+      initiator,
       authenticated: false,
       myNonce: crypto.getRandomValues(new Uint8Array(NONCE_BYTES)),
+      theirNonce: null,
       queue: [],
+      queued: 0,
       writing: false,
+      timer: undefined,
     };
+    peer.timer = setTimeout(() => {
+      if (!peer.authenticated) this.#drop(peer, "handshake timed out");
+    }, HANDSHAKE_MS);
     this.#all.add(peer);
     this.#write(peer, control(this.#k.nodeId, Control.HELLO, peer.myNonce));
     this.#read(peer).catch((e) => this.#drop(peer, `connection error: ${e}`));
@@ -149,7 +173,8 @@ export class TcpTransport {
     const reader = new FrameReader();
     for await (const chunk of peer.conn.readable) {
       reader.push(chunk);
-      for (let bytes = reader.next(); bytes !== null; bytes = reader.next()) {
+      const limit = () => peer.authenticated ? undefined : HANDSHAKE_FRAME_BYTES;
+      for (let bytes = reader.next(limit()); bytes !== null; bytes = reader.next(limit())) {
         if (bytes === "bad-length") return this.#drop(peer, "broken framing");
         if (!peer.authenticated) {
           if (!(await this.#handshake(peer, bytes))) return;
@@ -169,12 +194,23 @@ export class TcpTransport {
       return false;
     }
     if (f.arg0 === Control.HELLO && f.payload.length === NONCE_BYTES) {
+      if (peer.theirNonce) {
+        this.#drop(peer, "a second HELLO on one connection");
+        return false;
+      }
       if (f.srcNode === this.#k.nodeId) {
         this.#drop(peer, `peer claims our own node id ${f.srcNode}`);
         return false;
       }
       peer.node = f.srcNode;
-      const mac = await this.#mac(f.payload, this.#k.nodeId, f.srcNode);
+      peer.theirNonce = f.payload.slice();
+      const mac = await this.#mac(
+        peer.initiator,
+        peer.theirNonce,
+        peer.myNonce,
+        this.#k.nodeId,
+        f.srcNode,
+      );
       this.#write(peer, control(this.#k.nodeId, Control.AUTH, mac));
       return true;
     }
@@ -186,16 +222,29 @@ export class TcpTransport {
   }
 
   async #checkAuth(peer: Peer, f: Frame): Promise<boolean> {
-    const want = await this.#mac(peer.myNonce, peer.node, this.#k.nodeId);
+    const want = await this.#mac(
+      !peer.initiator,
+      peer.myNonce,
+      peer.theirNonce!,
+      peer.node,
+      this.#k.nodeId,
+    );
     if (f.payload.length !== MAC_BYTES || !sameBytes(f.payload, want)) {
       this.#drop(peer, `node ${peer.node} failed authentication (wrong cluster secret?)`);
       return false;
     }
     const other = this.#peers.get(peer.node);
     if (other && other !== peer && other.authenticated) {
-      this.#drop(peer, `node ${peer.node} is already connected`);
-      return false;
+      // Both nodes joined each other: keep the connection the lower id opened, on both sides.
+      const opener = (p: Peer) => p.initiator ? this.#k.nodeId : p.node;
+      const keep = Math.min(this.#k.nodeId, peer.node);
+      if (opener(other) === keep && opener(peer) !== keep) {
+        this.#drop(peer, "");
+        return false;
+      }
+      this.#drop(other, "");
     }
+    clearTimeout(peer.timer);
     peer.authenticated = true;
     this.#peers.set(peer.node, peer);
     this.#k.watch(peer.node);
@@ -203,23 +252,38 @@ export class TcpTransport {
     return true;
   }
 
-  async #mac(nonce: Uint8Array, from: number, to: number): Promise<Uint8Array> {
-    const msg = new Uint8Array(7 + NONCE_BYTES + 4);
+  /** The AUTH that node `from` (who opened the connection if `opener`) owes `to`. */
+  async #mac(
+    opener: boolean,
+    toNonce: Uint8Array,
+    fromNonce: Uint8Array,
+    from: number,
+    to: number,
+  ): Promise<Uint8Array> {
+    const msg = new Uint8Array(8 + 2 * NONCE_BYTES + 4);
     msg.set(encoder.encode("rm-auth"));
-    msg.set(nonce, 7);
-    new DataView(msg.buffer).setUint16(7 + NONCE_BYTES, from, true);
-    new DataView(msg.buffer).setUint16(9 + NONCE_BYTES, to, true);
+    msg[7] = opener ? 1 : 0;
+    msg.set(toNonce, 8);
+    msg.set(fromNonce, 8 + NONCE_BYTES);
+    const v = new DataView(msg.buffer);
+    v.setUint16(8 + 2 * NONCE_BYTES, from, true);
+    v.setUint16(10 + 2 * NONCE_BYTES, to, true);
     return new Uint8Array(await crypto.subtle.sign("HMAC", await this.#key, msg));
   }
 
   #write(peer: Peer, bytes: Uint8Array): void {
+    if (peer.queued + bytes.length > MAX_QUEUED_BYTES) {
+      return this.#drop(peer, "it stopped reading (output queue full)");
+    }
     peer.queue.push(bytes);
+    peer.queued += bytes.length;
     if (peer.writing) return;
     peer.writing = true;
     (async () => {
       try {
         while (peer.queue.length) {
           const b = peer.queue.shift()!;
+          peer.queued -= b.length;
           let off = 0;
           while (off < b.length) off += await peer.conn.write(b.subarray(off));
         }
@@ -233,6 +297,7 @@ export class TcpTransport {
 
   #drop(peer: Peer, reason: string): void {
     if (!this.#all.delete(peer)) return;
+    clearTimeout(peer.timer);
     if (reason && !this.#closed) {
       this.#k.warn(`dropped a TCP peer${peer.node >= 0 ? ` (node ${peer.node})` : ""}: ${reason}`);
     }

@@ -153,6 +153,10 @@ export class EmulatedNetwork {
     let i = this.#timed.length;
     while (i > 0 && this.#timed[i - 1].at > p.at) i--;
     this.#timed.splice(i, 0, p);
+    if (i === 0 && this.#timer !== undefined) {
+      clearTimeout(this.#timer); // the new frame is due first: re-arm for it
+      this.#timer = undefined;
+    }
     this.#arm();
   }
 

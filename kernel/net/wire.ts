@@ -183,24 +183,38 @@ export function decodeFrame(bytes: Uint8Array): Frame | WireError {
  * that can never be valid is reported so the connection can be dropped.
  */
 export class FrameReader {
-  #buf = new Uint8Array(0);
+  #buf = new Uint8Array(4096);
+  #start = 0;
+  #end = 0;
 
-  /** Appends received bytes. */
+  /** Appends received bytes (the buffer grows by doubling: no quadratic copying). */
   push(chunk: Uint8Array): void {
-    const next = new Uint8Array(this.#buf.length + chunk.length);
-    next.set(this.#buf);
-    next.set(chunk, this.#buf.length);
-    this.#buf = next;
+    if (this.#end + chunk.length > this.#buf.length) {
+      const live = this.#end - this.#start;
+      let size = this.#buf.length;
+      while (size < live + chunk.length) size *= 2;
+      const next = size === this.#buf.length ? this.#buf : new Uint8Array(size);
+      next.set(this.#buf.subarray(this.#start, this.#end));
+      this.#buf = next;
+      this.#start = 0;
+      this.#end = live;
+    }
+    this.#buf.set(chunk, this.#end);
+    this.#end += chunk.length;
   }
 
-  /** The next whole frame's bytes, null if incomplete, or "bad-length" for garbage. */
-  next(): Uint8Array | null | "bad-length" {
-    if (this.#buf.length < 8) return null;
-    const length = get32(this.#buf, 4);
-    if (length < HEADER_BYTES + CHECKSUM_BYTES || length > MAX_FRAME) return "bad-length";
-    if (this.#buf.length < length) return null;
-    const frame = this.#buf.slice(0, length);
-    this.#buf = this.#buf.subarray(length);
+  /**
+   * The next whole frame's bytes, null if incomplete, or "bad-length" for a length
+   * that can never be valid (or exceeds `maxLength`, as before authentication).
+   */
+  next(maxLength = MAX_FRAME): Uint8Array | null | "bad-length" {
+    if (this.#end - this.#start < 8) return null;
+    const length = get32(this.#buf, this.#start + 4);
+    if (length < HEADER_BYTES + CHECKSUM_BYTES || length > maxLength) return "bad-length";
+    if (this.#end - this.#start < length) return null;
+    const frame = this.#buf.slice(this.#start, this.#start + length);
+    this.#start += length;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
     return frame;
   }
 }

@@ -24,6 +24,8 @@ export interface Export {
   readonly genLo: number;
   inhibited: boolean;
   readonly wellKnown: boolean;
+  /** If set, node n may write only bytes [n·slot, (n+1)·slot) (a clerk's mailbox). */
+  readonly slotPerNode?: number;
 }
 
 export type ExportOptions = Pick<Export, "nodes" | "pids">;
@@ -44,8 +46,17 @@ export class ExportTable {
   }
 
   /** Adds (or replaces) a well-known export at its fixed id. */
-  addWellKnown(id: number, segment: Segment, owner: number, name: string, rights: number): Export {
-    return this.#put(id, segment, owner, name, rights, { nodes: null, pids: null }, true);
+  addWellKnown(
+    id: number,
+    segment: Segment,
+    owner: number,
+    name: string,
+    rights: number,
+    slotPerNode?: number,
+  ): Export {
+    const e = this.#put(id, segment, owner, name, rights, { nodes: null, pids: null }, true);
+    if (slotPerNode) (e as { slotPerNode?: number }).slotPerNode = slotPerNode;
+    return e;
   }
 
   #put(

@@ -109,6 +109,8 @@ export class FailureDetector {
     peer.incarnation = incarnation;
     if (restarted) {
       peer.up = true;
+      // What was outstanding went to the old incarnation: it will never answer.
+      this.#host.remote.failNode(peer.node, Errno.EHOSTDOWN);
       this.#host.peerChanged(peer, "restarted");
     } else if (!peer.up) {
       peer.up = true;

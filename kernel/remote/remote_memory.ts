@@ -28,9 +28,11 @@ import {
   type Frame,
   FrameFlag,
   FrameType,
+  MAX_PAYLOAD,
 } from "../net/wire.ts";
 import type { Process } from "../proc/process.ts";
 import type { Export, ExportTable } from "./export_table.ts";
+import { KernelError } from "../panic.ts";
 
 /** What the co-processor needs from its kernel. */
 export interface RemoteHost {
@@ -50,6 +52,10 @@ export interface RemoteHost {
 /** A request this node issued and has not seen answered. */
 interface Pending {
   readonly type: number;
+  /** What was asked, so a reply that does not match it is refused. */
+  readonly exportId: number;
+  readonly offset: number;
+  readonly count: number;
   readonly proc: Process | null;
   readonly descId: number;
   readonly node: number;
@@ -80,6 +86,9 @@ export interface RemoteStats {
 
 /** How long an unanswered request waits before it completes with ETIMEDOUT. */
 export const REQUEST_TIMEOUT_MS = 5_000;
+/** Requests one process may have outstanding; more fail with EAGAIN at issue. */
+export const MAX_OUTSTANDING = 4_096;
+const KNOWN_ERRNOS = new Set<number>(Object.values(Errno).filter((n) => n > 0));
 
 export class RemoteMemory {
   readonly stats: RemoteStats = {
@@ -94,7 +103,8 @@ export class RemoteMemory {
   readonly #host: RemoteHost;
   readonly #pending = new Map<number, Pending>();
   #clock = performance.now();
-  #seq = 1;
+  /** Random at boot, so a restarted node's replies never match an old request. */
+  #seq = (crypto.getRandomValues(new Uint32Array(1))[0] >>> 1) + 1;
 
   constructor(host: RemoteHost) {
     this.#host = host;
@@ -108,14 +118,21 @@ export class RemoteMemory {
     type: number,
     to: IssueTarget,
     req: { offset: number; count: number; notify: boolean; arg0?: number; arg1?: number },
-    pending: Omit<Pending, "type" | "node" | "issuedAt">,
+    pending: Omit<Pending, "type" | "node" | "issuedAt" | "exportId" | "offset" | "count">,
     payload?: Uint8Array,
   ): number {
+    if (pending.proc && this.#perProcess(pending.proc) >= MAX_OUTSTANDING) {
+      throw new KernelError("EAGAIN", `${MAX_OUTSTANDING} requests are outstanding`);
+    }
     const seq = this.#seq;
     this.#seq = (this.#seq + 1) >>> 0 || 1;
     // A coarse clock (the last expiry sweep) is enough to time out lost requests.
+    if (pending.proc) this.#outstanding.set(pending.proc, this.#perProcess(pending.proc) + 1);
     this.#pending.set(seq, {
       type,
+      exportId: to.exportId,
+      offset: req.offset,
+      count: req.count,
       proc: pending.proc,
       descId: pending.descId,
       node: to.node,
@@ -143,6 +160,12 @@ export class RemoteMemory {
     this.stats.issued++;
     this.#host.send(to.node, encodeFrame(f));
     return seq;
+  }
+
+  #outstanding = new Map<Process, number>();
+
+  #perProcess(p: Process): number {
+    return this.#outstanding.get(p) ?? 0;
   }
 
   /** Fails every request outstanding to `node` (it is down) with `errno`. */
@@ -236,19 +259,31 @@ export class RemoteMemory {
   /** Completes a request this node issued. */
   #answer(f: Frame): void {
     const p = this.#pending.get(f.seq);
-    if (!p || p.node !== f.srcNode) {
+    if (!p || p.node !== f.srcNode || p.exportId !== f.exportId || p.offset !== f.offset) {
       this.stats.orphanReplies++; // timed out, or a forged reply: ignore
       return;
     }
-    if (f.type === FrameType.NACK) return this.#complete(f.seq, p, f.arg0 || Errno.EIO, f);
-    if (p.type === FrameType.READ && f.payload.length !== f.count) {
-      return this.#complete(f.seq, p, Errno.EIO, f);
+    if (f.type === FrameType.NACK) {
+      // The code comes off the network: only a known one is passed on.
+      return this.#complete(f.seq, p, KNOWN_ERRNOS.has(f.arg0) ? f.arg0 : Errno.EIO, f);
+    }
+    // A READ reply must carry exactly what was asked; a CAS reply says 0 or 1.
+    if (p.type === FrameType.READ && f.payload.length !== p.count) {
+      return this.#complete(f.seq, p, Errno.EIO, null);
+    }
+    if (p.type === FrameType.CAS && f.arg1 !== 0 && f.arg1 !== 1) {
+      return this.#complete(f.seq, p, Errno.EIO, null);
     }
     this.#complete(f.seq, p, 0, f);
   }
 
   #complete(seq: number, p: Pending, errno: number, f: Frame | null): void {
     this.#pending.delete(seq);
+    if (p.proc) {
+      const n = this.#perProcess(p.proc) - 1;
+      if (n > 0) this.#outstanding.set(p.proc, n);
+      else this.#outstanding.delete(p.proc);
+    }
     if (p.done) return p.done(errno, f);
     const proc = p.proc;
     if (!proc || proc.state !== "running") return;
@@ -289,7 +324,12 @@ function check(f: Frame, e: Export | undefined): number {
     : Rights.CAS;
   if (!(e.rights & need)) return Errno.EPERM;
   const count = f.type === FrameType.CAS ? 4 : f.count;
-  if (count === 0 || f.offset + count > e.segment.size) return Errno.EINVAL;
+  if (count === 0 || count > MAX_PAYLOAD || f.offset + count > e.segment.size) return Errno.EINVAL;
+  // A per-node export (a clerk's mailbox) takes writes from node n only in slot n.
+  if (e.slotPerNode && f.type !== FrameType.READ) {
+    const first = f.srcNode * e.slotPerNode;
+    if (f.offset < first || f.offset + count > first + e.slotPerNode) return Errno.EPERM;
+  }
   if (f.type === FrameType.CAS && (f.offset & 3) !== 0) return Errno.EINVAL;
   if (f.type !== FrameType.READ && e.inhibited) return Errno.EPERM;
   return 0;

@@ -11,6 +11,7 @@ import {
   CHANNEL_BYTES,
   LookupFlag,
   MAILBOX_BYTES,
+  MAILBOX_SLOT_BYTES,
   MAX_NAME_BYTES,
   NameOp,
   REGISTRY_BYTES,
@@ -146,6 +147,10 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
 
     clerk_attach: (p, [registry, mailbox]) => {
       if (k.clerk && k.clerk.state === "running") fail("EBUSY", `pid ${k.clerk.pid} is the clerk`);
+      // The clerk is a server init starts (or the node's host, in tests): never a user's program.
+      if (p.ppid !== 0 && p.ppid !== 1) {
+        fail("EPERM", "only a server started by init may be the clerk");
+      }
       const held = (id: number, bytes: number, what: string) => {
         const seg = k.segments.get(id);
         if (!seg || !((seg.holders.get(p.pid) ?? 0) & Rights.WRITE)) {
@@ -163,6 +168,7 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
         p.pid,
         "names.mailbox",
         Rights.READ | Rights.WRITE,
+        MAILBOX_SLOT_BYTES,
       );
       const channel = k.createSegment(0, {
         size: CHANNEL_BYTES,

@@ -129,6 +129,9 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     import_wellknown: (p, [node, which]) => {
       const known = WELL_KNOWN[which];
       if (!known) fail("EINVAL", `no well-known export ${which}`);
+      if (which === WellKnown.MAILBOX && p !== k.clerk) {
+        fail("EPERM", "only the name clerk writes other clerks' mailboxes");
+      }
       if (k.nodeDown(node)) fail("EHOSTDOWN", `node ${node} is down`);
       return p.descriptors.add({ ...known, node, exportId: which, genHi: 0, genLo: 0 }).id;
     },

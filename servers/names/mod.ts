@@ -78,7 +78,8 @@ interface Cached extends Record {
   index: number;
 }
 
-const REMOTE_TIMEOUT_MS = 2_000;
+/** Longer than the kernel's own request timeout: a late completion is never mistaken. */
+const REMOTE_TIMEOUT_MS = 6_000;
 const encoder = new TextEncoder();
 
 const sameBytes = (a: Uint8Array, b: Uint8Array) =>
@@ -233,7 +234,7 @@ class Clerk {
       const cached = this.cache.get(text);
       if (cached) return cached;
     }
-    if (hint < 0 || hint === this.me) {
+    if (hint < 0 || hint === this.me || hint >= MAILBOX_BYTES / MAILBOX_SLOT_BYTES) {
       if (flags & LookupFlag.FORCE_REMOTE && hint === this.me) {
         const local = this.findLocal(name);
         if (local >= 0) return readRecord(this.entry(local), Entry);
@@ -278,15 +279,19 @@ class Clerk {
     const reply = this.mailbox + node * MAILBOX_SLOT_BYTES;
     store32(reply + Answer.STATE, 0);
     const ask = this.buffer + 1024;
+    const nonce = (Math.random() * 0xffffffff) >>> 0;
+    store32(ask + Ask.NONCE, nonce);
     store32(ask + Ask.STATE, 1);
     store32(ask + Ask.NAME_LEN, name.length);
     write(ask + Ask.NAME, name);
     const before = remoteCounters();
-    writeBlock(theirs, this.me * MAILBOX_SLOT_BYTES, ask, Ask.NAME + name.length, true);
+    writeBlock(theirs, this.me * MAILBOX_SLOT_BYTES, ask, Ask.NONCE + 4, true);
     awaitRemote(before, REMOTE_TIMEOUT_MS);
     // The answer is written into our memory by their clerk: spin at user level for it.
     const deadline = performance.now() + REMOTE_TIMEOUT_MS;
-    for (let spins = 0; load32(reply + Answer.STATE) !== 1; spins++) {
+    const answered = () =>
+      load32(reply + Answer.STATE) === 1 && load32(reply + Answer.NONCE) === nonce;
+    for (let spins = 0; !answered(); spins++) {
       if (spins < 100_000) continue;
       if (performance.now() > deadline) throw new SysError(Errno.ETIMEDOUT, "LOOKUPNAME");
       SigWait(1);
@@ -298,8 +303,16 @@ class Clerk {
     return readRecord(reply + Answer.NODE - Slot.NODE, Slot);
   }
 
-  /** Answers another clerk's ask in our mailbox with one remote WRITE into theirs. */
+  /** Answers another clerk's ask; a failure (the asker died, say) costs only the answer. */
   answer(at: number): void {
+    try {
+      this.#answer(at);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+    }
+  }
+
+  #answer(at: number): void {
     const slot = at - ((at - this.mailbox) % MAILBOX_SLOT_BYTES);
     if (load32(slot + Ask.STATE) !== 1) return;
     store32(slot + Ask.STATE, 0);
@@ -311,6 +324,7 @@ class Clerk {
     if (index >= 0) {
       writeRecord(out + Answer.NODE - Slot.NODE, Slot, readRecord(this.entry(index), Entry));
     }
+    store32(out + Answer.NONCE, load32(slot + Ask.NONCE));
     store32(out + Answer.STATE, 1);
     const theirs = this.descriptorFor(this.mailboxes, asker, WellKnown.MAILBOX);
     const before = remoteCounters();

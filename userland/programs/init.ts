@@ -10,15 +10,22 @@ import { println, spawn, SysError, wait } from "../lib/mod.ts";
 const CLERK = "servers/names/mod.ts";
 const EXEC = "servers/exec/mod.ts";
 
+/** Restarts of the name clerk init makes before it gives up (a clerk that keeps dying). */
+const CLERK_RESTARTS = 5;
+
 export default function main(args: string[]): number {
-  const clerk = spawn(CLERK);
+  let clerk = spawn(CLERK);
+  let restarts = 0;
+  /** Reaps `child`; a dead clerk is started again (the kernel re-posts its exports). */
+  const reaped = (child: { pid: number; reason: string }) => {
+    if (child.pid !== clerk) return;
+    println(`init: the name clerk ended: ${child.reason}`);
+    if (restarts++ < CLERK_RESTARTS) clerk = spawn(CLERK);
+  };
   spawn(EXEC);
   const mode = args[0];
   if (mode === "--serve") {
-    for (;;) {
-      const child = wait(-1);
-      if (child.pid === clerk) println(`init: the name clerk ended: ${child.reason}`);
-    }
+    for (;;) reaped(wait(-1));
   }
   const [program, ...rest] = mode === "--run" ? args.slice(1) : ["userland/programs/shell.ts"];
   let pid: number;
@@ -33,7 +40,7 @@ export default function main(args: string[]): number {
   }
   for (;;) {
     const child = wait(-1);
-    if (child.pid === clerk) println(`init: the name clerk ended: ${child.reason}`);
+    reaped(child);
     if (child.pid !== pid) continue; // an orphan, now reaped
     if (child.status !== 0 && mode === "--run") println(`init: ${program}: ${child.reason}`);
     return child.status;
