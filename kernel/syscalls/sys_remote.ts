@@ -16,6 +16,7 @@ import { FrameType, MAX_PAYLOAD } from "../net/wire.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import type { Handler } from "../trap/dispatch.ts";
+import type { Descriptor } from "../remote/descriptor_table.ts";
 
 /** What an importer may assume of each well-known export (the owner checks again). */
 const WELL_KNOWN: Record<number, { name: string; rights: number; size: number }> = {
@@ -54,32 +55,28 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     return seg;
   };
 
+  /** Issues a checked WRITE of `data`; returns its sequence number. */
+  const write = (p: Process, d: Descriptor, off: number, notify: number, data: Uint8Array) =>
+    k.remote.issue(
+      FrameType.WRITE,
+      d,
+      { offset: off, count: data.length, notify: notify !== 0 },
+      { proc: p, descId: d.id, local: null, localOffset: 0, notify: false },
+      data,
+    );
+
   return {
     remote_write: (p, [id, off, count, notify]) => {
       if (count === 0 || count > MREGS_BYTES) fail("EINVAL", `WRITE of ${count} bytes (1..40)`);
       const d = usable(p, id, Rights.WRITE, off, count);
       // The registers are encoded into the frame before the trap returns: no copy.
-      const data = new Uint8Array(p.trapBuffer, MREGS_OFFSET, count);
-      return k.remote.issue(FrameType.WRITE, d, { offset: off, count, notify: notify !== 0 }, {
-        proc: p,
-        descId: id,
-        local: null,
-        localOffset: 0,
-        notify: false,
-      }, data);
+      return write(p, d, off, notify, new Uint8Array(p.trapBuffer, MREGS_OFFSET, count));
     },
 
     remote_write_block: (p, [id, off, vaddr, count, notify]) => {
       if (count > MAX_PAYLOAD) fail("EINVAL", `block of ${count} bytes exceeds ${MAX_PAYLOAD}`);
       const d = usable(p, id, Rights.WRITE, off, count);
-      const data = readLocal(p, vaddr, count);
-      return k.remote.issue(FrameType.WRITE, d, { offset: off, count, notify: notify !== 0 }, {
-        proc: p,
-        descId: id,
-        local: null,
-        localOffset: 0,
-        notify: false,
-      }, data);
+      return write(p, d, off, notify, readLocal(p, vaddr, count));
     },
 
     remote_read: (p, [id, soff, count, local, doff, notify]) => {

@@ -120,7 +120,7 @@ function nodes(): void {
     n.node,
     n.self ? "self" : n.up ? "up" : "down",
     n.incarnation ? (n.incarnation >>> 0).toString(16) : "?",
-    n.self ? "-" : `${n.heardMsAgo} ms ago`,
+    n.self ? "-" : n.incarnation ? `${n.heardMsAgo} ms ago` : "not yet",
   ]);
   println(table(["NODE", "STATE", "INCARNATION", "HEARD"], rows));
 }
