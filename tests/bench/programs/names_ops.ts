@@ -38,7 +38,7 @@ function exportRevoke(quick: boolean): void {
   println(`BENCH ${JSON.stringify({ case: "revoke", samples_us: rev, n, batch: BATCH })}`);
 }
 
-export default async function main(args: string[]): Promise<number> {
+export default function main(args: string[]): number {
   const quick = args[0] === "quick";
   const owner = Number(args[1] ?? 0);
   importWhenReady("bench.name", owner); // warms the clerk's cache
