@@ -37,7 +37,7 @@ import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
 import { FailureDetector, type PeerState } from "./remote/failure_detector.ts";
 import { HEARTBEAT_BYTES, NameOp, WellKnown } from "./abi/names.ts";
 import type { DirectoryEntry } from "./signal/signal_directory.ts";
-import { fail, KernelError } from "./panic.ts";
+import { fail, hex, KernelError } from "./panic.ts";
 import { type ExitStatus, Process } from "./proc/process.ts";
 import { BLOCKED, decode, type Handler } from "./trap/dispatch.ts";
 import { TrapService } from "./trap/trap_service.ts";
@@ -363,7 +363,7 @@ export class Kernel implements RemoteHost {
     }
     this.trace(
       "signals",
-      `pid ${p.pid} <- ${hexa(vaddr)} handler ${id}${ok ? "" : " DROPPED (FIFO full)"}`,
+      `pid ${p.pid} <- ${hex(vaddr)} handler ${id}${ok ? "" : " DROPPED (FIFO full)"}`,
     );
     return ok;
   }
@@ -654,10 +654,6 @@ function clip(reason: string): string {
   return reason.length <= MAX
     ? reason
     : `${reason.slice(0, MAX)}… (${reason.length - MAX} more characters)`;
-}
-
-function hexa(v: number): string {
-  return "0x" + (v >>> 0).toString(16).padStart(8, "0");
 }
 
 export { Errno };

@@ -29,6 +29,7 @@ import {
 import type { Process } from "../kernel/proc/process.ts";
 import { TestCluster, withCluster, withDeadline } from "./helpers.ts";
 import { until } from "./remote_helpers.ts";
+import { node, WAIT_MS, withNodes } from "./tcp_nodes.ts";
 
 const CLERK = new URL("../servers/names/mod.ts", import.meta.url).href;
 const INIT = new URL("../userland/programs/init.ts", import.meta.url).href;
@@ -367,130 +368,6 @@ Deno.test("init restarts a killed clerk and the node's exports are importable ag
 // ---------------------------------------------------------------------------
 // 6. TCP
 
-const ROOT = new URL("../", import.meta.url);
-const SECRET = "correct horse battery staple";
-const WAIT_MS = 20_000;
-
-/** One `deno task node` subprocess with its output captured as it streams. */
-class NodeProc {
-  readonly child: Deno.ChildProcess;
-  out = "";
-  err = "";
-  readonly #pumps: Promise<void>[];
-  #changed: () => void = () => {};
-  #status: Deno.CommandStatus | null = null;
-
-  constructor(readonly id: number, args: string[]) {
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "task",
-        "-q",
-        "node",
-        "--id",
-        String(id),
-        "--listen",
-        "127.0.0.1:0",
-        "--secret",
-        SECRET,
-        "--block-only",
-        ...args,
-      ],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
-    this.#pumps = [
-      this.#pump(this.child.stdout, (t) => this.out += t),
-      this.#pump(this.child.stderr, (t) => this.err += t),
-    ];
-    this.child.status.then((s) => {
-      this.#status = s;
-      this.#changed();
-    });
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>, add: (text: string) => void): Promise<void> {
-    const d = new TextDecoder();
-    try {
-      for await (const chunk of stream) {
-        add(d.decode(chunk, { stream: true }));
-        this.#changed();
-      }
-    } catch {
-      // cancelled by close()
-    }
-  }
-
-  async until(cond: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
-    const deadline = performance.now() + ms;
-    while (!cond()) {
-      const left = deadline - performance.now();
-      if (left <= 0) {
-        throw new Error(
-          `node ${this.id}: timed out after ${ms} ms waiting for ${what}\n` +
-            `--- stdout ---\n${this.out}--- stderr ---\n${this.err}`,
-        );
-      }
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await new Promise<void>((resolve) => {
-        this.#changed = resolve;
-        timer = setTimeout(resolve, Math.min(left, 100));
-      });
-      clearTimeout(timer);
-      this.#changed = () => {};
-    }
-  }
-
-  async address(): Promise<{ hostname: string; port: number }> {
-    const re = new RegExp(`^node ${this.id} listening on (\\S+):(\\d+)$`, "m");
-    await this.until(() => re.test(this.err), `"node ${this.id} listening on"`);
-    const m = re.exec(this.err)!;
-    return { hostname: m[1], port: Number(m[2]) };
-  }
-
-  results(): any[] {
-    return this.out.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) =>
-      JSON.parse(l.slice(7))
-    );
-  }
-
-  async close(): Promise<void> {
-    if (this.#status === null) {
-      try {
-        this.child.kill("SIGTERM");
-      } catch {
-        // already gone
-      }
-      try {
-        await withDeadline(this.child.status, 10_000, `node ${this.id} to end`);
-      } catch {
-        try {
-          this.child.kill("SIGKILL");
-        } catch {
-          // already gone
-        }
-        await this.child.status;
-      }
-    }
-    try {
-      await withDeadline(Promise.all(this.#pumps), 5_000, `node ${this.id}'s output to end`);
-    } catch {
-      await Promise.allSettled([this.child.stdout.cancel(), this.child.stderr.cancel()]);
-    }
-  }
-}
-
-async function withNodes(fn: (nodes: NodeProc[]) => Promise<void>): Promise<void> {
-  const nodes: NodeProc[] = [];
-  try {
-    await fn(nodes);
-  } finally {
-    await Promise.all(nodes.map((n) => n.close()));
-  }
-}
-
 /** A handshake control frame (HELLO = 1) from node `from` with a 16-byte nonce. */
 function hello(from: number, to: number): Uint8Array {
   const f = emptyFrame();
@@ -531,9 +408,9 @@ async function rawPeer(addr: { hostname: string; port: number }, data: Uint8Arra
 
 Deno.test("TcpTransport drops a connection that sends a second HELLO", async () => {
   await withNodes(async (nodes) => {
-    const n1 = new NodeProc(1, ["--serve"]);
+    const n1 = node(1, ["--serve"]);
     nodes.push(n1);
-    const addr = await n1.address();
+    const addr = await n1.netAddr();
     const twice = new Uint8Array([...hello(9, 1), ...hello(9, 1)]);
     const ms = await rawPeer(addr, twice);
     await n1.until(
@@ -547,9 +424,9 @@ Deno.test("TcpTransport drops a connection that sends a second HELLO", async () 
 
 Deno.test("TcpTransport drops a connection that does not authenticate within 5 s", async () => {
   await withNodes(async (nodes) => {
-    const n1 = new NodeProc(1, ["--serve"]);
+    const n1 = node(1, ["--serve"]);
     nodes.push(n1);
-    const addr = await n1.address();
+    const addr = await n1.netAddr();
     // HELLO, then silence: never the AUTH the node waits for.
     const ms = await rawPeer(addr, hello(8, 1));
     await n1.until(
@@ -577,7 +454,7 @@ async function mutualJoin(): Promise<void> {
       // Node 1 joins node 2 through relay 1; node 2 joins node 1 through relay 0.
       const port = (i: number) => (relays[i].addr as Deno.NetAddr).port;
       const peer = (me: number, other: number, relay: number) =>
-        new NodeProc(me, [
+        node(me, [
           "--join",
           `127.0.0.1:${port(relay)}`,
           "--run",
@@ -587,7 +464,7 @@ async function mutualJoin(): Promise<void> {
         ]);
       const n1 = peer(1, 2, 1), n2 = peer(2, 1, 0);
       nodes.push(n1, n2);
-      const [a1, a2] = await Promise.all([n1.address(), n2.address()]);
+      const [a1, a2] = await Promise.all([n1.netAddr(), n2.netAddr()]);
       const accepted = await withDeadline(
         Promise.all(relays.map((r) => r.accept())),
         WAIT_MS,
