@@ -34,6 +34,7 @@ import { Segment, type SegmentAttributes } from "./memory/segment.ts";
 import { ExportTable } from "./remote/export_table.ts";
 import { blankRecord, type NameClient, type NameRecord } from "./remote/name_client.ts";
 import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
+import { type ChannelHost, MessageChannels } from "./remote/message_channels.ts";
 import { FailureDetector, type PeerState } from "./remote/failure_detector.ts";
 import { HEARTBEAT_BYTES, NameOp, WellKnown } from "./abi/names.ts";
 import type { DirectoryEntry } from "./signal/signal_directory.ts";
@@ -107,12 +108,14 @@ export interface KernelStats {
   memoryUsed: number;
 }
 
-export class Kernel implements RemoteHost {
+export class Kernel implements RemoteHost, ChannelHost {
   readonly config: KernelConfig;
   /** Segments this node exports by name (000 §4.1). */
   readonly exports: ExportTable;
   /** The remote-memory co-processor (000 §3.1.1). */
   readonly remote: RemoteMemory;
+  /** Message segments bound on several nodes (001 §3.2.3). */
+  readonly channels: MessageChannels;
   /** The channel to this node's name clerk, once one has attached. */
   names: NameClient | null = null;
   clerk: Process | null = null;
@@ -158,6 +161,7 @@ export class Kernel implements RemoteHost {
     }
     this.exports = new ExportTable(this.config.incarnation);
     this.remote = new RemoteMemory(this);
+    this.channels = new MessageChannels(this);
     // Kernel memory: in no process's reach and outside the segment table.
     const heartbeat = new Segment(0, 0, {
       size: HEARTBEAT_BYTES,
@@ -541,7 +545,7 @@ export class Kernel implements RemoteHost {
         }
       }
     }
-    seg.directory.publish(entries);
+    seg.directory.publish(entries, this.channels.linked(seg));
   }
 
   /** Frees a segment once nobody holds or binds it, revoking its exports. */
@@ -549,6 +553,7 @@ export class Kernel implements RemoteHost {
     if (seg.holders.size > 0 || seg.bindings.size > 0) return;
     if (!this.segments.delete(seg.id)) return;
     this.stats.memoryUsed -= seg.size;
+    if (seg.channel) this.channels.forget(seg);
     for (const e of this.exports.ofSegment(seg)) {
       this.exports.remove(e.id);
       if (!e.wellKnown) this.names?.request(blankRecord(NameOp.DELETE, e.name), () => {});

@@ -33,13 +33,15 @@ export const Pte = {
   WRITABLE: 1 << 1,
   ACCESSED: 1 << 2,
   DIRTY: 1 << 3,
-  /** The page is in message-consistency mode (issue 4). */
+  /** The page is in message-consistency mode (001 §3.2). */
   MESSAGE: 1 << 4,
-  /** A store to the last word of a unit signals (automatic signal-on-write). */
+  /** A store to the last byte of a unit signals (automatic signal-on-write, 001 §3.3). */
   SIGNAL_ON_WRITE: 1 << 5,
   /** Mether view bits (issue 6). */
   VIEW0: 1 << 6,
   VIEW1: 1 << 7,
+  /** With MESSAGE: the unit is the whole page, not the 32-byte line. */
+  UNIT_PAGE: 1 << 8,
 } as const;
 export const PTE_FLAGS_MASK = PAGE_MASK;
 
@@ -84,11 +86,30 @@ export const FAULT_ADDRESS = SIGNAL_REGION + Sig.SIGSEGV * 4;
 export const Rights = { READ: 1, WRITE: 2, CAS: 4 } as const;
 export const RIGHTS_ALL = Rights.READ | Rights.WRITE | Rights.CAS;
 
-/** Consistency mode (001 §3.2). */
-export const SegMode = { NORMAL: 0, MESSAGE: 1 } as const;
-/** Signal unit (001 §3.2): a 32-byte cache line or a 4 KiB page. */
+/**
+ * Consistency mode (001 §3.2–3.3). `MESSAGE`: message-oriented consistency with
+ * automatic signal-on-write: a store that writes the last byte of a unit completes
+ * it, publishing it to readers (and to every other node that binds the segment) and
+ * signalling every handler on it. `MESSAGE_QUIET`: the same consistency, no signal.
+ */
+export const SegMode = { NORMAL: 0, MESSAGE: 1, MESSAGE_QUIET: 2 } as const;
+/**
+ * The unit of message consistency and of signalling (001 §3.2): a 32-byte cache
+ * line, or a 4 KiB page (a segment that signals on page ends only).
+ */
 export const SegUnit = { CACHE_LINE: 0, PAGE: 1 } as const;
 export const CACHE_LINE_SIZE = 32;
+/** The size in bytes of a message unit. */
+export function unitBytes(unit: number): number {
+  return unit === SegUnit.PAGE ? PAGE_SIZE : CACHE_LINE_SIZE;
+}
+/** What `unit_complete` asks of the kernel (the software half of signal-on-write). */
+export const UnitDone = {
+  /** Signal the unit's handlers on this node (the software path, or a full directory). */
+  SIGNAL: 1,
+  /** Send the unit to every other node that binds the segment. */
+  SEND: 2,
+} as const;
 /** Notify policy for remote writes (000 §3.1.1). */
 export const NotifyPolicy = { ALWAYS: 0, NEVER: 1, CONDITIONAL: 2 } as const;
 
@@ -216,6 +237,11 @@ export const Directory = {
   VERSION: 0,
   /** Entries in use, or -1 when they did not fit: senders then trap (software path). */
   COUNT: 1,
+  /**
+   * Non-zero while the segment is bound on another node too: a completed message
+   * unit must then be handed to the kernel to travel (`unit_complete` with SEND).
+   */
+  NETWORK: 2,
   /** Entries of three words: [pid, first offset, end offset). */
   ENTRIES: 4,
 } as const;

@@ -239,6 +239,23 @@ const TABLE = [
     doc: "Makes the caller its node's name clerk: exports its registry and mailbox " +
       "segments under their well-known ids; returns the channel segment's id.",
   },
+  // --- Memory-based messaging (001 §3) ----------------------------------------
+  {
+    no: 31,
+    name: "unit_complete",
+    args: ["u32", "u32"],
+    data: "none",
+    doc: "A store completed the message unit at vaddr: signal (1) and/or send (2) it; " +
+      "returns the receivers signalled.",
+  },
+  {
+    no: 32,
+    name: "attach",
+    args: ["u32"],
+    data: "none",
+    doc: "Makes an imported message segment bindable here (a replica when it lives on " +
+      "another node); returns a segment id the caller holds.",
+  },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof TABLE)[number]["name"];

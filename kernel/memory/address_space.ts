@@ -16,6 +16,7 @@ import {
   Pte,
   Rights,
   SegMode,
+  SegUnit,
   USER_AUTO_BASE,
   USER_BASE,
   USER_TOP,
@@ -161,7 +162,12 @@ export class AddressSpace {
     const r = b.pageRights[page];
     let f = present && (r & Rights.READ) ? Pte.PRESENT : 0;
     if (r & Rights.WRITE) f |= Pte.WRITABLE;
-    if (b.segment.mode === SegMode.MESSAGE) f |= Pte.MESSAGE;
+    const seg = b.segment;
+    if (seg.mode !== SegMode.NORMAL) {
+      f |= Pte.MESSAGE;
+      if (seg.mode === SegMode.MESSAGE) f |= Pte.SIGNAL_ON_WRITE;
+      if (seg.unit === SegUnit.PAGE) f |= Pte.UNIT_PAGE;
+    }
     return f;
   }
 }

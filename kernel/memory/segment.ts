@@ -12,6 +12,7 @@
 import { PAGE_SIZE } from "../abi/layout.ts";
 import type { Binding } from "./binding.ts";
 import { SignalDirectory } from "../signal/signal_directory.ts";
+import type { ChannelLink } from "../remote/message_channels.ts";
 
 /** Supplies the contents of a page that is not present; the seam for external pagers. */
 export interface Pager {
@@ -57,6 +58,8 @@ export class Segment {
   readonly directory = new SignalDirectory();
   /** A kernel-side signal handler (the name channel): called with the signalled offset. */
   kernelHandler: ((offset: number) => void) | null = null;
+  /** Set once a message segment is bound on more than one node (message_channels.ts). */
+  channel: ChannelLink | null = null;
   /** Pages supplied by the pager (first-touch faults). */
   zeroFills = 0;
   readonly creator: number;

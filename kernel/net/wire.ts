@@ -14,8 +14,9 @@
  *   24      4     generation, high word  28  4  generation, low word
  *   32      4     offset in the segment  36  4  count (bytes)
  *   40      4     flags (FrameFlag)
- *   44      4     arg0 (CAS old value; error code in a NACK)
- *   48      4     arg1 (CAS new value; CAS result in a reply)
+ *   44      4     arg0 (CAS old value; error code in a NACK; owner node in a UNIT;
+ *                       mode in a JOIN reply)
+ *   48      4     arg1 (CAS new value; CAS result in a reply; unit in a JOIN reply)
  *   52      …     payload (WRITE data, READ_REPLY data, control bodies)
  *   end-4   4     CRC-32 of everything before it
  *
@@ -58,6 +59,16 @@ export const FrameType = {
   NACK: 5,
   /** Control frames between kernels (hello, heartbeat): the payload is a small body. */
   CONTROL: 6,
+  /**
+   * A node binds a message segment that lives on the owner (001 §3.2.3): answered by
+   * REPLY (arg0 = the segment's mode, arg1 = its unit) or NACK.
+   */
+  JOIN: 7,
+  /**
+   * One completed message unit, best effort, never answered: offset and count name
+   * the unit, arg0 is the owner's node, export id and generation name the segment.
+   */
+  UNIT: 8,
 } as const;
 const TYPES = new Set<number>(Object.values(FrameType));
 
@@ -156,8 +167,13 @@ export function decodeFrame(bytes: Uint8Array): Frame | WireError {
   if (!TYPES.has(type)) return "bad-type";
   const payload = b.subarray(HEADER_BYTES, length - CHECKSUM_BYTES);
   const count = get32(b, 36);
-  if (type === FrameType.WRITE && payload.length !== count) return "bad-payload";
-  if ((type === FrameType.READ || type === FrameType.CAS) && payload.length !== 0) {
+  if ((type === FrameType.WRITE || type === FrameType.UNIT) && payload.length !== count) {
+    return "bad-payload";
+  }
+  if (
+    (type === FrameType.READ || type === FrameType.CAS || type === FrameType.JOIN) &&
+    payload.length !== 0
+  ) {
     return "bad-payload";
   }
   return {

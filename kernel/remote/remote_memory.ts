@@ -32,12 +32,15 @@ import {
 } from "../net/wire.ts";
 import type { Process } from "../proc/process.ts";
 import type { Export, ExportTable } from "./export_table.ts";
+import type { MessageChannels } from "./message_channels.ts";
 import { KernelError } from "../panic.ts";
 
 /** What the co-processor needs from its kernel. */
 export interface RemoteHost {
   readonly nodeId: number;
   readonly exports: ExportTable;
+  /** Message segments bound across nodes: JOIN and UNIT frames go there. */
+  readonly channels: MessageChannels;
   procs: ReadonlyMap<number, Process>;
   /** Signals every handler on (segment, offset): a notification. */
   signalSegment(seg: Segment, offset: number): void;
@@ -205,6 +208,7 @@ export class RemoteMemory {
         return;
       }
       if (f.type === FrameType.REPLY || f.type === FrameType.NACK) this.#answer(f);
+      else if (f.type === FrameType.UNIT) this.#host.channels.receive(f);
       else if (f.type !== FrameType.CONTROL) this.#serve(f);
     } catch (e) {
       this.stats.malformed++;
@@ -218,6 +222,11 @@ export class RemoteMemory {
     const e = this.#host.exports.get(f.exportId);
     const errno = check(f, e);
     if (errno !== 0) return this.#reply(f, FrameType.NACK, errno);
+    if (f.type === FrameType.JOIN) {
+      const joined = this.#host.channels.join(f, e!);
+      if (joined !== 0) return this.#reply(f, FrameType.NACK, joined);
+      return this.#reply(f, FrameType.REPLY, e!.segment.unit, undefined, e!.segment.mode);
+    }
     const seg = e!.segment;
     if (!supplyRange(seg, f.offset, f.type === FrameType.CAS ? 4 : f.count)) {
       return this.#reply(f, FrameType.NACK, Errno.EIO);
@@ -238,7 +247,7 @@ export class RemoteMemory {
     }
   }
 
-  #reply(req: Frame, type: number, value: number, payload?: Uint8Array): void {
+  #reply(req: Frame, type: number, value: number, payload?: Uint8Array, arg0 = 0): void {
     const f = emptyFrame();
     f.type = type;
     f.srcNode = this.#host.nodeId;
@@ -250,7 +259,7 @@ export class RemoteMemory {
     f.genLo = req.genLo;
     f.offset = req.offset;
     f.count = payload ? payload.length : 0;
-    f.arg0 = type === FrameType.NACK ? value : 0;
+    f.arg0 = type === FrameType.NACK ? value : arg0;
     f.arg1 = type === FrameType.REPLY ? value : 0;
     if (payload) f.payload = payload;
     this.#host.send(req.srcNode, encodeFrame(f));
@@ -317,13 +326,13 @@ function check(f: Frame, e: Export | undefined): number {
   if (!e.wellKnown && (f.genHi !== e.genHi || f.genLo !== e.genLo)) return Errno.ESTALE;
   if (e.nodes && !e.nodes.includes(f.srcNode)) return Errno.EPERM;
   if (e.pids && !e.pids.includes(f.srcPid)) return Errno.EPERM;
-  const need = f.type === FrameType.READ
+  const need = f.type === FrameType.READ || f.type === FrameType.JOIN
     ? Rights.READ
     : f.type === FrameType.WRITE
     ? Rights.WRITE
     : Rights.CAS;
   if (!(e.rights & need)) return Errno.EPERM;
-  const count = f.type === FrameType.CAS ? 4 : f.count;
+  const count = f.type === FrameType.CAS ? 4 : f.type === FrameType.JOIN ? 1 : f.count;
   if (count === 0 || count > MAX_PAYLOAD || f.offset + count > e.segment.size) return Errno.EINVAL;
   // A per-node export (a clerk's mailbox) takes writes from node n only in slot n.
   if (e.slotPerNode && f.type !== FrameType.READ) {

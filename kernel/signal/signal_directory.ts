@@ -22,7 +22,7 @@ export class SignalDirectory {
    * Replaces the entries. More than DIRECTORY_MAX_ENTRIES are not truncated: COUNT
    * becomes -1 and senders take the software path for this segment.
    */
-  publish(entries: readonly DirectoryEntry[]): void {
+  publish(entries: readonly DirectoryEntry[], network = false): void {
     const w = this.#w;
     const fits = entries.length <= DIRECTORY_MAX_ENTRIES;
     const n = fits ? entries.length : 0;
@@ -34,6 +34,7 @@ export class SignalDirectory {
       Atomics.store(w, at + 2, entries[i].end);
     }
     Atomics.store(w, Directory.COUNT, fits ? n : -1);
+    Atomics.store(w, Directory.NETWORK, network ? 1 : 0);
     Atomics.add(w, Directory.VERSION, 1); // even: stable
   }
 }

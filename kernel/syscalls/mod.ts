@@ -15,6 +15,7 @@ import { procHandlers } from "./sys_proc.ts";
 import { signalHandlers } from "./sys_signal.ts";
 import { remoteHandlers } from "./sys_remote.ts";
 import { nameHandlers } from "./sys_names.ts";
+import { messageHandlers } from "./sys_message.ts";
 
 export function makeHandlers(k: Kernel): Record<string, Handler> {
   const all: Record<string, Handler> = {
@@ -25,6 +26,7 @@ export function makeHandlers(k: Kernel): Record<string, Handler> {
     ...infoHandlers(k),
     ...remoteHandlers(k),
     ...nameHandlers(k),
+    ...messageHandlers(k),
   };
   for (const s of SYSCALLS) {
     if (!all[s.name]) panic("makeHandlers", `system call ${s.name} has no handler`);

@@ -37,6 +37,17 @@ export function bind(id: number, vaddr = 0, rights: number = Rights.READ | Right
     .result >>> 0;
 }
 
+/**
+ * Makes the message segment an imported descriptor names bindable here, and returns
+ * a segment id to `bind`: the segment itself when it lives on this node, else this
+ * node's replica of it, which every completed unit reaches as one best-effort
+ * datagram (001 §3.2.3). Rights are the descriptor's READ and WRITE. Blocks until the
+ * owner has accepted the binding (ETIMEDOUT if it never answers).
+ */
+export function attach(descriptor: number): number {
+  return trap(Sys.attach, descriptor);
+}
+
 /** Unmaps the binding that starts at `vaddr`. */
 export function unbind(vaddr: number): void {
   trap(Sys.unbind, vaddr);

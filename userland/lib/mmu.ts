@@ -16,6 +16,18 @@
  *
  * Aligned 32-bit loads and stores are atomic (Atomics.load/store), so they are
  * atomic with respect to other processes and, later, remote accesses.
+ *
+ * Message pages (001 §3.2–3.3; the PTE's MESSAGE bit) take a second path, the
+ * emulated cache controller. With the 32-byte line as the unit, stores to a line
+ * are held in this process's write-back buffer (its "cache": up to OPEN_LINES lines,
+ * filled from memory on the first store) and reach memory only when a store writes
+ * the line's last byte: the whole line is then written at once, so a reader never
+ * sees part of a message line, and the unit is complete. With the page as the unit,
+ * stores go to memory and the store that writes the page's last byte completes it.
+ * A completed unit is handed to signals.ts' `completeUnit` (automatic
+ * signal-on-write, and the network for a segment bound on other nodes). The
+ * process's own loads see its buffered lines. A line pushed out of a full buffer is
+ * written back without completing (no signal, no datagram).
  */
 
 import { SysError } from "../../kernel/abi/errors.ts";
@@ -31,7 +43,7 @@ import {
 import { Sys } from "../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../kernel/memory/page_table.ts";
 import { runtime } from "./runtime.ts";
-import { runFaultHandler } from "./signals.ts";
+import { completeUnit, runFaultHandler } from "./signals.ts";
 import { safePoint, slotBuffer, trap } from "./trap.ts";
 
 const TLB_BITS = 8;
@@ -60,6 +72,10 @@ const base = new Int32Array(TLB_SIZE);
 const u8: Uint8Array[] = new Array(TLB_SIZE);
 const i32: Int32Array[] = new Array(TLB_SIZE);
 const dv: DataView[] = new Array(TLB_SIZE);
+/** Per entry: 0 for an ordinary page, else MSG with SIGNALLING and PAGE_UNIT as set. */
+const kind = new Uint8Array(TLB_SIZE);
+const MSG = 1, SIGNALLING = 2, PAGE_UNIT = 4;
+const LINE = 32;
 /** Views per slot, made once per segment buffer. */
 const views: { u8: Uint8Array; i32: Int32Array; dv: DataView }[] = [];
 let misses = 0;
@@ -150,7 +166,118 @@ function install(vpn: number, pte: number, slot: number, write: boolean): number
   dv[i] = v.dv;
   tagR[i] = vpn;
   tagW[i] = write || (pte & (Pte.WRITABLE | Pte.DIRTY)) === (Pte.WRITABLE | Pte.DIRTY) ? vpn : -1;
+  kind[i] = pte & Pte.MESSAGE
+    ? MSG | (pte & Pte.SIGNAL_ON_WRITE ? SIGNALLING : 0) | (pte & Pte.UNIT_PAGE ? PAGE_UNIT : 0)
+    : 0;
   return i;
+}
+
+// ---------------------------------------------------------------------------
+// Message pages: the write-back line buffer and unit completion.
+
+const OPEN_LINES = 8;
+/** Virtual address of each buffered line, or -1. */
+const openVa = new Float64Array(OPEN_LINES).fill(-1);
+const lines = new Uint8Array(OPEN_LINES * LINE);
+let openCount = 0;
+let victim = 0;
+/** Little-endian bytes of a scalar on its way to or from a message page. */
+const scratch = new Uint8Array(8);
+const scratchDv = new DataView(scratch.buffer);
+
+function findLine(lineVa: number): number {
+  if (openCount === 0) return -1;
+  for (let j = 0; j < OPEN_LINES; j++) if (openVa[j] === lineVa) return j;
+  return -1;
+}
+
+/** Buffers the line at `lineVa` (TLB entry `i`), filled from memory; returns its slot. */
+function openLine(lineVa: number, i: number): number {
+  let j = openVa.indexOf(-1);
+  if (j < 0) {
+    j = victim;
+    victim = (victim + 1) % OPEN_LINES;
+    writeBack(j);
+  }
+  const at = base[i] + (lineVa & PAGE_MASK);
+  lines.set(u8[i].subarray(at, at + LINE), j * LINE);
+  openVa[j] = lineVa;
+  openCount++;
+  return j;
+}
+
+/**
+ * Writes buffered line `j` to memory and frees its slot, through the page table as
+ * it is now: a line whose page was unmapped or made read-only meanwhile is dropped.
+ */
+function writeBack(j: number): void {
+  const lineVa = openVa[j];
+  openVa[j] = -1;
+  openCount--;
+  const at = walkPageTable(PT, lineVa >>> PAGE_SHIFT);
+  const pte = at < 0 ? 0 : Atomics.load(PT, at);
+  if ((pte & (Pte.PRESENT | Pte.WRITABLE)) !== (Pte.PRESENT | Pte.WRITABLE)) return;
+  const v = viewsFor(PT[at + 1]);
+  v.u8.set(
+    lines.subarray(j * LINE, j * LINE + LINE),
+    (pte >>> PAGE_SHIFT) * PAGE_SIZE + (lineVa & PAGE_MASK),
+  );
+}
+
+/**
+ * Stores `n` bytes of `src` from `from` at `va` on message page `i` (all in that
+ * page), completing every unit whose last byte it writes.
+ */
+function storeMessage(i: number, va: number, src: Uint8Array, from: number, n: number): void {
+  const k = kind[i];
+  if (k & PAGE_UNIT) {
+    u8[i].set(src.subarray(from, from + n), base[i] + (va & PAGE_MASK));
+    if (((va + n) & PAGE_MASK) === 0) completeUnit((va & ~PAGE_MASK) >>> 0, (k & SIGNALLING) !== 0);
+    return;
+  }
+  if (src === scratch && (va & (LINE - 1)) + n > LINE) {
+    src = scratch.slice(0, n); // a completion's handlers may store through `scratch`
+    from = 0;
+  }
+  let done = 0;
+  while (done < n) {
+    const at = (va + done) >>> 0;
+    const lineVa = (at & ~(LINE - 1)) >>> 0;
+    const off = at & (LINE - 1);
+    const m = Math.min(n - done, LINE - off);
+    let j = findLine(lineVa);
+    if (j < 0 && off === 0 && m === LINE) {
+      // A whole line in one store: straight to memory, complete at once.
+      const t = forWrite(lineVa); // a signal handler run by the last completion may have remapped
+      u8[t].set(src.subarray(from + done, from + done + LINE), base[t] + (lineVa & PAGE_MASK));
+      completeUnit(lineVa, (k & SIGNALLING) !== 0);
+    } else {
+      if (j < 0) j = openLine(lineVa, forWrite(lineVa));
+      lines.set(src.subarray(from + done, from + done + m), j * LINE + off);
+      if (off + m === LINE) {
+        writeBack(j);
+        completeUnit(lineVa, (k & SIGNALLING) !== 0);
+      }
+    }
+    done += m;
+  }
+}
+
+/** Copies this process's buffered lines over `out`, which holds [va, va+len) from memory. */
+function overlayLines(out: Uint8Array, outAt: number, va: number, len: number): void {
+  for (let j = 0; j < OPEN_LINES; j++) {
+    const lv = openVa[j];
+    if (lv < 0 || lv >= va + len || lv + LINE <= va) continue;
+    const lo = Math.max(lv, va), hi = Math.min(lv + LINE, va + len);
+    out.set(lines.subarray(j * LINE + (lo - lv), j * LINE + (hi - lv)), outAt + (lo - va));
+  }
+}
+
+/** Loads `n` bytes (within one page) of message page `i` into `scratch`. */
+function loadMessage(i: number, va: number, n: number): void {
+  const at = base[i] + (va & PAGE_MASK);
+  scratch.set(u8[i].subarray(at, at + n));
+  overlayLines(scratch, 0, va, n);
 }
 
 // ---------------------------------------------------------------------------
@@ -159,12 +286,20 @@ function install(vpn: number, pte: number, slot: number, write: boolean): number
 /** Loads one byte. */
 export function load8(va: number): number {
   const i = forRead(va);
+  if (kind[i] !== 0 && openCount !== 0) {
+    loadMessage(i, va, 1);
+    return scratch[0];
+  }
   return u8[i][base[i] + (va & PAGE_MASK)];
 }
 
 /** Stores one byte. */
 export function store8(va: number, value: number): void {
   const i = forWrite(va);
+  if (kind[i] !== 0) {
+    scratch[0] = value;
+    return storeMessage(i, va, scratch, 0, 1);
+  }
   u8[i][base[i] + (va & PAGE_MASK)] = value;
 }
 
@@ -172,6 +307,10 @@ export function store8(va: number, value: number): void {
 export function load16(va: number): number {
   if ((va & PAGE_MASK) > PAGE_SIZE - 2) return load8(va) | (load8(va + 1) << 8);
   const i = forRead(va);
+  if (kind[i] !== 0 && openCount !== 0) {
+    loadMessage(i, va, 2);
+    return scratchDv.getUint16(0, true);
+  }
   return dv[i].getUint16(base[i] + (va & PAGE_MASK), true);
 }
 
@@ -183,36 +322,41 @@ export function store16(va: number, value: number): void {
     return;
   }
   const i = forWrite(va);
+  if (kind[i] !== 0) {
+    scratchDv.setUint16(0, value, true);
+    return storeMessage(i, va, scratch, 0, 2);
+  }
   dv[i].setUint16(base[i] + (va & PAGE_MASK), value, true);
 }
 
 /** Loads a little-endian 32-bit value; atomic when aligned. */
 export function load32(va: number): number {
   const off = va & PAGE_MASK;
-  if ((off & 3) === 0) {
-    const i = forRead(va);
-    return Atomics.load(i32[i], (base[i] + off) >> 2) >>> 0;
-  }
   if (off > PAGE_SIZE - 4) return (load16(va) | (load16(va + 2) << 16)) >>> 0;
   const i = forRead(va);
+  if (kind[i] !== 0 && openCount !== 0) {
+    loadMessage(i, va, 4);
+    return scratchDv.getUint32(0, true);
+  }
+  if ((off & 3) === 0) return Atomics.load(i32[i], (base[i] + off) >> 2) >>> 0;
   return dv[i].getUint32(base[i] + off, true);
 }
 
 /** Stores a little-endian 32-bit value; atomic when aligned. */
 export function store32(va: number, value: number): void {
   const off = va & PAGE_MASK;
-  if ((off & 3) === 0) {
-    const i = forWrite(va);
-    Atomics.store(i32[i], (base[i] + off) >> 2, value | 0);
-    return;
-  }
   if (off > PAGE_SIZE - 4) {
     store16(va, value & 0xffff);
     store16(va + 2, (value >>> 16) & 0xffff);
     return;
   }
   const i = forWrite(va);
-  dv[i].setUint32(base[i] + off, value >>> 0, true);
+  if (kind[i] !== 0) {
+    scratchDv.setUint32(0, value >>> 0, true);
+    return storeMessage(i, va, scratch, 0, 4);
+  }
+  if ((off & 3) === 0) Atomics.store(i32[i], (base[i] + off) >> 2, value | 0);
+  else dv[i].setUint32(base[i] + off, value >>> 0, true);
 }
 
 /** Loads a little-endian 64-bit value as a bigint. */
@@ -222,6 +366,10 @@ export function load64(va: number): bigint {
     return BigInt(load32(va)) | (BigInt(load32(va + 4)) << 32n);
   }
   const i = forRead(va);
+  if (kind[i] !== 0 && openCount !== 0) {
+    loadMessage(i, va, 8);
+    return scratchDv.getBigUint64(0, true);
+  }
   return dv[i].getBigUint64(base[i] + off, true);
 }
 
@@ -234,6 +382,10 @@ export function store64(va: number, value: bigint): void {
     return;
   }
   const i = forWrite(va);
+  if (kind[i] !== 0) {
+    scratchDv.setBigUint64(0, BigInt.asUintN(64, value), true);
+    return storeMessage(i, va, scratch, 0, 8);
+  }
   dv[i].setBigUint64(base[i] + off, BigInt.asUintN(64, value), true);
 }
 
@@ -247,6 +399,7 @@ export function read(va: number, len: number): Uint8Array {
     const off = at & PAGE_MASK;
     const n = Math.min(len - done, PAGE_SIZE - off);
     out.set(u8[i].subarray(base[i] + off, base[i] + off + n), done);
+    if (kind[i] !== 0 && openCount !== 0) overlayLines(out, done, at, n);
     done += n;
   }
   return out;
@@ -260,7 +413,8 @@ export function write(va: number, bytes: Uint8Array): void {
     const i = forWrite(at);
     const off = at & PAGE_MASK;
     const n = Math.min(bytes.length - done, PAGE_SIZE - off);
-    u8[i].set(bytes.subarray(done, done + n), base[i] + off);
+    if (kind[i] !== 0) storeMessage(i, at, bytes, done, n);
+    else u8[i].set(bytes.subarray(done, done + n), base[i] + off);
     done += n;
   }
 }
@@ -269,7 +423,9 @@ export function write(va: number, bytes: Uint8Array): void {
  * The typed-array fast path: returns a Uint8Array aliasing [va, va+len) directly, after
  * faulting every page in (for stores too when `writable`). The range must lie in one
  * binding; accesses through the view skip the MMU, so a later `protect` or `unbind`
- * does not reach them (the view is like a pinned mapping).
+ * does not reach them (the view is like a pinned mapping). A writable view of a
+ * message page is refused (its stores could complete no unit); a read-only one sees
+ * memory, not this process's buffered lines.
  */
 export function view(va: number, len: number, writable = false): Uint8Array {
   if (len <= 0) throw new RangeError(`view: length ${len} must be positive`);
@@ -278,6 +434,11 @@ export function view(va: number, len: number, writable = false): Uint8Array {
   let first = -1, buf: ArrayBufferLike | null = null, start = 0;
   for (let p = from; p < end; p += PAGE_SIZE) {
     const i = writable ? forWrite(p) : forRead(p);
+    if (writable && kind[i] !== 0) {
+      throw new RangeError(
+        `view: ${hex(p)} is a message page: stores through a view would never complete a unit`,
+      );
+    }
     if (first < 0) {
       first = base[i];
       buf = u8[i].buffer;

@@ -27,11 +27,13 @@ export {
   SegUnit,
   Sig,
   signalAddress,
+  unitBytes,
 } from "../../kernel/abi/layout.ts";
 export { Errno, SysError } from "../../kernel/abi/errors.ts";
 export { Sys } from "../../kernel/abi/syscalls.ts";
 export {
   allocate,
+  attach,
   bind,
   CreateSegment,
   grant,

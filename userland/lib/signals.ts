@@ -31,6 +31,7 @@ import {
   SIGNAL_REGION,
   SignalPath,
   Trap,
+  UnitDone,
 } from "../../kernel/abi/layout.ts";
 import { Sys } from "../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../kernel/memory/page_table.ts";
@@ -159,6 +160,23 @@ export function Signal(vaddr: number): number {
   if (!HARDWARE || (vaddr >>> 0) >= SIGNAL_REGION) return trap(Sys.signal, vaddr);
   const n = postPhysical(vaddr >>> 0);
   return n >= 0 ? n : trap(Sys.signal, vaddr);
+}
+
+/**
+ * Automatic signal-on-write (001 §3.3): the MMU completed the message unit at
+ * `vaddr` (its first byte). On the hardware path the signal is posted here, with no
+ * trap, to every receiver the segment's directory lists; the kernel is asked only
+ * to send the unit to other nodes binding the segment, or to signal when the
+ * directory cannot say. On the software path the kernel does all of it.
+ */
+export function completeUnit(vaddr: number, signalling: boolean): void {
+  const at = walkPageTable(PT, vaddr >>> PAGE_SHIFT);
+  const slot = at < 0 ? 0 : PT[at + 1];
+  if (slotDirectory[slot] === undefined) collectGrants();
+  const dir = slotDirectory[slot];
+  let what = dir === undefined || Atomics.load(dir, Directory.NETWORK) !== 0 ? UnitDone.SEND : 0;
+  if (signalling && (!HARDWARE || postPhysical(vaddr) < 0)) what |= UnitDone.SIGNAL;
+  if (what !== 0) trap(Sys.unit_complete, vaddr, what);
 }
 
 const targets = new Int32Array(64);

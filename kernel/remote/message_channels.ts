@@ -1,0 +1,250 @@
+/**
+ * Message segments bound on several nodes (001 §3.2.3): "an update generated at one
+ * node can be simply transmitted as a datagram to the set of nodes that also bind
+ * the affected shared segment".
+ *
+ * The segment lives on its owner. Another node binds it by importing its name and
+ * attaching the descriptor: its kernel sends JOIN, the owner checks it like any
+ * request (export, generation, node and pid, READ right) and records the node as a
+ * member; the joining node then keeps a replica, a local segment of the same size,
+ * mode and unit. Every completed unit (a 32-byte line, or a page) on any node travels
+ * as one UNIT frame: a replica sends it to the owner, the owner deposits it and sends
+ * it on to every other member. Each receiving kernel deposits the whole unit at once
+ * and signals the handlers on it, exactly as a local completion would.
+ *
+ * Best effort by design: no acknowledgement, no retransmission, no ordering beyond
+ * the link's. A lost unit is lost whole; a unit is never deposited in part, so a
+ * reader never sees a torn line. Reliability is the business of the protocols built
+ * on top (userland/lib/rpc.ts), as the paper argues.
+ *
+ * Nothing from the network is trusted: the owner takes units only from members
+ * whose export allows writing, a replica only from its owner, and a unit must be
+ * exactly one aligned unit inside the segment.
+ */
+
+import { Errno } from "../abi/errors.ts";
+import { NotifyPolicy, Rights, SegMode, SegUnit, unitBytes } from "../abi/layout.ts";
+import type { Segment, SegmentAttributes } from "../memory/segment.ts";
+import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
+import { emptyFrame, encodeFrame, type Frame, FrameType } from "../net/wire.ts";
+import type { Process } from "../proc/process.ts";
+import type { Descriptor } from "./descriptor_table.ts";
+import type { Export, ExportTable } from "./export_table.ts";
+import type { RemoteMemory } from "./remote_memory.ts";
+
+/** Names a segment at its owner: the export a node joined through. */
+export interface ChannelKey {
+  readonly node: number;
+  readonly exportId: number;
+  readonly genHi: number;
+  readonly genLo: number;
+}
+
+/** How a segment reaches the other nodes that bind it. */
+export interface ChannelLink {
+  /** At a replica: the owner's segment. Null at the owner. */
+  readonly owner: ChannelKey | null;
+  /** At the owner: each member node, the export it joined through, and whether it may write. */
+  readonly members: Map<number, { key: ChannelKey; writable: boolean }>;
+}
+
+/** What the channel engine needs from its kernel. */
+export interface ChannelHost {
+  readonly nodeId: number;
+  readonly exports: ExportTable;
+  readonly remote: RemoteMemory;
+  send(to: number, bytes: Uint8Array): void;
+  nodeDown(node: number): boolean;
+  createSegment(pid: number, attrs: SegmentAttributes): Segment;
+  signalSegment(seg: Segment, offset: number): number;
+  refreshDirectory(seg: Segment): void;
+  trace(kind: "remote", line: string): void;
+}
+
+export interface ChannelStats {
+  /** Units this node sent (each copy counts). */
+  sent: number;
+  /** Units deposited here from the network. */
+  received: number;
+  /** Units the owner passed on to other members. */
+  forwarded: number;
+  /** Units refused: unknown segment, not a member, malformed. */
+  refused: number;
+}
+
+function keyOf(k: ChannelKey): string {
+  return `${k.node}:${k.exportId}:${k.genHi}:${k.genLo}`;
+}
+
+export class MessageChannels {
+  readonly stats: ChannelStats = { sent: 0, received: 0, forwarded: 0, refused: 0 };
+  readonly #host: ChannelHost;
+  /** Replicas on this node, by the owner's key. */
+  readonly #replicas = new Map<string, Segment>();
+
+  constructor(host: ChannelHost) {
+    this.#host = host;
+  }
+
+  // -------------------------------------------------------------------------
+  // Binding across nodes
+
+  /**
+   * Makes the message segment a descriptor names bindable on this node for `p`:
+   * the segment itself when it is local, else a replica (joining the owner first).
+   * `done` gets the segment, or an errno.
+   */
+  attach(p: Process, d: Descriptor, done: (errno: number, seg: Segment | null) => void): void {
+    const host = this.#host;
+    if (d.node === host.nodeId) {
+      const e = host.exports.get(d.exportId);
+      if (!e || e.genHi !== d.genHi || e.genLo !== d.genLo) return done(Errno.ESTALE, null);
+      if (e.segment.mode === SegMode.NORMAL) return done(Errno.EINVAL, null);
+      return done(0, e.segment);
+    }
+    const key = keyOf(d);
+    const known = this.#replicas.get(key);
+    if (known) return done(0, known);
+    host.remote.issue(
+      FrameType.JOIN,
+      d,
+      { offset: 0, count: 0, notify: false },
+      {
+        proc: p,
+        descId: d.id,
+        local: null,
+        localOffset: 0,
+        notify: false,
+        done: (errno, f) => {
+          if (errno !== 0 || !f) return done(errno || Errno.EIO, null);
+          const mode = f.arg0, unit = f.arg1;
+          const valid = (mode === SegMode.MESSAGE || mode === SegMode.MESSAGE_QUIET) &&
+            (unit === SegUnit.CACHE_LINE || unit === SegUnit.PAGE);
+          if (!valid) return done(Errno.EIO, null);
+          const raced = this.#replicas.get(key);
+          if (raced) return done(0, raced);
+          let seg: Segment;
+          try {
+            seg = host.createSegment(p.pid, {
+              size: d.size,
+              mode,
+              unit,
+              notifyPolicy: NotifyPolicy.NEVER,
+            });
+          } catch {
+            return done(Errno.ENOMEM, null);
+          }
+          seg.holders.delete(p.pid); // the attach grants the descriptor's rights
+          seg.channel = {
+            owner: { node: d.node, exportId: d.exportId, genHi: d.genHi, genLo: d.genLo },
+            members: new Map(),
+          };
+          this.#replicas.set(key, seg);
+          host.trace("remote", `replica of ${key} is segment ${seg.id}`);
+          done(0, seg);
+        },
+      },
+    );
+  }
+
+  /** At the owner: takes a checked JOIN. Returns 0 or an errno for the NACK. */
+  join(f: Frame, e: Export): number {
+    const seg = e.segment;
+    if (seg.mode === SegMode.NORMAL) return Errno.EINVAL;
+    if (!seg.channel) seg.channel = { owner: null, members: new Map() };
+    if (seg.channel.owner) return Errno.EINVAL; // a replica is not re-exported
+    seg.channel.members.set(f.srcNode, {
+      key: { node: this.#host.nodeId, exportId: e.id, genHi: e.genHi, genLo: e.genLo },
+      writable: (e.rights & Rights.WRITE) !== 0,
+    });
+    this.#host.refreshDirectory(seg); // senders now hand completed units to the kernel
+    this.#host.trace("remote", `node ${f.srcNode} binds segment ${seg.id}`);
+    return 0;
+  }
+
+  /** A segment is being freed: a replica is forgotten (the owner's units then bounce). */
+  forget(seg: Segment): void {
+    const owner = seg.channel?.owner;
+    if (owner && this.#replicas.get(keyOf(owner)) === seg) this.#replicas.delete(keyOf(owner));
+  }
+
+  /** True if completed units of `seg` must travel. */
+  linked(seg: Segment): boolean {
+    const c = seg.channel;
+    return c !== null && (c.owner !== null || c.members.size > 0);
+  }
+
+  // -------------------------------------------------------------------------
+  // Units
+
+  /** Sends the completed unit at `offset` (unit-aligned) to the other nodes. */
+  send(seg: Segment, offset: number): void {
+    const c = seg.channel;
+    if (!c) return;
+    const size = unitBytes(seg.unit);
+    if (!supplyRange(seg, offset, size)) return;
+    const payload = loadBytes(seg, offset, size);
+    if (c.owner) this.#sendUnit(c.owner.node, c.owner, offset, payload);
+    else {
+      for (const [node, m] of c.members) this.#sendUnit(node, m.key, offset, payload);
+    }
+  }
+
+  #sendUnit(to: number, key: ChannelKey, offset: number, payload: Uint8Array): void {
+    if (this.#host.nodeDown(to)) return;
+    const f = emptyFrame();
+    f.type = FrameType.UNIT;
+    f.srcNode = this.#host.nodeId;
+    f.dstNode = to;
+    f.exportId = key.exportId;
+    f.genHi = key.genHi;
+    f.genLo = key.genLo;
+    f.arg0 = key.node;
+    f.offset = offset;
+    f.count = payload.length;
+    f.payload = payload;
+    this.stats.sent++;
+    this.#host.send(to, encodeFrame(f));
+  }
+
+  /** Takes a UNIT frame (already checked for integrity and addressing); never throws. */
+  receive(f: Frame): void {
+    const host = this.#host;
+    let seg: Segment | undefined;
+    if (f.arg0 === host.nodeId) {
+      // At the owner: from a member allowed to write, through the export it joined.
+      const e = host.exports.get(f.exportId);
+      const m = e?.segment.channel?.members.get(f.srcNode);
+      if (
+        !e || e.genHi !== f.genHi || e.genLo !== f.genLo || !m || !m.writable ||
+        m.key.exportId !== e.id
+      ) return this.#refuse(f, "not a writing member");
+      seg = e.segment;
+    } else {
+      // At a replica: only from its owner.
+      seg = this.#replicas.get(keyOf({ ...f, node: f.arg0 }));
+      if (!seg || f.srcNode !== f.arg0) return this.#refuse(f, "no replica");
+    }
+    const size = unitBytes(seg.unit);
+    if (f.count !== size || f.offset % size !== 0 || f.offset + size > seg.size) {
+      return this.#refuse(f, "not one unit");
+    }
+    if (!supplyRange(seg, f.offset, size)) return this.#refuse(f, "pager refused");
+    storeBytes(seg, f.offset, f.payload);
+    this.stats.received++;
+    if (seg.mode === SegMode.MESSAGE) host.signalSegment(seg, f.offset);
+    const c = seg.channel!;
+    if (!c.owner) {
+      for (const [node, m] of c.members) {
+        if (node === f.srcNode) continue;
+        this.stats.forwarded++;
+        this.#sendUnit(node, m.key, f.offset, f.payload);
+      }
+    }
+  }
+
+  #refuse(f: Frame, why: string): void {
+    this.stats.refused++;
+    this.#host.trace("remote", `refused a unit from node ${f.srcNode} at ${f.offset}: ${why}`);
+  }
+}
