@@ -74,6 +74,8 @@ export interface KernelConfig {
   failAfterMs: number;
   /** How Signal reaches receivers (see SignalPath in kernel/abi/layout.ts). */
   signalPath: "hardware" | "software";
+  /** Fault injection: drop every n-th signal posted to each process's FIFO (0: none). */
+  signalLossEvery: number;
   trace: ReadonlySet<TraceKind>;
 }
 
@@ -87,6 +89,7 @@ export const DEFAULT_CONFIG: KernelConfig = {
   heartbeatMs: 250,
   failAfterMs: 1_000,
   signalPath: "hardware",
+  signalLossEvery: 0,
   trace: new Set(),
 };
 
@@ -206,7 +209,15 @@ export class Kernel implements RemoteHost, ChannelHost {
       const held = parent ? seg.holders.get(ppid) ?? 0 : s.rights;
       if (s.rights & ~held) fail("EPERM", `segment ${s.segment}: rights ${s.rights} not held`);
     }
-    const p = new Process(this, this.#nextPid++, ppid, url, args, this.config.fifoCapacity);
+    const p = new Process(
+      this,
+      this.#nextPid++,
+      ppid,
+      url,
+      args,
+      this.config.fifoCapacity,
+      this.config.signalLossEvery,
+    );
     Atomics.store(p.trap, Trap.SPIN, this.config.processSpin);
     Atomics.store(p.trap, Trap.NODE, this.nodeId);
     Atomics.store(

@@ -210,8 +210,15 @@ export const Fifo = {
   WAITING: 5,
   /** Producers of this FIFO that died (the kernel counts them; see fifo_ring.ts). */
   PRODUCER_DEATHS: 6,
+  /**
+   * Fault injection (KernelConfig.signalLossEvery): when n > 0, every n-th signal
+   * posted to this FIFO is dropped and counted, as a lossy FIFO would (001 §4).
+   */
+  LOSS_EVERY: 7,
+  /** Signals posted so far, for LOSS_EVERY. */
+  POSTS: 8,
   /** Start of the entries: ENTRY_WORDS words each, [sequence, a, b, 0]. */
-  ENTRIES: 8,
+  ENTRIES: 12,
 } as const;
 export const FIFO_ENTRY_WORDS = 4;
 export const DEFAULT_FIFO_CAPACITY = 128;

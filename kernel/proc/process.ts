@@ -91,13 +91,14 @@ export class Process {
     module: string,
     args: string[],
     fifoCapacity: number,
+    signalLossEvery = 0,
   ) {
     this.server = server;
     this.pid = pid;
     this.ppid = ppid;
     this.module = module;
     this.args = args;
-    this.fifo = new SignalFifo(fifoCapacity);
+    this.fifo = new SignalFifo(fifoCapacity, signalLossEvery);
     this.space = new AddressSpace(pid);
   }
 

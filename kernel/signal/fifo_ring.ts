@@ -30,6 +30,11 @@ export function fifoCapacity(w: Int32Array): number {
 /** Posts one entry; returns false (and counts a drop) when the FIFO is full. */
 export function fifoPost(w: Int32Array, a: number, b: number): boolean {
   const cap = fifoCapacity(w);
+  const every = w[Fifo.LOSS_EVERY];
+  if (every > 0 && (Atomics.add(w, Fifo.POSTS, 1) + 1) % every === 0) {
+    Atomics.add(w, Fifo.DROPPED, 1); // injected loss
+    return false;
+  }
   for (;;) {
     const t = Atomics.load(w, Fifo.TAIL);
     if (((t - Atomics.load(w, Fifo.HEAD)) | 0) >= cap) {

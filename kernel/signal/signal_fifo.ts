@@ -12,11 +12,12 @@ export class SignalFifo {
   readonly words: Int32Array;
   readonly capacity: number;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, lossEvery = 0) {
     this.capacity = capacity;
     this.buffer = new SharedArrayBuffer(fifoBytes(capacity));
     this.words = new Int32Array(this.buffer);
     this.words[Fifo.CAPACITY] = capacity;
+    this.words[Fifo.LOSS_EVERY] = lossEvery;
   }
 
   /** Queues a translated signal; returns false (and counts a drop) when full. */

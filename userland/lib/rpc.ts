@@ -1,0 +1,678 @@
+/**
+ * Remote procedure call on memory-based messaging (001 §4), entirely in the
+ * process: the kernel only moves memory and signals.
+ *
+ * A connection is two message segments (line units, signal-on-write): requests
+ * flow client → server in one, replies server → client in the other. Each holds
+ * RPC_SLOTS message slots; message `seq` uses slot `seq % RPC_SLOTS`. A slot is a
+ * trailer line followed by the payload:
+ *
+ *   slot + 0    trailer (one line, written last): seq, stub, len, checksum, kind,
+ *               0, 0, MAGIC. Its completion is the message's one signal.
+ *   slot + 32   payload, `len` bytes, padded to whole lines (each line completes
+ *               on its own; nobody handles their signals, so none are raised)
+ *
+ * First contact goes through the server's well-known channel, a message segment
+ * exported as `rpc.<service>` that any client may write (001 §4: "similar to the
+ * well-known multicast addresses"). A client exports its two segments under names
+ * derived from (node, pid, connection) and writes a one-line CONNECT into a slot of
+ * the well-known channel; the server imports and attaches them (the same call for
+ * a local or a remote segment: a remote one becomes a replica, and every line
+ * travels as a datagram), binds them, and answers ACCEPT.
+ *
+ * The transport is the paper's: a checksum over the message (computed in the same
+ * pass as the unmarshalling copy into private memory, so a message overwritten
+ * while it is being read is caught), retransmission by timer when no reply came,
+ * and duplicate suppression at the server (at-most-once: a retransmitted call is
+ * answered from the cached reply, never executed twice). The timer costs nothing
+ * on the normal path: a synchronous call looks at the clock only when a wait ran
+ * out; asynchronous calls are reviewed by an interval timer while any is pending.
+ * One-way calls (no reply) and a raw channel without any transport are there for
+ * traffic that does not need reliability.
+ *
+ * @example
+ * ```ts
+ * const server = new RpcServer("kv", { 1: (args, reply) => { reply.set(args); return args.length } });
+ * server.serve(() => false); // forever
+ * // elsewhere:
+ * const c = RpcClient.connect("kv", { hint: 0 });
+ * const echoed = c.call(1, new TextEncoder().encode("hello"));
+ * ```
+ */
+
+import { Errno, SysError } from "../../kernel/abi/errors.ts";
+import { CACHE_LINE_SIZE, Rights, SegMode, SegUnit } from "../../kernel/abi/layout.ts";
+import { attach, bind, CreateSegment, release } from "./memory.ts";
+import { view32, write } from "./mmu.ts";
+import { getpid } from "./process.ts";
+import { exportSegment, importSegment, nodeId, revoke } from "./remote.ts";
+import { removeSignalHandler, SignalHandler, SigWait } from "./signals.ts";
+
+const LINE = CACHE_LINE_SIZE;
+/** Message slots per channel. */
+export const RPC_SLOTS = 4;
+const MAGIC = 0x3143_5052; // "RPC1"
+/** Trailer words. */
+const T = { SEQ: 0, STUB: 1, LEN: 2, SUM: 3, KIND: 4, MAGIC: 7 } as const;
+/** What a message is. */
+export const RpcKind = {
+  CALL: 1,
+  ONEWAY: 2,
+  REPLY: 3,
+  /** The server has no such stub. */
+  NOSTUB: 4,
+  /** The procedure threw: the payload is its message. */
+  FAILED: 5,
+  ACCEPT: 6,
+  CONNECT: 7,
+} as const;
+/** Slots in a server's well-known channel (one line each). */
+const CONNECT_SLOTS = 64;
+
+export interface RpcOptions {
+  /** Resend a call (or a CONNECT) after this long without a reply. Default 20 ms. */
+  retransmitMs?: number;
+  /** Give up with ETIMEDOUT after this long. Default 2000 ms. */
+  timeoutMs?: number;
+}
+
+/** A procedure: reads `args`, writes its result into `reply`, returns the result's length. */
+export type Procedure = (args: Uint8Array, reply: Uint8Array) => number;
+
+/** Transport counters of one end. */
+export interface RpcStats {
+  calls: number;
+  retransmits: number;
+  /** Messages discarded because the checksum did not match (lost or overwritten parts). */
+  badChecksums: number;
+  /** Calls answered from the cached reply, and stale messages ignored. */
+  duplicates: number;
+}
+
+/** The geometry every channel shares. */
+export const RPC_SLOT_BYTES = 2048;
+/** The largest argument or result. */
+export const RPC_MAX_PAYLOAD = RPC_SLOT_BYTES - LINE;
+const CHANNEL_BYTES = RPC_SLOTS * RPC_SLOT_BYTES;
+
+function seedOf(kind: number, seq: number, stub: number, len: number): number {
+  return Math.imul(seq ^ MAGIC, 0x85eb_ca6b) ^ Math.imul((stub + (len << 8)) ^ kind, 0xc2b2_ae35);
+}
+
+/** A Fletcher-style sum of `words` words of `src` from `at`, copying them to `dst` if given. */
+function copySum(
+  src: Int32Array,
+  at: number,
+  dst: Int32Array | null,
+  words: number,
+  seed: number,
+): number {
+  let a = seed | 0, b = 0;
+  if (dst) {
+    for (let i = 0; i < words; i++) {
+      const w = src[at + i];
+      dst[i] = w;
+      a = (a + w) | 0;
+      b = (b + a) | 0;
+    }
+  } else {
+    for (let i = 0; i < words; i++) {
+      a = (a + src[at + i]) | 0;
+      b = (b + a) | 0;
+    }
+  }
+  return (a ^ Math.imul(b, 0x9e37_79b1)) | 0;
+}
+
+/** One direction's private buffers: what is marshalled out, what is unmarshalled in. */
+class Buffers {
+  readonly out = new Uint8Array(RPC_MAX_PAYLOAD);
+  readonly outWords = new Int32Array(this.out.buffer);
+  readonly in = new Uint8Array(RPC_MAX_PAYLOAD);
+  readonly inWords = new Int32Array(this.in.buffer);
+  readonly trailer = new Uint8Array(LINE);
+  readonly trailerWords = new Int32Array(this.trailer.buffer);
+}
+
+/**
+ * Writes the message in `b.out[0, len)` into slot `seq % RPC_SLOTS` of the channel
+ * at `base`: payload lines first, then the trailer line that signals.
+ */
+function send(
+  base: number,
+  b: Buffers,
+  kind: number,
+  seq: number,
+  stub: number,
+  len: number,
+): void {
+  const slot = base + (seq % RPC_SLOTS) * RPC_SLOT_BYTES;
+  const padded = (len + LINE - 1) & ~(LINE - 1);
+  if (padded !== len) b.out.fill(0, len, padded);
+  if (padded !== 0) write(slot + LINE, b.out.subarray(0, padded));
+  const t = b.trailerWords;
+  t[T.SEQ] = seq;
+  t[T.STUB] = stub;
+  t[T.LEN] = len;
+  t[T.SUM] = copySum(b.outWords, 0, null, (len + 3) >> 2, seedOf(kind, seq, stub, len));
+  t[T.KIND] = kind;
+  t[T.MAGIC] = MAGIC;
+  write(slot, b.trailer);
+}
+
+/**
+ * Reads the message in slot `slot` of channel words `w` into `b.in` if it is whole:
+ * returns its length, or -1 (bad trailer, or checksum mismatch: a part was lost or
+ * overwritten during the copy).
+ */
+function receive(w: Int32Array, slot: number, b: Buffers): number {
+  const t = (slot * RPC_SLOT_BYTES) >> 2;
+  const len = w[t + T.LEN];
+  if (w[t + T.MAGIC] !== MAGIC || len < 0 || len > RPC_MAX_PAYLOAD) return -1;
+  const seed = seedOf(w[t + T.KIND], w[t + T.SEQ], w[t + T.STUB], len);
+  const sum = copySum(w, t + LINE / 4, b.inWords, (len + 3) >> 2, seed);
+  return sum === w[t + T.SUM] ? len : -1;
+}
+
+let nextConnection = 1;
+
+/** The names a client exports its two channels under (+ "q" and "r"): at most 32 bytes. */
+function channelPrefix(node: number, pid: number, conn: number): string {
+  return `rpc.${node}.${pid.toString(36)}.${conn.toString(36)}`;
+}
+
+/** The client end of a connection. */
+export class RpcClient {
+  readonly service: string;
+  readonly stats: RpcStats = { calls: 0, retransmits: 0, badChecksums: 0, duplicates: 0 };
+  readonly #retransmitMs: number;
+  readonly #timeoutMs: number;
+  readonly #b = new Buffers();
+  readonly #req: { segment: number; base: number; name: string };
+  readonly #rep: { segment: number; base: number; name: string; words: Int32Array };
+  #seq = 0;
+  /** The call awaiting its reply (0: none), and what came back. */
+  #waiting = 0;
+  #replied = false;
+  #replyKind = 0;
+  #replyLen = 0;
+  #accepted = false;
+  readonly #nonce: number;
+  readonly #conn: number;
+  #closed = false;
+  readonly #async: {
+    stub: number;
+    args: Uint8Array;
+    resolve: (r: Uint8Array) => void;
+    reject: (e: Error) => void;
+  }[] = [];
+  #asyncSent = 0;
+  #asyncSeq = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  private constructor(service: string, opts: RpcOptions) {
+    this.service = service;
+    this.#retransmitMs = opts.retransmitMs ?? 20;
+    this.#timeoutMs = opts.timeoutMs ?? 2000;
+    this.#nonce = (crypto.getRandomValues(new Uint32Array(1))[0] | 1) | 0;
+    this.#conn = nextConnection++;
+    const prefix = channelPrefix(nodeId(), getpid(), this.#conn);
+    // Requests: we write, the server reads. Replies: the server writes, we read.
+    const make = (suffix: string, exported: number, bound: number) => {
+      const segment = CreateSegment(CHANNEL_BYTES, SegMode.MESSAGE, SegUnit.CACHE_LINE);
+      const base = bind(segment, 0, bound);
+      const name = prefix + suffix;
+      exportSegment(segment, name, exported);
+      return { segment, base, name };
+    };
+    this.#req = make("q", Rights.READ, Rights.READ | Rights.WRITE);
+    const rep = make("r", Rights.READ | Rights.WRITE, Rights.READ);
+    this.#rep = { ...rep, words: view32(rep.base, CHANNEL_BYTES / 4) };
+    for (let s = 0; s < RPC_SLOTS; s++) {
+      SignalHandler(rep.base + s * RPC_SLOT_BYTES, LINE, () => this.#onReply(s));
+    }
+  }
+
+  /**
+   * Connects to the server exporting `rpc.<service>` (looked up on node `hint` if it
+   * is not known locally). Throws ETIMEDOUT if the server never accepts.
+   */
+  static connect(service: string, opts: RpcOptions & { hint?: number } = {}): RpcClient {
+    const c = new RpcClient(service, opts);
+    try {
+      c.#handshake(opts.hint);
+    } catch (e) {
+      c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  #handshake(hint: number | undefined): void {
+    const { desc } = importSegment(`rpc.${this.service}`, { hint });
+    const wk = attach(desc);
+    const wkBase = bind(wk, 0, Rights.READ | Rights.WRITE);
+    const line = this.#b.trailerWords;
+    const start = performance.now();
+    try {
+      while (!this.#accepted) {
+        line[0] = this.#nonce;
+        line[1] = nodeId();
+        line[2] = getpid();
+        line[3] = this.#conn;
+        line[4] = RpcKind.CONNECT;
+        line[5] = 0;
+        line[6] = 0;
+        line[T.MAGIC] = MAGIC;
+        const slot = (crypto.getRandomValues(new Uint8Array(1))[0] % CONNECT_SLOTS) * LINE;
+        write(wkBase + slot, this.#b.trailer);
+        const resend = performance.now() + this.#retransmitMs;
+        while (!this.#accepted && performance.now() < resend) SigWait(this.#retransmitMs);
+        if (!this.#accepted && performance.now() - start > this.#timeoutMs) {
+          throw new SysError(
+            Errno.ETIMEDOUT,
+            "rpc connect",
+            `no server "${this.service}" answered`,
+          );
+        }
+      }
+    } finally {
+      release(wk);
+    }
+  }
+
+  #onReply(slot: number): void {
+    const w = this.#rep.words;
+    const t = (slot * RPC_SLOT_BYTES) >> 2;
+    const kind = w[t + T.KIND];
+    if (kind === RpcKind.ACCEPT) {
+      if (w[t + T.MAGIC] === MAGIC && w[t + T.STUB] === this.#nonce) this.#accepted = true;
+      return;
+    }
+    const seq = w[t + T.SEQ];
+    if (seq !== this.#waiting || this.#replied) {
+      this.stats.duplicates++;
+      return;
+    }
+    const len = receive(w, slot, this.#b);
+    if (len < 0) {
+      this.stats.badChecksums++;
+      return;
+    }
+    this.#replyKind = kind;
+    this.#replyLen = len;
+    this.#replied = true;
+    if (this.#async.length !== 0 && seq === this.#asyncSeq) this.#finishAsync();
+  }
+
+  #check(args: Uint8Array): void {
+    if (this.#closed) throw new SysError(Errno.EBADF, "rpc", "the connection is closed");
+    if (args.length > RPC_MAX_PAYLOAD) {
+      throw new RangeError(`rpc: ${args.length} bytes of arguments exceed ${RPC_MAX_PAYLOAD}`);
+    }
+  }
+
+  #issue(kind: number, stub: number, args: Uint8Array): number {
+    const seq = ((this.#seq + 1) & 0x7fff_ffff) || 1;
+    this.#seq = seq;
+    this.#b.out.set(args);
+    this.stats.calls++;
+    send(this.#req.base, this.#b, kind, seq, stub, args.length);
+    return seq;
+  }
+
+  /**
+   * Calls procedure `stub` with `args` and waits for its result. The returned bytes
+   * alias a private buffer, valid until the next call. Throws ETIMEDOUT when no
+   * reply came within the timeout, ENOENT for an unknown stub, EIO if it failed.
+   */
+  call(stub: number, args: Uint8Array = new Uint8Array(0)): Uint8Array {
+    this.#check(args);
+    if (this.#async.length !== 0) {
+      throw new SysError(Errno.EBUSY, "rpc call", "asynchronous calls are pending");
+    }
+    const seq = this.#issue(RpcKind.CALL, stub, args);
+    this.#waiting = seq;
+    this.#replied = false;
+    let start = -1, resend = 0;
+    while (!this.#replied) {
+      SigWait(this.#retransmitMs);
+      if (this.#replied) break;
+      const now = performance.now();
+      if (start < 0) {
+        start = now;
+        resend = now + this.#retransmitMs;
+        continue;
+      }
+      if (now - start > this.#timeoutMs) {
+        this.#waiting = 0;
+        throw new SysError(
+          Errno.ETIMEDOUT,
+          "rpc call",
+          `${this.service} stub ${stub}: no reply in ${this.#timeoutMs} ms`,
+        );
+      }
+      if (now >= resend) {
+        this.stats.retransmits++;
+        send(this.#req.base, this.#b, RpcKind.CALL, seq, stub, args.length);
+        resend = now + this.#retransmitMs;
+      }
+    }
+    this.#waiting = 0;
+    return this.#result(stub);
+  }
+
+  #result(stub: number): Uint8Array {
+    const bytes = this.#b.in.subarray(0, this.#replyLen);
+    if (this.#replyKind === RpcKind.NOSTUB) {
+      throw new SysError(Errno.ENOENT, "rpc call", `${this.service} has no stub ${stub}`);
+    }
+    if (this.#replyKind === RpcKind.FAILED) {
+      throw new SysError(Errno.EIO, "rpc call", new TextDecoder().decode(bytes));
+    }
+    return bytes;
+  }
+
+  /** Sends `args` to `stub` with no reply and no retransmission (best effort). */
+  oneWay(stub: number, args: Uint8Array = new Uint8Array(0)): void {
+    this.#check(args);
+    this.#issue(RpcKind.ONEWAY, stub, args);
+  }
+
+  /**
+   * An asynchronous call: resolves with a copy of the result when the reply's signal
+   * is handled (while the program's event loop is idle). Calls queue and go one at
+   * a time; an interval timer retransmits and times them out.
+   */
+  callAsync(stub: number, args: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+    this.#check(args);
+    return new Promise((resolve, reject) => {
+      this.#async.push({ stub, args: args.slice(), resolve, reject });
+      if (this.#async.length === 1) this.#startAsync();
+    });
+  }
+
+  #startAsync(): void {
+    const next = this.#async[0];
+    this.#asyncSeq = this.#issue(RpcKind.CALL, next.stub, next.args);
+    this.#waiting = this.#asyncSeq;
+    this.#replied = false;
+    this.#asyncSent = performance.now();
+    const first = this.#asyncSent;
+    clearInterval(this.#timer);
+    this.#timer = setInterval(() => {
+      const now = performance.now();
+      if (now - first > this.#timeoutMs) {
+        this.#async.shift()!.reject(
+          new SysError(Errno.ETIMEDOUT, "rpc call", `${this.service} stub ${next.stub}: no reply`),
+        );
+        this.#advanceAsync();
+      } else if (now - this.#asyncSent >= this.#retransmitMs) {
+        this.stats.retransmits++;
+        this.#b.out.set(next.args);
+        send(this.#req.base, this.#b, RpcKind.CALL, this.#asyncSeq, next.stub, next.args.length);
+        this.#asyncSent = now;
+      }
+    }, Math.max(1, this.#retransmitMs / 2));
+  }
+
+  #finishAsync(): void {
+    const done = this.#async.shift()!;
+    try {
+      done.resolve(this.#result(done.stub).slice());
+    } catch (e) {
+      done.reject(e as Error);
+    }
+    this.#advanceAsync();
+  }
+
+  #advanceAsync(): void {
+    this.#waiting = 0;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#async.length !== 0) this.#startAsync();
+  }
+
+  /** Ends the connection: its segments are revoked and released. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    for (const a of this.#async.splice(0)) {
+      a.reject(new SysError(Errno.EBADF, "rpc", "the connection was closed"));
+    }
+    removeSignalHandler(this.#rep.base, CHANNEL_BYTES);
+    for (const ch of [this.#req, this.#rep]) {
+      try {
+        revoke(ch.name);
+      } catch { /* the clerk is gone: the release below still frees it */ }
+      release(ch.segment);
+    }
+  }
+}
+
+interface Connection {
+  readonly key: string;
+  readonly nonce: number;
+  readonly reqWords: Int32Array;
+  readonly repBase: number;
+  readonly b: Buffers;
+  lastSeq: number;
+  /** The cached reply for lastSeq (kind, length in b.out, stub), for duplicates. */
+  replyKind: number;
+  replyLen: number;
+  replyStub: number;
+}
+
+/** The server end: one process serving every connection to `rpc.<service>`. */
+export class RpcServer {
+  readonly service: string;
+  readonly stats: RpcStats & { connections: number } = {
+    calls: 0,
+    retransmits: 0,
+    badChecksums: 0,
+    duplicates: 0,
+    connections: 0,
+  };
+  readonly #procedures: Map<number, Procedure>;
+  readonly #segment: number;
+  readonly #words: Int32Array;
+  readonly #connections = new Map<string, Connection>();
+  readonly #connects: number[] = [];
+  readonly #encoder = new TextEncoder();
+
+  /** Creates the well-known channel and exports it as `rpc.<service>`. */
+  constructor(service: string, procedures: Record<number, Procedure> | Map<number, Procedure>) {
+    this.service = service;
+    this.#procedures = procedures instanceof Map
+      ? procedures
+      : new Map(Object.entries(procedures).map(([k, v]) => [Number(k), v]));
+    this.#segment = CreateSegment(CONNECT_SLOTS * LINE, SegMode.MESSAGE, SegUnit.CACHE_LINE);
+    const base = bind(this.#segment);
+    this.#words = view32(base, (CONNECT_SLOTS * LINE) / 4);
+    SignalHandler(base, CONNECT_SLOTS * LINE, (addr) => this.#connects.push(addr - base));
+    exportSegment(this.#segment, `rpc.${service}`, Rights.READ | Rights.WRITE);
+  }
+
+  /** Serves calls until `stop()` returns true (checked after every wake-up). */
+  serve(stop: () => boolean = () => false): void {
+    while (!stop()) {
+      SigWait(100);
+      this.accept();
+    }
+  }
+
+  /** Takes the CONNECT requests that arrived (serve() calls this). */
+  accept(): void {
+    while (this.#connects.length !== 0) {
+      const at = this.#connects.shift()! >> 2;
+      const w = this.#words;
+      if (w[at + T.MAGIC] !== MAGIC || w[at + 4] !== RpcKind.CONNECT) continue;
+      try {
+        this.#connect(w[at], w[at + 1], w[at + 2], w[at + 3]);
+      } catch {
+        // The client is gone or its names are not there yet: it will retransmit.
+      }
+    }
+  }
+
+  #connect(nonce: number, node: number, pid: number, conn: number): void {
+    const prefix = channelPrefix(node, pid, conn);
+    let c = this.#connections.get(prefix);
+    if (!c || c.nonce !== nonce) {
+      const open = (suffix: string, rights: number) => {
+        const { desc } = importSegment(prefix + suffix, { hint: node });
+        return bind(attach(desc), 0, rights);
+      };
+      const reqBase = open("q", Rights.READ);
+      const repBase = open("r", Rights.READ | Rights.WRITE);
+      const conn: Connection = {
+        key: prefix,
+        nonce,
+        reqWords: view32(reqBase, CHANNEL_BYTES / 4),
+        repBase,
+        b: new Buffers(),
+        lastSeq: 0,
+        replyKind: 0,
+        replyLen: -1,
+        replyStub: 0,
+      };
+      for (let s = 0; s < RPC_SLOTS; s++) {
+        SignalHandler(reqBase + s * RPC_SLOT_BYTES, LINE, () => this.#onCall(conn, s));
+      }
+      this.#connections.set(prefix, conn);
+      this.stats.connections++;
+      c = conn;
+    }
+    send(c.repBase, c.b, RpcKind.ACCEPT, 0, nonce, 0);
+  }
+
+  #onCall(c: Connection, slot: number): void {
+    const w = c.reqWords;
+    const t = (slot * RPC_SLOT_BYTES) >> 2;
+    const kind = w[t + T.KIND];
+    if (kind !== RpcKind.CALL && kind !== RpcKind.ONEWAY) return;
+    const seq = w[t + T.SEQ];
+    if (((seq - c.lastSeq) | 0) <= 0) {
+      // At most once: a retransmitted call gets the cached reply; older ones nothing.
+      this.stats.duplicates++;
+      if (seq === c.lastSeq && kind === RpcKind.CALL && c.replyLen >= 0) {
+        send(c.repBase, c.b, c.replyKind, seq, c.replyStub, c.replyLen);
+      }
+      return;
+    }
+    const len = receive(w, slot, c.b);
+    if (len < 0) {
+      this.stats.badChecksums++;
+      return;
+    }
+    const stub = w[t + T.STUB];
+    c.lastSeq = seq;
+    this.stats.calls++;
+    const proc = this.#procedures.get(stub);
+    let replyKind: number = RpcKind.REPLY, replyLen = 0;
+    if (!proc) replyKind = RpcKind.NOSTUB;
+    else {
+      try {
+        replyLen = proc(c.b.in.subarray(0, len), c.b.out);
+        if (!Number.isInteger(replyLen) || replyLen < 0 || replyLen > RPC_MAX_PAYLOAD) {
+          throw new RangeError(`stub ${stub} returned a length of ${replyLen}`);
+        }
+      } catch (e) {
+        replyKind = RpcKind.FAILED;
+        const text = this.#encoder.encode(e instanceof Error ? e.message : String(e));
+        replyLen = Math.min(text.length, RPC_MAX_PAYLOAD);
+        c.b.out.set(text.subarray(0, replyLen));
+      }
+    }
+    if (kind === RpcKind.ONEWAY) {
+      c.replyLen = -1;
+      return;
+    }
+    c.replyKind = replyKind;
+    c.replyLen = replyLen;
+    c.replyStub = stub;
+    send(c.repBase, c.b, replyKind, seq, stub, replyLen);
+  }
+
+  /** Connections accepted so far. */
+  get connections(): number {
+    return this.#connections.size;
+  }
+
+  /** Stops taking connections: the well-known channel is revoked and released. */
+  close(): void {
+    try {
+      revoke(`rpc.${this.service}`);
+    } catch { /* the clerk is gone */ }
+    release(this.#segment);
+  }
+}
+
+/**
+ * A raw channel (001 §4: "a basic channel mechanism ... does not impose the
+ * transport level overhead"): fixed-size records in a message segment, each
+ * completed by its last line, with no checksum, acknowledgement or retransmission.
+ * A record's last two words carry its sequence number and length, so a receiver can
+ * see a gap; a lost or overwritten record is simply gone.
+ */
+export class RawChannel {
+  readonly base: number;
+  readonly size: number;
+  readonly recordBytes: number;
+  readonly records: number;
+  #next = 0;
+  readonly #buf: Uint8Array;
+  readonly #words: Int32Array;
+
+  /** Uses the message segment bound at `base` (`size` bytes), in records of `recordBytes`. */
+  constructor(base: number, size: number, recordBytes = LINE) {
+    if (recordBytes < LINE || recordBytes % LINE !== 0 || size % recordBytes !== 0) {
+      throw new RangeError(`raw channel: records of ${recordBytes} bytes in ${size}`);
+    }
+    this.base = base;
+    this.size = size;
+    this.recordBytes = recordBytes;
+    this.records = size / recordBytes;
+    this.#buf = new Uint8Array(recordBytes);
+    this.#words = new Int32Array(this.#buf.buffer);
+  }
+
+  /** The largest record payload. */
+  get maxPayload(): number {
+    return this.recordBytes - 8;
+  }
+
+  /** Sends `data` as the next record (wrapping around). */
+  send(data: Uint8Array): void {
+    if (data.length > this.maxPayload) {
+      throw new RangeError(`raw channel: ${data.length} bytes exceed ${this.maxPayload}`);
+    }
+    const seq = this.#next++;
+    this.#buf.fill(0);
+    this.#buf.set(data);
+    const n = this.recordBytes / 4;
+    this.#words[n - 2] = seq;
+    this.#words[n - 1] = data.length;
+    write(this.base + (seq % this.records) * this.recordBytes, this.#buf);
+  }
+
+  /**
+   * Calls `fn(data, seq)` for every record completed in the channel. `data` aliases
+   * the channel: copy it to keep it.
+   */
+  listen(fn: (data: Uint8Array, seq: number) => void): void {
+    const words = view32(this.base, this.size / 4);
+    const bytes = new Uint8Array(words.buffer, words.byteOffset, this.size);
+    for (let r = 0; r < this.records; r++) {
+      const at = r * this.recordBytes;
+      const last = at + this.recordBytes - LINE;
+      SignalHandler(this.base + last, LINE, () => {
+        const end = (at + this.recordBytes) >> 2;
+        const len = words[end - 1];
+        if (len < 0 || len > this.maxPayload) return;
+        fn(bytes.subarray(at, at + len), words[end - 2]);
+      });
+    }
+  }
+}
