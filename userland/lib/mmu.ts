@@ -74,6 +74,8 @@ const i32: Int32Array[] = new Array(TLB_SIZE);
 const dv: DataView[] = new Array(TLB_SIZE);
 /** Per entry: 0 for an ordinary page, else MSG with SIGNALLING and PAGE_UNIT as set. */
 const kind = new Uint8Array(TLB_SIZE);
+/** Per entry: the binding slot of the page (for message pages' completions). */
+const slotOf = new Int32Array(TLB_SIZE);
 const MSG = 1, SIGNALLING = 2, PAGE_UNIT = 4;
 const LINE = 32;
 /** Views per slot, made once per segment buffer. */
@@ -166,6 +168,7 @@ function install(vpn: number, pte: number, slot: number, write: boolean): number
   dv[i] = v.dv;
   tagR[i] = vpn;
   tagW[i] = write || (pte & (Pte.WRITABLE | Pte.DIRTY)) === (Pte.WRITABLE | Pte.DIRTY) ? vpn : -1;
+  slotOf[i] = slot;
   kind[i] = pte & Pte.MESSAGE
     ? MSG | (pte & Pte.SIGNAL_ON_WRITE ? SIGNALLING : 0) | (pte & Pte.UNIT_PAGE ? PAGE_UNIT : 0)
     : 0;
@@ -231,8 +234,13 @@ function writeBack(j: number): void {
 function storeMessage(i: number, va: number, src: Uint8Array, from: number, n: number): void {
   const k = kind[i];
   if (k & PAGE_UNIT) {
-    u8[i].set(src.subarray(from, from + n), base[i] + (va & PAGE_MASK));
-    if (((va + n) & PAGE_MASK) === 0) completeUnit((va & ~PAGE_MASK) >>> 0, (k & SIGNALLING) !== 0);
+    u8[i].set(
+      from === 0 && n === src.length ? src : src.subarray(from, from + n),
+      base[i] + (va & PAGE_MASK),
+    );
+    if (((va + n) & PAGE_MASK) === 0) {
+      completeUnit((va & ~PAGE_MASK) >>> 0, (k & SIGNALLING) !== 0, slotOf[i], base[i]);
+    }
     return;
   }
   if (src === scratch && (va & (LINE - 1)) + n > LINE) {
@@ -249,14 +257,16 @@ function storeMessage(i: number, va: number, src: Uint8Array, from: number, n: n
     if (j < 0 && off === 0 && m === LINE) {
       // A whole line in one store: straight to memory, complete at once.
       const t = forWrite(lineVa); // a signal handler run by the last completion may have remapped
-      u8[t].set(src.subarray(from + done, from + done + LINE), base[t] + (lineVa & PAGE_MASK));
-      completeUnit(lineVa, (k & SIGNALLING) !== 0);
+      const off = base[t] + (lineVa & PAGE_MASK);
+      u8[t].set(src.subarray(from + done, from + done + LINE), off);
+      completeUnit(lineVa, (k & SIGNALLING) !== 0, slotOf[t], off);
     } else {
-      if (j < 0) j = openLine(lineVa, forWrite(lineVa));
+      const t = forWrite(lineVa);
+      if (j < 0) j = openLine(lineVa, t);
       lines.set(src.subarray(from + done, from + done + m), j * LINE + off);
       if (off + m === LINE) {
         writeBack(j);
-        completeUnit(lineVa, (k & SIGNALLING) !== 0);
+        completeUnit(lineVa, (k & SIGNALLING) !== 0, slotOf[t], base[t] + (lineVa & PAGE_MASK));
       }
     }
     done += m;

@@ -2,15 +2,16 @@
  * Remote procedure call on memory-based messaging (001 §4), entirely in the
  * process: the kernel only moves memory and signals.
  *
- * A connection is two message segments (line units, signal-on-write): requests
- * flow client → server in one, replies server → client in the other. Each holds
- * RPC_SLOTS message slots; message `seq` uses slot `seq % RPC_SLOTS`. A slot is a
- * trailer line followed by the payload:
+ * A connection is two message segments that signal on page ends only (001 §3.3:
+ * the receiver picks the unit): requests flow client → server in one, replies
+ * server → client in the other. Each holds RPC_SLOTS one-page slots; message `seq`
+ * uses slot `seq % RPC_SLOTS`, written as one run of stores that ends at the page's
+ * last byte, so every message costs exactly one signal (at the slot's first byte)
+ * and, across nodes, one datagram:
  *
- *   slot + 0    trailer (one line, written last): seq, stub, len, checksum, kind,
- *               0, 0, MAGIC. Its completion is the message's one signal.
- *   slot + 32   payload, `len` bytes, padded to whole lines (each line completes
- *               on its own; nobody handles their signals, so none are raised)
+ *   slot + 4064 − padded   payload, `len` bytes, padded to whole lines
+ *   slot + 4064            trailer (the last line): seq, stub, len, checksum,
+ *                          kind, 0, 0, MAGIC
  *
  * First contact goes through the server's well-known channel, a message segment
  * exported as `rpc.<service>` that any client may write (001 §4: "similar to the
@@ -41,7 +42,7 @@
  */
 
 import { Errno, SysError } from "../../kernel/abi/errors.ts";
-import { CACHE_LINE_SIZE, Rights, SegMode, SegUnit } from "../../kernel/abi/layout.ts";
+import { CACHE_LINE_SIZE, PAGE_SIZE, Rights, SegMode, SegUnit } from "../../kernel/abi/layout.ts";
 import { attach, bind, CreateSegment, release } from "./memory.ts";
 import { view32, write } from "./mmu.ts";
 import { getpid } from "./process.ts";
@@ -89,11 +90,12 @@ export interface RpcStats {
   duplicates: number;
 }
 
-/** The geometry every channel shares. */
-export const RPC_SLOT_BYTES = 2048;
+/** A slot is one page: the channel signals on page ends only (001 §3.3). */
+export const RPC_SLOT_BYTES = PAGE_SIZE;
 /** The largest argument or result. */
 export const RPC_MAX_PAYLOAD = RPC_SLOT_BYTES - LINE;
 const CHANNEL_BYTES = RPC_SLOTS * RPC_SLOT_BYTES;
+const TRAILER = RPC_SLOT_BYTES - LINE;
 
 function seedOf(kind: number, seq: number, stub: number, len: number): number {
   return Math.imul(seq ^ MAGIC, 0x85eb_ca6b) ^ Math.imul((stub + (len << 8)) ^ kind, 0xc2b2_ae35);
@@ -124,19 +126,39 @@ function copySum(
   return (a ^ Math.imul(b, 0x9e37_79b1)) | 0;
 }
 
-/** One direction's private buffers: what is marshalled out, what is unmarshalled in. */
+/** One end's private buffers: the slot image it sends, what it unmarshals, its results. */
 class Buffers {
-  readonly out = new Uint8Array(RPC_MAX_PAYLOAD);
-  readonly outWords = new Int32Array(this.out.buffer);
+  /** The outgoing slot: payload right-aligned against the trailer in the last line. */
+  readonly msg = new Uint8Array(RPC_SLOT_BYTES);
+  readonly msgWords = new Int32Array(this.msg.buffer);
+  /** Unmarshalled arguments or results. */
   readonly in = new Uint8Array(RPC_MAX_PAYLOAD);
   readonly inWords = new Int32Array(this.in.buffer);
-  readonly trailer = new Uint8Array(LINE);
-  readonly trailerWords = new Int32Array(this.trailer.buffer);
+  /** Where a procedure writes its result. */
+  readonly out = new Uint8Array(RPC_MAX_PAYLOAD);
+  /** Views made once per length, so the fast path allocates nothing. */
+  readonly #inViews: Uint8Array[] = [];
+  readonly #outViews: Uint8Array[] = [];
+  readonly #msgViews: Uint8Array[] = [];
+  /** The first `len` bytes of `in`. */
+  inView(len: number): Uint8Array {
+    return this.#inViews[len] ??= this.in.subarray(0, len);
+  }
+  /** The first `len` bytes of `out`. */
+  outView(len: number): Uint8Array {
+    return this.#outViews[len] ??= this.out.subarray(0, len);
+  }
+  /** `msg` from `start` to its end. */
+  msgView(start: number): Uint8Array {
+    return this.#msgViews[start] ??= this.msg.subarray(start);
+  }
 }
 
 /**
- * Writes the message in `b.out[0, len)` into slot `seq % RPC_SLOTS` of the channel
- * at `base`: payload lines first, then the trailer line that signals.
+ * Writes a message carrying `data` into slot `seq % RPC_SLOTS` of the channel at
+ * `base`, with one store sequence that ends at the page's last byte: the payload
+ * (padded to lines) just below the trailer, then the trailer. Only that last store
+ * completes the unit, so a message costs one signal whatever its size.
  */
 function send(
   base: number,
@@ -144,20 +166,23 @@ function send(
   kind: number,
   seq: number,
   stub: number,
-  len: number,
+  data: Uint8Array,
 ): void {
-  const slot = base + (seq % RPC_SLOTS) * RPC_SLOT_BYTES;
-  const padded = (len + LINE - 1) & ~(LINE - 1);
-  if (padded !== len) b.out.fill(0, len, padded);
-  if (padded !== 0) write(slot + LINE, b.out.subarray(0, padded));
-  const t = b.trailerWords;
-  t[T.SEQ] = seq;
-  t[T.STUB] = stub;
-  t[T.LEN] = len;
-  t[T.SUM] = copySum(b.outWords, 0, null, (len + 3) >> 2, seedOf(kind, seq, stub, len));
-  t[T.KIND] = kind;
-  t[T.MAGIC] = MAGIC;
-  write(slot, b.trailer);
+  const len = data.length;
+  const start = TRAILER - ((len + LINE - 1) & ~(LINE - 1));
+  const m = b.msg, w = b.msgWords;
+  m.set(data, start);
+  if (start + len !== TRAILER) m.fill(0, start + len, TRAILER);
+  const t = TRAILER >> 2;
+  w[t + T.SEQ] = seq;
+  w[t + T.STUB] = stub;
+  w[t + T.LEN] = len;
+  w[t + T.SUM] = copySum(w, start >> 2, null, (len + 3) >> 2, seedOf(kind, seq, stub, len));
+  w[t + T.KIND] = kind;
+  w[t + 5] = 0;
+  w[t + 6] = 0;
+  w[t + T.MAGIC] = MAGIC;
+  write(base + (seq % RPC_SLOTS) * RPC_SLOT_BYTES + start, b.msgView(start));
 }
 
 /**
@@ -166,14 +191,16 @@ function send(
  * overwritten during the copy).
  */
 function receive(w: Int32Array, slot: number, b: Buffers): number {
-  const t = (slot * RPC_SLOT_BYTES) >> 2;
+  const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
   const len = w[t + T.LEN];
   if (w[t + T.MAGIC] !== MAGIC || len < 0 || len > RPC_MAX_PAYLOAD) return -1;
   const seed = seedOf(w[t + T.KIND], w[t + T.SEQ], w[t + T.STUB], len);
-  const sum = copySum(w, t + LINE / 4, b.inWords, (len + 3) >> 2, seed);
+  const start = t - (((len + LINE - 1) & ~(LINE - 1)) >> 2);
+  const sum = copySum(w, start, b.inWords, (len + 3) >> 2, seed);
   return sum === w[t + T.SUM] ? len : -1;
 }
 
+const EMPTY = new Uint8Array(0);
 let nextConnection = 1;
 
 /** The names a client exports its two channels under (+ "q" and "r"): at most 32 bytes. */
@@ -219,7 +246,7 @@ export class RpcClient {
     const prefix = channelPrefix(nodeId(), getpid(), this.#conn);
     // Requests: we write, the server reads. Replies: the server writes, we read.
     const make = (suffix: string, exported: number, bound: number) => {
-      const segment = CreateSegment(CHANNEL_BYTES, SegMode.MESSAGE, SegUnit.CACHE_LINE);
+      const segment = CreateSegment(CHANNEL_BYTES, SegMode.MESSAGE, SegUnit.PAGE);
       const base = bind(segment, 0, bound);
       const name = prefix + suffix;
       exportSegment(segment, name, exported);
@@ -252,7 +279,8 @@ export class RpcClient {
     const { desc } = importSegment(`rpc.${this.service}`, { hint });
     const wk = attach(desc);
     const wkBase = bind(wk, 0, Rights.READ | Rights.WRITE);
-    const line = this.#b.trailerWords;
+    const bytes = new Uint8Array(LINE);
+    const line = new Int32Array(bytes.buffer);
     const start = performance.now();
     try {
       while (!this.#accepted) {
@@ -265,7 +293,7 @@ export class RpcClient {
         line[6] = 0;
         line[T.MAGIC] = MAGIC;
         const slot = (crypto.getRandomValues(new Uint8Array(1))[0] % CONNECT_SLOTS) * LINE;
-        write(wkBase + slot, this.#b.trailer);
+        write(wkBase + slot, bytes);
         const resend = performance.now() + this.#retransmitMs;
         while (!this.#accepted && performance.now() < resend) SigWait(this.#retransmitMs);
         if (!this.#accepted && performance.now() - start > this.#timeoutMs) {
@@ -283,7 +311,7 @@ export class RpcClient {
 
   #onReply(slot: number): void {
     const w = this.#rep.words;
-    const t = (slot * RPC_SLOT_BYTES) >> 2;
+    const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
     const kind = w[t + T.KIND];
     if (kind === RpcKind.ACCEPT) {
       if (w[t + T.MAGIC] === MAGIC && w[t + T.STUB] === this.#nonce) this.#accepted = true;
@@ -315,9 +343,8 @@ export class RpcClient {
   #issue(kind: number, stub: number, args: Uint8Array): number {
     const seq = ((this.#seq + 1) & 0x7fff_ffff) || 1;
     this.#seq = seq;
-    this.#b.out.set(args);
     this.stats.calls++;
-    send(this.#req.base, this.#b, kind, seq, stub, args.length);
+    send(this.#req.base, this.#b, kind, seq, stub, args);
     return seq;
   }
 
@@ -326,7 +353,7 @@ export class RpcClient {
    * alias a private buffer, valid until the next call. Throws ETIMEDOUT when no
    * reply came within the timeout, ENOENT for an unknown stub, EIO if it failed.
    */
-  call(stub: number, args: Uint8Array = new Uint8Array(0)): Uint8Array {
+  call(stub: number, args: Uint8Array = EMPTY): Uint8Array {
     this.#check(args);
     if (this.#async.length !== 0) {
       throw new SysError(Errno.EBUSY, "rpc call", "asynchronous calls are pending");
@@ -354,7 +381,7 @@ export class RpcClient {
       }
       if (now >= resend) {
         this.stats.retransmits++;
-        send(this.#req.base, this.#b, RpcKind.CALL, seq, stub, args.length);
+        send(this.#req.base, this.#b, RpcKind.CALL, seq, stub, args);
         resend = now + this.#retransmitMs;
       }
     }
@@ -363,7 +390,7 @@ export class RpcClient {
   }
 
   #result(stub: number): Uint8Array {
-    const bytes = this.#b.in.subarray(0, this.#replyLen);
+    const bytes = this.#b.inView(this.#replyLen);
     if (this.#replyKind === RpcKind.NOSTUB) {
       throw new SysError(Errno.ENOENT, "rpc call", `${this.service} has no stub ${stub}`);
     }
@@ -374,7 +401,7 @@ export class RpcClient {
   }
 
   /** Sends `args` to `stub` with no reply and no retransmission (best effort). */
-  oneWay(stub: number, args: Uint8Array = new Uint8Array(0)): void {
+  oneWay(stub: number, args: Uint8Array = EMPTY): void {
     this.#check(args);
     this.#issue(RpcKind.ONEWAY, stub, args);
   }
@@ -384,7 +411,7 @@ export class RpcClient {
    * is handled (while the program's event loop is idle). Calls queue and go one at
    * a time; an interval timer retransmits and times them out.
    */
-  callAsync(stub: number, args: Uint8Array = new Uint8Array(0)): Promise<Uint8Array> {
+  callAsync(stub: number, args: Uint8Array = EMPTY): Promise<Uint8Array> {
     this.#check(args);
     return new Promise((resolve, reject) => {
       this.#async.push({ stub, args: args.slice(), resolve, reject });
@@ -409,8 +436,7 @@ export class RpcClient {
         this.#advanceAsync();
       } else if (now - this.#asyncSent >= this.#retransmitMs) {
         this.stats.retransmits++;
-        this.#b.out.set(next.args);
-        send(this.#req.base, this.#b, RpcKind.CALL, this.#asyncSeq, next.stub, next.args.length);
+        send(this.#req.base, this.#b, RpcKind.CALL, this.#asyncSeq, next.stub, next.args);
         this.#asyncSent = now;
       }
     }, Math.max(1, this.#retransmitMs / 2));
@@ -478,7 +504,6 @@ export class RpcServer {
   readonly #segment: number;
   readonly #words: Int32Array;
   readonly #connections = new Map<string, Connection>();
-  readonly #connects: number[] = [];
   readonly #encoder = new TextEncoder();
 
   /** Creates the well-known channel and exports it as `rpc.<service>`. */
@@ -490,29 +515,26 @@ export class RpcServer {
     this.#segment = CreateSegment(CONNECT_SLOTS * LINE, SegMode.MESSAGE, SegUnit.CACHE_LINE);
     const base = bind(this.#segment);
     this.#words = view32(base, (CONNECT_SLOTS * LINE) / 4);
-    SignalHandler(base, CONNECT_SLOTS * LINE, (addr) => this.#connects.push(addr - base));
+    SignalHandler(base, CONNECT_SLOTS * LINE, (addr) => this.#onConnect((addr - base) >> 2));
     exportSegment(this.#segment, `rpc.${service}`, Rights.READ | Rights.WRITE);
   }
 
-  /** Serves calls until `stop()` returns true (checked after every wake-up). */
+  /**
+   * Serves calls until `stop()` returns true (checked after every wake-up). Calls
+   * and connections are handled in signal handlers, so any SigWait serves them too.
+   */
   serve(stop: () => boolean = () => false): void {
-    while (!stop()) {
-      SigWait(100);
-      this.accept();
-    }
+    while (!stop()) SigWait(100);
   }
 
-  /** Takes the CONNECT requests that arrived (serve() calls this). */
-  accept(): void {
-    while (this.#connects.length !== 0) {
-      const at = this.#connects.shift()! >> 2;
-      const w = this.#words;
-      if (w[at + T.MAGIC] !== MAGIC || w[at + 4] !== RpcKind.CONNECT) continue;
-      try {
-        this.#connect(w[at], w[at + 1], w[at + 2], w[at + 3]);
-      } catch {
-        // The client is gone or its names are not there yet: it will retransmit.
-      }
+  /** A CONNECT line completed at word `at` of the well-known channel. */
+  #onConnect(at: number): void {
+    const w = this.#words;
+    if (w[at + T.MAGIC] !== MAGIC || w[at + 4] !== RpcKind.CONNECT) return;
+    try {
+      this.#connect(w[at], w[at + 1], w[at + 2], w[at + 3]);
+    } catch {
+      // The client is gone or its names are not there yet: it will retransmit.
     }
   }
 
@@ -544,12 +566,12 @@ export class RpcServer {
       this.stats.connections++;
       c = conn;
     }
-    send(c.repBase, c.b, RpcKind.ACCEPT, 0, nonce, 0);
+    send(c.repBase, c.b, RpcKind.ACCEPT, 0, nonce, EMPTY);
   }
 
   #onCall(c: Connection, slot: number): void {
     const w = c.reqWords;
-    const t = (slot * RPC_SLOT_BYTES) >> 2;
+    const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
     const kind = w[t + T.KIND];
     if (kind !== RpcKind.CALL && kind !== RpcKind.ONEWAY) return;
     const seq = w[t + T.SEQ];
@@ -557,7 +579,7 @@ export class RpcServer {
       // At most once: a retransmitted call gets the cached reply; older ones nothing.
       this.stats.duplicates++;
       if (seq === c.lastSeq && kind === RpcKind.CALL && c.replyLen >= 0) {
-        send(c.repBase, c.b, c.replyKind, seq, c.replyStub, c.replyLen);
+        send(c.repBase, c.b, c.replyKind, seq, c.replyStub, c.b.outView(c.replyLen));
       }
       return;
     }
@@ -574,7 +596,7 @@ export class RpcServer {
     if (!proc) replyKind = RpcKind.NOSTUB;
     else {
       try {
-        replyLen = proc(c.b.in.subarray(0, len), c.b.out);
+        replyLen = proc(c.b.inView(len), c.b.out);
         if (!Number.isInteger(replyLen) || replyLen < 0 || replyLen > RPC_MAX_PAYLOAD) {
           throw new RangeError(`stub ${stub} returned a length of ${replyLen}`);
         }
@@ -592,7 +614,7 @@ export class RpcServer {
     c.replyKind = replyKind;
     c.replyLen = replyLen;
     c.replyStub = stub;
-    send(c.repBase, c.b, replyKind, seq, stub, replyLen);
+    send(c.repBase, c.b, replyKind, seq, stub, c.b.outView(replyLen));
   }
 
   /** Connections accepted so far. */

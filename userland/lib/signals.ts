@@ -164,18 +164,26 @@ export function Signal(vaddr: number): number {
 
 /**
  * Automatic signal-on-write (001 §3.3): the MMU completed the message unit at
- * `vaddr` (its first byte). On the hardware path the signal is posted here, with no
+ * `vaddr` (its first byte), which is `offset` in the segment of binding slot `slot`. On the hardware path the signal is posted here, with no
  * trap, to every receiver the segment's directory lists; the kernel is asked only
  * to send the unit to other nodes binding the segment, or to signal when the
  * directory cannot say. On the software path the kernel does all of it.
  */
-export function completeUnit(vaddr: number, signalling: boolean): void {
-  const at = walkPageTable(PT, vaddr >>> PAGE_SHIFT);
-  const slot = at < 0 ? 0 : PT[at + 1];
-  if (slotDirectory[slot] === undefined) collectGrants();
-  const dir = slotDirectory[slot];
+export function completeUnit(
+  vaddr: number,
+  signalling: boolean,
+  slot: number,
+  offset: number,
+): void {
+  let dir = slotDirectory[slot];
+  if (dir === undefined) {
+    collectGrants();
+    dir = slotDirectory[slot];
+  }
   let what = dir === undefined || Atomics.load(dir, Directory.NETWORK) !== 0 ? UnitDone.SEND : 0;
-  if (signalling && (!HARDWARE || postPhysical(vaddr) < 0)) what |= UnitDone.SIGNAL;
+  if (signalling && (!HARDWARE || dir === undefined || postAt(dir, slot, offset) < 0)) {
+    what |= UnitDone.SIGNAL;
+  }
   if (what !== 0) trap(Sys.unit_complete, vaddr, what);
 }
 
@@ -194,7 +202,11 @@ function postPhysical(vaddr: number): number {
   if (slotDirectory[slot] === undefined) collectGrants();
   const dir = slotDirectory[slot];
   if (dir === undefined) return -1;
-  const offset = (pte >>> PAGE_SHIFT) * (PAGE_MASK + 1) + (vaddr & PAGE_MASK);
+  return postAt(dir, slot, (pte >>> PAGE_SHIFT) * (PAGE_MASK + 1) + (vaddr & PAGE_MASK));
+}
+
+/** Posts [offset, −segment] to every receiver directory `dir` lists for `offset`. */
+function postAt(dir: Int32Array, slot: number, offset: number): number {
   let n = 0;
   // The directory is shared memory: read it under its seqlock, a bounded number of
   // times, and trust no count beyond its size (a process could scribble on it).
@@ -247,20 +259,47 @@ export function SigWait(timeoutMs: number): number {
         skipIfAbandoned();
         continue; // reserved, being published
       }
-      let moved = false;
-      for (let i = SPIN; i > 0 && !moved; i--) moved = Atomics.load(F, Fifo.TAIL) !== tail;
-      if (moved) continue;
+      if (SPIN > 0 && spinFor(tail)) continue;
       if (deadline < 0) deadline = performance.now() + timeoutMs;
       const left = deadline - performance.now();
       if (left <= 0) return 0;
       Atomics.store(F, Fifo.WAITING, 1);
-      if (Atomics.load(F, Fifo.TAIL) === tail) Atomics.wait(F, Fifo.TAIL, tail, left);
+      if (Atomics.load(F, Fifo.TAIL) === tail) {
+        const slept = performance.now();
+        const r = Atomics.wait(F, Fifo.TAIL, tail, left);
+        // Woken soon after giving up: a conversation; spin longer next time.
+        const soon = r !== "timed-out" && (performance.now() - slept) * 1000 < 4 * spinUs;
+        spinUs = soon ? Math.min(spinUs * 2, SIGWAIT_SPIN_MAX_US) : SIGWAIT_SPIN_US;
+      }
       Atomics.store(F, Fifo.WAITING, 0);
     }
   } finally {
     Atomics.store(F, Fifo.WAITING, idleArmed ? 1 : 0);
     if (idleArmed && pending()) queueMicrotask(drainSignals);
   }
+}
+
+/**
+ * How long SigWait spins before it blocks, in µs, adapting between these bounds: a
+ * wait that had to block and was woken by a signal soon after (within four spin
+ * times: a peer is answering us, and a futex wake-up costs 20 to 200 µs on a VM,
+ * far more than an RPC) doubles it; any other wait resets it. Two processes
+ * exchanging messages thus stay awake and meet within a microsecond, while a
+ * process woken now and then (a server between clients) spins only briefly. The process's spin count
+ * (KernelConfig.processSpin) is the floor; 0 turns spinning off altogether.
+ */
+export const SIGWAIT_SPIN_US = 50;
+export const SIGWAIT_SPIN_MAX_US = 1_000;
+let spinUs = SIGWAIT_SPIN_US;
+
+/** Spins until the FIFO's tail moves from `tail` (true) or the spin time is up. */
+function spinFor(tail: number): boolean {
+  for (let i = SPIN; i > 0; i--) if (Atomics.load(F, Fifo.TAIL) !== tail) return true;
+  const until = performance.now() + spinUs / 1000;
+  do {
+    for (let i = 256; i > 0; i--) if (Atomics.load(F, Fifo.TAIL) !== tail) return true;
+  } while (performance.now() < until);
+  return false;
 }
 
 function pending(): boolean {
