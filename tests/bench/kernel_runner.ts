@@ -13,6 +13,25 @@ export async function runBenchProgram(
   opts: { quick: boolean },
   config: Partial<KernelConfig> = {},
 ): Promise<PeerResult> {
+  const out = await runOnNode(program, opts, config);
+  return JSON.parse(out.split("\n").find((l) => l.startsWith("BENCH "))!.slice(6));
+}
+
+/** Like runBenchProgram, for a program that reports several cases (BENCH lines with `case`). */
+export async function runBenchProgramCases(
+  program: string,
+  opts: { quick: boolean },
+  config: Partial<KernelConfig> = {},
+): Promise<NamedResult[]> {
+  return benchLines(await runOnNode(program, opts, config));
+}
+
+/** Boots a node, runs `program` to a successful exit with a BENCH line; returns its output. */
+async function runOnNode(
+  program: string,
+  opts: { quick: boolean },
+  config: Partial<KernelConfig>,
+): Promise<string> {
   const console = new MemoryConsole();
   const kernel = new Kernel(new WorkerHost(), console, config);
   const url = new URL(`./programs/${program}.ts`, import.meta.url).href;
@@ -23,11 +42,10 @@ export async function runBenchProgram(
       timer = setTimeout(() => reject(new Error(`${program}: no result in 60 s`)), 60_000);
     });
     const status = await Promise.race([p.exited, limit]);
-    const line = console.out.split("\n").find((l) => l.startsWith("BENCH "));
-    if (status.status !== 0 || !line) {
+    if (status.status !== 0 || !/^BENCH /m.test(console.out)) {
       throw new Error(`${program}: ${status.reason}\n${console.out}${console.err}`);
     }
-    return JSON.parse(line.slice(6));
+    return console.out;
   } finally {
     clearTimeout(timer);
     kernel.halt();
@@ -57,25 +75,44 @@ function benchLines(out: string): NamedResult[] {
 
 const BENCH_PROGRAMS = new URL("./programs/", import.meta.url);
 
+/** Where a cluster bench runs its programs. */
+export interface ClusterLayout {
+  /** Nodes in the cluster (default 2). */
+  nodes?: number;
+  config?: Partial<KernelConfig>;
+  /** The serving program (in tests/bench/programs/) and its arguments, on node 0. */
+  server?: string[];
+  /** The node the measuring program runs on (default 1). */
+  clientNode?: number;
+  /** Arguments after "quick"|"full" (default: the server's node, "0"). */
+  args?: string[];
+}
+
 /**
- * Boots two in-process nodes with their servers (init --serve), starts
- * remote_owner on node 0, runs `program` on node 1 against it, and returns its cases.
+ * Boots in-process nodes with their servers (init --serve), starts the serving
+ * program (remote_owner by default) on node 0, runs `program` on the client node
+ * against it, and returns its cases.
  */
 export async function runClusterBench(
   program: string,
   opts: { quick: boolean },
+  layout: ClusterLayout = {},
 ): Promise<NamedResult[]> {
   const console = new MemoryConsole();
-  const cluster = new Cluster(new WorkerHost(), console, { nodes: 2 });
+  const cluster = new Cluster(new WorkerHost(), console, {
+    nodes: layout.nodes ?? 2,
+    config: layout.config,
+  });
   const init = new URL("../../userland/programs/init.ts", import.meta.url).href;
+  const [server, ...serverArgs] = layout.server ?? ["remote_owner"];
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     for (const k of cluster.nodes) k.spawn(init, ["--serve"]);
-    cluster.nodes[0].spawn(new URL("remote_owner.ts", BENCH_PROGRAMS).href);
-    const p = cluster.nodes[1].spawn(new URL(`${program}.ts`, BENCH_PROGRAMS).href, [
-      opts.quick ? "quick" : "full",
-      "0",
-    ]);
+    cluster.nodes[0].spawn(new URL(`${server}.ts`, BENCH_PROGRAMS).href, serverArgs);
+    const p = cluster.nodes[layout.clientNode ?? 1].spawn(
+      new URL(`${program}.ts`, BENCH_PROGRAMS).href,
+      [opts.quick ? "quick" : "full", ...(layout.args ?? ["0"])],
+    );
     const limit = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${program}: no result in 180 s`)), 180_000);
     });

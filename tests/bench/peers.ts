@@ -117,3 +117,25 @@ export function postMessageRoundtrip(opts: PeerOpts): Promise<PeerResult> {
     b: { init: { port: port2 }, transfer: [port2] },
   });
 }
+
+/** 32-byte RPC (stub id + 32 bytes of arguments, 32 bytes back) between a client
+ * worker and the server worker it starts, over worker.postMessage / self.postMessage. */
+export function postMessageRpc32(opts: PeerOpts): Promise<PeerResult> {
+  return runWorkerPair({
+    script: peer("rpc32_worker.ts"),
+    quick: opts.quick,
+    shared: { transport: "worker" },
+  });
+}
+
+/** The same RPC between two workers over the two ports of a MessageChannel. */
+export function messageChannelRpc32(opts: PeerOpts): Promise<PeerResult> {
+  const { port1, port2 } = new MessageChannel();
+  return runWorkerPair({
+    script: peer("rpc32_worker.ts"),
+    quick: opts.quick,
+    shared: { transport: "port" },
+    a: { init: { port: port1 }, transfer: [port1] },
+    b: { init: { port: port2 }, transfer: [port2] },
+  });
+}

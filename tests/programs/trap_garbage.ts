@@ -37,7 +37,7 @@ export default function main(): number {
   // Argument words out of range for their kind.
   c.lenNegative = tryTrap(Sys.create_segment, -4096, 0, 0, 0);
   c.lenZero = tryTrap(Sys.create_segment, 0, 0, 0, 0);
-  c.modeBad = tryTrap(Sys.create_segment, 4096, 2, 0, 0);
+  c.modeBad = tryTrap(Sys.create_segment, 4096, 3, 0, 0);
   c.modeNegative = tryTrap(Sys.create_segment, 4096, -1, 0, 0);
   c.unitBad = tryTrap(Sys.create_segment, 4096, 0, 2, 0);
   c.policyBad = tryTrap(Sys.create_segment, 4096, 0, 0, 3);

@@ -2,8 +2,11 @@
 // selectable with `deno task bench --suite NAME`.
 
 import type { Suite } from "../suite.ts";
+import { mbm } from "./mbm.ts";
+import { mbmSetup } from "./mbm_setup.ts";
 import { names } from "./names.ts";
+import { signalPath } from "./signal_path.ts";
 import { remote } from "./remote.ts";
 import { trap } from "./trap.ts";
 
-export const suites: Suite[] = [trap, remote, names];
+export const suites: Suite[] = [trap, remote, names, mbm, mbmSetup, signalPath];
