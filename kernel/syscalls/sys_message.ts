@@ -52,10 +52,10 @@ export function messageHandlers(k: Kernel): Record<string, Handler> {
       let result = -1, errno = 0, sync = true;
       k.channels.attach(p, d, (e, seg) => {
         errno = e;
-        if (seg) {
+        if (seg && p.state === "running") {
           seg.holders.set(p.pid, (seg.holders.get(p.pid) ?? 0) | rights);
           result = seg.id;
-        }
+        } else if (seg) k.maybeFreeSegment(seg); // it died while waiting: nothing leaks
         if (!sync) {
           k.completeBlocked(p, result, errno, 0, errno ? `cannot attach ${d.name}` : "");
         }

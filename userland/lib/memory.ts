@@ -7,6 +7,7 @@ import { FAULT_ADDRESS, NotifyPolicy, Rights, SegMode, SegUnit } from "../../ker
 import { Sys } from "../../kernel/abi/syscalls.ts";
 import { type FaultFunction, forgetBinding, noteBinding, registerHandler } from "./signals.ts";
 import { trap, trapReply } from "./trap.ts";
+import { discardLines, discardSegmentLines } from "./mmu.ts";
 
 export interface SegmentOptions {
   mode?: number;
@@ -48,14 +49,16 @@ export function attach(descriptor: number): number {
   return trap(Sys.attach, descriptor);
 }
 
-/** Unmaps the binding that starts at `vaddr`. */
+/** Unmaps the binding that starts at `vaddr` (its unfinished message lines are discarded). */
 export function unbind(vaddr: number): void {
+  discardLines(vaddr);
   trap(Sys.unbind, vaddr);
   forgetBinding(vaddr >>> 0);
 }
 
 /** Gives up this process's right to segment `id`, unbinding it. */
 export function release(id: number): void {
+  discardSegmentLines(id);
   trap(Sys.release, id);
   forgetBinding(null, id);
 }

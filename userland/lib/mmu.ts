@@ -27,7 +27,8 @@
  * A completed unit is handed to signals.ts' `completeUnit` (automatic
  * signal-on-write, and the network for a segment bound on other nodes). The
  * process's own loads see its buffered lines. A line pushed out of a full buffer is
- * written back without completing (no signal, no datagram).
+ * written back without completing (no signal, no datagram); the open lines of a
+ * segment being unbound or released are discarded.
  */
 
 import { SysError } from "../../kernel/abi/errors.ts";
@@ -44,7 +45,7 @@ import { Sys } from "../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../kernel/memory/page_table.ts";
 import { runtime } from "./runtime.ts";
 import { completeUnit, runFaultHandler } from "./signals.ts";
-import { safePoint, slotBuffer, trap } from "./trap.ts";
+import { safePoint, slotBuffer, slotSegment, trap } from "./trap.ts";
 
 const TLB_BITS = 8;
 const TLB_SIZE = 1 << TLB_BITS;
@@ -179,8 +180,14 @@ function install(vpn: number, pte: number, slot: number, write: boolean): number
 // Message pages: the write-back line buffer and unit completion.
 
 const OPEN_LINES = 8;
-/** Virtual address of each buffered line, or -1. */
-const openVa = new Float64Array(OPEN_LINES).fill(-1);
+/**
+ * Each buffered line is named physically, by binding slot and byte offset in the
+ * segment, never by virtual address: a line left open when its segment is unbound
+ * can never land in whatever is bound there next, and two bindings of one segment
+ * share their buffered lines. A free entry has slot -1.
+ */
+const openSlot = new Int32Array(OPEN_LINES).fill(-1);
+const openPhys = new Int32Array(OPEN_LINES);
 const lines = new Uint8Array(OPEN_LINES * LINE);
 let openCount = 0;
 let victim = 0;
@@ -188,43 +195,58 @@ let victim = 0;
 const scratch = new Uint8Array(8);
 const scratchDv = new DataView(scratch.buffer);
 
-function findLine(lineVa: number): number {
+function findLine(slot: number, phys: number): number {
   if (openCount === 0) return -1;
-  for (let j = 0; j < OPEN_LINES; j++) if (openVa[j] === lineVa) return j;
+  for (let j = 0; j < OPEN_LINES; j++) {
+    if (openSlot[j] === slot && openPhys[j] === phys) return j;
+  }
   return -1;
 }
 
-/** Buffers the line at `lineVa` (TLB entry `i`), filled from memory; returns its slot. */
-function openLine(lineVa: number, i: number): number {
-  let j = openVa.indexOf(-1);
+/** Buffers the line at `phys` of binding slot `slot` (TLB entry `i`), filled from memory. */
+function openLine(slot: number, phys: number, i: number): number {
+  let j = openSlot.indexOf(-1);
   if (j < 0) {
     j = victim;
     victim = (victim + 1) % OPEN_LINES;
     writeBack(j);
   }
-  const at = base[i] + (lineVa & PAGE_MASK);
-  lines.set(u8[i].subarray(at, at + LINE), j * LINE);
-  openVa[j] = lineVa;
+  lines.set(u8[i].subarray(phys, phys + LINE), j * LINE);
+  openSlot[j] = slot;
+  openPhys[j] = phys;
   openCount++;
   return j;
 }
 
-/**
- * Writes buffered line `j` to memory and frees its slot, through the page table as
- * it is now: a line whose page was unmapped or made read-only meanwhile is dropped.
- */
+/** Writes buffered line `j` to its segment and frees the entry. */
 function writeBack(j: number): void {
-  const lineVa = openVa[j];
-  openVa[j] = -1;
+  viewsFor(openSlot[j]).u8.set(lines.subarray(j * LINE, j * LINE + LINE), openPhys[j]);
+  openSlot[j] = -1;
   openCount--;
-  const at = walkPageTable(PT, lineVa >>> PAGE_SHIFT);
-  const pte = at < 0 ? 0 : Atomics.load(PT, at);
-  if ((pte & (Pte.PRESENT | Pte.WRITABLE)) !== (Pte.PRESENT | Pte.WRITABLE)) return;
-  const v = viewsFor(PT[at + 1]);
-  v.u8.set(
-    lines.subarray(j * LINE, j * LINE + LINE),
-    (pte >>> PAGE_SHIFT) * PAGE_SIZE + (lineVa & PAGE_MASK),
-  );
+}
+
+/**
+ * Forgets, unwritten, the buffered lines of the segment bound at `vaddr` (memory.ts
+ * calls this before an unbind or a release: an unfinished message is abandoned).
+ */
+export function discardLines(vaddr: number): void {
+  if (openCount === 0) return;
+  const at = walkPageTable(PT, vaddr >>> PAGE_SHIFT);
+  if (at >= 0) discardWhere((slot) => slot === PT[at + 1]);
+}
+
+/** The same for every binding of segment `id`. */
+export function discardSegmentLines(id: number): void {
+  if (openCount !== 0) discardWhere((slot) => slotSegment[slot] === id);
+}
+
+function discardWhere(match: (slot: number) => boolean): void {
+  for (let j = 0; j < OPEN_LINES; j++) {
+    if (openSlot[j] >= 0 && match(openSlot[j])) {
+      openSlot[j] = -1;
+      openCount--;
+    }
+  }
 }
 
 /**
@@ -253,33 +275,35 @@ function storeMessage(i: number, va: number, src: Uint8Array, from: number, n: n
     const lineVa = (at & ~(LINE - 1)) >>> 0;
     const off = at & (LINE - 1);
     const m = Math.min(n - done, LINE - off);
-    let j = findLine(lineVa);
+    const t = forWrite(lineVa); // a signal handler run by the last completion may have remapped
+    const slot = slotOf[t], phys = base[t] + (lineVa & PAGE_MASK);
+    let j = findLine(slot, phys);
     if (j < 0 && off === 0 && m === LINE) {
       // A whole line in one store: straight to memory, complete at once.
-      const t = forWrite(lineVa); // a signal handler run by the last completion may have remapped
-      const off = base[t] + (lineVa & PAGE_MASK);
-      u8[t].set(src.subarray(from + done, from + done + LINE), off);
-      completeUnit(lineVa, (k & SIGNALLING) !== 0, slotOf[t], off);
+      u8[t].set(src.subarray(from + done, from + done + LINE), phys);
+      completeUnit(lineVa, (k & SIGNALLING) !== 0, slot, phys);
     } else {
-      const t = forWrite(lineVa);
-      if (j < 0) j = openLine(lineVa, t);
+      if (j < 0) j = openLine(slot, phys, t);
       lines.set(src.subarray(from + done, from + done + m), j * LINE + off);
       if (off + m === LINE) {
         writeBack(j);
-        completeUnit(lineVa, (k & SIGNALLING) !== 0, slotOf[t], base[t] + (lineVa & PAGE_MASK));
+        completeUnit(lineVa, (k & SIGNALLING) !== 0, slot, phys);
       }
     }
     done += m;
   }
 }
 
-/** Copies this process's buffered lines over `out`, which holds [va, va+len) from memory. */
-function overlayLines(out: Uint8Array, outAt: number, va: number, len: number): void {
+/**
+ * Copies this process's buffered lines over `out[outAt, outAt+len)`, which holds
+ * bytes [phys, phys+len) of binding slot `slot` as read from memory.
+ */
+function overlayLines(out: Uint8Array, outAt: number, slot: number, phys: number, len: number) {
   for (let j = 0; j < OPEN_LINES; j++) {
-    const lv = openVa[j];
-    if (lv < 0 || lv >= va + len || lv + LINE <= va) continue;
-    const lo = Math.max(lv, va), hi = Math.min(lv + LINE, va + len);
-    out.set(lines.subarray(j * LINE + (lo - lv), j * LINE + (hi - lv)), outAt + (lo - va));
+    const lp = openPhys[j];
+    if (openSlot[j] !== slot || lp >= phys + len || lp + LINE <= phys) continue;
+    const lo = Math.max(lp, phys), hi = Math.min(lp + LINE, phys + len);
+    out.set(lines.subarray(j * LINE + (lo - lp), j * LINE + (hi - lp)), outAt + (lo - phys));
   }
 }
 
@@ -287,7 +311,7 @@ function overlayLines(out: Uint8Array, outAt: number, va: number, len: number): 
 function loadMessage(i: number, va: number, n: number): void {
   const at = base[i] + (va & PAGE_MASK);
   scratch.set(u8[i].subarray(at, at + n));
-  overlayLines(scratch, 0, va, n);
+  overlayLines(scratch, 0, slotOf[i], at, n);
 }
 
 // ---------------------------------------------------------------------------
@@ -409,7 +433,7 @@ export function read(va: number, len: number): Uint8Array {
     const off = at & PAGE_MASK;
     const n = Math.min(len - done, PAGE_SIZE - off);
     out.set(u8[i].subarray(base[i] + off, base[i] + off + n), done);
-    if (kind[i] !== 0 && openCount !== 0) overlayLines(out, done, at, n);
+    if (kind[i] !== 0 && openCount !== 0) overlayLines(out, done, slotOf[i], base[i] + off, n);
     done += n;
   }
   return out;
