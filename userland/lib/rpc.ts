@@ -66,6 +66,8 @@ export const RpcKind = {
   FAILED: 5,
   ACCEPT: 6,
   CONNECT: 7,
+  /** The client is closing: the server lets the connection's segments go. */
+  CLOSE: 8,
 } as const;
 /** Slots in a server's well-known channel (one line each). */
 const CONNECT_SLOTS = 64;
@@ -136,6 +138,8 @@ class Buffers {
   readonly inWords = new Int32Array(this.in.buffer);
   /** Where a procedure writes its result. */
   readonly out = new Uint8Array(RPC_MAX_PAYLOAD);
+  /** The trailer of the message being received, copied once. */
+  readonly header = new Int32Array(8);
   /** Views made once per length, so the fast path allocates nothing. */
   readonly #inViews: Uint8Array[] = [];
   readonly #outViews: Uint8Array[] = [];
@@ -191,13 +195,31 @@ function send(
  * overwritten during the copy).
  */
 function receive(w: Int32Array, slot: number, b: Buffers): number {
+  const h = b.header;
+  const len = h[T.LEN];
+  if (h[T.MAGIC] !== MAGIC || len < 0 || len > RPC_MAX_PAYLOAD) return -1;
+  const seed = seedOf(h[T.KIND], h[T.SEQ], h[T.STUB], len);
   const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
-  const len = w[t + T.LEN];
-  if (w[t + T.MAGIC] !== MAGIC || len < 0 || len > RPC_MAX_PAYLOAD) return -1;
-  const seed = seedOf(w[t + T.KIND], w[t + T.SEQ], w[t + T.STUB], len);
   const start = t - (((len + LINE - 1) & ~(LINE - 1)) >> 2);
   const sum = copySum(w, start, b.inWords, (len + 3) >> 2, seed);
-  return sum === w[t + T.SUM] ? len : -1;
+  return sum === h[T.SUM] ? len : -1;
+}
+
+/**
+ * Copies the trailer of slot `slot` into `b.header` and returns it: every decision
+ * about a message is taken on this one copy, so a trailer rewritten meanwhile (by a
+ * later message, or a deposit from the network) cannot mix two messages' fields.
+ */
+function readTrailer(w: Int32Array, slot: number, b: Buffers): Int32Array {
+  const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
+  const h = b.header;
+  for (let i = 0; i < 8; i++) h[i] = w[t + i];
+  return h;
+}
+
+/** True if 31-bit sequence number `a` comes after `b` (serial-number arithmetic). */
+export function sequenceAfter(a: number, b: number): boolean {
+  return (((a - b) << 1) | 0) > 0;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -311,13 +333,13 @@ export class RpcClient {
 
   #onReply(slot: number): void {
     const w = this.#rep.words;
-    const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
-    const kind = w[t + T.KIND];
+    const h = readTrailer(w, slot, this.#b);
+    const kind = h[T.KIND];
     if (kind === RpcKind.ACCEPT) {
-      if (w[t + T.MAGIC] === MAGIC && w[t + T.STUB] === this.#nonce) this.#accepted = true;
+      if (h[T.MAGIC] === MAGIC && h[T.STUB] === this.#nonce) this.#accepted = true;
       return;
     }
-    const seq = w[t + T.SEQ];
+    const seq = h[T.SEQ];
     if (seq !== this.#waiting || this.#replied) {
       this.stats.duplicates++;
       return;
@@ -403,6 +425,11 @@ export class RpcClient {
   /** Sends `args` to `stub` with no reply and no retransmission (best effort). */
   oneWay(stub: number, args: Uint8Array = EMPTY): void {
     this.#check(args);
+    if (this.#async.length !== 0) {
+      // Its sequence number would overtake the pending call's: a retransmission of
+      // that call would then look old to the server and never be answered.
+      throw new SysError(Errno.EBUSY, "rpc oneWay", "asynchronous calls are pending");
+    }
     this.#issue(RpcKind.ONEWAY, stub, args);
   }
 
@@ -464,6 +491,9 @@ export class RpcClient {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    try {
+      this.#issue(RpcKind.CLOSE, 0, EMPTY); // best effort: the server lets its side go
+    } catch { /* the channel is already gone */ }
     for (const a of this.#async.splice(0)) {
       a.reject(new SysError(Errno.EBADF, "rpc", "the connection was closed"));
     }
@@ -480,6 +510,9 @@ export class RpcClient {
 interface Connection {
   readonly key: string;
   readonly nonce: number;
+  /** The two channel segments as attached here (replicas for a remote client). */
+  readonly segments: number[];
+  readonly reqBase: number;
   readonly reqWords: Int32Array;
   readonly repBase: number;
   readonly b: Buffers;
@@ -516,7 +549,13 @@ export class RpcServer {
     const base = bind(this.#segment);
     this.#words = view32(base, (CONNECT_SLOTS * LINE) / 4);
     SignalHandler(base, CONNECT_SLOTS * LINE, (addr) => this.#onConnect((addr - base) >> 2));
-    exportSegment(this.#segment, `rpc.${service}`, Rights.READ | Rights.WRITE);
+    try {
+      exportSegment(this.#segment, `rpc.${service}`, Rights.READ | Rights.WRITE);
+    } catch (e) {
+      removeSignalHandler(base, CONNECT_SLOTS * LINE);
+      release(this.#segment);
+      throw e;
+    }
   }
 
   /**
@@ -542,15 +581,25 @@ export class RpcServer {
     const prefix = channelPrefix(node, pid, conn);
     let c = this.#connections.get(prefix);
     if (!c || c.nonce !== nonce) {
+      const segments: number[] = [];
       const open = (suffix: string, rights: number) => {
         const { desc } = importSegment(prefix + suffix, { hint: node });
-        return bind(attach(desc), 0, rights);
+        segments.push(attach(desc));
+        return bind(segments[segments.length - 1], 0, rights);
       };
-      const reqBase = open("q", Rights.READ);
-      const repBase = open("r", Rights.READ | Rights.WRITE);
+      let reqBase: number, repBase: number;
+      try {
+        reqBase = open("q", Rights.READ);
+        repBase = open("r", Rights.READ | Rights.WRITE);
+      } catch (e) {
+        for (const id of segments) release(id);
+        throw e;
+      }
       const conn: Connection = {
         key: prefix,
         nonce,
+        segments,
+        reqBase,
         reqWords: view32(reqBase, CHANNEL_BYTES / 4),
         repBase,
         b: new Buffers(),
@@ -571,11 +620,11 @@ export class RpcServer {
 
   #onCall(c: Connection, slot: number): void {
     const w = c.reqWords;
-    const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
-    const kind = w[t + T.KIND];
-    if (kind !== RpcKind.CALL && kind !== RpcKind.ONEWAY) return;
-    const seq = w[t + T.SEQ];
-    if (((seq - c.lastSeq) | 0) <= 0) {
+    const h = readTrailer(w, slot, c.b);
+    const kind = h[T.KIND];
+    if (kind !== RpcKind.CALL && kind !== RpcKind.ONEWAY && kind !== RpcKind.CLOSE) return;
+    const seq = h[T.SEQ];
+    if (!sequenceAfter(seq, c.lastSeq)) {
       // At most once: a retransmitted call gets the cached reply; older ones nothing.
       this.stats.duplicates++;
       if (seq === c.lastSeq && kind === RpcKind.CALL && c.replyLen >= 0) {
@@ -588,8 +637,9 @@ export class RpcServer {
       this.stats.badChecksums++;
       return;
     }
-    const stub = w[t + T.STUB];
+    const stub = h[T.STUB];
     c.lastSeq = seq;
+    if (kind === RpcKind.CLOSE) return this.#drop(c);
     this.stats.calls++;
     const proc = this.#procedures.get(stub);
     let replyKind: number = RpcKind.REPLY, replyLen = 0;
@@ -617,7 +667,14 @@ export class RpcServer {
     send(c.repBase, c.b, replyKind, seq, stub, c.b.outView(replyLen));
   }
 
-  /** Connections accepted so far. */
+  /** Lets a closed connection's channels go. */
+  #drop(c: Connection): void {
+    this.#connections.delete(c.key);
+    removeSignalHandler(c.reqBase, CHANNEL_BYTES);
+    for (const id of c.segments) release(id);
+  }
+
+  /** Connections open now. */
   get connections(): number {
     return this.#connections.size;
   }
@@ -634,22 +691,33 @@ export class RpcServer {
 /**
  * A raw channel (001 §4: "a basic channel mechanism ... does not impose the
  * transport level overhead"): fixed-size records in a message segment, each
- * completed by its last line, with no checksum, acknowledgement or retransmission.
- * A record's last two words carry its sequence number and length, so a receiver can
- * see a gap; a lost or overwritten record is simply gone.
+ * completed by the store of its last byte, with no checksum, acknowledgement or
+ * retransmission. A record's last two words carry its sequence number and length,
+ * so a receiver can see a gap; a lost or overwritten record is simply gone.
+ *
+ * A one-line record (the default) is all-or-none everywhere. A longer record in a
+ * line-unit segment travels across nodes as one datagram per line, so under loss it
+ * can arrive with some lines stale; use a page-unit segment with page-sized records
+ * when records must be longer and whole.
  */
 export class RawChannel {
   readonly base: number;
   readonly size: number;
   readonly recordBytes: number;
   readonly records: number;
+  /** The segment's unit in bytes: where the signal of a record's completion arrives. */
+  readonly #unit: number;
   #next = 0;
   readonly #buf: Uint8Array;
   readonly #words: Int32Array;
 
-  /** Uses the message segment bound at `base` (`size` bytes), in records of `recordBytes`. */
-  constructor(base: number, size: number, recordBytes = LINE) {
-    if (recordBytes < LINE || recordBytes % LINE !== 0 || size % recordBytes !== 0) {
+  /**
+   * Uses the message segment bound at `base` (`size` bytes, unit `unit` as it was
+   * created with), in records of `recordBytes`: a multiple of the unit.
+   */
+  constructor(base: number, size: number, recordBytes = LINE, unit: number = SegUnit.CACHE_LINE) {
+    this.#unit = unit === SegUnit.PAGE ? PAGE_SIZE : LINE;
+    if (recordBytes % this.#unit !== 0 || recordBytes === 0 || size % recordBytes !== 0) {
       throw new RangeError(`raw channel: records of ${recordBytes} bytes in ${size}`);
     }
     this.base = base;
@@ -681,20 +749,20 @@ export class RawChannel {
 
   /**
    * Calls `fn(data, seq)` for every record completed in the channel. `data` aliases
-   * the channel: copy it to keep it.
+   * the channel: copy it to keep it. A record is taken on the signal of its last unit.
    */
   listen(fn: (data: Uint8Array, seq: number) => void): void {
     const words = view32(this.base, this.size / 4);
     const bytes = new Uint8Array(words.buffer, words.byteOffset, this.size);
-    for (let r = 0; r < this.records; r++) {
-      const at = r * this.recordBytes;
-      const last = at + this.recordBytes - LINE;
-      SignalHandler(this.base + last, LINE, () => {
-        const end = (at + this.recordBytes) >> 2;
-        const len = words[end - 1];
-        if (len < 0 || len > this.maxPayload) return;
-        fn(bytes.subarray(at, at + len), words[end - 2]);
-      });
-    }
+    const rb = this.recordBytes, unit = this.#unit;
+    SignalHandler(this.base, this.size, (addr) => {
+      const off = addr - this.base;
+      const at = off - (off % rb);
+      if (off !== at + rb - unit) return; // a unit inside the record, not its last
+      const end = (at + rb) >> 2;
+      const len = words[end - 1];
+      if (len < 0 || len > this.maxPayload) return;
+      fn(bytes.subarray(at, at + len), words[end - 2]);
+    });
   }
 }
