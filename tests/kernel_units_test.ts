@@ -15,7 +15,7 @@ import {
 } from "../kernel/abi/layout.ts";
 import { Sys } from "../kernel/abi/syscalls.ts";
 import { PageTable, walkPageTable } from "../kernel/memory/page_table.ts";
-import { fifoPending, fifoPost } from "../kernel/signal/fifo_ring.ts";
+import { fifoCell, fifoPending, fifoPost } from "../kernel/signal/fifo_ring.ts";
 import { HandlerTable } from "../kernel/signal/handler_table.ts";
 import { SignalDirectory } from "../kernel/signal/signal_directory.ts";
 import { SignalFifo } from "../kernel/signal/signal_fifo.ts";
@@ -61,7 +61,7 @@ Deno.test("fifoPost() keeps order, drops and counts when full", () => {
   const got: number[] = [];
   let head = w[Fifo.HEAD];
   while (head !== w[Fifo.TAIL]) {
-    const at = Fifo.ENTRIES + (head % 4) * 4;
+    const at = fifoCell(4, head);
     assert.equal(w[at], head + 1, "published with its sequence number");
     got.push(w[at + 1]);
     head++;

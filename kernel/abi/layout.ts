@@ -197,28 +197,34 @@ export const DOORBELL_BYTES = 16;
 // algorithm both sides run.
 
 export const Fifo = {
+  // The consumer's words: a 64-byte cache line of their own.
   /** Next entry the process will consume; written only by the process. */
   HEAD: 0,
-  /** Next entry a producer will reserve; producers advance it with compareExchange. */
-  TAIL: 1,
-  CAPACITY: 2,
-  /** Signals dropped because the FIFO was full; producers add to it. */
-  DROPPED: 3,
   /** Signals handled; written only by the process. */
-  HANDLED: 4,
+  HANDLED: 1,
+  // Written rarely, read by every producer after a post: a line of its own.
   /** Non-zero while the process may be blocked on TAIL: producers then notify. */
-  WAITING: 5,
-  /** Producers of this FIFO that died (the kernel counts them; see fifo_ring.ts). */
-  PRODUCER_DEATHS: 6,
+  WAITING: 16,
+  // The producers' words.
+  /** Next entry a producer will reserve; producers advance it with compareExchange. */
+  TAIL: 32,
+  /** Signals dropped because the FIFO was full; producers add to it. */
+  DROPPED: 33,
+  /** Signals posted so far, for LOSS_EVERY. */
+  POSTS: 34,
+  /** The last HEAD a producer read (fifo_ring.ts): producers read HEAD only when full. */
+  HEAD_SEEN: 35,
+  // Set once (PRODUCER_DEATHS: when a producer dies), read by everyone.
+  CAPACITY: 48,
   /**
    * Fault injection (KernelConfig.signalLossEvery): when n > 0, every n-th signal
    * posted to this FIFO is dropped and counted, as a lossy FIFO would (001 §4).
    */
-  LOSS_EVERY: 7,
-  /** Signals posted so far, for LOSS_EVERY. */
-  POSTS: 8,
-  /** Start of the entries: ENTRY_WORDS words each, [sequence, a, b, 0]. */
-  ENTRIES: 12,
+  LOSS_EVERY: 49,
+  /** Producers of this FIFO that died (the kernel counts them; see fifo_ring.ts). */
+  PRODUCER_DEATHS: 50,
+  /** Start of the cells: ENTRY_WORDS words each, [sequence, a, b, 0]. */
+  ENTRIES: 64,
 } as const;
 export const FIFO_ENTRY_WORDS = 4;
 export const DEFAULT_FIFO_CAPACITY = 128;

@@ -35,7 +35,7 @@ import {
 } from "../../kernel/abi/layout.ts";
 import { Sys } from "../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../kernel/memory/page_table.ts";
-import { fifoCapacity, fifoPost } from "../../kernel/signal/fifo_ring.ts";
+import { fifoCapacity, fifoCell, fifoPost } from "../../kernel/signal/fifo_ring.ts";
 import { runtime } from "./runtime.ts";
 import { collectGrants, fifos, safePoint, slotDirectory, slotSegment, trap } from "./trap.ts";
 
@@ -248,10 +248,15 @@ function postAt(dir: Int32Array, slot: number, offset: number): number {
 export function SigWait(timeoutMs: number): number {
   if (inHandler) return sleepInHandler(timeoutMs);
   let deadline = -1; // read the clock only once spinning has not been enough
-  Atomics.store(F, Fifo.WAITING, 0); // spinning: producers need not notify
+  // Spinning: producers need not notify. (Written only on a change: the line is ours.)
+  if (F[Fifo.WAITING] !== 0) Atomics.store(F, Fifo.WAITING, 0);
+  let woke = false; // woken soon after blocking
   try {
     for (;;) {
+      fromPeer = false;
       if (drainSignals() > 0) {
+        // Woken soon after giving up, by a process: a conversation; spin longer next time.
+        if (woke) spinUs = fromPeer ? Math.min(spinUs * 2, SIGWAIT_SPIN_MAX_US) : SIGWAIT_SPIN_US;
         return deadline < 0 ? timeoutMs : Math.max(0, deadline - performance.now());
       }
       const tail = Atomics.load(F, Fifo.TAIL);
@@ -259,7 +264,7 @@ export function SigWait(timeoutMs: number): number {
         skipIfAbandoned();
         continue; // reserved, being published
       }
-      if (SPIN > 0 && spinFor(tail)) continue;
+      if (SPIN > 0 && spinFor(tail, fifoCell(CAP, tail))) continue;
       if (deadline < 0) deadline = performance.now() + timeoutMs;
       const left = deadline - performance.now();
       if (left <= 0) return 0;
@@ -267,39 +272,49 @@ export function SigWait(timeoutMs: number): number {
       if (Atomics.load(F, Fifo.TAIL) === tail) {
         const slept = performance.now();
         const r = Atomics.wait(F, Fifo.TAIL, tail, left);
-        // Woken soon after giving up: a conversation; spin longer next time.
-        const soon = r !== "timed-out" && (performance.now() - slept) * 1000 < 4 * spinUs;
-        spinUs = soon ? Math.min(spinUs * 2, SIGWAIT_SPIN_MAX_US) : SIGWAIT_SPIN_US;
+        woke = r !== "timed-out" && (performance.now() - slept) * 1000 < 4 * spinUs;
+        if (!woke) spinUs = SIGWAIT_SPIN_US;
       }
       Atomics.store(F, Fifo.WAITING, 0);
     }
   } finally {
-    Atomics.store(F, Fifo.WAITING, idleArmed ? 1 : 0);
+    const waiting = idleArmed ? 1 : 0;
+    if (F[Fifo.WAITING] !== waiting) Atomics.store(F, Fifo.WAITING, waiting);
     if (idleArmed && pending()) queueMicrotask(drainSignals);
   }
 }
 
 /**
  * How long SigWait spins before it blocks, in µs, adapting between these bounds: a
- * wait that had to block and was woken by a signal soon after (within four spin
- * times: a peer is answering us, and a futex wake-up costs 20 to 200 µs on a VM,
- * far more than an RPC) doubles it; any other wait resets it. Two processes
- * exchanging messages thus stay awake and meet within a microsecond, while a
- * process woken now and then (a server between clients) spins only briefly. The process's spin count
+ * wait that had to block and was woken soon after (within four spin times) by a
+ * signal another process posted doubles it: a peer is answering us, and a futex
+ * wake-up costs 20 to 200 µs on a VM, far more than an RPC. Any other wait resets
+ * it. Two processes exchanging messages thus stay awake and meet within a
+ * microsecond, while a process woken now and then (a server between clients) spins
+ * only briefly, and so does one whose signals come from the kernel: there the
+ * kernel's thread must run between the two, and on two cores a long spin would
+ * take its place (the software path, the name clerk). The process's spin count
  * (KernelConfig.processSpin) is the floor; 0 turns spinning off altogether.
  */
 export const SIGWAIT_SPIN_US = 50;
 export const SIGWAIT_SPIN_MAX_US = 1_000;
 let spinUs = SIGWAIT_SPIN_US;
+/** Set when a signal posted by another process (not by the kernel) is taken. */
+let fromPeer = false;
 
-/** Spins until the FIFO's tail moves from `tail` (true) or the spin time is up. */
-function spinFor(tail: number): boolean {
-  for (let i = SPIN; i > 0; i--) if (Atomics.load(F, Fifo.TAIL) !== tail) return true;
+/**
+ * Spins until the entry at position `tail` (the FIFO is empty: HEAD = `tail`) is
+ * published in its cell, word `cell` (true), or the spin time is up. It watches the
+ * cell, not TAIL: the publishing store is the one cache line a signal must move.
+ */
+function spinFor(tail: number, cell: number): boolean {
+  const want = (tail + 1) | 0;
+  for (let i = SPIN; i > 0; i--) if (Atomics.load(F, cell) === want) return true;
   const until = performance.now() + spinUs / 1000;
   do {
-    for (let i = 256; i > 0; i--) if (Atomics.load(F, Fifo.TAIL) !== tail) return true;
+    for (let i = 256; i > 0; i--) if (Atomics.load(F, cell) === want) return true;
   } while (performance.now() < until);
-  return false;
+  return Atomics.load(F, Fifo.TAIL) !== tail; // reserved, being published
 }
 
 function pending(): boolean {
@@ -325,7 +340,7 @@ let deathsSeen = 0;
  */
 function skipIfAbandoned(): void {
   const head = F[Fifo.HEAD];
-  const at = Fifo.ENTRIES + ((head >>> 0) % CAP) * FIFO_ENTRY_WORDS;
+  const at = fifoCell(CAP, head);
   if (Atomics.load(F, at) === ((head + 1) | 0)) return; // published after all
   const now = performance.now();
   if (stuckSince < 0) stuckSince = now;
@@ -345,7 +360,7 @@ export function drainSignals(): number {
   if (inHandler) return 0;
   const f = F;
   let head = f[Fifo.HEAD];
-  let at = Fifo.ENTRIES + ((head >>> 0) % CAP) * FIFO_ENTRY_WORDS;
+  let at = fifoCell(CAP, head);
   if (Atomics.load(f, at) !== ((head + 1) | 0)) return 0;
   inHandler = true;
   stuckSince = -1;
@@ -362,8 +377,11 @@ export function drainSignals(): number {
       // removed handlers stay silent and a forged entry cannot pick a handler.
       if (b > 0) {
         if (lookup(a >>> 0) === b) run(a >>> 0, b);
-      } else deliverPhysical(-b, a >>> 0);
-      at = Fifo.ENTRIES + ((head >>> 0) % CAP) * FIFO_ENTRY_WORDS;
+      } else {
+        fromPeer = true;
+        deliverPhysical(-b, a >>> 0);
+      }
+      at = fifoCell(CAP, head);
     } while (Atomics.load(f, at) === ((head + 1) | 0));
   } finally {
     inHandler = false;
