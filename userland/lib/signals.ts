@@ -259,12 +259,14 @@ export function SigWait(timeoutMs: number): number {
         if (woke) spinUs = fromPeer ? Math.min(spinUs * 2, SIGWAIT_SPIN_MAX_US) : SIGWAIT_SPIN_US;
         return deadline < 0 ? timeoutMs : Math.max(0, deadline - performance.now());
       }
+      // Spin on the next entry; TAIL (the producers' line) is read only to block.
+      const head = F[Fifo.HEAD];
+      if (SPIN > 0 && spinFor(head, fifoCell(CAP, head))) continue;
       const tail = Atomics.load(F, Fifo.TAIL);
-      if (tail !== Atomics.load(F, Fifo.HEAD)) {
+      if (tail !== head) {
         skipIfAbandoned();
         continue; // reserved, being published
       }
-      if (SPIN > 0 && spinFor(tail, fifoCell(CAP, tail))) continue;
       if (deadline < 0) deadline = performance.now() + timeoutMs;
       const left = deadline - performance.now();
       if (left <= 0) return 0;
@@ -280,7 +282,7 @@ export function SigWait(timeoutMs: number): number {
   } finally {
     const waiting = idleArmed ? 1 : 0;
     if (F[Fifo.WAITING] !== waiting) Atomics.store(F, Fifo.WAITING, waiting);
-    if (idleArmed && pending()) queueMicrotask(drainSignals);
+    if (idleArmed && published()) queueMicrotask(drainSignals);
   }
 }
 
@@ -303,22 +305,24 @@ let spinUs = SIGWAIT_SPIN_US;
 let fromPeer = false;
 
 /**
- * Spins until the entry at position `tail` (the FIFO is empty: HEAD = `tail`) is
- * published in its cell, word `cell` (true), or the spin time is up. It watches the
- * cell, not TAIL: the publishing store is the one cache line a signal must move.
+ * Spins until the entry at position `head` is published in its cell, word `cell`
+ * (true), or the spin time is up. It watches the cell, not TAIL: the publishing
+ * store is the one cache line a signal must move.
  */
-function spinFor(tail: number, cell: number): boolean {
-  const want = (tail + 1) | 0;
+function spinFor(head: number, cell: number): boolean {
+  const want = (head + 1) | 0;
   for (let i = SPIN; i > 0; i--) if (Atomics.load(F, cell) === want) return true;
   const until = performance.now() + spinUs / 1000;
   do {
     for (let i = 256; i > 0; i--) if (Atomics.load(F, cell) === want) return true;
   } while (performance.now() < until);
-  return Atomics.load(F, Fifo.TAIL) !== tail; // reserved, being published
+  return false;
 }
 
-function pending(): boolean {
-  return Atomics.load(F, Fifo.TAIL) !== Atomics.load(F, Fifo.HEAD);
+/** True if the next entry is published (read from its cell, not from TAIL). */
+function published(): boolean {
+  const head = F[Fifo.HEAD];
+  return Atomics.load(F, fifoCell(CAP, head)) === ((head + 1) | 0);
 }
 
 /**
