@@ -23,6 +23,9 @@ import { sequenceAfter } from "../userland/lib/rpc.ts";
 const PATHS: [string, Partial<KernelConfig>][] = [
   ["", {}],
   [" (software path)", { signalPath: "software" }],
+  // Processes that spin before they block take replies by watching the reply slot
+  // (RpcClient's fast path) and escalate their spin: the bench's configuration.
+  [" (spinning processes)", { processSpin: 2000, spinUs: 50 }],
 ];
 
 /** A running test program whose RESULT lines carry {who}. */

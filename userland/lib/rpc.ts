@@ -47,7 +47,14 @@ import { attach, bind, CreateSegment, release } from "./memory.ts";
 import { view32, write } from "./mmu.ts";
 import { getpid } from "./process.ts";
 import { exportSegment, importSegment, nodeId, revoke } from "./remote.ts";
-import { removeSignalHandler, SignalHandler, SigWait } from "./signals.ts";
+import {
+  drainSignals,
+  removeSignalHandler,
+  SignalHandler,
+  signalPending,
+  SigWait,
+  spinBudgetUs,
+} from "./signals.ts";
 
 const LINE = CACHE_LINE_SIZE;
 /** Message slots per channel. */
@@ -90,6 +97,8 @@ export interface RpcStats {
   badChecksums: number;
   /** Calls answered from the cached reply, and stale messages ignored. */
   duplicates: number;
+  /** Replies taken by watching the reply slot before their signal was handled. */
+  watched: number;
 }
 
 /** A slot is one page: the channel signals on page ends only (001 §3.3). */
@@ -233,7 +242,13 @@ function channelPrefix(node: number, pid: number, conn: number): string {
 /** The client end of a connection. */
 export class RpcClient {
   readonly service: string;
-  readonly stats: RpcStats = { calls: 0, retransmits: 0, badChecksums: 0, duplicates: 0 };
+  readonly stats: RpcStats = {
+    calls: 0,
+    retransmits: 0,
+    badChecksums: 0,
+    duplicates: 0,
+    watched: 0,
+  };
   readonly #retransmitMs: number;
   readonly #timeoutMs: number;
   readonly #b = new Buffers();
@@ -245,6 +260,8 @@ export class RpcClient {
   #replied = false;
   #replyKind = 0;
   #replyLen = 0;
+  /** The last reply taken by watching its slot (its signal comes later). */
+  #watched = 0;
   #accepted = false;
   readonly #nonce: number;
   readonly #conn: number;
@@ -341,7 +358,8 @@ export class RpcClient {
     }
     const seq = h[T.SEQ];
     if (seq !== this.#waiting || this.#replied) {
-      this.stats.duplicates++;
+      // The signals of replies taken by watching their slots are expected; others not.
+      if (sequenceAfter(seq, this.#watched)) this.stats.duplicates++;
       return;
     }
     const len = receive(w, slot, this.#b);
@@ -353,6 +371,38 @@ export class RpcClient {
     this.#replyLen = len;
     this.#replied = true;
     if (this.#async.length !== 0 && seq === this.#asyncSeq) this.#finishAsync();
+  }
+
+  /**
+   * While a reply is due and this process would spin anyway, watches the reply
+   * slot's trailer: the reply's own cache line arrives one transfer before its
+   * signal's FIFO entry could be read. A message seen there is taken only if its
+   * checksum holds (it may be seen half-written); the signal still arrives and is
+   * then ignored. Stops at the spin budget, or as soon as any signal is pending.
+   */
+  #watch(seq: number): void {
+    const budget = spinBudgetUs();
+    if (budget === 0) return;
+    drainSignals(); // the last reply's signal, most likely: out of the way first
+    if (this.#replied) return;
+    const slot = seq % RPC_SLOTS, w = this.#rep.words;
+    const at = ((slot * RPC_SLOT_BYTES + TRAILER) >> 2) + T.SEQ;
+    const until = performance.now() + budget / 1000;
+    do {
+      for (let i = 256; i > 0; i--) {
+        if (Atomics.load(w, at) !== seq) continue;
+        const h = readTrailer(w, slot, this.#b);
+        if (h[T.SEQ] !== seq || h[T.KIND] === RpcKind.ACCEPT) continue;
+        const len = receive(w, slot, this.#b);
+        if (len < 0) continue; // not all of it is here yet
+        this.#replyKind = h[T.KIND];
+        this.#replyLen = len;
+        this.#replied = true;
+        this.#watched = seq;
+        this.stats.watched++;
+        return;
+      }
+    } while (performance.now() < until && !signalPending());
   }
 
   #check(args: Uint8Array): void {
@@ -383,6 +433,7 @@ export class RpcClient {
     const seq = this.#issue(RpcKind.CALL, stub, args);
     this.#waiting = seq;
     this.#replied = false;
+    this.#watch(seq);
     let start = -1, resend = 0;
     while (!this.#replied) {
       SigWait(this.#retransmitMs);
@@ -531,6 +582,7 @@ export class RpcServer {
     retransmits: 0,
     badChecksums: 0,
     duplicates: 0,
+    watched: 0,
     connections: 0,
   };
   readonly #procedures: Map<number, Procedure>;

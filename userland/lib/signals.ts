@@ -319,6 +319,16 @@ function spinFor(head: number, cell: number): boolean {
   return false;
 }
 
+/** How long SigWait would spin now, in µs; 0 when this process never spins. */
+export function spinBudgetUs(): number {
+  return SPIN > 0 ? spinUs : 0;
+}
+
+/** True if a signal is waiting to be handled (one load of this process's FIFO). */
+export function signalPending(): boolean {
+  return published();
+}
+
 /** True if the next entry is published (read from its cell, not from TAIL). */
 function published(): boolean {
   const head = F[Fifo.HEAD];
