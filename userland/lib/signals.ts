@@ -319,6 +319,21 @@ function spinFor(head: number, cell: number): boolean {
   return false;
 }
 
+/**
+ * Runs `fn` as if it were a signal handler: signals that arrive meanwhile (on
+ * return from a trap it makes) wait in the FIFO instead of running inside it. For
+ * libraries that take a message by watching memory rather than on its signal.
+ */
+export function asHandler(fn: () => void): void {
+  if (inHandler) return fn();
+  inHandler = true;
+  try {
+    fn();
+  } finally {
+    inHandler = false;
+  }
+}
+
 /** How long SigWait would spin now, in µs; 0 when this process never spins. */
 export function spinBudgetUs(): number {
   return SPIN > 0 ? spinUs : 0;
