@@ -417,6 +417,12 @@ export class RpcClient {
     const seq = ((this.#seq + 1) & 0x7fff_ffff) || 1;
     this.#seq = seq;
     this.stats.calls++;
+    if (kind === RpcKind.CALL) {
+      // Before the send: a trap it makes (across nodes) returns through a safe point
+      // where the reply's handler may already run.
+      this.#waiting = seq;
+      this.#replied = false;
+    }
     send(this.#req.base, this.#b, kind, seq, stub, args);
     return seq;
   }
@@ -432,8 +438,6 @@ export class RpcClient {
       throw new SysError(Errno.EBUSY, "rpc call", "asynchronous calls are pending");
     }
     const seq = this.#issue(RpcKind.CALL, stub, args);
-    this.#waiting = seq;
-    this.#replied = false;
     this.#watch(seq);
     let start = -1, resend = 0;
     while (!this.#replied) {
@@ -500,9 +504,11 @@ export class RpcClient {
 
   #startAsync(): void {
     const next = this.#async[0];
-    this.#asyncSeq = this.#issue(RpcKind.CALL, next.stub, next.args);
-    this.#waiting = this.#asyncSeq;
-    this.#replied = false;
+    this.#asyncSeq = ((this.#seq + 1) & 0x7fff_ffff) || 1; // the sequence #issue will use
+    this.#issue(RpcKind.CALL, next.stub, next.args);
+    // #issue's safe point may have run the reply's handler, finished this call and
+    // started the next one already.
+    if (this.#async[0] !== next || this.#replied) return;
     this.#asyncSent = performance.now();
     const first = this.#asyncSent;
     clearInterval(this.#timer);
@@ -536,6 +542,11 @@ export class RpcClient {
     clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.#async.length !== 0) this.#startAsync();
+  }
+
+  /** Asynchronous calls queued or in flight. */
+  get pending(): number {
+    return this.#async.length;
   }
 
   /** Ends the connection: its segments are revoked and released. */

@@ -256,7 +256,9 @@ export function SigWait(timeoutMs: number): number {
       fromPeer = false;
       if (drainSignals() > 0) {
         // Woken soon after giving up, by a process: a conversation; spin longer next time.
-        if (woke) spinUs = fromPeer ? Math.min(spinUs * 2, SIGWAIT_SPIN_MAX_US) : SIGWAIT_SPIN_US;
+        if (woke) {
+          spinUs = fromPeer ? Math.min(spinUs * 2 || SIGWAIT_SPIN_US, SIGWAIT_SPIN_MAX_US) : 0;
+        }
         return deadline < 0 ? timeoutMs : Math.max(0, deadline - performance.now());
       }
       // Spin on the next entry; TAIL (the producers' line) is read only to block.
@@ -274,8 +276,9 @@ export function SigWait(timeoutMs: number): number {
       if (Atomics.load(F, Fifo.TAIL) === tail) {
         const slept = performance.now();
         const r = Atomics.wait(F, Fifo.TAIL, tail, left);
-        woke = r !== "timed-out" && (performance.now() - slept) * 1000 < 4 * spinUs;
-        if (!woke) spinUs = SIGWAIT_SPIN_US;
+        woke = r !== "timed-out" &&
+          (performance.now() - slept) * 1000 < Math.max(4 * spinUs, SIGWAIT_SOON_US);
+        if (!woke) spinUs = 0;
       }
       Atomics.store(F, Fifo.WAITING, 0);
     }
@@ -287,20 +290,24 @@ export function SigWait(timeoutMs: number): number {
 }
 
 /**
- * How long SigWait spins before it blocks, in µs, adapting between these bounds: a
- * wait that had to block and was woken soon after (within four spin times) by a
- * signal another process posted doubles it: a peer is answering us, and a futex
- * wake-up costs 20 to 200 µs on a VM, far more than an RPC. Any other wait resets
- * it. Two processes exchanging messages thus stay awake and meet within a
- * microsecond, while a process woken now and then (a server between clients) spins
- * only briefly, and so does one whose signals come from the kernel: there the
- * kernel's thread must run between the two, and on two cores a long spin would
- * take its place (the software path, the name clerk). The process's spin count
- * (KernelConfig.processSpin) is the floor; 0 turns spinning off altogether.
+ * How long SigWait spins before it blocks. At rest, the process's spin count
+ * (KernelConfig.processSpin: a few µs; 0 turns spinning off altogether). A wait
+ * that had to block and was woken soon after (within SIGWAIT_SOON_US, or four spin
+ * times) by a signal another process posted starts a timed spin of SIGWAIT_SPIN_US
+ * and doubles it on each such wake-up, up to SIGWAIT_SPIN_MAX_US: a peer is
+ * answering us, and a futex wake-up costs 20 to 200 µs on a VM, far more than an
+ * RPC. Any other wait ends the timed spin. Two processes exchanging messages thus
+ * stay awake and meet within a microsecond, while a process woken now and then
+ * (a server between clients) does not burn its core, and neither does one whose
+ * signals come from the kernel: there the kernel's thread must run between the two,
+ * and on two cores a long spin would take its place (the software path, remote
+ * notifications, the name clerk).
  */
 export const SIGWAIT_SPIN_US = 50;
 export const SIGWAIT_SPIN_MAX_US = 1_000;
-let spinUs = SIGWAIT_SPIN_US;
+export const SIGWAIT_SOON_US = 500;
+/** The timed part of the spin, in µs (0: the spin count only). */
+let spinUs = 0;
 /** Set when a signal posted by another process (not by the kernel) is taken. */
 let fromPeer = false;
 
@@ -312,6 +319,7 @@ let fromPeer = false;
 function spinFor(head: number, cell: number): boolean {
   const want = (head + 1) | 0;
   for (let i = SPIN; i > 0; i--) if (Atomics.load(F, cell) === want) return true;
+  if (spinUs === 0) return false;
   const until = performance.now() + spinUs / 1000;
   do {
     for (let i = 256; i > 0; i--) if (Atomics.load(F, cell) === want) return true;
@@ -334,7 +342,10 @@ export function asHandler(fn: () => void): void {
   }
 }
 
-/** How long SigWait would spin now, in µs; 0 when this process never spins. */
+/**
+ * How long SigWait would spin now, in µs: 0 unless a peer process is in a
+ * conversation with this one (and never when this process does not spin).
+ */
 export function spinBudgetUs(): number {
   return SPIN > 0 ? spinUs : 0;
 }
