@@ -31,7 +31,7 @@ import {
 import { syscallByNumber, SYSCALLS, type SyscallSpec } from "./abi/syscalls.ts";
 import type { Console, ProcessHost } from "./host_interface.ts";
 import { Segment, type SegmentAttributes } from "./memory/segment.ts";
-import { ExportTable } from "./remote/export_table.ts";
+import { type Export, ExportTable } from "./remote/export_table.ts";
 import { blankRecord, type NameClient, type NameRecord } from "./remote/name_client.ts";
 import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
 import { type ChannelHost, MessageChannels } from "./remote/message_channels.ts";
@@ -481,6 +481,7 @@ export class Kernel implements RemoteHost, ChannelHost {
   peerChanged(peer: PeerState, change: "down" | "up" | "restarted"): void {
     this.trace("remote", `node ${peer.node} is ${change}`);
     if (change === "up") return;
+    this.channels.dropNode(peer.node, this.segments.values());
     // Its names are purged from the clerk's cache (a restarted node's old names
     // carry old generations: a lookup must fetch the new ones).
     const purge = blankRecord(NameOp.PURGE_NODE);
@@ -566,9 +567,15 @@ export class Kernel implements RemoteHost, ChannelHost {
     this.stats.memoryUsed -= seg.size;
     if (seg.channel) this.channels.forget(seg);
     for (const e of this.exports.ofSegment(seg)) {
-      this.exports.remove(e.id);
+      this.removeExport(e);
       if (!e.wellKnown) this.names?.request(blankRecord(NameOp.DELETE, e.name), () => {});
     }
+  }
+
+  /** Ends an export: the owner answers ESTALE from now on, and its members are dropped. */
+  removeExport(e: Export): void {
+    this.exports.remove(e.id);
+    this.channels.dropExport(e);
   }
 
   // -------------------------------------------------------------------------

@@ -554,3 +554,103 @@ Deno.test({
     );
   },
 });
+
+// ---------------------------------------------------------------------------
+// Membership: who keeps receiving a segment's units (review findings, fixed).
+
+/** The owner's segment on node 0 and its members ("node:export"). */
+async function ownerSegment(owner: End) {
+  const { segment } = await owner.result((r) => r.ready, "the owner ready");
+  const seg = owner.c.node(0).segments.get(segment)!;
+  return { seg, members: () => [...(seg.channel?.members.keys() ?? [])] };
+}
+
+Deno.test("a revoked export's members receive nothing more, and a freed replica leaves its owner", async () => {
+  await withCluster(
+    async (c) => {
+      const { owner, member } = await ends(c, "mbm-revoke", 2, 2);
+      const { seg, members } = await ownerSegment(owner);
+      assert.equal(members().length, 1, "node 1 is a member");
+      assert.equal(Atomics.load(new Int32Array(seg.directory.buffer), 2), 1, "NETWORK set");
+      const e = c.node(0).exports.byName("mbm-revoke")!;
+      c.node(0).removeExport(e); // what the revoke system call does in the kernel
+      assert.deepEqual(members(), [], "revoking drops the members that joined through it");
+      assert.equal(Atomics.load(new Int32Array(seg.directory.buffer), 2), 0, "NETWORK clear");
+      const before = c.node(1).channels.stats.received;
+      await owner.writePartial();
+      await owner.writeLast();
+      assert.equal(c.node(1).channels.stats.received, before, "no unit reached node 1");
+      await member.stop();
+      await owner.stop();
+    },
+    2,
+    QUIET,
+  );
+  await withCluster(
+    async (c) => {
+      const { owner, member } = await ends(c, "mbm-leave", 2, 1);
+      const { members } = await ownerSegment(owner);
+      assert.equal(members().length, 1);
+      await member.stop(); // its replica is freed: LEAVE
+      await until(c, () => members().length === 0, "the member to leave");
+      await owner.stop();
+    },
+    2,
+    QUIET,
+  );
+});
+
+Deno.test("a node that goes down is no longer a member", async () => {
+  await withCluster(
+    async (c) => {
+      const { owner } = await ends(c, "mbm-down", 2, 1);
+      const { members } = await ownerSegment(owner);
+      assert.equal(members().length, 1);
+      c.cluster.crash(1);
+      await until(c, () => c.node(0).nodeDown(1) && members().length === 0, "node 1 dropped");
+      await owner.stop();
+    },
+    2,
+    { heartbeatMs: 50, failAfterMs: 300 },
+  );
+});
+
+Deno.test("attach obeys the export's pids, nodes and write inhibit, for every process, locally and remotely", async () => {
+  await withCluster(
+    async (c) => {
+      const run = async (name: string, pids: string, nodes: string, inhibit: boolean) => {
+        const o = c.spawn(0, "mbm_restricted", [
+          "owner",
+          name,
+          pids,
+          nodes,
+          ...(inhibit ? ["inhibit"] : []),
+        ]);
+        await until(c, () => c.results().some((r) => r.role === "owner" && r.ready), "owner");
+        const users = [0, 1].map((n) => c.run(n, "mbm_restricted", ["user", name, "0"]));
+        for (const st of await Promise.all(users)) assert.equal(st.status, 0, st.reason);
+        const got = c.results().filter((r) => r.role === "user");
+        c.node(0).signalProcess(o, Sig.SIGINT, 0);
+        await withDeadline(o.exited, 10_000, "owner exit");
+        const word0 = c.results().find((r) => "word0" in r).word0;
+        c.console.out = ""; // the next round reads its own RESULT lines
+        return { got, word0 };
+      };
+      // Only a pid that does not exist may attach: everyone else is refused.
+      const pids = await run("mbm-pids", "[99999]", "null", false);
+      assert.deepEqual(pids.got.map((r) => r.attach), ["EPERM", "EPERM"]);
+      assert.equal(pids.word0, 0);
+      // Only node 42: neither this node nor node 1.
+      const nodes = await run("mbm-nodes", "null", "[42]", false);
+      assert.deepEqual(nodes.got.map((r) => r.attach), ["EPERM", "EPERM"]);
+      // Write-inhibited: a local user binds read-only; a remote one's units are refused.
+      const inh = await run("mbm-inhibit", "null", "null", true);
+      const local = inh.got.find((r) => r.bind !== null && r.attach === "ok" && r.bind === "EPERM");
+      assert.ok(local, `a local user cannot bind writable: ${JSON.stringify(inh.got)}`);
+      assert.equal(inh.word0, 0, "no store reached the owner's memory");
+      assert.ok(c.node(0).channels.stats.refused >= 1, "the remote user's unit was refused");
+    },
+    2,
+    QUIET,
+  );
+});

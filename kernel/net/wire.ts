@@ -69,6 +69,8 @@ export const FrameType = {
    * the unit, arg0 is the owner's node, export id and generation name the segment.
    */
   UNIT: 8,
+  /** A node no longer binds the segment (its replica was freed): never answered. */
+  LEAVE: 9,
 } as const;
 const TYPES = new Set<number>(Object.values(FrameType));
 
@@ -171,7 +173,8 @@ export function decodeFrame(bytes: Uint8Array): Frame | WireError {
     return "bad-payload";
   }
   if (
-    (type === FrameType.READ || type === FrameType.CAS || type === FrameType.JOIN) &&
+    (type === FrameType.READ || type === FrameType.CAS || type === FrameType.JOIN ||
+      type === FrameType.LEAVE) &&
     payload.length !== 0
   ) {
     return "bad-payload";

@@ -12,6 +12,11 @@
  * it on to every other member. Each receiving kernel deposits the whole unit at once
  * and signals the handlers on it, exactly as a local completion would.
  *
+ * A member leaves when its replica is freed (LEAVE), when the export it joined
+ * through dies (revoked, or its segment freed), and when its node goes down.
+ * Every attach is checked by the owner, for each process. A replica starts zeroed:
+ * units completed before it joined are not replayed (a multicast group's rule).
+ *
  * Best effort by design: no acknowledgement, no retransmission, no ordering beyond
  * the link's. A lost unit is lost whole; a unit is never deposited in part, so a
  * reader never sees a torn line. Reliability is the business of the protocols built
@@ -40,12 +45,24 @@ export interface ChannelKey {
   readonly genLo: number;
 }
 
+/** A node that binds an owner's segment, through one of its exports. */
+export interface Member {
+  readonly node: number;
+  /** The export it joined through: units to it carry this key. */
+  readonly key: ChannelKey;
+  readonly writable: boolean;
+}
+
 /** How a segment reaches the other nodes that bind it. */
 export interface ChannelLink {
   /** At a replica: the owner's segment. Null at the owner. */
   readonly owner: ChannelKey | null;
-  /** At the owner: each member node, the export it joined through, and whether it may write. */
-  readonly members: Map<number, { key: ChannelKey; writable: boolean }>;
+  /** At the owner: the members, by "node:export" (a node may join through two exports). */
+  readonly members: Map<string, Member>;
+}
+
+function memberKey(node: number, exportId: number): string {
+  return `${node}:${exportId}`;
 }
 
 /** What the channel engine needs from its kernel. */
@@ -97,14 +114,17 @@ export class MessageChannels {
   attach(p: Process, d: Descriptor, done: (errno: number, seg: Segment | null) => void): void {
     const host = this.#host;
     if (d.node === host.nodeId) {
+      // The owner's own checks, as a JOIN from this node and pid would get them.
       const e = host.exports.get(d.exportId);
       if (!e || e.genHi !== d.genHi || e.genLo !== d.genLo) return done(Errno.ESTALE, null);
       if (e.segment.mode === SegMode.NORMAL) return done(Errno.EINVAL, null);
+      if (e.nodes && !e.nodes.includes(host.nodeId)) return done(Errno.EPERM, null);
+      if (e.pids && !e.pids.includes(p.pid)) return done(Errno.EPERM, null);
       return done(0, e.segment);
     }
+    // Every attach asks the owner, even when this node has the replica already: the
+    // owner decides for each process (its export may name pids).
     const key = keyOf(d);
-    const known = this.#replicas.get(key);
-    if (known) return done(0, known);
     host.remote.issue(
       FrameType.JOIN,
       d,
@@ -121,8 +141,8 @@ export class MessageChannels {
           const valid = (mode === SegMode.MESSAGE || mode === SegMode.MESSAGE_QUIET) &&
             (unit === SegUnit.CACHE_LINE || unit === SegUnit.PAGE);
           if (!valid) return done(Errno.EIO, null);
-          const raced = this.#replicas.get(key);
-          if (raced) return done(0, raced);
+          const known = this.#replicas.get(key);
+          if (known) return done(0, known);
           let seg: Segment;
           try {
             seg = host.createSegment(p.pid, {
@@ -153,7 +173,8 @@ export class MessageChannels {
     if (seg.mode === SegMode.NORMAL) return Errno.EINVAL;
     if (!seg.channel) seg.channel = { owner: null, members: new Map() };
     if (seg.channel.owner) return Errno.EINVAL; // a replica is not re-exported
-    seg.channel.members.set(f.srcNode, {
+    seg.channel.members.set(memberKey(f.srcNode, e.id), {
+      node: f.srcNode,
       key: { node: this.#host.nodeId, exportId: e.id, genHi: e.genHi, genLo: e.genLo },
       writable: (e.rights & Rights.WRITE) !== 0,
     });
@@ -162,10 +183,48 @@ export class MessageChannels {
     return 0;
   }
 
-  /** A segment is being freed: a replica is forgotten (the owner's units then bounce). */
+  /** At the owner: a member's replica is gone (LEAVE); never throws. */
+  leave(f: Frame): void {
+    const e = this.#host.exports.get(f.exportId);
+    const c = e?.segment.channel;
+    if (!e || !c || e.genHi !== f.genHi || e.genLo !== f.genLo) return;
+    if (c.members.delete(memberKey(f.srcNode, e.id))) this.#host.refreshDirectory(e.segment);
+  }
+
+  /** At the owner: an export died (revoked, or its segment freed): its members go. */
+  dropExport(e: Export): void {
+    this.#dropMembers(e.segment, (m) => m.key.exportId === e.id);
+  }
+
+  /** At the owner: a node went down or restarted: it binds nothing any more. */
+  dropNode(node: number, segments: Iterable<Segment>): void {
+    for (const seg of segments) this.#dropMembers(seg, (m) => m.node === node);
+  }
+
+  #dropMembers(seg: Segment, which: (m: Member) => boolean): void {
+    const c = seg.channel;
+    if (!c || c.owner) return;
+    let dropped = false;
+    for (const [k, m] of c.members) {
+      if (which(m)) dropped = c.members.delete(k) || dropped;
+    }
+    if (dropped) this.#host.refreshDirectory(seg);
+  }
+
+  /** A segment is being freed: a replica is forgotten and its owner told (LEAVE). */
   forget(seg: Segment): void {
     const owner = seg.channel?.owner;
-    if (owner && this.#replicas.get(keyOf(owner)) === seg) this.#replicas.delete(keyOf(owner));
+    if (!owner || this.#replicas.get(keyOf(owner)) !== seg) return;
+    this.#replicas.delete(keyOf(owner));
+    if (this.#host.nodeDown(owner.node)) return;
+    const f = emptyFrame();
+    f.type = FrameType.LEAVE;
+    f.srcNode = this.#host.nodeId;
+    f.dstNode = owner.node;
+    f.exportId = owner.exportId;
+    f.genHi = owner.genHi;
+    f.genLo = owner.genLo;
+    this.#host.send(owner.node, encodeFrame(f));
   }
 
   /** True if completed units of `seg` must travel. */
@@ -186,7 +245,7 @@ export class MessageChannels {
     const payload = loadBytes(seg, offset, size);
     if (c.owner) this.#sendUnit(c.owner.node, c.owner, offset, payload);
     else {
-      for (const [node, m] of c.members) this.#sendUnit(node, m.key, offset, payload);
+      for (const m of c.members.values()) this.#sendUnit(m.node, m.key, offset, payload);
     }
   }
 
@@ -212,13 +271,14 @@ export class MessageChannels {
     const host = this.#host;
     let seg: Segment | undefined;
     if (f.arg0 === host.nodeId) {
-      // At the owner: from a member allowed to write, through the export it joined.
+      // At the owner: from a member allowed to write, through the export it joined,
+      // while the export is not write-inhibited.
       const e = host.exports.get(f.exportId);
-      const m = e?.segment.channel?.members.get(f.srcNode);
-      if (
-        !e || e.genHi !== f.genHi || e.genLo !== f.genLo || !m || !m.writable ||
-        m.key.exportId !== e.id
-      ) return this.#refuse(f, "not a writing member");
+      const m = e?.segment.channel?.members.get(memberKey(f.srcNode, f.exportId));
+      if (!e || e.genHi !== f.genHi || e.genLo !== f.genLo || !m || !m.writable) {
+        return this.#refuse(f, "not a writing member");
+      }
+      if (e.inhibited) return this.#refuse(f, "write-inhibited");
       seg = e.segment;
     } else {
       // At a replica: only from its owner.
@@ -235,10 +295,10 @@ export class MessageChannels {
     if (seg.mode === SegMode.MESSAGE) host.signalSegment(seg, f.offset);
     const c = seg.channel!;
     if (!c.owner) {
-      for (const [node, m] of c.members) {
-        if (node === f.srcNode) continue;
+      for (const m of c.members.values()) {
+        if (m.node === f.srcNode) continue;
         this.stats.forwarded++;
-        this.#sendUnit(node, m.key, f.offset, f.payload);
+        this.#sendUnit(m.node, m.key, f.offset, f.payload);
       }
     }
   }

@@ -209,6 +209,7 @@ export class RemoteMemory {
       }
       if (f.type === FrameType.REPLY || f.type === FrameType.NACK) this.#answer(f);
       else if (f.type === FrameType.UNIT) this.#host.channels.receive(f);
+      else if (f.type === FrameType.LEAVE) this.#host.channels.leave(f);
       else if (f.type !== FrameType.CONTROL) this.#serve(f);
     } catch (e) {
       this.stats.malformed++;
@@ -340,7 +341,8 @@ function check(f: Frame, e: Export | undefined): number {
     if (f.offset < first || f.offset + count > first + e.slotPerNode) return Errno.EPERM;
   }
   if (f.type === FrameType.CAS && (f.offset & 3) !== 0) return Errno.EINVAL;
-  if (f.type !== FrameType.READ && e.inhibited) return Errno.EPERM;
+  // Write inhibit stops writes; a JOIN only reads (the units it sends are refused).
+  if (f.type !== FrameType.READ && f.type !== FrameType.JOIN && e.inhibited) return Errno.EPERM;
   return 0;
 }
 

@@ -48,11 +48,14 @@ export function messageHandlers(k: Kernel): Record<string, Handler> {
       if (d.stale) fail("ESTALE", `descriptor ${id} (${d.name}) was revoked`);
       if (k.nodeDown(d.node)) fail("EHOSTDOWN", `node ${d.node} is down`);
       if (!(d.rights & Rights.READ)) fail("EPERM", `descriptor ${id} lacks READ`);
-      const rights = Rights.READ | (d.rights & Rights.WRITE);
       let result = -1, errno = 0, sync = true;
       k.channels.attach(p, d, (e, seg) => {
         errno = e;
         if (seg && p.state === "running") {
+          // A write-inhibited local export binds read-only (a remote one's units are
+          // refused at the owner).
+          const inhibited = d.node === k.nodeId && k.exports.get(d.exportId)?.inhibited;
+          const rights = Rights.READ | (inhibited ? 0 : d.rights & Rights.WRITE);
           seg.holders.set(p.pid, (seg.holders.get(p.pid) ?? 0) | rights);
           result = seg.id;
         } else if (seg) k.maybeFreeSegment(seg); // it died while waiting: nothing leaks

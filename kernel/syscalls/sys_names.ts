@@ -136,7 +136,7 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
       const name = checkName(readDataString(p.trap));
       const e = k.exports.byName(name, p.pid);
       if (!e) fail("ENOENT", `the caller exports no "${name}"`);
-      k.exports.remove(e.id); // from now on the owner answers ESTALE
+      k.removeExport(e); // from now on the owner answers ESTALE; members are dropped
       return ask(p, blankRecord(NameOp.DELETE, name), (a) => {
         // The export is gone from the kernel either way; a clerk that never knew
         // the name (it refused the ADDNAME) has nothing to delete.
