@@ -279,6 +279,13 @@ export class Kernel implements RemoteHost, ChannelHost {
       this.clerk = null;
     }
     p.handlers.ranges.length = 0;
+    // Its exports die with it, as if it had revoked them: importers get ESTALE, and
+    // nodes bound to its message segments stop receiving them.
+    for (const e of this.exports.all()) {
+      if (e.owner !== p.pid || e.wellKnown) continue;
+      this.removeExport(e);
+      this.names?.request(blankRecord(NameOp.DELETE, e.name), () => {});
+    }
     for (const b of [...p.space.bindings]) {
       p.space.unbind(b);
       this.refreshDirectory(b.segment);

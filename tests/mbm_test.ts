@@ -654,3 +654,12 @@ Deno.test("attach obeys the export's pids, nodes and write inhibit, for every pr
     QUIET,
   );
 });
+
+Deno.test("unbinding one of two bindings of a message segment keeps the other's unfinished line", async () => {
+  await withNode(async (node) => {
+    const st = await node.run("mbm_alias");
+    assert.equal(st.status, 0, st.reason);
+    const line = [1, 2, 3, 4, 5, 6, 7].map((w) => 0x1111 * w).concat(0x8888);
+    assert.deepEqual(node.results()[0].got, [line]);
+  });
+});

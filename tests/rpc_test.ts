@@ -121,7 +121,7 @@ for (const [path, cfg] of PATHS) {
         await server(c, 0, "echo");
         const steps = (hint: number): Step[] => [
           // A long retransmission interval: with no loss, nothing may need it.
-          { op: "connect", service: "echo", hint, timeoutMs: 10_000, retransmitMs: 1_000 }, // 0
+          { op: "connect", service: "echo", hint, timeoutMs: 10_000, retransmitMs: 5_000 }, // 0
           { op: "echo", sizes: SIZES }, // 1
           { op: "echo", sizes: SIZES, seed: 5 }, // 2
           { op: "call", stub: 99 }, // 3: no such stub
@@ -493,4 +493,48 @@ Deno.test("kv: put, get, del and list through the client program, on one node an
     c.node(0).signalProcess(kvServer, Sig.SIGTERM, 0);
     assert.equal((await withDeadline(kvServer.exited, 5_000, "the kv server")).status, 0);
   });
+});
+
+Deno.test("a procedure may itself call another server (from its signal handler)", async () => {
+  await withCluster(
+    async (c) => {
+      const inner = c.spawn(0, "rpc_nested", ["inner"]);
+      await until(c, () => c.results().some((r) => r.role === "inner"), "inner ready");
+      const outer = c.spawn(0, "rpc_nested", ["outer"]);
+      await until(c, () => c.results().some((r) => r.role === "outer"), "outer ready");
+      const st = await c.run(1, "rpc_nested", ["client"], 15_000);
+      assert.equal(st.status, 0, st.reason);
+      assert.deepEqual(c.results().find((r) => r.role === "client"), {
+        role: "client",
+        ok: [8, 9],
+      });
+      for (const p of [outer, inner]) c.node(0).signalProcess(p, Sig.SIGTERM, 0);
+    },
+    2,
+  );
+});
+
+Deno.test("a client that dies without closing is let go: the server probes idle connections", async () => {
+  for (const node of [0, 1]) {
+    await withCluster(
+      async (c) => {
+        const s = await server(c, 0, "echo");
+        const bound = () => s.proc.space.bindings.length;
+        const idle = bound();
+        const steps: Step[] = [
+          { op: "connect", service: "echo", hint: 0, timeoutMs: 10_000 },
+          { op: "echo", sizes: [32] },
+          { op: "wait", word: 0, value: 1 }, // forever: the test kills it
+        ];
+        const cl = client(c, node, `doomed${node}`, steps);
+        await cl.result((r) => r.step === 1, "the client's echo");
+        assert.equal(bound(), idle + 2, "the server binds the client's two channels");
+        c.node(node).signalProcess(cl.proc, Sig.SIGKILL, 0);
+        await withDeadline(cl.proc.exited, 5_000, "the client to die");
+        await until(c, () => bound() === idle, "the server to let the connection go", 15_000);
+      },
+      2,
+      QUIET,
+    );
+  }
 });

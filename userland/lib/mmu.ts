@@ -44,7 +44,7 @@ import {
 import { Sys } from "../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../kernel/memory/page_table.ts";
 import { runtime } from "./runtime.ts";
-import { completeUnit, runFaultHandler } from "./signals.ts";
+import { boundCount, completeUnit, runFaultHandler } from "./signals.ts";
 import { safePoint, slotBuffer, slotSegment, trap } from "./trap.ts";
 
 const TLB_BITS = 8;
@@ -227,12 +227,17 @@ function writeBack(j: number): void {
 
 /**
  * Forgets, unwritten, the buffered lines of the segment bound at `vaddr` (memory.ts
- * calls this before an unbind or a release: an unfinished message is abandoned).
+ * calls this before an unbind or a release: an unfinished message is abandoned),
+ * unless the segment stays bound at another address.
  */
 export function discardLines(vaddr: number): void {
   if (openCount === 0) return;
   const at = walkPageTable(PT, vaddr >>> PAGE_SHIFT);
-  if (at >= 0) discardWhere((slot) => slot === PT[at + 1]);
+  if (at < 0) return;
+  const slot = PT[at + 1];
+  // Lines are the segment's, not the binding's: another binding still writes them.
+  if (boundCount(slotSegment[slot]) > 1) return;
+  discardWhere((s) => s === slot);
 }
 
 /** The same for every binding of segment `id`. */

@@ -50,6 +50,7 @@ import { exportSegment, importSegment, nodeId, revoke } from "./remote.ts";
 import {
   asHandler,
   drainSignals,
+  inSignalHandler,
   removeSignalHandler,
   SignalHandler,
   signalPending,
@@ -233,6 +234,10 @@ export function sequenceAfter(a: number, b: number): boolean {
 }
 
 const EMPTY = new Uint8Array(0);
+/** What attach says when a client's channel is gone. */
+const GONE = new Set(["ESTALE", "ENOENT", "EHOSTDOWN"]);
+/** A word nobody notifies: Atomics.wait on it is a short sleep. */
+const NAP = new Int32Array(new SharedArrayBuffer(4));
 let nextConnection = 1;
 
 /** The names a client exports its two channels under (+ "q" and "r"): at most 32 bytes. */
@@ -335,7 +340,7 @@ export class RpcClient {
         const slot = (crypto.getRandomValues(new Uint8Array(1))[0] % CONNECT_SLOTS) * LINE;
         write(wkBase + slot, bytes);
         const resend = performance.now() + this.#retransmitMs;
-        while (!this.#accepted && performance.now() < resend) SigWait(this.#retransmitMs);
+        while (!this.#accepted && performance.now() < resend) this.#await(0, this.#retransmitMs);
         if (!this.#accepted && performance.now() - start > this.#timeoutMs) {
           throw new SysError(
             Errno.ETIMEDOUT,
@@ -386,24 +391,51 @@ export class RpcClient {
     if (budget === 0) return;
     drainSignals(); // the last reply's signal, most likely: out of the way first
     if (this.#replied) return;
-    const slot = seq % RPC_SLOTS, w = this.#rep.words;
-    const at = ((slot * RPC_SLOT_BYTES + TRAILER) >> 2) + T.SEQ;
     const until = performance.now() + budget / 1000;
     do {
-      for (let i = 256; i > 0; i--) {
-        if (Atomics.load(w, at) !== seq) continue;
-        const h = readTrailer(w, slot, this.#b);
-        if (h[T.SEQ] !== seq || h[T.KIND] === RpcKind.ACCEPT) continue;
-        const len = receive(w, slot, this.#b);
-        if (len < 0) continue; // not all of it is here yet
-        this.#replyKind = h[T.KIND];
-        this.#replyLen = len;
-        this.#replied = true;
-        this.#watched = seq;
-        this.stats.watched++;
-        return;
-      }
+      for (let i = 256; i > 0; i--) if (this.#takeReply(seq)) return;
     } while (performance.now() < until && !signalPending());
+  }
+
+  /** Takes the reply to `seq` from its slot if it is there, whole; true if it did. */
+  #takeReply(seq: number): boolean {
+    const slot = seq % RPC_SLOTS, w = this.#rep.words;
+    if (Atomics.load(w, ((slot * RPC_SLOT_BYTES + TRAILER) >> 2) + T.SEQ) !== seq) return false;
+    const h = readTrailer(w, slot, this.#b);
+    if (h[T.SEQ] !== seq || h[T.KIND] === RpcKind.ACCEPT) return false;
+    const len = receive(w, slot, this.#b);
+    if (len < 0) return false; // not all of it is here yet
+    this.#replyKind = h[T.KIND];
+    this.#replyLen = len;
+    this.#replied = true;
+    this.#watched = seq;
+    this.stats.watched++;
+    return true;
+  }
+
+  /**
+   * Waits a moment for a reply. Inside a signal handler (a procedure calling
+   * another server) signals cannot run, so the reply is taken from its slot instead.
+   */
+  #await(seq: number, ms: number): void {
+    if (!inSignalHandler()) {
+      SigWait(ms);
+      return;
+    }
+    const until = performance.now() + ms;
+    while (!this.#takeReply(seq) && !this.#pollAccept() && performance.now() < until) {
+      Atomics.wait(NAP, 0, 0, 0.05);
+    }
+  }
+
+  /** Looks for this client's ACCEPT in reply slot 0 (while in a handler). */
+  #pollAccept(): boolean {
+    if (this.#accepted) return false;
+    const h = readTrailer(this.#rep.words, 0, this.#b);
+    if (h[T.KIND] === RpcKind.ACCEPT && h[T.MAGIC] === MAGIC && h[T.STUB] === this.#nonce) {
+      this.#accepted = true;
+    }
+    return this.#accepted;
   }
 
   #check(args: Uint8Array): void {
@@ -441,7 +473,7 @@ export class RpcClient {
     this.#watch(seq);
     let start = -1, resend = 0;
     while (!this.#replied) {
-      SigWait(this.#retransmitMs);
+      this.#await(seq, this.#retransmitMs);
       if (this.#replied) break;
       const now = performance.now();
       if (start < 0) {
@@ -496,6 +528,10 @@ export class RpcClient {
    */
   callAsync(stub: number, args: Uint8Array = EMPTY): Promise<Uint8Array> {
     this.#check(args);
+    if (this.#async.length === 0 && this.#waiting !== 0) {
+      // A synchronous call is waiting (this runs in a handler during it).
+      throw new SysError(Errno.EBUSY, "rpc callAsync", "a synchronous call is pending");
+    }
     return new Promise((resolve, reject) => {
       this.#async.push({ stub, args: args.slice(), resolve, reject });
       if (this.#async.length === 1) this.#startAsync();
@@ -586,6 +622,11 @@ interface Connection {
   replyStub: number;
   /** A request taken by watching its slot: its signal, still to come, is ignored once. */
   watched: number;
+  /** The descriptors of the client's two channels (to see whether it still exists). */
+  readonly descs: number[];
+  /** Messages taken, and the count at the last sweep (an idle connection is probed). */
+  calls: number;
+  seen: number;
 }
 
 /** The server end: one process serving every connection to `rpc.<service>`. */
@@ -605,6 +646,7 @@ export class RpcServer {
   readonly #connections = new Map<string, Connection>();
   /** The connection served last: its next request is the likeliest. */
   #hot: Connection | null = null;
+  #nextSweep = 0;
   readonly #encoder = new TextEncoder();
 
   /** Creates the well-known channel and exports it as `rpc.<service>`. */
@@ -634,7 +676,30 @@ export class RpcServer {
     while (!stop()) {
       const hot = this.#hot;
       if (hot && this.#watchNext(hot)) continue;
-      SigWait(100);
+      if (SigWait(100) === 0) this.sweep(); // idle for 100 ms
+    }
+  }
+
+  /**
+   * Lets go of connections whose client is gone (it died without CLOSE, or its CLOSE
+   * was lost): each connection idle since the last sweep is probed by attaching its
+   * request channel again, which fails once the client's export has died with it.
+   * serve() calls this when idle, at most once a second.
+   */
+  sweep(): void {
+    const now = performance.now();
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + 1_000;
+    for (const c of [...this.#connections.values()]) {
+      if (c.calls !== c.seen) {
+        c.seen = c.calls;
+        continue;
+      }
+      try {
+        attach(c.descs[0]);
+      } catch (e) {
+        if (e instanceof SysError && GONE.has(e.code)) this.#drop(c);
+      }
     }
   }
 
@@ -681,10 +746,17 @@ export class RpcServer {
   #connect(nonce: number, node: number, pid: number, conn: number): void {
     const prefix = channelPrefix(node, pid, conn);
     let c = this.#connections.get(prefix);
-    if (!c || c.nonce !== nonce) {
-      const segments: number[] = [];
+    if (c && c.nonce !== nonce) {
+      // A new client under the same names (its node restarted and reused the pid),
+      // or a forged CONNECT: never two connections on one pair of channels.
+      this.#drop(c);
+      c = undefined;
+    }
+    if (!c) {
+      const segments: number[] = [], descs: number[] = [];
       const open = (suffix: string, rights: number) => {
         const { desc } = importSegment(prefix + suffix, { hint: node });
+        descs.push(desc);
         segments.push(attach(desc));
         return bind(segments[segments.length - 1], 0, rights);
       };
@@ -709,6 +781,9 @@ export class RpcServer {
         replyLen: -1,
         replyStub: 0,
         watched: 0,
+        descs,
+        calls: 0,
+        seen: 0,
       };
       for (let s = 0; s < RPC_SLOTS; s++) {
         SignalHandler(reqBase + s * RPC_SLOT_BYTES, LINE, () => this.#onCall(conn, s));
@@ -751,6 +826,7 @@ export class RpcServer {
     }
     const stub = h[T.STUB];
     c.lastSeq = seq;
+    c.calls++;
     if (kind === RpcKind.CLOSE) {
       this.#drop(c);
       return true;
@@ -813,7 +889,8 @@ export class RpcServer {
  * retransmission. A record's last two words carry its sequence number and length,
  * so a receiver can see a gap; a lost or overwritten record is simply gone.
  *
- * A one-line record (the default) is all-or-none everywhere. A longer record in a
+ * A one-line record (the default) is all-or-none to a reader woken by its signal,
+ * on this node and across nodes. A longer record in a
  * line-unit segment travels across nodes as one datagram per line, so under loss it
  * can arrive with some lines stale; use a page-unit segment with page-sized records
  * when records must be longer and whole.

@@ -76,6 +76,16 @@ export function noteBinding(segment: number, vaddr: number): void {
   else bindings.set(segment, [vaddr]);
 }
 
+/** True while a signal handler runs (signals cannot run then: handlers never nest). */
+export function inSignalHandler(): boolean {
+  return inHandler;
+}
+
+/** How many bindings of `segment` this process has (the MMU's line buffer asks). */
+export function boundCount(segment: number): number {
+  return bindings.get(segment)?.length ?? 0;
+}
+
 /** Forgets the binding at `vaddr`, or every binding of `segment` (memory.ts). */
 export function forgetBinding(vaddr: number | null, segment?: number): void {
   if (segment !== undefined) bindings.delete(segment);
