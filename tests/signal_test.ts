@@ -270,14 +270,17 @@ Deno.test("wait() reaps a killed and a crashed child: zombies until waited, then
   await withNode(async (node) => {
     const k = node.kernel;
     const parent = node.spawn("sig_reaper");
-    await node.until(() => node.results().length === 1, 10_000, "the reaper's children");
-    const { spinner, crasher } = node.results()[0];
+    // The victim may print its own "ready" line first (when the reaper is slow to
+    // kill it): take the reaper's lines by their keys, never by their position.
+    const reaper = (key: string) => node.results().find((r) => key in r);
+    await node.until(() => reaper("spinner") !== undefined, 10_000, "the reaper's children");
+    const { spinner, crasher } = reaper("spinner");
     assert.equal(k.procs.get(spinner)?.state, "zombie", "killed but not yet waited");
     assert.deepEqual([...k.segments.values()].filter((s) => s.creator === spinner), []);
 
     k.signalProcess(parent, Sig.SIGHUP, 0); // handled: the reaper goes on to wait()
-    await node.until(() => node.results().length === 2, 10_000, "the reaper's waits");
-    const { killed, crashed } = node.results()[1];
+    await node.until(() => reaper("killed") !== undefined, 10_000, "the reaper's waits");
+    const { killed, crashed } = reaper("killed");
     assert.deepEqual(killed, {
       pid: spinner,
       status: 137,
