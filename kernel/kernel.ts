@@ -35,6 +35,7 @@ import { type Export, ExportTable } from "./remote/export_table.ts";
 import { blankRecord, type NameClient, type NameRecord } from "./remote/name_client.ts";
 import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
 import { type ChannelHost, MessageChannels } from "./remote/message_channels.ts";
+import { TripwireTable } from "./remote/tripwires.ts";
 import { FailureDetector, type PeerState } from "./remote/failure_detector.ts";
 import { HEARTBEAT_BYTES, NameOp, WellKnown } from "./abi/names.ts";
 import type { DirectoryEntry } from "./signal/signal_directory.ts";
@@ -119,6 +120,8 @@ export class Kernel implements RemoteHost, ChannelHost {
   readonly remote: RemoteMemory;
   /** Message segments bound on several nodes (001 §3.2.3). */
   readonly channels: MessageChannels;
+  /** Tripwires (002 §2.5): the network interface's address matcher. */
+  readonly tripwires: TripwireTable;
   /** The channel to this node's name clerk, once one has attached. */
   names: NameClient | null = null;
   clerk: Process | null = null;
@@ -165,6 +168,12 @@ export class Kernel implements RemoteHost, ChannelHost {
     this.exports = new ExportTable(this.config.incarnation);
     this.remote = new RemoteMemory(this);
     this.channels = new MessageChannels(this);
+    this.tripwires = new TripwireTable({
+      eventPage: (pid) => {
+        const p = this.procs.get(pid);
+        return p && p.state === "running" ? p.events : null;
+      },
+    });
     // Kernel memory: in no process's reach and outside the segment table.
     const heartbeat = new Segment(0, 0, {
       size: HEARTBEAT_BYTES,
@@ -279,6 +288,7 @@ export class Kernel implements RemoteHost, ChannelHost {
       this.clerk = null;
     }
     p.handlers.ranges.length = 0;
+    this.tripwires.dropProcess(p.pid);
     // Its exports die with it, as if it had revoked them: importers get ESTALE, and
     // nodes bound to its message segments stop receiving them.
     for (const e of this.exports.all()) {

@@ -30,4 +30,6 @@ export type MemoryGrant =
     buffer: SharedArrayBuffer;
     directory: SharedArrayBuffer;
   }
-  | { kind: "fifo"; pid: number; buffer: SharedArrayBuffer };
+  | { kind: "fifo"; pid: number; buffer: SharedArrayBuffer }
+  /** The process's event page (Tripwire bitmap and event queue), on its first Tripwire. */
+  | { kind: "events"; buffer: SharedArrayBuffer };

@@ -262,6 +262,48 @@ export const DIRECTORY_MAX_ENTRIES = 256;
 export const DIRECTORY_BYTES = (Directory.ENTRIES + DIRECTORY_MAX_ENTRIES * 3) * 4;
 
 // ---------------------------------------------------------------------------
+// The event page (002 §3.3, §3.5): one per process that uses Tripwires, shared with
+// its kernel. A bitmap with one bit per Tripwire, set when it fires (a process tests
+// it without a trap, and may clear it), and the asynchronous event queue: a ring
+// the kernel alone produces into and the process alone consumes.
+
+/** Tripwire ids per process: 0 .. MAX_TRIPWIRES-1. */
+export const MAX_TRIPWIRES = 4096;
+export const EventPage = {
+  /** Next event the process will take; written only by the process. */
+  HEAD: 0,
+  /** Non-zero while the process may be blocked on TAIL: the kernel then notifies. */
+  WAITING: 16,
+  /** Next event the kernel will write. */
+  TAIL: 32,
+  /** Events dropped because the queue was full. */
+  DROPPED: 33,
+  /** Word i holds the fired bits of Tripwires 32i .. 32i+31. */
+  BITMAP: 64,
+  /** Start of the entries: EVENT_WORDS words each, [sequence, kind, id, info]. */
+  ENTRIES: 64 + MAX_TRIPWIRES / 32,
+} as const;
+export const EVENT_WORDS = 4;
+export const EVENT_CAPACITY = 1024;
+export const EVENT_PAGE_BYTES = (EventPage.ENTRIES + EVENT_CAPACITY * EVENT_WORDS) * 4;
+/** What an event reports. */
+export const EventKind = {
+  /** A Tripwire fired: id is the Tripwire, info the access (Access.READ or WRITE). */
+  TRIPWIRE: 1,
+} as const;
+/** Tripwire flags (tripwire_arm). */
+export const TripwireFlag = {
+  /** Fire on reads. */
+  READ: 1,
+  /** Fire on writes. */
+  WRITE: 2,
+  /** Watch this node's outgoing accesses to a remote segment (where = descriptor). */
+  OUTGOING: 4,
+  /** Also deliver an event into the process's event queue each time it fires. */
+  EVENT: 8,
+} as const;
+
+// ---------------------------------------------------------------------------
 // Exit statuses (shell convention: 128 + signal number when killed).
 
 export const EXIT_KILLED_BASE = 128;

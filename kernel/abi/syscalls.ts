@@ -256,6 +256,22 @@ const TABLE = [
     doc: "Makes an imported message segment bindable here (a replica when it lives on " +
       "another node); returns a segment id the caller holds.",
   },
+  // --- Tripwires and the event queue (002 §3.3, §3.5) ---------------------------
+  {
+    no: 33,
+    name: "tripwire_arm",
+    args: ["u32", "u32", "u32", "len", "u32"],
+    data: "none",
+    doc: "Arms Tripwire id on [where+offset, +len) for flags (READ|WRITE, OUTGOING: where " +
+      "is a descriptor, else a local address; EVENT); clears its fired bit.",
+  },
+  {
+    no: 34,
+    name: "tripwire_disarm",
+    args: ["u32"],
+    data: "none",
+    doc: "Disarms Tripwire id; returns 1 if it was armed.",
+  },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof TABLE)[number]["name"];

@@ -59,6 +59,8 @@ export class Process {
   readonly trapBuffer = new SharedArrayBuffer(TRAP_PAGE_BYTES);
   readonly trap = new Int32Array(this.trapBuffer);
   readonly fifo: SignalFifo;
+  /** Its event page (Tripwire bitmap and event queue), made on its first Tripwire. */
+  events: Int32Array | null = null;
   readonly space: AddressSpace;
   readonly handlers = new HandlerTable();
   /** Remote segments this process imported (000 §3.1.1 descriptors). */

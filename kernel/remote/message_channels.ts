@@ -28,7 +28,8 @@
  */
 
 import { Errno } from "../abi/errors.ts";
-import { NotifyPolicy, Rights, SegMode, SegUnit, unitBytes } from "../abi/layout.ts";
+import { Access, NotifyPolicy, Rights, SegMode, SegUnit, unitBytes } from "../abi/layout.ts";
+import { localTarget, type TripwireTable } from "./tripwires.ts";
 import type { Segment, SegmentAttributes } from "../memory/segment.ts";
 import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
 import { emptyFrame, encodeFrame, type Frame, FrameType } from "../net/wire.ts";
@@ -75,6 +76,7 @@ export interface ChannelHost {
   createSegment(pid: number, attrs: SegmentAttributes): Segment;
   signalSegment(seg: Segment, offset: number): number;
   refreshDirectory(seg: Segment): void;
+  readonly tripwires: TripwireTable;
   trace(kind: "remote", line: string): void;
 }
 
@@ -292,6 +294,7 @@ export class MessageChannels {
     if (!supplyRange(seg, f.offset, size)) return this.#refuse(f, "pager refused");
     storeBytes(seg, f.offset, f.payload);
     this.stats.received++;
+    host.tripwires.match(localTarget(seg.id), f.offset, size, Access.WRITE);
     if (seg.mode === SegMode.MESSAGE) host.signalSegment(seg, f.offset);
     const c = seg.channel!;
     if (!c.owner) {

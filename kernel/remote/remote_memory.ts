@@ -18,7 +18,7 @@
  */
 
 import { Errno, errnoName } from "../abi/errors.ts";
-import { NotifyPolicy, Rights, Trap } from "../abi/layout.ts";
+import { Access, NotifyPolicy, Rights, Trap } from "../abi/layout.ts";
 import type { Segment } from "../memory/segment.ts";
 import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
 import {
@@ -33,6 +33,7 @@ import {
 import type { Process } from "../proc/process.ts";
 import type { Export, ExportTable } from "./export_table.ts";
 import type { MessageChannels } from "./message_channels.ts";
+import { localTarget, outgoingTarget, type TripwireTable } from "./tripwires.ts";
 import { KernelError } from "../panic.ts";
 
 /** What the co-processor needs from its kernel. */
@@ -41,6 +42,8 @@ export interface RemoteHost {
   readonly exports: ExportTable;
   /** Message segments bound across nodes: JOIN and UNIT frames go there. */
   readonly channels: MessageChannels;
+  /** Tripwires: every access served here, and every one of ours completed, is matched. */
+  readonly tripwires: TripwireTable;
   procs: ReadonlyMap<number, Process>;
   /** Signals every handler on (segment, offset): a notification. */
   signalSegment(seg: Segment, offset: number): void;
@@ -232,16 +235,20 @@ export class RemoteMemory {
     if (!supplyRange(seg, f.offset, f.type === FrameType.CAS ? 4 : f.count)) {
       return this.#reply(f, FrameType.NACK, Errno.EIO);
     }
+    const wires = this.#host.tripwires;
     switch (f.type) {
       case FrameType.WRITE:
         storeBytes(seg, f.offset, f.payload);
+        wires.match(localTarget(seg.id), f.offset, f.count, Access.WRITE);
         if (notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
         return this.#reply(f, FrameType.REPLY, 0);
       case FrameType.READ:
+        wires.match(localTarget(seg.id), f.offset, f.count, Access.READ);
         return this.#reply(f, FrameType.REPLY, 0, loadBytes(seg, f.offset, f.count));
       case FrameType.CAS: {
         const old = f.arg0 | 0;
         const swapped = Atomics.compareExchange(seg.words, f.offset >> 2, old, f.arg1 | 0) === old;
+        wires.match(localTarget(seg.id), f.offset, 4, swapped ? Access.WRITE : Access.READ);
         if (swapped && notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
         return this.#reply(f, FrameType.REPLY, swapped ? 1 : 0);
       }
@@ -310,6 +317,15 @@ export class RemoteMemory {
       return;
     }
     this.stats.completed++;
+    // Outgoing Tripwires see our own access complete (002 §2.5).
+    this.#host.tripwires.match(
+      outgoingTarget(p.node, p.exportId),
+      p.offset,
+      p.type === FrameType.CAS ? 4 : p.count,
+      p.type === FrameType.READ || (p.type === FrameType.CAS && f?.arg1 !== 1)
+        ? Access.READ
+        : Access.WRITE,
+    );
     const local = p.local;
     if (local && f) {
       if (p.type === FrameType.READ) storeBytes(local, p.localOffset, f.payload);

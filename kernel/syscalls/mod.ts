@@ -16,6 +16,7 @@ import { signalHandlers } from "./sys_signal.ts";
 import { remoteHandlers } from "./sys_remote.ts";
 import { nameHandlers } from "./sys_names.ts";
 import { messageHandlers } from "./sys_message.ts";
+import { tripwireHandlers } from "./sys_tripwire.ts";
 
 export function makeHandlers(k: Kernel): Record<string, Handler> {
   const all: Record<string, Handler> = {
@@ -27,6 +28,7 @@ export function makeHandlers(k: Kernel): Record<string, Handler> {
     ...remoteHandlers(k),
     ...nameHandlers(k),
     ...messageHandlers(k),
+    ...tripwireHandlers(k),
   };
   for (const s of SYSCALLS) {
     if (!all[s.name]) panic("makeHandlers", `system call ${s.name} has no handler`);

@@ -18,6 +18,7 @@
 export {
   Access,
   CACHE_LINE_SIZE,
+  EventKind,
   FAULT_ADDRESS,
   NotifyPolicy,
   PAGE_SIZE,
@@ -27,6 +28,7 @@ export {
   SegUnit,
   Sig,
   signalAddress,
+  TripwireFlag,
   unitBytes,
 } from "../../kernel/abi/layout.ts";
 export { Errno, SysError } from "../../kernel/abi/errors.ts";
@@ -104,3 +106,17 @@ export {
   writeInhibit,
 } from "./remote.ts";
 export { execName, startOn } from "./exec.ts";
+export {
+  allocTripwire,
+  armTripwire,
+  clearTripwire,
+  disarmTripwire,
+  eventsDropped,
+  freeTripwire,
+  nextEvent,
+  type TripwireEvent,
+  tripwireFired,
+  type TripwireTarget,
+  waitEvent,
+  waitTripwire,
+} from "./tripwire.ts";

@@ -35,6 +35,8 @@ let grantsSeen = 0;
 export const slots: (SharedArrayBuffer | undefined)[] = [];
 /** Each slot's segment id and signal directory (hardware signal path). */
 export const slotSegment: number[] = [];
+/** The event page (Tripwire bits and the event queue), once the kernel has made it. */
+export const events: { page: Int32Array | null } = { page: null };
 export const slotDirectory: (Int32Array | undefined)[] = [];
 /** Other processes' signal FIFOs this process may post to, by pid. */
 export const fifos = new Map<number, Int32Array>();
@@ -158,8 +160,10 @@ export function collectGrants(): void {
       slots[g.slot] = g.buffer;
       slotSegment[g.slot] = g.segment;
       slotDirectory[g.slot] = new Int32Array(g.directory);
-    } else {
+    } else if (g.kind === "fifo") {
       fifos.set(g.pid, new Int32Array(g.buffer));
+    } else {
+      events.page = new Int32Array(g.buffer);
     }
     grantsSeen++;
   }

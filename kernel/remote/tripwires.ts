@@ -1,0 +1,181 @@
+/**
+ * Tripwires (002 §2.5, §3.3): the network interface's content-addressable memory,
+ * emulated. A Tripwire watches a range of memory for accesses that cross the
+ * network: reads or writes arriving from other nodes to local memory, or (OUTGOING)
+ * this node's own accesses to a remote segment, seen as they complete. When one
+ * matches, the owner's bit in its event page is set (the process tests it without a
+ * trap, and may block on it), waiters are woken, and, if asked, an event goes into
+ * its asynchronous event queue. A Tripwire stays armed until disarmed.
+ *
+ * Matching is by hashing, never by scanning every armed Tripwire: a range of up to
+ * BUCKET_LIMIT lines is entered in the bucket of every 64-byte line it covers, a
+ * longer one in the bucket of every page; an access looks only at the buckets of
+ * the lines and pages it touches. Its cost grows with the Tripwires sharing those
+ * lines, not with the number armed on the node.
+ */
+
+import {
+  Access,
+  EVENT_CAPACITY,
+  EVENT_WORDS,
+  EventKind,
+  EventPage,
+  MAX_TRIPWIRES,
+  PAGE_SHIFT,
+  TripwireFlag,
+} from "../abi/layout.ts";
+
+/** Where a Tripwire watches: a local segment, or a remote one this node accesses. */
+export type WireTarget = string;
+
+export function localTarget(segment: number): WireTarget {
+  return `s${segment}`;
+}
+
+export function outgoingTarget(node: number, exportId: number): WireTarget {
+  return `o${node}.${exportId}`;
+}
+
+interface Wire {
+  readonly pid: number;
+  readonly id: number;
+  readonly target: WireTarget;
+  readonly first: number;
+  readonly end: number;
+  readonly flags: number;
+  readonly keys: string[];
+  /** The match call that last fired it: a range in two buckets fires once per access. */
+  stamp: number;
+}
+
+/** What the table needs of the process that owns a Tripwire. */
+export interface WireOwner {
+  /** The owner's event page, or null if it is gone. */
+  eventPage(pid: number): Int32Array | null;
+}
+
+const LINE_SHIFT = 6;
+const BUCKET_LIMIT = 64;
+/** Armed Tripwires one node keeps at most (002's NIC: 4096; we allow more). */
+export const MAX_ARMED = 65_536;
+
+export class TripwireTable {
+  /** Tripwires armed now, and how many times any fired. */
+  armed = 0;
+  fired = 0;
+  readonly #owner: WireOwner;
+  readonly #buckets = new Map<string, Wire[]>();
+  readonly #byProcess = new Map<number, Map<number, Wire>>();
+  #stamp = 0;
+
+  constructor(owner: WireOwner) {
+    this.#owner = owner;
+  }
+
+  /** Arms (or re-arms) Tripwire `id` of `pid` on [first, end) of `target`. */
+  arm(pid: number, id: number, target: WireTarget, first: number, end: number, flags: number) {
+    this.disarm(pid, id);
+    const keys: string[] = [];
+    const lines = ((end - 1) >>> LINE_SHIFT) - (first >>> LINE_SHIFT) + 1;
+    if (lines <= BUCKET_LIMIT) {
+      for (let l = first >>> LINE_SHIFT; l <= (end - 1) >>> LINE_SHIFT; l++) {
+        keys.push(`${target}:l${l}`);
+      }
+    } else {
+      for (let pg = first >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) {
+        keys.push(`${target}:p${pg}`);
+      }
+    }
+    const w: Wire = { pid, id, target, first, end, flags, keys, stamp: 0 };
+    for (const k of keys) {
+      const b = this.#buckets.get(k);
+      if (b) b.push(w);
+      else this.#buckets.set(k, [w]);
+    }
+    let mine = this.#byProcess.get(pid);
+    if (!mine) this.#byProcess.set(pid, mine = new Map());
+    mine.set(id, w);
+    this.armed++;
+  }
+
+  /** Disarms Tripwire `id` of `pid`; true if it was armed. */
+  disarm(pid: number, id: number): boolean {
+    const w = this.#byProcess.get(pid)?.get(id);
+    if (!w) return false;
+    for (const k of w.keys) {
+      const b = this.#buckets.get(k)!;
+      b.splice(b.indexOf(w), 1);
+      if (b.length === 0) this.#buckets.delete(k);
+    }
+    this.#byProcess.get(pid)!.delete(id);
+    this.armed--;
+    return true;
+  }
+
+  /** Disarms every Tripwire of a process (it exited). */
+  dropProcess(pid: number): void {
+    for (const id of [...(this.#byProcess.get(pid)?.keys() ?? [])]) this.disarm(pid, id);
+    this.#byProcess.delete(pid);
+  }
+
+  /** How many Tripwires `pid` has armed. */
+  armedBy(pid: number): number {
+    return this.#byProcess.get(pid)?.size ?? 0;
+  }
+
+  /** An access of `count` bytes at `offset` of `target` crossed the network. */
+  match(target: WireTarget, offset: number, count: number, access: number): void {
+    if (this.armed === 0 || count === 0) return;
+    const stamp = ++this.#stamp;
+    const end = offset + count;
+    const bit = access === Access.READ ? TripwireFlag.READ : TripwireFlag.WRITE;
+    const look = (key: string) => {
+      const b = this.#buckets.get(key);
+      if (!b) return;
+      for (const w of b) {
+        if (w.stamp === stamp || !(w.flags & bit) || w.first >= end || w.end <= offset) continue;
+        w.stamp = stamp;
+        this.#fire(w, access);
+      }
+    };
+    for (let l = offset >>> LINE_SHIFT; l <= (end - 1) >>> LINE_SHIFT; l++) look(`${target}:l${l}`);
+    for (let pg = offset >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) {
+      look(`${target}:p${pg}`);
+    }
+  }
+
+  #fire(w: Wire, access: number): void {
+    const page = this.#owner.eventPage(w.pid);
+    if (!page) return;
+    this.fired++;
+    const word = EventPage.BITMAP + (w.id >>> 5);
+    Atomics.or(page, word, 1 << (w.id & 31));
+    Atomics.notify(page, word);
+    if (w.flags & TripwireFlag.EVENT) postEvent(page, EventKind.TRIPWIRE, w.id, access);
+  }
+}
+
+/**
+ * Puts one event into a process's queue (the kernel is its only producer); a full
+ * queue drops and counts. Returns false if dropped.
+ */
+export function postEvent(page: Int32Array, kind: number, id: number, info: number): boolean {
+  const tail = page[EventPage.TAIL];
+  if (((tail - Atomics.load(page, EventPage.HEAD)) | 0) >= EVENT_CAPACITY) {
+    Atomics.add(page, EventPage.DROPPED, 1);
+    return false;
+  }
+  const at = EventPage.ENTRIES + ((tail >>> 0) % EVENT_CAPACITY) * EVENT_WORDS;
+  page[at + 1] = kind;
+  page[at + 2] = id;
+  page[at + 3] = info;
+  Atomics.store(page, at, (tail + 1) | 0);
+  Atomics.store(page, EventPage.TAIL, (tail + 1) | 0);
+  if (Atomics.load(page, EventPage.WAITING) !== 0) Atomics.notify(page, EventPage.TAIL);
+  return true;
+}
+
+/** Validates a Tripwire id. */
+export function validTripwireId(id: number): boolean {
+  return Number.isInteger(id) && id >= 0 && id < MAX_TRIPWIRES;
+}

@@ -1,0 +1,69 @@
+/**
+ * Tripwires (002 §2.5, §3.3): arm one on a range of local memory (accesses arriving
+ * from other nodes) or of a remote segment (this node's own accesses to it, seen as
+ * they complete), and disarm it. Testing and waiting need no system call: the fired
+ * bits and the event queue are in the process's event page, handed to it on its
+ * first Tripwire.
+ */
+
+import { EVENT_PAGE_BYTES, EventPage, MAX_TRIPWIRES, Trap, TripwireFlag } from "../abi/layout.ts";
+import type { Kernel } from "../kernel.ts";
+import { fail, hex } from "../panic.ts";
+import type { Process } from "../proc/process.ts";
+import { localTarget, MAX_ARMED, outgoingTarget, validTripwireId } from "../remote/tripwires.ts";
+import type { Handler } from "../trap/dispatch.ts";
+
+const ALL_FLAGS = TripwireFlag.READ | TripwireFlag.WRITE | TripwireFlag.OUTGOING |
+  TripwireFlag.EVENT;
+
+/** The process's event page, made and handed over on first use. */
+function eventPage(p: Process): Int32Array {
+  if (!p.events) {
+    const buffer = new SharedArrayBuffer(EVENT_PAGE_BYTES);
+    p.events = new Int32Array(buffer);
+    p.handle!.grant({ kind: "events", buffer });
+    Atomics.add(p.trap, Trap.GRANTS, 1);
+  }
+  return p.events;
+}
+
+export function tripwireHandlers(k: Kernel): Record<string, Handler> {
+  return {
+    tripwire_arm: (p, [id, where, offset, len, flags]) => {
+      if (!validTripwireId(id)) fail("EINVAL", `Tripwire ${id} is not in 0..${MAX_TRIPWIRES - 1}`);
+      if (flags & ~ALL_FLAGS || !(flags & (TripwireFlag.READ | TripwireFlag.WRITE))) {
+        fail("EINVAL", `Tripwire flags ${flags}: READ and/or WRITE, OUTGOING, EVENT`);
+      }
+      if (len === 0) fail("EINVAL", "a Tripwire watches at least one byte");
+      let target: string, first: number;
+      if (flags & TripwireFlag.OUTGOING) {
+        const d = p.descriptors.get(where);
+        if (!d) fail("EBADF", `no descriptor ${where}`);
+        if (offset + len > d.size) {
+          fail("EINVAL", `${offset}+${len} is outside the ${d.size}-byte remote segment`);
+        }
+        target = outgoingTarget(d.node, d.exportId);
+        first = offset;
+      } else {
+        if (offset !== 0) fail("EINVAL", "a local Tripwire takes its range from the address");
+        const b = p.space.find(where);
+        if (!b || where + len > b.vaddr + b.size) {
+          fail("EFAULT", `${hex(where)}+${len} is not inside one binding`);
+        }
+        target = localTarget(b.segment.id);
+        first = where - b.vaddr;
+      }
+      const mine = k.tripwires.armedBy(p.pid);
+      if (k.tripwires.armed - mine >= MAX_ARMED) fail("ENOSPC", `${MAX_ARMED} Tripwires armed`);
+      const page = eventPage(p);
+      Atomics.and(page, EventPage.BITMAP + (id >>> 5), ~(1 << (id & 31)));
+      k.tripwires.arm(p.pid, id, target, first, first + len, flags);
+      return 0;
+    },
+
+    tripwire_disarm: (p, [id]) => {
+      if (!validTripwireId(id)) fail("EINVAL", `Tripwire ${id} is not in 0..${MAX_TRIPWIRES - 1}`);
+      return k.tripwires.disarm(p.pid, id) ? 1 : 0;
+    },
+  };
+}

@@ -1,0 +1,170 @@
+/**
+ * Tripwires and the asynchronous event queue (002 §2.5, §3.3, §3.5).
+ *
+ * A Tripwire watches memory for accesses that cross the network: reads or writes
+ * from other nodes to a range of this process's memory, or (`outgoing`) this
+ * node's own accesses to a range of a remote segment, seen as they complete (so a
+ * process sees its block WRITE land). When one fires, the kernel sets its bit in
+ * the event page this process shares with it, and, if asked, puts an event in the
+ * process's event queue. Testing a bit, waiting for one, polling and blocking on the
+ * queue take no system call; only arming and disarming do.
+ *
+ * @example
+ * ```ts
+ * const id = allocTripwire();
+ * armTripwire(id, { vaddr: inbox, len: 4, write: true });
+ * if (waitTripwire(id, 1000)) println(`a remote write landed: ${load32(inbox)}`);
+ * ```
+ */
+
+import { Errno, SysError } from "../../kernel/abi/errors.ts";
+import {
+  EVENT_CAPACITY,
+  EVENT_WORDS,
+  EventPage,
+  MAX_TRIPWIRES,
+  TripwireFlag,
+} from "../../kernel/abi/layout.ts";
+import { Sys } from "../../kernel/abi/syscalls.ts";
+import { runtime } from "./runtime.ts";
+import { collectGrants, events, trap } from "./trap.ts";
+
+const used = new Uint8Array(MAX_TRIPWIRES);
+const SPIN = runtime ? runtime.spin : 0;
+
+/** Takes a free Tripwire id (0 .. 4095); throws ENOSPC when all are taken. */
+export function allocTripwire(): number {
+  const id = used.indexOf(0);
+  if (id < 0) throw new SysError(Errno.ENOSPC, "allocTripwire", "4096 Tripwires in use");
+  used[id] = 1;
+  return id;
+}
+
+/** Disarms a Tripwire and gives its id back. */
+export function freeTripwire(id: number): void {
+  if (used[id]) trap(Sys.tripwire_disarm, id);
+  used[id] = 0;
+}
+
+export interface TripwireTarget {
+  /** A local address: accesses from other nodes to [vaddr, vaddr+len) fire it. */
+  vaddr?: number;
+  /** Or a descriptor: this node's accesses to [offset, offset+len) of it fire it. */
+  descriptor?: number;
+  offset?: number;
+  len: number;
+  read?: boolean;
+  write?: boolean;
+  /** Also deliver an event into the event queue each time it fires. */
+  event?: boolean;
+}
+
+/** Arms (or re-arms) Tripwire `id`, clearing its fired bit. */
+export function armTripwire(id: number, t: TripwireTarget): void {
+  const outgoing = t.descriptor !== undefined;
+  const flags = (t.read ? TripwireFlag.READ : 0) | (t.write ? TripwireFlag.WRITE : 0) |
+    (outgoing ? TripwireFlag.OUTGOING : 0) | (t.event ? TripwireFlag.EVENT : 0);
+  trap(
+    Sys.tripwire_arm,
+    id,
+    outgoing ? t.descriptor! : t.vaddr ?? 0,
+    outgoing ? t.offset ?? 0 : 0,
+    t.len,
+    flags,
+  );
+  if (!events.page) collectGrants();
+}
+
+/** Disarms Tripwire `id`; returns true if it was armed. */
+export function disarmTripwire(id: number): boolean {
+  return trap(Sys.tripwire_disarm, id) === 1;
+}
+
+function page(): Int32Array {
+  if (!events.page) collectGrants();
+  if (!events.page) throw new Error("no Tripwire has been armed yet");
+  return events.page;
+}
+
+/** True if Tripwire `id` has fired since it was armed or cleared (no trap). */
+export function tripwireFired(id: number): boolean {
+  return (Atomics.load(page(), EventPage.BITMAP + (id >>> 5)) & (1 << (id & 31))) !== 0;
+}
+
+/** Clears Tripwire `id`'s fired bit (no trap). */
+export function clearTripwire(id: number): void {
+  Atomics.and(page(), EventPage.BITMAP + (id >>> 5), ~(1 << (id & 31)));
+}
+
+/**
+ * Waits up to `timeoutMs` for Tripwire `id` to fire (spinning for `spinUs` first);
+ * returns true if it has. No system call: it blocks on the word of its bit.
+ */
+export function waitTripwire(id: number, timeoutMs: number, spinUs = 15): boolean {
+  const p = page(), word = EventPage.BITMAP + (id >>> 5), bit = 1 << (id & 31);
+  if (SPIN > 0) {
+    const until = performance.now() + spinUs / 1000;
+    do {
+      for (let i = 0; i < 256; i++) if (Atomics.load(p, word) & bit) return true;
+    } while (performance.now() < until);
+  }
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const v = Atomics.load(p, word);
+    if (v & bit) return true;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    Atomics.wait(p, word, v, left);
+  }
+}
+
+/** One event from the queue. */
+export interface TripwireEvent {
+  kind: number;
+  id: number;
+  info: number;
+}
+
+/** Takes the next event, or null when the queue is empty (no trap). */
+export function nextEvent(): TripwireEvent | null {
+  const p = events.page;
+  if (!p) return null;
+  const head = p[EventPage.HEAD];
+  const at = EventPage.ENTRIES + ((head >>> 0) % EVENT_CAPACITY) * EVENT_WORDS;
+  if (Atomics.load(p, at) !== ((head + 1) | 0)) return null;
+  const e = { kind: p[at + 1], id: p[at + 2], info: p[at + 3] };
+  Atomics.store(p, EventPage.HEAD, (head + 1) | 0);
+  return e;
+}
+
+/**
+ * Takes the next event, waiting up to `timeoutMs` for one: it spins for `spinUs`
+ * (002 §5.3: 15 µs) before it blocks. Returns null on timeout.
+ */
+export function waitEvent(timeoutMs: number, spinUs = 15): TripwireEvent | null {
+  let e = nextEvent();
+  if (e) return e;
+  const p = page();
+  if (SPIN > 0) {
+    const until = performance.now() + spinUs / 1000;
+    do {
+      for (let i = 0; i < 64; i++) if ((e = nextEvent())) return e;
+    } while (performance.now() < until);
+  }
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const tail = Atomics.load(p, EventPage.TAIL);
+    Atomics.store(p, EventPage.WAITING, 1);
+    if ((e = nextEvent())) break;
+    const left = deadline - performance.now();
+    if (left <= 0) break;
+    Atomics.wait(p, EventPage.TAIL, tail, left);
+  }
+  Atomics.store(p, EventPage.WAITING, 0);
+  return e ?? nextEvent();
+}
+
+/** Events the kernel dropped because the queue was full. */
+export function eventsDropped(): number {
+  return events.page ? Atomics.load(events.page, EventPage.DROPPED) : 0;
+}
