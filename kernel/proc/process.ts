@@ -48,6 +48,8 @@ export interface ProcessCounters {
   zeroFills: number;
   signalsSent: number;
   signalsQueued: number;
+  /** Remote READs it issued (a protocol that never reads across the network shows 0). */
+  remoteReads: number;
 }
 
 export class Process {
@@ -83,6 +85,7 @@ export class Process {
     zeroFills: 0,
     signalsSent: 0,
     signalsQueued: 0,
+    remoteReads: 0,
   };
   readonly #exited: PromiseWithResolvers<ExitStatus> = Promise.withResolvers();
 

@@ -82,6 +82,8 @@ export interface IssueTarget {
 
 export interface RemoteStats {
   issued: number;
+  /** Of those, READs (a protocol that must never read across the network can be checked). */
+  reads: number;
   served: number;
   completed: number;
   errors: number;
@@ -99,6 +101,7 @@ const KNOWN_ERRNOS = new Set<number>(Object.values(Errno).filter((n) => n > 0));
 export class RemoteMemory {
   readonly stats: RemoteStats = {
     issued: 0,
+    reads: 0,
     served: 0,
     completed: 0,
     errors: 0,
@@ -164,6 +167,10 @@ export class RemoteMemory {
     f.arg1 = req.arg1 ?? 0;
     if (payload) f.payload = payload;
     this.stats.issued++;
+    if (type === FrameType.READ) {
+      this.stats.reads++;
+      if (pending.proc) pending.proc.counters.remoteReads++;
+    }
     this.#host.send(to.node, encodeFrame(f));
     return seq;
   }

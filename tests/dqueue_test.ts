@@ -1,0 +1,46 @@
+/**
+ * The distributed queue (002 §4.2): between two nodes, under load (far more
+ * messages than slots, so the sender keeps filling it) and over a slow link, it
+ * never loses, duplicates or reorders a message, and never reads across the
+ * network: every remote access of the transfer is a WRITE.
+ */
+
+import assert from "node:assert/strict";
+import { Sig } from "../kernel/abi/layout.ts";
+import { QUIET, until } from "./remote_helpers.ts";
+import { withCluster, withDeadline } from "./helpers.ts";
+
+for (const [label, latencyUs] of [["", 0], [" over a slow link (300 µs each way)", 300]] as const) {
+  Deno.test(`the distributed queue delivers every message once, in order, with no remote read${label}`, async () => {
+    await withCluster(
+      async (c) => {
+        const N = latencyUs ? 300 : 2000;
+        const args = ["dq", "8", "64", String(N)];
+        const recv = c.spawn(0, "dq_node", ["recv", ...args]);
+        await until(c, () => c.results().some((r) => r.exported), "the queue");
+        if (latencyUs) {
+          c.cluster.network.setLink(0, 1, { latencyUs });
+          c.cluster.network.setLink(1, 0, { latencyUs });
+        }
+        const send = c.spawn(1, "dq_node", ["send", ...args]);
+        await until(c, () => c.results().some((r) => r.ready), "both ends", 20_000);
+        await until(c, () => c.results().some((r) => r.connected), "the sender");
+        const reads = [recv, send].map((p) => p.counters.remoteReads);
+        c.node(1).signalProcess(send, Sig.SIGHUP, 0);
+        for (const p of [send, recv]) {
+          const st = await withDeadline(p.exited, 60_000, `pid ${p.pid}`);
+          assert.equal(st.status, 0, st.reason);
+        }
+        const r = c.results().find((x) => "got" in x);
+        assert.deepEqual(r, { role: "recv", got: N, inOrder: N, dupes: 0 });
+        assert.deepEqual(
+          [recv, send].map((p) => p.counters.remoteReads),
+          reads,
+          "neither end issued a READ during the transfer",
+        );
+      },
+      2,
+      QUIET,
+    );
+  });
+}

@@ -1,0 +1,51 @@
+/**
+ * The distributed queue (userland/lib/dqueue.ts) between two nodes.
+ *
+ *   dq_node recv NAME SLOTS BYTES N   node 0: makes the queue, waits for its sender,
+ *                                     reports {ready}, takes N messages and reports
+ *                                     {got, inOrder, dupes} (message i carries i)
+ *   dq_node send NAME SLOTS BYTES N   node 1: connects, reports {connected}, waits
+ *                                     for SIGHUP, sends N messages, reports {sent}
+ */
+
+import { Sig, signalAddress, SignalHandler, SigWait } from "../../userland/lib/mod.ts";
+import { QueueReceiver, QueueSender } from "../../userland/lib/dqueue.ts";
+import { report } from "./report.ts";
+
+export default function main(args: string[]): number {
+  const [role, name] = args;
+  const [slots, bytes, n] = args.slice(2).map(Number);
+  if (role === "recv") {
+    const q = new QueueReceiver(name, slots, bytes);
+    report({ role, exported: true });
+    if (!q.awaitSender(20_000)) throw new Error("no sender");
+    report({ role, ready: true });
+    let got = 0, inOrder = 0, dupes = 0, last = -1;
+    const seen = new Uint8Array(n);
+    while (got < n) {
+      const m = q.receive(20_000);
+      if (!m) throw new Error(`timed out after ${got} messages`);
+      const i = new DataView(m.buffer).getUint32(0, true);
+      if (i >= n || seen[i]) dupes++;
+      else seen[i] = 1;
+      if (i === last + 1) inOrder++;
+      last = i;
+      got++;
+    }
+    report({ role, got, inOrder, dupes });
+    q.close();
+    return 0;
+  }
+  const q = new QueueSender(name, slots, bytes, 0);
+  let go = false;
+  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => go = true);
+  report({ role, connected: true });
+  while (!go) SigWait(1000);
+  const msg = new Uint8Array(bytes);
+  for (let i = 0; i < n; i++) {
+    new DataView(msg.buffer).setUint32(0, i, true);
+    if (!q.send(msg, 20_000)) throw new Error(`no room for message ${i}`);
+  }
+  report({ role, sent: n });
+  return 0;
+}

@@ -1,0 +1,206 @@
+/**
+ * The distributed queue (002 §4.2, Fig. 4): fixed-size messages in a circular
+ * buffer in the receiver's memory, with every cross-network access a WRITE.
+ *
+ * The receiver's segment holds the slots and `lazy_write_i`; the sender's holds
+ * `lazy_read_i`. The sender owns `write_i` (kept privately): to send it writes the
+ * message into slot write_i of the receiver's buffer, advances write_i, and writes
+ * the new value into the receiver's lazy_write_i. The receiver owns `read_i`: it
+ * takes messages while read_i ≠ lazy_write_i (a local load), and writes each new
+ * read_i into the sender's lazy_read_i. The queue is empty when the two counters
+ * are equal and full when one slot is free, so no lock is needed. The lazy copies
+ * may be behind, which is safe: the receiver sees fewer messages than there are,
+ * the sender less room. A link delivers frames in order, so a message lands before
+ * the counter that announces it. Waiting is on local Tripwires, armed on the lazy
+ * counters: a remote write to them fires them.
+ *
+ *   receiver segment:  word 0 lazy_write_i, word 1 the sender's node + 1 (0: none
+ *                      yet), slots from byte 64, `slots` × `slotBytes`
+ *   sender segment:    word 0 lazy_read_i, staging area from byte 64 (one slot)
+ *
+ * Names: the receiver exports `dq.<name>` and the sender `dq.<name>.tx`.
+ */
+
+import { Errno, SysError } from "../../kernel/abi/errors.ts";
+import { PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
+import { bind, CreateSegment, release } from "./memory.ts";
+import { read, view32, write } from "./mmu.ts";
+import { nodeId } from "./remote.ts";
+import { exportSegment, importSegment, WRITE, writeBlock } from "./remote.ts";
+import {
+  allocTripwire,
+  armTripwire,
+  clearTripwire,
+  freeTripwire,
+  waitTripwire,
+} from "./tripwire.ts";
+
+const HEADER = 64;
+
+function pages(bytes: number): number {
+  return Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
+}
+
+function word(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, v, true);
+  return b;
+}
+
+/** The receiving end: owns the buffer. */
+export class QueueReceiver {
+  readonly name: string;
+  readonly slots: number;
+  readonly slotBytes: number;
+  readonly #segment: number;
+  readonly #base: number;
+  readonly #words: Int32Array;
+  readonly #tripwire: number;
+  readonly #hello = allocTripwire();
+  #readI = 0;
+  #tx = -1;
+
+  /** Creates the buffer (`slots` messages of `slotBytes`) and exports it as `dq.<name>`. */
+  constructor(name: string, slots: number, slotBytes: number) {
+    if (!Number.isInteger(slots) || slots < 2) throw new RangeError(`${slots} slots: at least 2`);
+    if (!Number.isInteger(slotBytes) || slotBytes < 1 || slotBytes > 60_000) {
+      throw new RangeError(`slots of ${slotBytes} bytes: 1 to 60000`);
+    }
+    this.name = name;
+    this.slots = slots;
+    this.slotBytes = slotBytes;
+    this.#segment = CreateSegment(pages(HEADER + slots * slotBytes));
+    this.#base = bind(this.#segment);
+    this.#words = view32(this.#base, HEADER / 4);
+    this.#tripwire = allocTripwire();
+    armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
+    exportSegment(this.#segment, `dq.${name}`, Rights.READ | Rights.WRITE);
+  }
+
+  /** Messages waiting, as far as this end knows (the sender's counter may be ahead). */
+  get available(): number {
+    return (Atomics.load(this.#words, 0) - this.#readI + this.slots) % this.slots;
+  }
+
+  /** Takes the next message, or null if none is here (never waits, never reads remotely). */
+  tryReceive(): Uint8Array | null {
+    if (this.#readI === Atomics.load(this.#words, 0)) return null;
+    const msg = read(this.#base + HEADER + this.#readI * this.slotBytes, this.slotBytes);
+    this.#readI = (this.#readI + 1) % this.slots;
+    this.#announce();
+    return msg;
+  }
+
+  /** Takes the next message, waiting up to `timeoutMs` on the counter's Tripwire. */
+  receive(timeoutMs: number): Uint8Array | null {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      clearTripwire(this.#tripwire); // before the check: a write after it fires again
+      const m = this.tryReceive();
+      if (m) return m;
+      const left = deadline - performance.now();
+      if (left <= 0 || !waitTripwire(this.#tripwire, left)) return this.tryReceive();
+    }
+  }
+
+  /**
+   * Waits up to `timeoutMs` for a sender to connect and looks up its counter's
+   * segment; true once connected. (receive() does this itself when it must.)
+   */
+  awaitSender(timeoutMs: number): boolean {
+    const deadline = performance.now() + timeoutMs;
+    while (Atomics.load(this.#words, 1) === 0) {
+      clearTripwire(this.#tripwire);
+      if (Atomics.load(this.#words, 1) !== 0) break;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      // The sender's hello is a remote write to word 1: watch it too.
+      armTripwire(this.#hello, { vaddr: this.#base + 4, len: 4, write: true });
+      waitTripwire(this.#hello, Math.min(left, 50));
+    }
+    this.#connect();
+    return true;
+  }
+
+  #connect(): void {
+    if (this.#tx >= 0) return;
+    const node = Atomics.load(this.#words, 1) - 1;
+    if (node < 0) throw new SysError(Errno.EIO, "dqueue", "a message without a sender");
+    this.#tx = importSegment(`dq.${this.name}.tx`, { hint: node }).desc;
+  }
+
+  /** Writes read_i into the sender's lazy_read_i (once the sender is known). */
+  #announce(): void {
+    this.#connect();
+    WRITE(this.#tx, 0, word(this.#readI));
+  }
+
+  close(): void {
+    freeTripwire(this.#tripwire);
+    freeTripwire(this.#hello);
+    release(this.#segment);
+  }
+}
+
+/** The sending end. */
+export class QueueSender {
+  readonly name: string;
+  readonly slots: number;
+  readonly slotBytes: number;
+  readonly #segment: number;
+  readonly #base: number;
+  readonly #words: Int32Array;
+  readonly #rx: number;
+  readonly #tripwire: number;
+  #writeI = 0;
+
+  /** Connects to the receiver exporting `dq.<name>` (on node `hint` if not known here). */
+  constructor(name: string, slots: number, slotBytes: number, hint?: number) {
+    this.name = name;
+    this.slots = slots;
+    this.slotBytes = slotBytes;
+    this.#rx = importSegment(`dq.${name}`, { hint }).desc;
+    this.#segment = CreateSegment(pages(HEADER + slotBytes));
+    this.#base = bind(this.#segment);
+    this.#words = view32(this.#base, HEADER / 4);
+    this.#tripwire = allocTripwire();
+    armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
+    exportSegment(this.#segment, `dq.${name}.tx`, Rights.WRITE);
+    WRITE(this.#rx, 4, word(nodeId() + 1)); // tell the receiver where to answer
+  }
+
+  /** Free slots, as far as this end knows (one is always kept free). */
+  get room(): number {
+    return (Atomics.load(this.#words, 0) - this.#writeI - 1 + 2 * this.slots) % this.slots;
+  }
+
+  /** Sends `msg` (at most slotBytes) if there is room; false if the queue is full. */
+  trySend(msg: Uint8Array): boolean {
+    if (msg.length > this.slotBytes) {
+      throw new RangeError(`a message of ${msg.length} bytes exceeds slots of ${this.slotBytes}`);
+    }
+    const next = (this.#writeI + 1) % this.slots;
+    if (next === Atomics.load(this.#words, 0)) return false; // one free slot: full
+    write(this.#base + HEADER, msg);
+    writeBlock(this.#rx, HEADER + this.#writeI * this.slotBytes, this.#base + HEADER, msg.length);
+    this.#writeI = next;
+    WRITE(this.#rx, 0, word(next)); // after the message: a link keeps order
+    return true;
+  }
+
+  /** Sends `msg`, waiting up to `timeoutMs` for room; false if there was none. */
+  send(msg: Uint8Array, timeoutMs: number): boolean {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      clearTripwire(this.#tripwire);
+      if (this.trySend(msg)) return true;
+      const left = deadline - performance.now();
+      if (left <= 0 || !waitTripwire(this.#tripwire, left)) return this.trySend(msg);
+    }
+  }
+
+  close(): void {
+    freeTripwire(this.#tripwire);
+    release(this.#segment);
+  }
+}
