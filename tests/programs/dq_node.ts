@@ -6,14 +6,60 @@
  *                                     {got, inOrder, dupes} (message i carries i)
  *   dq_node send NAME SLOTS BYTES N   node 1: connects, reports {connected}, waits
  *                                     for SIGHUP, sends N messages, reports {sent}
+ *   dq_node srecv NAME RING TOTAL     a byte stream's receiver: reads TOTAL bytes in
+ *                                     whatever pieces arrive: {bytes, ok} (ok: byte i
+ *                                     is i·7 mod 251, as the sender made it)
+ *   dq_node ssend NAME RING TOTAL     its sender: writes TOTAL bytes in pieces of
+ *                                     varying size (after SIGHUP): {written}
  */
 
 import { Sig, signalAddress, SignalHandler, SigWait } from "../../userland/lib/mod.ts";
-import { QueueReceiver, QueueSender } from "../../userland/lib/dqueue.ts";
+import {
+  QueueReceiver,
+  QueueSender,
+  StreamReceiver,
+  StreamSender,
+} from "../../userland/lib/dqueue.ts";
 import { report } from "./report.ts";
+
+const byteAt = (i: number) => (i * 7) % 251;
+
+function stream(role: string, name: string, ring: number, total: number): number {
+  if (role === "srecv") {
+    const s = new StreamReceiver(name, ring);
+    report({ role, exported: true });
+    if (!s.awaitSender(20_000)) throw new Error("no sender");
+    report({ role, ready: true });
+    let bytes = 0, ok = true;
+    while (bytes < total) {
+      const piece = s.read(total - bytes, 20_000);
+      if (!piece) throw new Error(`timed out after ${bytes} bytes`);
+      for (let i = 0; i < piece.length; i++) if (piece[i] !== byteAt(bytes + i)) ok = false;
+      bytes += piece.length;
+    }
+    report({ role, bytes, ok });
+    return 0;
+  }
+  const s = new StreamSender(name, ring, 0);
+  let go = false;
+  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => go = true);
+  report({ role, connected: true });
+  while (!go) SigWait(1000);
+  const all = Uint8Array.from({ length: total }, (_, i) => byteAt(i));
+  let written = 0;
+  for (let k = 1; written < total; k = (k * 5 + 3) % 3001) {
+    const n = Math.min(total - written, 1 + k);
+    written += s.write(all.subarray(written, written + n), 20_000);
+  }
+  report({ role, written });
+  return 0;
+}
 
 export default function main(args: string[]): number {
   const [role, name] = args;
+  if (role === "srecv" || role === "ssend") {
+    return stream(role, name, Number(args[2]), Number(args[3]));
+  }
   const [slots, bytes, n] = args.slice(2).map(Number);
   if (role === "recv") {
     const q = new QueueReceiver(name, slots, bytes);

@@ -19,6 +19,10 @@
  *   sender segment:    word 0 lazy_read_i, staging area from byte 64 (one slot)
  *
  * Names: the receiver exports `dq.<name>` and the sender `dq.<name>.tx`.
+ *
+ * The streaming variant (StreamSender, StreamReceiver) is the same queue with
+ * one-byte slots: the counters count bytes, a write sends contiguous runs of up to
+ * STREAM_CHUNK bytes as room appears, and a read takes whatever has arrived.
  */
 
 import { Errno, SysError } from "../../kernel/abi/errors.ts";
@@ -36,6 +40,8 @@ import {
 } from "./tripwire.ts";
 
 const HEADER = 64;
+/** The largest run a stream sends in one block WRITE. */
+const STREAM_CHUNK = 16 * 1024;
 
 function pages(bytes: number): number {
   return Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
@@ -89,6 +95,29 @@ export class QueueReceiver {
     this.#readI = (this.#readI + 1) % this.slots;
     this.#announce();
     return msg;
+  }
+
+  /**
+   * For streams (1-byte slots): takes up to `max` contiguous bytes that have
+   * arrived, waiting up to `timeoutMs` for the first; null on timeout.
+   */
+  takeBytes(max: number, timeoutMs: number): Uint8Array | null {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      clearTripwire(this.#tripwire);
+      const w = Atomics.load(this.#words, 0);
+      if (w !== this.#readI) {
+        const n = Math.min(max, (w > this.#readI ? w : this.slots) - this.#readI);
+        const bytes = read(this.#base + HEADER + this.#readI, n);
+        this.#readI = (this.#readI + n) % this.slots;
+        this.#announce();
+        return bytes;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0 || !waitTripwire(this.#tripwire, left)) {
+        if (Atomics.load(this.#words, 0) === this.#readI) return null;
+      }
+    }
   }
 
   /** Takes the next message, waiting up to `timeoutMs` on the counter's Tripwire. */
@@ -152,6 +181,8 @@ export class QueueSender {
   readonly #words: Int32Array;
   readonly #rx: number;
   readonly #tripwire: number;
+  /** Bytes of the staging area a block WRITE is sent from. */
+  readonly #staging: number;
   #writeI = 0;
 
   /** Connects to the receiver exporting `dq.<name>` (on node `hint` if not known here). */
@@ -160,7 +191,8 @@ export class QueueSender {
     this.slots = slots;
     this.slotBytes = slotBytes;
     this.#rx = importSegment(`dq.${name}`, { hint }).desc;
-    this.#segment = CreateSegment(pages(HEADER + slotBytes));
+    this.#staging = slotBytes === 1 ? STREAM_CHUNK : slotBytes;
+    this.#segment = CreateSegment(pages(HEADER + this.#staging));
     this.#base = bind(this.#segment);
     this.#words = view32(this.#base, HEADER / 4);
     this.#tripwire = allocTripwire();
@@ -188,6 +220,35 @@ export class QueueSender {
     return true;
   }
 
+  /**
+   * For streams (1-byte slots): writes all of `data` in contiguous runs as room
+   * appears, waiting up to `timeoutMs` in all; returns the bytes written.
+   */
+  putBytes(data: Uint8Array, timeoutMs: number): number {
+    const deadline = performance.now() + timeoutMs;
+    let done = 0;
+    while (done < data.length) {
+      clearTripwire(this.#tripwire);
+      const r = Atomics.load(this.#words, 0);
+      // Room up to the ring's end, never onto the byte before read_i.
+      const room = r > this.#writeI
+        ? r - this.#writeI - 1
+        : this.slots - this.#writeI - (r === 0 ? 1 : 0);
+      if (room > 0) {
+        const n = Math.min(room, data.length - done, this.#staging);
+        write(this.#base + HEADER, data.subarray(done, done + n));
+        writeBlock(this.#rx, HEADER + this.#writeI, this.#base + HEADER, n);
+        this.#writeI = (this.#writeI + n) % this.slots;
+        WRITE(this.#rx, 0, word(this.#writeI));
+        done += n;
+        continue;
+      }
+      const left = deadline - performance.now();
+      if (left <= 0 || !waitTripwire(this.#tripwire, left)) break;
+    }
+    return done;
+  }
+
   /** Sends `msg`, waiting up to `timeoutMs` for room; false if there was none. */
   send(msg: Uint8Array, timeoutMs: number): boolean {
     const deadline = performance.now() + timeoutMs;
@@ -202,5 +263,52 @@ export class QueueSender {
   close(): void {
     freeTripwire(this.#tripwire);
     release(this.#segment);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The streaming variant: the same two counters over a ring of bytes.
+
+/**
+ * The receiving end of a byte stream (`ds.<name>`): like QueueReceiver, but the
+ * counters count bytes and a read takes whatever has arrived.
+ */
+export class StreamReceiver {
+  readonly #q: QueueReceiver;
+
+  /** A ring of `bytes` bytes (one is always kept free). */
+  constructor(name: string, bytes: number) {
+    this.#q = new QueueReceiver(name, bytes, 1);
+  }
+
+  awaitSender(timeoutMs: number): boolean {
+    return this.#q.awaitSender(timeoutMs);
+  }
+
+  /** Up to `max` bytes, waiting up to `timeoutMs` for the first; null on timeout. */
+  read(max: number, timeoutMs: number): Uint8Array | null {
+    return this.#q.takeBytes(max, timeoutMs);
+  }
+
+  close(): void {
+    this.#q.close();
+  }
+}
+
+/** The sending end of a byte stream. */
+export class StreamSender {
+  readonly #q: QueueSender;
+
+  constructor(name: string, bytes: number, hint?: number) {
+    this.#q = new QueueSender(name, bytes, 1, hint);
+  }
+
+  /** Writes all of `data`, waiting up to `timeoutMs` for room; returns bytes written. */
+  write(data: Uint8Array, timeoutMs: number): number {
+    return this.#q.putBytes(data, timeoutMs);
+  }
+
+  close(): void {
+    this.#q.close();
   }
 }
