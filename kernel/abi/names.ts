@@ -57,7 +57,7 @@ export const NO_HINT = -1;
 // ---------------------------------------------------------------------------
 // Registry
 
-export const REGISTRY_ENTRIES = 256;
+export const REGISTRY_ENTRIES = 4096;
 export const ENTRY_BYTES = 64;
 export const REGISTRY_BYTES = REGISTRY_ENTRIES * ENTRY_BYTES;
 export const MAX_NAME_BYTES = 32;

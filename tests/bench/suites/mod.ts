@@ -8,5 +8,6 @@ import { names } from "./names.ts";
 import { signalPath } from "./signal_path.ts";
 import { remote } from "./remote.ts";
 import { trap } from "./trap.ts";
+import { tripwire } from "./tripwire.ts";
 
-export const suites: Suite[] = [trap, remote, names, mbm, mbmSetup, signalPath];
+export const suites: Suite[] = [trap, remote, names, mbm, mbmSetup, signalPath, tripwire];
