@@ -20,7 +20,7 @@
  * Connecting: a server listens on `ep.<service>` (a segment of slots clients write
  * their identity into, watched by a Tripwire with events); the client exports its
  * end as `ep.<node>.<pid>.<k>`, the server makes its end, exports it as the same
- * name + `s`, and writes its node into the client's word 2.
+ * name + `.s` (a dot: base-36 numbers in the name never make one), and writes its node into the client's word 2.
  */
 
 import { Errno, SysError } from "../../kernel/abi/errors.ts";
@@ -193,7 +193,7 @@ export function connectEndpoint(
     const slot = (getpid() * 31 + k * 7 + attempt) % LISTEN_SLOTS;
     WRITE(listen, slot * 16, u32(nodeId() + 1, getpid(), k));
   }
-  end.connect(name + "s", end.peerNode);
+  end.connect(name + ".s", end.peerNode);
   return end;
 }
 
@@ -272,7 +272,7 @@ export class EventServer {
       const name = `ep.${node}.${pid.toString(36)}.${k.toString(36)}`;
       if (this.#known.has(name)) continue;
       try {
-        const end = new Endpoint(name + "s", this.size, true);
+        const end = new Endpoint(name + ".s", this.size, true);
         end.connect(name, node);
         end.introduce();
         this.#known.add(name);
