@@ -21,9 +21,37 @@ Deno.test("an event-driven echo server answers every request on 70 endpoints fro
         assert.equal(st.status, 0, st.reason + c.console.out);
       }
       assert.equal(c.console.out.match(/350 requests on 70 endpoints/g)?.length, 2);
+      // The clients closed their ends: the server lets all 140 go (only its listening
+      // Tripwire stays armed).
+      await until(c, () => c.node(0).tripwires.armedBy(server.pid) === 1, "the server to let go");
       c.node(0).signalProcess(server, Sig.SIGTERM, 0);
       assert.equal((await withDeadline(server.exited, 10_000, "the server")).status, 0);
-      assert.match(c.console.out, /served 700 requests on 140 connections/);
+      assert.match(c.console.out, /served 700 requests on 0 connections/);
+    },
+    2,
+    QUIET,
+  );
+});
+
+Deno.test("the server lets each connection go when its client closes it: many clients, one after another", async () => {
+  await withCluster(
+    async (c) => {
+      const server = c.spawn(0, "servers/echo/mod.ts", []);
+      await until(c, () => c.console.out.includes("serving"), "the server");
+      const armed = () => c.node(0).tripwires.armedBy(server.pid);
+      const idle = armed(); // its listening Tripwire
+      for (let round = 0; round < 3; round++) {
+        const st = await c.run(1, "userland/programs/load.ts", [
+          "--endpoints",
+          "30",
+          "--requests",
+          "2",
+        ]);
+        assert.equal(st.status, 0, st.reason);
+        await until(c, () => armed() === idle, `round ${round}: the server to let 30 go`);
+      }
+      c.node(0).signalProcess(server, Sig.SIGTERM, 0);
+      await withDeadline(server.exited, 10_000, "the server");
     },
     2,
     QUIET,

@@ -74,6 +74,7 @@ Deno.test("Tripwire system calls refuse bad arguments with typed errors; the pro
       badDescriptor: "EBADF",
       disarmBadId: "EINVAL",
     });
+    assert.deepEqual(r.long, [0, 0, 0, 0, "ENOSPC"], "a bounded number of pages watched");
     assert.deepEqual([r.disarmUnarmed, r.armed, r.disarmed], [0, 0, 1]);
     assert.equal(c.node(0).tripwires.armed, 0, "nothing left armed");
   }, 1);

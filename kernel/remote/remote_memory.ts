@@ -324,7 +324,12 @@ export class RemoteMemory {
       return;
     }
     this.stats.completed++;
-    // Outgoing Tripwires see our own access complete (002 §2.5).
+    const local = p.local;
+    if (local && f) {
+      if (p.type === FrameType.READ) storeBytes(local, p.localOffset, f.payload);
+      else if (p.type === FrameType.CAS) Atomics.store(local.words, p.localOffset >> 2, f.arg1);
+    }
+    // Outgoing Tripwires see our own access complete (002 §2.5), its data in place.
     this.#host.tripwires.match(
       outgoingTarget(p.node, p.exportId),
       p.offset,
@@ -333,11 +338,6 @@ export class RemoteMemory {
         ? Access.READ
         : Access.WRITE,
     );
-    const local = p.local;
-    if (local && f) {
-      if (p.type === FrameType.READ) storeBytes(local, p.localOffset, f.payload);
-      else if (p.type === FrameType.CAS) Atomics.store(local.words, p.localOffset >> 2, f.arg1);
-    }
     Atomics.add(proc.trap, Trap.REMOTE_DONE, 1);
     Atomics.notify(proc.trap, Trap.REMOTE_DONE);
     if (p.notify && local) this.#host.signalSegment(local, p.localOffset);

@@ -58,6 +58,11 @@ const LINE_SHIFT = 6;
 const BUCKET_LIMIT = 64;
 /** Armed Tripwires one node keeps at most (002's NIC: 4096; we allow more). */
 export const MAX_ARMED = 65_536;
+/**
+ * Bucket entries one process may hold (a long range takes one per page): bounds
+ * the kernel memory and time Tripwires cost, whatever ranges a process asks for.
+ */
+export const MAX_KEYS_PER_PROCESS = 65_536;
 
 export class TripwireTable {
   /** Tripwires armed now, and how many times any fired. */
@@ -66,10 +71,22 @@ export class TripwireTable {
   readonly #owner: WireOwner;
   readonly #buckets = new Map<string, Wire[]>();
   readonly #byProcess = new Map<number, Map<number, Wire>>();
+  readonly #keys = new Map<number, number>();
   #stamp = 0;
 
   constructor(owner: WireOwner) {
     this.#owner = owner;
+  }
+
+  /** Bucket entries a range takes (the cost arm() would charge). */
+  static keysFor(first: number, end: number): number {
+    const lines = ((end - 1) >>> LINE_SHIFT) - (first >>> LINE_SHIFT) + 1;
+    return lines <= BUCKET_LIMIT ? lines : ((end - 1) >>> PAGE_SHIFT) - (first >>> PAGE_SHIFT) + 1;
+  }
+
+  /** Bucket entries `pid`'s armed Tripwires hold. */
+  keysOf(pid: number): number {
+    return this.#keys.get(pid) ?? 0;
   }
 
   /** Arms (or re-arms) Tripwire `id` of `pid` on [first, end) of `target`. */
@@ -95,6 +112,7 @@ export class TripwireTable {
     let mine = this.#byProcess.get(pid);
     if (!mine) this.#byProcess.set(pid, mine = new Map());
     mine.set(id, w);
+    this.#keys.set(pid, (this.#keys.get(pid) ?? 0) + keys.length);
     this.armed++;
   }
 
@@ -108,6 +126,7 @@ export class TripwireTable {
       if (b.length === 0) this.#buckets.delete(k);
     }
     this.#byProcess.get(pid)!.delete(id);
+    this.#keys.set(pid, this.#keys.get(pid)! - w.keys.length);
     this.armed--;
     return true;
   }
@@ -116,6 +135,7 @@ export class TripwireTable {
   dropProcess(pid: number): void {
     for (const id of [...(this.#byProcess.get(pid)?.keys() ?? [])]) this.disarm(pid, id);
     this.#byProcess.delete(pid);
+    this.#keys.delete(pid);
   }
 
   /** How many Tripwires `pid` has armed. */

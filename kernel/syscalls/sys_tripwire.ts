@@ -10,7 +10,14 @@ import { EVENT_PAGE_BYTES, EventPage, MAX_TRIPWIRES, Trap, TripwireFlag } from "
 import type { Kernel } from "../kernel.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
-import { localTarget, MAX_ARMED, outgoingTarget, validTripwireId } from "../remote/tripwires.ts";
+import {
+  localTarget,
+  MAX_ARMED,
+  MAX_KEYS_PER_PROCESS,
+  outgoingTarget,
+  TripwireTable,
+  validTripwireId,
+} from "../remote/tripwires.ts";
 import type { Handler } from "../trap/dispatch.ts";
 
 const ALL_FLAGS = TripwireFlag.READ | TripwireFlag.WRITE | TripwireFlag.OUTGOING |
@@ -55,6 +62,13 @@ export function tripwireHandlers(k: Kernel): Record<string, Handler> {
       }
       const mine = k.tripwires.armedBy(p.pid);
       if (k.tripwires.armed - mine >= MAX_ARMED) fail("ENOSPC", `${MAX_ARMED} Tripwires armed`);
+      const keys = TripwireTable.keysFor(first, first + len);
+      if (k.tripwires.keysOf(p.pid) + keys > MAX_KEYS_PER_PROCESS) {
+        fail(
+          "ENOSPC",
+          `Tripwires of pid ${p.pid} would watch more than ${MAX_KEYS_PER_PROCESS} lines or pages`,
+        );
+      }
       const page = eventPage(p);
       Atomics.and(page, EventPage.BITMAP + (id >>> 5), ~(1 << (id & 31)));
       k.tripwires.arm(p.pid, id, target, first, first + len, flags);

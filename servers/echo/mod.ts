@@ -23,6 +23,6 @@ export default function main(args: string[]): number {
   });
   println(`echo: serving "${service}"${noop ? " (no-op)" : ""}`);
   server.serve(() => !running);
-  println(`echo: served ${server.served} requests on ${server.connections} connections`);
+  println(`echo: served ${server.served} requests on ${server.connections} connections`); // still open
   return 0;
 }

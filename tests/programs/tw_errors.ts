@@ -1,7 +1,7 @@
 /**
  * tripwire_arm and tripwire_disarm with bad arguments: each refused with a typed
  * error, and the process carries on (it then arms and disarms one properly).
- * Reports {errors, disarmUnarmed, armed, disarmed}.
+ * Reports {errors, long (five arms over 64 MiB), disarmUnarmed, armed, disarmed}.
  */
 
 import { allocate, Sys, trap, TripwireFlag } from "../../userland/lib/mod.ts";
@@ -22,9 +22,13 @@ export default function main(): number {
     badDescriptor: arm(1, 999, 0, 4, W | TripwireFlag.OUTGOING),
     disarmBadId: attempt(() => trap(Sys.tripwire_disarm, -1)),
   };
+  // Long ranges cost a bucket entry per page: 65536 per process, then ENOSPC.
+  const big = allocate(64 * 1024 * 1024); // 16384 pages
+  const long = [10, 11, 12, 13, 14].map((id) => arm(id, big, 0, 64 * 1024 * 1024, W));
+  for (const id of [10, 11, 12, 13]) trap(Sys.tripwire_disarm, id);
   const disarmUnarmed = trap(Sys.tripwire_disarm, 7);
   const armed = arm(7, at, 0, 4, W);
   const disarmed = trap(Sys.tripwire_disarm, 7);
-  report({ errors, disarmUnarmed, armed, disarmed });
+  report({ errors, long, disarmUnarmed, armed, disarmed });
   return 0;
 }

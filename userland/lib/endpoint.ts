@@ -34,6 +34,7 @@ import {
   allocTripwire,
   armTripwire,
   clearTripwire,
+  eventsDropped,
   freeTripwire,
   waitEvent,
   waitTripwire,
@@ -62,8 +63,14 @@ export class Endpoint {
   readonly #txTripwire: number;
   #peer = -1;
 
-  /** Makes an end with a `size`-byte receive buffer, exported as `name`. */
-  constructor(name: string, size: number, rxEvent = false) {
+  /** Set once the peer has closed its end (it wrote -1 into our rx_ready). */
+  peerClosed = false;
+
+  /**
+   * Makes an end with a `size`-byte receive buffer, exported as `name` (for writes
+   * from `nodes` only, when given).
+   */
+  constructor(name: string, size: number, rxEvent = false, nodes?: number[]) {
     this.name = name;
     this.size = size;
     // The receive buffer, then a staging area a block WRITE is sent from.
@@ -75,7 +82,7 @@ export class Endpoint {
     this.#txTripwire = allocTripwire();
     armTripwire(this.rxTripwire, { vaddr: this.#base, len: 4, write: true, event: rxEvent });
     armTripwire(this.#txTripwire, { vaddr: this.#base + 4, len: 4, write: true });
-    exportSegment(this.#segment, name, Rights.WRITE);
+    exportSegment(this.#segment, name, Rights.WRITE, nodes ? { nodes } : {});
   }
 
   /** Attaches the peer's end (exported as `peerName` on node `hint`). */
@@ -142,7 +149,13 @@ export class Endpoint {
   tryReceive(): Uint8Array | null {
     const r = Atomics.load(this.#words, RX);
     if (r === 0) return null;
-    const len = Math.min(r - 1, this.size);
+    if (r < 1 || r > this.size + 1) {
+      // -1: the peer closed its end; anything else is garbage a writer left: drop it.
+      if (r === -1) this.peerClosed = true;
+      Atomics.store(this.#words, RX, 0);
+      return null;
+    }
+    const len = r - 1;
     const msg = len ? read(this.#base + HEADER, len) : new Uint8Array(0);
     Atomics.store(this.#words, RX, 0);
     WRITE(this.#peer, TX * 4, u32(1));
@@ -161,7 +174,13 @@ export class Endpoint {
     }
   }
 
+  /** Closes this end: the peer is told (rx_ready = -1), then everything is let go. */
   close(): void {
+    if (this.#peer >= 0 && !this.peerClosed) {
+      try {
+        WRITE(this.#peer, RX * 4, u32(-1));
+      } catch { /* the peer is gone already */ }
+    }
     freeTripwire(this.rxTripwire);
     freeTripwire(this.#txTripwire);
     release(this.#segment);
@@ -204,7 +223,9 @@ export type EndpointHandler = (end: Endpoint, msg: Uint8Array) => void;
  * An event-driven server (002 §5.3): one thread serving every connection from the
  * asynchronous event queue. A connection's rx_ready Tripwire delivers an event;
  * the server dispatches it to the handler with that connection's end, and keeps
- * taking events until the queue is empty, then spins (15 µs) before it blocks.
+ * taking events until the queue is empty, then spins (15 µs) before it blocks. If
+ * the queue ever overflowed (events are dropped and counted), it looks at every
+ * connection. A client that closes its end (rx_ready = -1) lets the server's go.
  * Waiting takes no trap, so the process's own signals are run between events
  * (a blocked wait ends within 100 ms to let them).
  */
@@ -218,7 +239,10 @@ export class EventServer {
   readonly #listenTripwire: number;
   /** Tripwire id → the connection it watches. */
   readonly #byTripwire = new Map<number, Endpoint>();
+  /** The client names served, by the end that serves each. */
+  readonly #names = new Map<Endpoint, string>();
   readonly #known = new Set<string>();
+  #dropped = 0;
   /** Requests served. */
   served = 0;
 
@@ -249,16 +273,33 @@ export class EventServer {
     while (!stop()) {
       drainSignals(); // its own signals (SIGTERM…) run here: waiting takes no trap
       const e = waitEvent(100, 15);
+      const dropped = eventsDropped();
+      if (dropped !== this.#dropped) {
+        // The queue overflowed: some connection's event is lost. Look at all of them.
+        this.#dropped = dropped;
+        this.#accept();
+        for (const end of [...this.#byTripwire.values()]) this.#take(end);
+      }
       if (!e) continue;
       if (e.id === this.#listenTripwire) this.#accept();
       else {
         const end = this.#byTripwire.get(e.id);
-        const msg = end?.tryReceive();
-        if (end && msg) {
-          this.served++;
-          this.#handler(end, msg);
-        }
+        if (end) this.#take(end);
       }
+    }
+  }
+
+  /** Serves the message waiting on `end`, or lets it go if its client closed. */
+  #take(end: Endpoint): void {
+    const msg = end.tryReceive();
+    if (msg) {
+      this.served++;
+      this.#handler(end, msg);
+    } else if (end.peerClosed) {
+      this.#byTripwire.delete(end.rxTripwire);
+      this.#known.delete(this.#names.get(end)!);
+      this.#names.delete(end);
+      end.close();
     }
   }
 
@@ -271,21 +312,19 @@ export class EventServer {
       Atomics.store(w, s * 4, 0);
       const name = `ep.${node}.${pid.toString(36)}.${k.toString(36)}`;
       if (this.#known.has(name)) continue;
+      let end: Endpoint | null = null;
       try {
-        const end = new Endpoint(name + ".s", this.size, true);
+        end = new Endpoint(name + ".s", this.size, true, [node]);
         end.connect(name, node);
         end.introduce();
-        this.#known.add(name);
-        this.#byTripwire.set(end.rxTripwire, end);
-        // A request may have come before its Tripwire was armed.
-        const early = end.tryReceive();
-        if (early) {
-          this.served++;
-          this.#handler(end, early);
-        }
       } catch {
-        // The client is gone: nothing to serve.
+        end?.close(); // the client is gone (or its name not there yet: it asks again)
+        continue;
       }
+      this.#known.add(name);
+      this.#names.set(end, name);
+      this.#byTripwire.set(end.rxTripwire, end);
+      this.#take(end); // a request may have come before its Tripwire was armed
     }
   }
 }
