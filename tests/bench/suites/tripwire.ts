@@ -1,7 +1,7 @@
 // Suite `tripwire`: 002 §5.3 (Figures 5–7) between two in-process nodes: round
 // trips on endpoints with the server idle or busy, requests per second with a
 // request in flight on every endpoint, and one-way bandwidth for single messages
-// and streams. Writes the figures as SVG plots beside the README.
+// and streams. A full run redraws the figures as SVG plots (tests/bench/plots/), shown in the README.
 
 import { runClusterBench } from "../kernel_runner.ts";
 import { median } from "../stats.ts";
