@@ -7,6 +7,7 @@ import { runClusterBench } from "../kernel_runner.ts";
 import { median } from "../stats.ts";
 import type { CaseResult, Suite } from "../suite.ts";
 import { linePlot } from "../plot.ts";
+import { toCases } from "./remote.ts";
 
 const PLOTS = new URL("../plots/", import.meta.url);
 
@@ -20,18 +21,9 @@ export const tripwire: Suite = {
       clientNode: 1,
       args: [],
     });
-    const cases: CaseResult[] = results.map((r) => {
-      const med = median(r.samples_us);
-      const c: CaseResult = {
-        name: r.case,
-        samples_us: r.samples_us,
-        n: r.n,
-        ops_per_s: 1e6 / med,
-        note: `${r.batch} per sample`,
-      };
-      const size = /^bw-(single|stream)-(\d+)$/.exec(r.case);
-      if (size) c.mb_per_s = Number(size[2]) / med;
-      return c;
+    const cases = toCases(results).map((c) => {
+      const size = /^bw-(single|stream)-(\d+)$/.exec(c.name);
+      return size ? { ...c, mb_per_s: Number(size[2]) / median(c.samples_us) } : c;
     });
     // Only a full run redraws the figures the README shows.
     if (!opts.quick) await writePlots(cases);
