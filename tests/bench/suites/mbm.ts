@@ -7,7 +7,7 @@ import { runClusterBench } from "../kernel_runner.ts";
 import { messageChannelRpc32, postMessageRpc32 } from "../peers.ts";
 import type { CaseResult, Suite } from "../suite.ts";
 import { toCases } from "./remote.ts";
-import { roundtripResult } from "./trap.ts";
+import { mergeResults, roundtripResult } from "./trap.ts";
 
 const PAPER: Record<string, string> = {
   "null-rpc": "paper: Opt. MBM 44 µs, Soft MBM 121 µs",
@@ -55,15 +55,9 @@ export const mbm: Suite = {
 /** Pools the samples of each case over the rounds. */
 function pool(rounds: CaseResult[][]): CaseResult[] {
   const byName = new Map<string, CaseResult>();
-  for (const round of rounds) {
-    for (const c of round) {
-      const prev = byName.get(c.name);
-      if (!prev) byName.set(c.name, { ...c, samples_us: [...c.samples_us] });
-      else {
-        prev.samples_us.push(...c.samples_us);
-        prev.n += c.n;
-      }
-    }
+  for (const c of rounds.flat()) {
+    const prev = byName.get(c.name);
+    byName.set(c.name, prev ? mergeResults(prev, c) : c);
   }
   return [...byName.values()];
 }

@@ -58,8 +58,8 @@ export const trapCases: TrapCase[] = [
 
 const ROUNDS = 3;
 
-/** Pools the samples of two runs of one case. */
-function mergeResults(a: CaseResult, b: CaseResult): CaseResult {
+/** Pools the samples of two runs of one case (its throughput follows the pooled median). */
+export function mergeResults(a: CaseResult, b: CaseResult): CaseResult {
   const samples_us = [...a.samples_us, ...b.samples_us];
   const med = median(samples_us);
   return {
