@@ -36,6 +36,7 @@ import {
   armTripwire,
   clearTripwire,
   freeTripwire,
+  untilTripwire,
   waitTripwire,
 } from "./tripwire.ts";
 
@@ -62,7 +63,7 @@ export class QueueReceiver {
   readonly #base: number;
   readonly #words: Int32Array;
   readonly #tripwire: number;
-  readonly #hello = allocTripwire();
+  readonly #hello: number;
   #readI = 0;
   #tx = -1;
 
@@ -80,6 +81,8 @@ export class QueueReceiver {
     this.#words = view32(this.#base, HEADER / 4);
     this.#tripwire = allocTripwire();
     armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
+    this.#hello = allocTripwire();
+    armTripwire(this.#hello, { vaddr: this.#base + 4, len: 4, write: true });
     exportSegment(this.#segment, `dq.${name}`, Rights.READ | Rights.WRITE);
   }
 
@@ -102,34 +105,20 @@ export class QueueReceiver {
    * arrived, waiting up to `timeoutMs` for the first; null on timeout.
    */
   takeBytes(max: number, timeoutMs: number): Uint8Array | null {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      clearTripwire(this.#tripwire);
+    return untilTripwire(this.#tripwire, timeoutMs, () => {
       const w = Atomics.load(this.#words, 0);
-      if (w !== this.#readI) {
-        const n = Math.min(max, (w > this.#readI ? w : this.slots) - this.#readI);
-        const bytes = read(this.#base + HEADER + this.#readI, n);
-        this.#readI = (this.#readI + n) % this.slots;
-        this.#announce();
-        return bytes;
-      }
-      const left = deadline - performance.now();
-      if (left <= 0 || !waitTripwire(this.#tripwire, left)) {
-        if (Atomics.load(this.#words, 0) === this.#readI) return null;
-      }
-    }
+      if (w === this.#readI) return null;
+      const n = Math.min(max, (w > this.#readI ? w : this.slots) - this.#readI);
+      const bytes = read(this.#base + HEADER + this.#readI, n);
+      this.#readI = (this.#readI + n) % this.slots;
+      this.#announce();
+      return bytes;
+    });
   }
 
   /** Takes the next message, waiting up to `timeoutMs` on the counter's Tripwire. */
   receive(timeoutMs: number): Uint8Array | null {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      clearTripwire(this.#tripwire); // before the check: a write after it fires again
-      const m = this.tryReceive();
-      if (m) return m;
-      const left = deadline - performance.now();
-      if (left <= 0 || !waitTripwire(this.#tripwire, left)) return this.tryReceive();
-    }
+    return untilTripwire(this.#tripwire, timeoutMs, () => this.tryReceive());
   }
 
   /**
@@ -137,16 +126,9 @@ export class QueueReceiver {
    * segment; true once connected. (receive() does this itself when it must.)
    */
   awaitSender(timeoutMs: number): boolean {
-    const deadline = performance.now() + timeoutMs;
-    while (Atomics.load(this.#words, 1) === 0) {
-      clearTripwire(this.#tripwire);
-      if (Atomics.load(this.#words, 1) !== 0) break;
-      const left = deadline - performance.now();
-      if (left <= 0) return false;
-      // The sender's hello is a remote write to word 1: watch it too.
-      armTripwire(this.#hello, { vaddr: this.#base + 4, len: 4, write: true });
-      waitTripwire(this.#hello, Math.min(left, 50));
-    }
+    // The sender's hello is a remote write to word 1, watched by its own Tripwire.
+    const hello = () => Atomics.load(this.#words, 1) !== 0 || null;
+    if (!untilTripwire(this.#hello, timeoutMs, hello)) return false;
     this.#connect();
     return true;
   }
@@ -228,7 +210,7 @@ export class QueueSender {
     const deadline = performance.now() + timeoutMs;
     let done = 0;
     while (done < data.length) {
-      clearTripwire(this.#tripwire);
+      clearTripwire(this.#tripwire); // before the look at lazy_read_i: see untilTripwire
       const r = Atomics.load(this.#words, 0);
       // Room up to the ring's end, never onto the byte before read_i.
       const room = r > this.#writeI
@@ -251,13 +233,7 @@ export class QueueSender {
 
   /** Sends `msg`, waiting up to `timeoutMs` for room; false if there was none. */
   send(msg: Uint8Array, timeoutMs: number): boolean {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      clearTripwire(this.#tripwire);
-      if (this.trySend(msg)) return true;
-      const left = deadline - performance.now();
-      if (left <= 0 || !waitTripwire(this.#tripwire, left)) return this.trySend(msg);
-    }
+    return untilTripwire(this.#tripwire, timeoutMs, () => this.trySend(msg) || null) ?? false;
   }
 
   close(): void {

@@ -33,11 +33,10 @@ import { drainSignals } from "./signals.ts";
 import {
   allocTripwire,
   armTripwire,
-  clearTripwire,
   eventsDropped,
   freeTripwire,
+  untilTripwire,
   waitEvent,
-  waitTripwire,
 } from "./tripwire.ts";
 
 const HEADER = 64;
@@ -97,17 +96,11 @@ export class Endpoint {
 
   /** Waits up to `timeoutMs` for word 2 (a server connecting to us). */
   awaitPeer(timeoutMs: number): boolean {
-    const deadline = performance.now() + timeoutMs;
+    if (this.peerNode >= 0) return true;
     const t = allocTripwire();
     try {
       armTripwire(t, { vaddr: this.#base + 8, len: 4, write: true });
-      while (this.peerNode < 0) {
-        const left = deadline - performance.now();
-        if (left <= 0) return false;
-        waitTripwire(t, Math.min(left, 20));
-        clearTripwire(t);
-      }
-      return true;
+      return untilTripwire(t, timeoutMs, () => this.peerNode >= 0 || null) ?? false;
     } finally {
       freeTripwire(t);
     }
@@ -127,15 +120,8 @@ export class Endpoint {
   send(msg: Uint8Array, timeoutMs: number): boolean {
     if (msg.length > this.size) throw new RangeError(`${msg.length} bytes exceed ${this.size}`);
     if (this.#peer < 0) throw new SysError(Errno.EINVAL, "endpoint", "not connected");
-    const deadline = performance.now() + timeoutMs;
-    while (Atomics.load(this.#words, TX) === 0) {
-      clearTripwire(this.#txTripwire);
-      if (Atomics.load(this.#words, TX) !== 0) break;
-      const left = deadline - performance.now();
-      if (left <= 0 || !waitTripwire(this.#txTripwire, left)) {
-        if (Atomics.load(this.#words, TX) === 0) return false;
-      }
-    }
+    const free = () => Atomics.load(this.#words, TX) !== 0 || null;
+    if (!untilTripwire(this.#txTripwire, timeoutMs, free)) return false;
     Atomics.store(this.#words, TX, 0);
     if (msg.length) {
       write(this.#base + HEADER + this.size, msg);
@@ -164,14 +150,7 @@ export class Endpoint {
 
   /** Takes the next message, waiting up to `timeoutMs`; null on timeout. */
   receive(timeoutMs: number): Uint8Array | null {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      clearTripwire(this.rxTripwire);
-      const m = this.tryReceive();
-      if (m) return m;
-      const left = deadline - performance.now();
-      if (left <= 0 || !waitTripwire(this.rxTripwire, left)) return this.tryReceive();
-    }
+    return untilTripwire(this.rxTripwire, timeoutMs, () => this.tryReceive());
   }
 
   /** Closes this end: the peer is told (rx_ready = -1), then everything is let go. */

@@ -118,6 +118,23 @@ export function waitTripwire(id: number, timeoutMs: number, spinUs = 15): boolea
   }
 }
 
+/**
+ * Tries `attempt` until it gives a result (anything but null) or `timeoutMs` has
+ * passed, sleeping on Tripwire `id` between tries. The bit is cleared before each
+ * try, so a write that lands after a failed try wakes the wait: no wake-up is
+ * lost. Returns the last try's result (null on timeout).
+ */
+export function untilTripwire<T>(id: number, timeoutMs: number, attempt: () => T | null): T | null {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    clearTripwire(id);
+    const r = attempt();
+    if (r !== null) return r;
+    const left = deadline - performance.now();
+    if (left <= 0 || !waitTripwire(id, left)) return attempt();
+  }
+}
+
 /** One event from the queue. */
 export interface TripwireEvent {
   kind: number;
