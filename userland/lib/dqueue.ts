@@ -29,8 +29,7 @@ import { Errno, SysError } from "../../kernel/abi/errors.ts";
 import { PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
 import { read, view32, write } from "./mmu.ts";
-import { nodeId } from "./remote.ts";
-import { exportSegment, importSegment, WRITE, writeBlock } from "./remote.ts";
+import { exportSegment, importSegment, nodeId, WRITE32, writeBlock } from "./remote.ts";
 import {
   allocTripwire,
   armTripwire,
@@ -46,12 +45,6 @@ const STREAM_CHUNK = 16 * 1024;
 
 function pages(bytes: number): number {
   return Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
-}
-
-function word(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setInt32(0, v, true);
-  return b;
 }
 
 /** The receiving end: owns the buffer. */
@@ -143,7 +136,7 @@ export class QueueReceiver {
   /** Writes read_i into the sender's lazy_read_i (once the sender is known). */
   #announce(): void {
     this.#connect();
-    WRITE(this.#tx, 0, word(this.#readI));
+    WRITE32(this.#tx, 0, this.#readI);
   }
 
   close(): void {
@@ -180,7 +173,7 @@ export class QueueSender {
     this.#tripwire = allocTripwire();
     armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
     exportSegment(this.#segment, `dq.${name}.tx`, Rights.WRITE);
-    WRITE(this.#rx, 4, word(nodeId() + 1)); // tell the receiver where to answer
+    WRITE32(this.#rx, 4, nodeId() + 1); // tell the receiver where to answer
   }
 
   /** Free slots, as far as this end knows (one is always kept free). */
@@ -198,7 +191,7 @@ export class QueueSender {
     write(this.#base + HEADER, msg);
     writeBlock(this.#rx, HEADER + this.#writeI * this.slotBytes, this.#base + HEADER, msg.length);
     this.#writeI = next;
-    WRITE(this.#rx, 0, word(next)); // after the message: a link keeps order
+    WRITE32(this.#rx, 0, next); // after the message: a link keeps order
     return true;
   }
 
@@ -221,7 +214,7 @@ export class QueueSender {
         write(this.#base + HEADER, data.subarray(done, done + n));
         writeBlock(this.#rx, HEADER + this.#writeI, this.#base + HEADER, n);
         this.#writeI = (this.#writeI + n) % this.slots;
-        WRITE(this.#rx, 0, word(this.#writeI));
+        WRITE32(this.#rx, 0, this.#writeI);
         done += n;
         continue;
       }

@@ -28,7 +28,7 @@ import { PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
 import { read, view32, write } from "./mmu.ts";
 import { getpid } from "./process.ts";
-import { exportSegment, importSegment, nodeId, WRITE, writeBlock } from "./remote.ts";
+import { exportSegment, importSegment, nodeId, WRITE, WRITE32, writeBlock } from "./remote.ts";
 import { drainSignals } from "./signals.ts";
 import {
   allocTripwire,
@@ -45,10 +45,6 @@ const RX = 0, TX = 1, PEER = 2;
 const LISTEN_SLOTS = 256;
 
 let nextEnd = 1;
-
-function u32(...values: number[]): Uint8Array {
-  return new Uint8Array(new Int32Array(values).buffer);
-}
 
 /** One end of a connection. */
 export class Endpoint {
@@ -108,7 +104,7 @@ export class Endpoint {
 
   /** Writes our node into the peer's word 2 (a server telling its client). */
   introduce(): void {
-    WRITE(this.#peer, PEER * 4, u32(nodeId() + 1));
+    WRITE32(this.#peer, PEER * 4, nodeId() + 1);
   }
 
   /** True if a message is waiting (a local load). */
@@ -127,7 +123,7 @@ export class Endpoint {
       write(this.#base + HEADER + this.size, msg);
       writeBlock(this.#peer, HEADER, this.#base + HEADER + this.size, msg.length);
     }
-    WRITE(this.#peer, RX * 4, u32(msg.length + 1));
+    WRITE32(this.#peer, RX * 4, msg.length + 1);
     return true;
   }
 
@@ -144,7 +140,7 @@ export class Endpoint {
     const len = r - 1;
     const msg = len ? read(this.#base + HEADER, len) : new Uint8Array(0);
     Atomics.store(this.#words, RX, 0);
-    WRITE(this.#peer, TX * 4, u32(1));
+    WRITE32(this.#peer, TX * 4, 1);
     return msg;
   }
 
@@ -157,7 +153,7 @@ export class Endpoint {
   close(): void {
     if (this.#peer >= 0 && !this.peerClosed) {
       try {
-        WRITE(this.#peer, RX * 4, u32(-1));
+        WRITE32(this.#peer, RX * 4, -1);
       } catch { /* the peer is gone already */ }
     }
     freeTripwire(this.rxTripwire);
@@ -189,7 +185,7 @@ export function connectEndpoint(
       throw new SysError(Errno.ETIMEDOUT, "connectEndpoint", `no server "${service}" answered`);
     }
     const slot = (getpid() * 31 + k * 7 + attempt) % LISTEN_SLOTS;
-    WRITE(listen, slot * 16, u32(nodeId() + 1, getpid(), k));
+    WRITE(listen, slot * 16, new Uint8Array(new Int32Array([nodeId() + 1, getpid(), k]).buffer));
   }
   end.connect(name + ".s", end.peerNode);
   return end;

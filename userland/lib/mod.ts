@@ -102,6 +102,7 @@ export {
   revoke,
   unpin,
   WRITE,
+  WRITE32,
   writeBlock,
   writeInhibit,
 } from "./remote.ts";

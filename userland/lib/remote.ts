@@ -24,6 +24,7 @@ import { Sys } from "../../kernel/abi/syscalls.ts";
 import { putData, trap, trapPage, trapReply } from "./trap.ts";
 
 const MREGS = new Uint8Array(trapPage().buffer, MREGS_OFFSET, MREGS_BYTES);
+const MREGS_WORDS = new Int32Array(trapPage().buffer, MREGS_OFFSET, MREGS_BYTES / 4);
 
 /** This process's node. */
 export function nodeId(): number {
@@ -82,6 +83,16 @@ export function WRITE(desc: number, offset: number, data: Uint8Array, notify = f
   }
   MREGS.set(data);
   return trap(Sys.remote_write, desc, offset, data.length, notify ? 1 : 0);
+}
+
+/**
+ * WRITE of one 32-bit word (little-endian), put straight into the message
+ * registers: the flags and counters of the protocols on remote memory, with no
+ * buffer made per write.
+ */
+export function WRITE32(desc: number, offset: number, value: number, notify = false): number {
+  MREGS_WORDS[0] = value;
+  return trap(Sys.remote_write, desc, offset, 4, notify ? 1 : 0);
 }
 
 /** The block variant of WRITE: `count` bytes from local memory at `vaddr`. */
