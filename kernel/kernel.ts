@@ -293,8 +293,7 @@ export class Kernel implements RemoteHost, ChannelHost {
     // nodes bound to its message segments stop receiving them.
     for (const e of this.exports.all()) {
       if (e.owner !== p.pid || e.wellKnown) continue;
-      this.removeExport(e);
-      this.names?.request(blankRecord(NameOp.DELETE, e.name), () => {});
+      this.removeExport(e, true);
     }
     for (const b of [...p.space.bindings]) {
       p.space.unbind(b);
@@ -584,15 +583,21 @@ export class Kernel implements RemoteHost, ChannelHost {
     this.stats.memoryUsed -= seg.size;
     if (seg.channel) this.channels.forget(seg);
     for (const e of this.exports.ofSegment(seg)) {
-      this.removeExport(e);
-      if (!e.wellKnown) this.names?.request(blankRecord(NameOp.DELETE, e.name), () => {});
+      this.removeExport(e, true);
     }
   }
 
-  /** Ends an export: the owner answers ESTALE from now on, and its members are dropped. */
-  removeExport(e: Export): void {
+  /**
+   * Ends an export: the owner answers ESTALE from now on, and its members are
+   * dropped; with `tellClerk`, the name clerk is asked to delete the name (revoke
+   * asks it itself, to wait for the answer).
+   */
+  removeExport(e: Export, tellClerk = false): void {
     this.exports.remove(e.id);
     this.channels.dropExport(e);
+    if (tellClerk && !e.wellKnown) {
+      this.names?.request(blankRecord(NameOp.DELETE, e.name), () => {});
+    }
   }
 
   // -------------------------------------------------------------------------

@@ -29,7 +29,7 @@
 
 import { Errno } from "../abi/errors.ts";
 import { Access, NotifyPolicy, Rights, SegMode, SegUnit, unitBytes } from "../abi/layout.ts";
-import { localTarget, type TripwireTable } from "./tripwires.ts";
+import type { TripwireTable } from "./tripwires.ts";
 import type { Segment, SegmentAttributes } from "../memory/segment.ts";
 import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
 import { emptyFrame, encodeFrame, type Frame, FrameType } from "../net/wire.ts";
@@ -91,8 +91,8 @@ export interface ChannelStats {
   refused: number;
 }
 
-function keyOf(k: ChannelKey): string {
-  return `${k.node}:${k.exportId}:${k.genHi}:${k.genLo}`;
+function keyOf(node: number, exportId: number, genHi: number, genLo: number): string {
+  return `${node}:${exportId}:${genHi}:${genLo}`;
 }
 
 export class MessageChannels {
@@ -126,7 +126,7 @@ export class MessageChannels {
     }
     // Every attach asks the owner, even when this node has the replica already: the
     // owner decides for each process (its export may name pids).
-    const key = keyOf(d);
+    const key = keyOf(d.node, d.exportId, d.genHi, d.genLo);
     host.remote.issue(
       FrameType.JOIN,
       d,
@@ -216,8 +216,9 @@ export class MessageChannels {
   /** A segment is being freed: a replica is forgotten and its owner told (LEAVE). */
   forget(seg: Segment): void {
     const owner = seg.channel?.owner;
-    if (!owner || this.#replicas.get(keyOf(owner)) !== seg) return;
-    this.#replicas.delete(keyOf(owner));
+    const key = owner && keyOf(owner.node, owner.exportId, owner.genHi, owner.genLo);
+    if (!owner || this.#replicas.get(key!) !== seg) return;
+    this.#replicas.delete(key!);
     if (this.#host.nodeDown(owner.node)) return;
     const f = emptyFrame();
     f.type = FrameType.LEAVE;
@@ -284,7 +285,7 @@ export class MessageChannels {
       seg = e.segment;
     } else {
       // At a replica: only from its owner.
-      seg = this.#replicas.get(keyOf({ ...f, node: f.arg0 }));
+      seg = this.#replicas.get(keyOf(f.arg0, f.exportId, f.genHi, f.genLo));
       if (!seg || f.srcNode !== f.arg0) return this.#refuse(f, "no replica");
     }
     const size = unitBytes(seg.unit);
@@ -294,7 +295,7 @@ export class MessageChannels {
     if (!supplyRange(seg, f.offset, size)) return this.#refuse(f, "pager refused");
     storeBytes(seg, f.offset, f.payload);
     this.stats.received++;
-    host.tripwires.match(localTarget(seg.id), f.offset, size, Access.WRITE);
+    host.tripwires.matchLocal(seg.id, f.offset, size, Access.WRITE);
     if (seg.mode === SegMode.MESSAGE) host.signalSegment(seg, f.offset);
     const c = seg.channel!;
     if (!c.owner) {

@@ -33,7 +33,7 @@ import {
 import type { Process } from "../proc/process.ts";
 import type { Export, ExportTable } from "./export_table.ts";
 import type { MessageChannels } from "./message_channels.ts";
-import { localTarget, outgoingTarget, type TripwireTable } from "./tripwires.ts";
+import type { TripwireTable } from "./tripwires.ts";
 import { KernelError } from "../panic.ts";
 
 /** What the co-processor needs from its kernel. */
@@ -130,13 +130,13 @@ export class RemoteMemory {
     pending: Omit<Pending, "type" | "node" | "issuedAt" | "exportId" | "offset" | "count">,
     payload?: Uint8Array,
   ): number {
-    if (pending.proc && this.#perProcess(pending.proc) >= MAX_OUTSTANDING) {
+    const outstanding = pending.proc ? this.#perProcess(pending.proc) : 0;
+    if (outstanding >= MAX_OUTSTANDING) {
       throw new KernelError("EAGAIN", `${MAX_OUTSTANDING} requests are outstanding`);
     }
     const seq = this.#seq;
     this.#seq = (this.#seq + 1) >>> 0 || 1;
-    // A coarse clock (the last expiry sweep) is enough to time out lost requests.
-    if (pending.proc) this.#outstanding.set(pending.proc, this.#perProcess(pending.proc) + 1);
+    if (pending.proc) this.#outstanding.set(pending.proc, outstanding + 1);
     this.#pending.set(seq, {
       type,
       exportId: to.exportId,
@@ -148,6 +148,7 @@ export class RemoteMemory {
       local: pending.local,
       localOffset: pending.localOffset,
       notify: pending.notify,
+      // A coarse clock (the last expiry sweep) is enough to time out lost requests.
       issuedAt: this.#clock,
       done: pending.done,
     });
@@ -246,16 +247,16 @@ export class RemoteMemory {
     switch (f.type) {
       case FrameType.WRITE:
         storeBytes(seg, f.offset, f.payload);
-        wires.match(localTarget(seg.id), f.offset, f.count, Access.WRITE);
+        wires.matchLocal(seg.id, f.offset, f.count, Access.WRITE);
         if (notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
         return this.#reply(f, FrameType.REPLY, 0);
       case FrameType.READ:
-        wires.match(localTarget(seg.id), f.offset, f.count, Access.READ);
+        wires.matchLocal(seg.id, f.offset, f.count, Access.READ);
         return this.#reply(f, FrameType.REPLY, 0, loadBytes(seg, f.offset, f.count));
       case FrameType.CAS: {
         const old = f.arg0 | 0;
         const swapped = Atomics.compareExchange(seg.words, f.offset >> 2, old, f.arg1 | 0) === old;
-        wires.match(localTarget(seg.id), f.offset, 4, swapped ? Access.WRITE : Access.READ);
+        wires.matchLocal(seg.id, f.offset, 4, swapped ? Access.WRITE : Access.READ);
         if (swapped && notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
         return this.#reply(f, FrameType.REPLY, swapped ? 1 : 0);
       }
@@ -330,8 +331,9 @@ export class RemoteMemory {
       else if (p.type === FrameType.CAS) Atomics.store(local.words, p.localOffset >> 2, f.arg1);
     }
     // Outgoing Tripwires see our own access complete (002 §2.5), its data in place.
-    this.#host.tripwires.match(
-      outgoingTarget(p.node, p.exportId),
+    this.#host.tripwires.matchOutgoing(
+      p.node,
+      p.exportId,
       p.offset,
       p.type === FrameType.CAS ? 4 : p.count,
       p.type === FrameType.READ || (p.type === FrameType.CAS && f?.arg1 !== 1)

@@ -143,24 +143,37 @@ export class TripwireTable {
     return this.#byProcess.get(pid)?.size ?? 0;
   }
 
+  /** Another node's access to local segment `segment` was served here. */
+  matchLocal(segment: number, offset: number, count: number, access: number): void {
+    if (this.armed !== 0) this.#match(localTarget(segment), offset, count, access);
+  }
+
+  /** This node's own access to a remote segment completed. */
+  matchOutgoing(node: number, exportId: number, offset: number, count: number, access: number) {
+    if (this.armed !== 0) this.#match(outgoingTarget(node, exportId), offset, count, access);
+  }
+
   /** An access of `count` bytes at `offset` of `target` crossed the network. */
-  match(target: WireTarget, offset: number, count: number, access: number): void {
-    if (this.armed === 0 || count === 0) return;
+  #match(target: WireTarget, offset: number, count: number, access: number): void {
+    if (count === 0) return;
     const stamp = ++this.#stamp;
     const end = offset + count;
     const bit = access === Access.READ ? TripwireFlag.READ : TripwireFlag.WRITE;
-    const look = (key: string) => {
-      const b = this.#buckets.get(key);
-      if (!b) return;
-      for (const w of b) {
-        if (w.stamp === stamp || !(w.flags & bit) || w.first >= end || w.end <= offset) continue;
-        w.stamp = stamp;
-        this.#fire(w, access);
-      }
-    };
-    for (let l = offset >>> LINE_SHIFT; l <= (end - 1) >>> LINE_SHIFT; l++) look(`${target}:l${l}`);
+    for (let l = offset >>> LINE_SHIFT; l <= (end - 1) >>> LINE_SHIFT; l++) {
+      this.#look(`${target}:l${l}`, stamp, offset, end, bit, access);
+    }
     for (let pg = offset >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) {
-      look(`${target}:p${pg}`);
+      this.#look(`${target}:p${pg}`, stamp, offset, end, bit, access);
+    }
+  }
+
+  #look(key: string, stamp: number, offset: number, end: number, bit: number, access: number) {
+    const b = this.#buckets.get(key);
+    if (!b) return;
+    for (const w of b) {
+      if (w.stamp === stamp || !(w.flags & bit) || w.first >= end || w.end <= offset) continue;
+      w.stamp = stamp;
+      this.#fire(w, access);
     }
   }
 
@@ -179,7 +192,7 @@ export class TripwireTable {
  * Puts one event into a process's queue (the kernel is its only producer); a full
  * queue drops and counts. Returns false if dropped.
  */
-export function postEvent(page: Int32Array, kind: number, id: number, info: number): boolean {
+function postEvent(page: Int32Array, kind: number, id: number, info: number): boolean {
   const tail = page[EventPage.TAIL];
   if (((tail - Atomics.load(page, EventPage.HEAD)) | 0) >= EVENT_CAPACITY) {
     Atomics.add(page, EventPage.DROPPED, 1);

@@ -12,10 +12,11 @@
  */
 
 import { type ErrnoName, errnoName } from "../abi/errors.ts";
-import { Rights, SegMode, Trap, unitBytes, UnitDone } from "../abi/layout.ts";
+import { PAGE_SHIFT, Rights, SegMode, Trap, unitBytes, UnitDone } from "../abi/layout.ts";
 import type { Kernel } from "../kernel.ts";
 import { fail, hex } from "../panic.ts";
 import { BLOCKED, type Handler } from "../trap/dispatch.ts";
+import { usableDescriptor } from "./sys_remote.ts";
 
 export function messageHandlers(k: Kernel): Record<string, Handler> {
   return {
@@ -29,7 +30,7 @@ export function messageHandlers(k: Kernel): Record<string, Handler> {
       if (seg.mode === SegMode.NORMAL) {
         fail("EINVAL", `unit_complete: ${hex(vaddr)} is not in a message segment`);
       }
-      if (!(b.pageRights[(vaddr - b.vaddr) >>> 12] & Rights.WRITE)) {
+      if (!(b.pageRights[(vaddr - b.vaddr) >>> PAGE_SHIFT] & Rights.WRITE)) {
         fail("EPERM", `unit_complete: ${hex(vaddr)} is not writable`);
       }
       const offset = (vaddr - b.vaddr) & ~(unitBytes(seg.unit) - 1);
@@ -43,11 +44,7 @@ export function messageHandlers(k: Kernel): Record<string, Handler> {
     },
 
     attach: (p, [id]) => {
-      const d = p.descriptors.get(id);
-      if (!d) fail("EBADF", `no descriptor ${id}`);
-      if (d.stale) fail("ESTALE", `descriptor ${id} (${d.name}) was revoked`);
-      if (k.nodeDown(d.node)) fail("EHOSTDOWN", `node ${d.node} is down`);
-      if (!(d.rights & Rights.READ)) fail("EPERM", `descriptor ${id} lacks READ`);
+      const d = usableDescriptor(k, p, id, Rights.READ, 0, 0);
       let result = -1, errno = 0, sync = true;
       k.channels.attach(p, d, (e, seg) => {
         errno = e;

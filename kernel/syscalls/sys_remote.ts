@@ -29,19 +29,29 @@ const WELL_KNOWN: Record<number, { name: string; rights: number; size: number }>
   },
 };
 
+/** The descriptor `id` of `p` if it can be used for `need` at [off, off+count). */
+export function usableDescriptor(
+  k: Kernel,
+  p: Process,
+  id: number,
+  need: number,
+  off: number,
+  count: number,
+): Descriptor {
+  const d = p.descriptors.get(id);
+  if (!d) fail("EBADF", `no descriptor ${id}`);
+  if (d.stale) fail("ESTALE", `descriptor ${id} (${d.name}) was revoked`);
+  if (k.nodeDown(d.node)) fail("EHOSTDOWN", `node ${d.node} is down`);
+  if (!(d.rights & need)) fail("EPERM", `descriptor ${id} lacks the right ${need}`);
+  if (off + count > d.size) {
+    fail("EINVAL", `offset ${off}+${count} is outside the ${d.size}-byte segment`);
+  }
+  return d;
+}
+
 export function remoteHandlers(k: Kernel): Record<string, Handler> {
-  /** The descriptor `id` if it can be used for `need` at [off, off+count). */
-  const usable = (p: Process, id: number, need: number, off: number, count: number) => {
-    const d = p.descriptors.get(id);
-    if (!d) fail("EBADF", `no descriptor ${id}`);
-    if (d.stale) fail("ESTALE", `descriptor ${id} (${d.name}) was revoked`);
-    if (k.nodeDown(d.node)) fail("EHOSTDOWN", `node ${d.node} is down`);
-    if (!(d.rights & need)) fail("EPERM", `descriptor ${id} lacks the right ${need}`);
-    if (off + count > d.size) {
-      fail("EINVAL", `offset ${off}+${count} is outside the ${d.size}-byte segment`);
-    }
-    return d;
-  };
+  const usable = (p: Process, id: number, need: number, off: number, count: number) =>
+    usableDescriptor(k, p, id, need, off, count);
 
   /** A local segment the caller holds with write rights, for a deposit at [off, off+n). */
   const deposit = (p: Process, id: number, off: number, n: number): Segment => {

@@ -31,7 +31,11 @@ export function signalHandlers(k: Kernel): Record<string, Handler> {
         if (p.handlers.size >= 4096) fail("ENOSPC", "too many handler ranges");
         p.handlers.add(vaddr, size, id);
       }
-      for (const b of p.space.bindings) k.refreshDirectory(b.segment);
+      // Only the segments bound where the handler range lies have new directories.
+      const end = vaddr + Math.max(size, 1);
+      for (const b of p.space.bindings) {
+        if (b.vaddr < end && vaddr < b.vaddr + b.size) k.refreshDirectory(b.segment);
+      }
       return removed;
     },
 
