@@ -239,8 +239,9 @@ export class QueueSender {
 // The streaming variant: the same two counters over a ring of bytes.
 
 /**
- * The receiving end of a byte stream (`ds.<name>`): like QueueReceiver, but the
- * counters count bytes and a read takes whatever has arrived.
+ * The receiving end of a byte stream (exported as `dq.<name>`, a queue of one-byte
+ * slots): like QueueReceiver, but the counters count bytes and a read takes
+ * whatever has arrived.
  */
 export class StreamReceiver {
   readonly #q: QueueReceiver;

@@ -260,13 +260,14 @@ function discardWhere(match: (slot: number) => boolean): void {
  */
 function storeMessage(i: number, va: number, src: Uint8Array, from: number, n: number): void {
   const k = kind[i];
+  const signalling = (k & SIGNALLING) !== 0;
   if (k & PAGE_UNIT) {
     u8[i].set(
       from === 0 && n === src.length ? src : src.subarray(from, from + n),
       base[i] + (va & PAGE_MASK),
     );
     if (((va + n) & PAGE_MASK) === 0) {
-      completeUnit((va & ~PAGE_MASK) >>> 0, (k & SIGNALLING) !== 0, slotOf[i], base[i]);
+      completeUnit((va & ~PAGE_MASK) >>> 0, signalling, slotOf[i], base[i]);
     }
     return;
   }
@@ -286,13 +287,13 @@ function storeMessage(i: number, va: number, src: Uint8Array, from: number, n: n
     if (j < 0 && off === 0 && m === LINE) {
       // A whole line in one store: straight to memory, complete at once.
       u8[t].set(src.subarray(from + done, from + done + LINE), phys);
-      completeUnit(lineVa, (k & SIGNALLING) !== 0, slot, phys);
+      completeUnit(lineVa, signalling, slot, phys);
     } else {
       if (j < 0) j = openLine(slot, phys, t);
       lines.set(src.subarray(from + done, from + done + m), j * LINE + off);
       if (off + m === LINE) {
         writeBack(j);
-        completeUnit(lineVa, (k & SIGNALLING) !== 0, slot, phys);
+        completeUnit(lineVa, signalling, slot, phys);
       }
     }
     done += m;

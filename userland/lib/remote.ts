@@ -11,9 +11,9 @@
  * @example
  * ```ts
  * const { desc } = importSegment("counter", { hint: 0 });
- * const done = remoteCounters().done;
+ * const before = remoteCounters();
  * WRITE(desc, 0, new Uint8Array([1, 2, 3, 4]));
- * awaitRemote(done + 1, 1000); // wait for the owner's answer
+ * awaitRemote(before, 1000); // wait for the owner's answer
  * ```
  */
 
@@ -103,7 +103,7 @@ export function writeBlock(
   count: number,
   notify = false,
 ): number {
-  return trapReply(Sys.remote_write_block, [desc, offset, vaddr, count, notify ? 1 : 0]).result;
+  return trap(Sys.remote_write_block, desc, offset, vaddr, count, notify ? 1 : 0);
 }
 
 /** READ(rs, soff, count, rd, doff, notify): deposits into local segment `rd` at `doff`. */

@@ -51,6 +51,7 @@ import {
   asHandler,
   drainSignals,
   inSignalHandler,
+  nap,
   removeSignalHandler,
   SignalHandler,
   signalPending,
@@ -236,8 +237,6 @@ export function sequenceAfter(a: number, b: number): boolean {
 const EMPTY = new Uint8Array(0);
 /** What attach says when a client's channel is gone. */
 const GONE = new Set(["ESTALE", "ENOENT", "EHOSTDOWN"]);
-/** A word nobody notifies: Atomics.wait on it is a short sleep. */
-const NAP = new Int32Array(new SharedArrayBuffer(4));
 let nextConnection = 1;
 
 /** The names a client exports its two channels under (+ "q" and "r"): at most 32 bytes. */
@@ -424,7 +423,7 @@ export class RpcClient {
     }
     const until = performance.now() + ms;
     while (!this.#takeReply(seq) && !this.#pollAccept() && performance.now() < until) {
-      Atomics.wait(NAP, 0, 0, 0.05);
+      nap(0.05);
     }
   }
 

@@ -88,7 +88,10 @@ export function boundCount(segment: number): number {
 
 /** Forgets the binding at `vaddr`, or every binding of `segment` (memory.ts). */
 export function forgetBinding(vaddr: number | null, segment?: number): void {
-  if (segment !== undefined) bindings.delete(segment);
+  if (segment !== undefined) {
+    bindings.delete(segment);
+    return;
+  }
   for (const [seg, list] of bindings) {
     const i = list.indexOf(vaddr as number);
     if (i >= 0) list.splice(i, 1);
@@ -185,11 +188,7 @@ export function completeUnit(
   slot: number,
   offset: number,
 ): void {
-  let dir = slotDirectory[slot];
-  if (dir === undefined) {
-    collectGrants();
-    dir = slotDirectory[slot];
-  }
+  const dir = directoryOf(slot);
   let what = dir === undefined || Atomics.load(dir, Directory.NETWORK) !== 0 ? UnitDone.SEND : 0;
   if (signalling && (!HARDWARE || dir === undefined || postAt(dir, slot, offset) < 0)) {
     what |= UnitDone.SIGNAL;
@@ -198,6 +197,21 @@ export function completeUnit(
 }
 
 const targets = new Int32Array(64);
+const targetFifos: Int32Array[] = new Array(64);
+
+/** The signal directory of binding slot `slot`, taking pending grants if need be. */
+function directoryOf(slot: number): Int32Array | undefined {
+  if (slotDirectory[slot] === undefined) collectGrants();
+  return slotDirectory[slot];
+}
+
+/** The FIFO of process `pid`, taking pending grants if need be. */
+function fifoOf(pid: number): Int32Array | undefined {
+  const f = fifos.get(pid);
+  if (f) return f;
+  collectGrants();
+  return fifos.get(pid);
+}
 
 /**
  * The hardware path: posts [offset, −segment] to every receiver in the segment's
@@ -209,8 +223,7 @@ function postPhysical(vaddr: number): number {
   const pte = at < 0 ? 0 : Atomics.load(PT, at);
   if (pte === 0) return -1;
   const slot = PT[at + 1];
-  if (slotDirectory[slot] === undefined) collectGrants();
-  const dir = slotDirectory[slot];
+  const dir = directoryOf(slot);
   if (dir === undefined) return -1;
   return postAt(dir, slot, (pte >>> PAGE_SHIFT) * (PAGE_MASK + 1) + (vaddr & PAGE_MASK));
 }
@@ -232,20 +245,22 @@ function postAt(dir: Int32Array, slot: number, offset: number): number {
       if (offset < dir[e + 1] || offset >= dir[e + 2]) continue;
       const pid = dir[e];
       let seen = false;
-      for (let j = 0; j < n; j++) if (targets[j] === pid) seen = true;
+      for (let j = 0; j < n && !seen; j++) seen = targets[j] === pid;
       if (seen) continue;
       if (n === targets.length) return -1;
       targets[n++] = pid;
     }
     if (Atomics.load(dir, Directory.VERSION) === v) break;
   }
+  // Every FIFO first: a signal goes to all its receivers or, by the kernel, to none.
   for (let j = 0; j < n; j++) {
-    if (!fifos.has(targets[j])) collectGrants();
-    if (!fifos.has(targets[j])) return -1;
+    const f = fifoOf(targets[j]);
+    if (!f) return -1;
+    targetFifos[j] = f;
   }
   const segment = -slotSegment[slot];
   let queued = 0;
-  for (let j = 0; j < n; j++) if (fifoPost(fifos.get(targets[j])!, offset, segment)) queued++;
+  for (let j = 0; j < n; j++) if (fifoPost(targetFifos[j], offset, segment)) queued++;
   return queued;
 }
 
@@ -313,9 +328,9 @@ export function SigWait(timeoutMs: number): number {
  * and on two cores a long spin would take its place (the software path, remote
  * notifications, the name clerk).
  */
-export const SIGWAIT_SPIN_US = 50;
-export const SIGWAIT_SPIN_MAX_US = 1_000;
-export const SIGWAIT_SOON_US = 500;
+const SIGWAIT_SPIN_US = 50;
+const SIGWAIT_SPIN_MAX_US = 1_000;
+const SIGWAIT_SOON_US = 500;
 /** The timed part of the spin, in µs (0: the spin count only). */
 let spinUs = 0;
 /** Set when a signal posted by another process (not by the kernel) is taken. */
@@ -376,8 +391,16 @@ function published(): boolean {
  * wait out its time; it returns 0. The queued signals run when the handler returns.
  */
 function sleepInHandler(timeoutMs: number): number {
-  if (timeoutMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, timeoutMs);
+  nap(timeoutMs);
   return 0;
+}
+
+/** A word nobody notifies: waiting on it is a plain sleep. */
+const NAP = new Int32Array(new SharedArrayBuffer(4));
+
+/** Sleeps `ms` milliseconds (the thread blocks; no signal runs meanwhile). */
+export function nap(ms: number): void {
+  if (ms > 0) Atomics.wait(NAP, 0, 0, ms);
 }
 
 let stuckSince = -1;

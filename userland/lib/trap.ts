@@ -35,9 +35,9 @@ let grantsSeen = 0;
 export const slots: (SharedArrayBuffer | undefined)[] = [];
 /** Each slot's segment id and signal directory (hardware signal path). */
 export const slotSegment: number[] = [];
+export const slotDirectory: (Int32Array | undefined)[] = [];
 /** The event page (Tripwire bits and the event queue), once the kernel has made it. */
 export const events: { page: Int32Array | null } = { page: null };
-export const slotDirectory: (Int32Array | undefined)[] = [];
 /** Other processes' signal FIFOs this process may post to, by pid. */
 export const fifos = new Map<number, Int32Array>();
 
