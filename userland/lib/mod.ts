@@ -80,6 +80,7 @@ export {
 } from "./process.ts";
 export {
   drainSignals,
+  nap,
   removeSignalHandler,
   Signal,
   signalCounters,
