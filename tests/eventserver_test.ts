@@ -48,6 +48,8 @@ Deno.test("the server lets each connection go when its client closes it: many cl
           "2",
         ]);
         assert.equal(st.status, 0, st.reason);
+        const answered = c.console.out.match(/60 requests on 30 endpoints/g)?.length;
+        assert.equal(answered, round + 1, `round ${round}: every request answered`);
         await until(c, () => armed() === idle, `round ${round}: the server to let 30 go`);
       }
       c.node(0).signalProcess(server, Sig.SIGTERM, 0);

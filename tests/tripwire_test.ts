@@ -51,6 +51,7 @@ Deno.test("Tripwires fire on remote writes and reads in their range only, and on
         "[TRIPWIRE, A, WRITE], [TRIPWIRE, B, READ]",
       );
       assert.equal(c.results().find((r) => "outgoing" in r).outgoing, true, "outgoing write seen");
+      assert.equal(c.results().find((r) => "hit" in r).hit, true, "waitTripwire saw it fired");
       c.node(0).signalProcess(owner, Sig.SIGINT, 0);
     },
     2,

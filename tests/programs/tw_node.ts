@@ -101,6 +101,8 @@ function client(ops: string[]): number {
     awaitRemote(before);
   }
   report({ role: "client", outgoing: tripwireFired(out) });
+  // waitTripwire on a bit already set returns true at once (false after 50 ms if not).
+  report({ role: "client", hit: waitTripwire(out, 50) });
   report({ role: "client", idle: waitTripwire(idle, 30) });
   return 0;
 }
