@@ -211,7 +211,7 @@ function receive(w: Int32Array, slot: number, b: Buffers): number {
   const len = h[T.LEN];
   if (h[T.MAGIC] !== MAGIC || len < 0 || len > RPC_MAX_PAYLOAD) return -1;
   const seed = seedOf(h[T.KIND], h[T.SEQ], h[T.STUB], len);
-  const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
+  const t = trailerWord(slot);
   const start = t - (((len + LINE - 1) & ~(LINE - 1)) >> 2);
   const sum = copySum(w, start, b.inWords, (len + 3) >> 2, seed);
   return sum === h[T.SUM] ? len : -1;
@@ -223,10 +223,20 @@ function receive(w: Int32Array, slot: number, b: Buffers): number {
  * later message, or a deposit from the network) cannot mix two messages' fields.
  */
 function readTrailer(w: Int32Array, slot: number, b: Buffers): Int32Array {
-  const t = (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
+  const t = trailerWord(slot);
   const h = b.header;
   for (let i = 0; i < 8; i++) h[i] = w[t + i];
   return h;
+}
+
+/** The word index of slot `slot`'s trailer in a channel. */
+function trailerWord(slot: number): number {
+  return (slot * RPC_SLOT_BYTES + TRAILER) >> 2;
+}
+
+/** The 31-bit sequence number after `seq` (0 is never used). */
+function nextSeq(seq: number): number {
+  return ((seq + 1) & 0x7fff_ffff) || 1;
 }
 
 /** True if 31-bit sequence number `a` comes after `b` (serial-number arithmetic). */
@@ -399,7 +409,7 @@ export class RpcClient {
   /** Takes the reply to `seq` from its slot if it is there, whole; true if it did. */
   #takeReply(seq: number): boolean {
     const slot = seq % RPC_SLOTS, w = this.#rep.words;
-    if (Atomics.load(w, ((slot * RPC_SLOT_BYTES + TRAILER) >> 2) + T.SEQ) !== seq) return false;
+    if (Atomics.load(w, trailerWord(slot) + T.SEQ) !== seq) return false;
     const h = readTrailer(w, slot, this.#b);
     if (h[T.SEQ] !== seq || h[T.KIND] === RpcKind.ACCEPT) return false;
     const len = receive(w, slot, this.#b);
@@ -445,7 +455,7 @@ export class RpcClient {
   }
 
   #issue(kind: number, stub: number, args: Uint8Array): number {
-    const seq = ((this.#seq + 1) & 0x7fff_ffff) || 1;
+    const seq = nextSeq(this.#seq);
     this.#seq = seq;
     this.stats.calls++;
     if (kind === RpcKind.CALL) {
@@ -539,7 +549,7 @@ export class RpcClient {
 
   #startAsync(): void {
     const next = this.#async[0];
-    this.#asyncSeq = ((this.#seq + 1) & 0x7fff_ffff) || 1; // the sequence #issue will use
+    this.#asyncSeq = nextSeq(this.#seq); // the sequence #issue will use
     this.#issue(RpcKind.CALL, next.stub, next.args);
     // #issue's safe point may have run the reply's handler, finished this call and
     // started the next one already.
@@ -713,9 +723,9 @@ export class RpcServer {
     const budget = spinBudgetUs();
     if (budget === 0 || !this.#connections.has(c.key)) return false;
     if (drainSignals() > 0 || this.#hot !== c) return true; // served something: look again
-    const seq = (c.lastSeq + 1) & 0x7fff_ffff || 1;
+    const seq = nextSeq(c.lastSeq);
     const slot = seq % RPC_SLOTS, w = c.reqWords;
-    const at = ((slot * RPC_SLOT_BYTES + TRAILER) >> 2) + T.SEQ;
+    const at = trailerWord(slot) + T.SEQ;
     const until = performance.now() + budget / 1000;
     do {
       for (let i = 256; i > 0; i--) {
