@@ -14,6 +14,8 @@
 import { Errno, errnoName } from "./abi/errors.ts";
 import {
   DEFAULT_FIFO_CAPACITY,
+  DMA_CAPACITY,
+  EventKind,
   EXIT_KILLED_BASE,
   Fifo,
   MAX_SEGMENT_BYTES,
@@ -35,7 +37,8 @@ import { type Export, ExportTable } from "./remote/export_table.ts";
 import { blankRecord, type NameClient, type NameRecord } from "./remote/name_client.ts";
 import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
 import { type ChannelHost, MessageChannels } from "./remote/message_channels.ts";
-import { TripwireTable } from "./remote/tripwires.ts";
+import { eventPage, postEvent, TripwireTable } from "./remote/tripwires.ts";
+import { DMA_BATCH, drainDma } from "./remote/dma_queue.ts";
 import { FailureDetector, type PeerState } from "./remote/failure_detector.ts";
 import { HEARTBEAT_BYTES, NameOp, WellKnown } from "./abi/names.ts";
 import type { DirectoryEntry } from "./signal/signal_directory.ts";
@@ -288,6 +291,7 @@ export class Kernel implements RemoteHost, ChannelHost {
       this.clerk = null;
     }
     p.handlers.ranges.length = 0;
+    p.signalEvents.ranges.length = 0;
     this.tripwires.dropProcess(p.pid);
     // Its exports die with it, as if it had revoked them: importers get ESTALE, and
     // nodes bound to its message segments stop receiving them.
@@ -378,6 +382,12 @@ export class Kernel implements RemoteHost, ChannelHost {
       const receiver = this.procs.get(b.pid);
       if (!receiver || receiver.state !== "running") continue;
       const rv = b.vaddr + offset;
+      // A range registered with event_signal takes the signal as an event instead.
+      const tag = receiver.signalEvents.size ? receiver.signalEvents.lookup(rv) : 0;
+      if (tag) {
+        if (receiver.events && postEvent(receiver.events, EventKind.SIGNAL, tag, rv)) n++;
+        continue;
+      }
       const id = receiver.handlers.lookup(rv);
       if (id && this.queueSignal(receiver, rv, id)) n++;
     }
@@ -559,7 +569,17 @@ export class Kernel implements RemoteHost, ChannelHost {
       }
     }
     // The kernel has no FIFO a sender could post to: its entry makes senders trap.
+    // So does a range whose signals become events: only the kernel writes the queue.
     if (seg.kernelHandler) entries.push({ pid: 0, first: 0, end: seg.size });
+    for (const b of seg.bindings) {
+      const receiver = this.procs.get(b.pid);
+      if (!receiver || receiver.state !== "running") continue;
+      for (const r of receiver.signalEvents.ranges) {
+        const first = Math.max(r.vaddr, b.vaddr),
+          end = Math.min(r.vaddr + r.size, b.vaddr + b.size);
+        if (first < end) entries.push({ pid: 0, first: first - b.vaddr, end: end - b.vaddr });
+      }
+    }
     if (this.config.signalPath === "hardware") {
       const receivers = new Set(entries.map((e) => e.pid).filter((pid) => pid !== 0));
       for (const b of seg.bindings) {
@@ -605,6 +625,8 @@ export class Kernel implements RemoteHost, ChannelHost {
 
   /** Serves one posted trap of a process of this node (called by the TrapService). */
   serveTrap(p: Process): void {
+    // Requests queued before this trap leave before anything it asks for.
+    if (p.dma !== null) { while (drainDma(this, p, DMA_CAPACITY) > 0) { /* all of them */ } }
     p.inTrap = true;
     p.counters.traps++;
     this.stats.traps++;
@@ -631,6 +653,16 @@ export class Kernel implements RemoteHost, ChannelHost {
     }
     if (this.#traceTraps) this.#traceTrap(p, spec?.name ?? "?", result, errno, detail);
     this.complete(p, result, errno, result2);
+  }
+
+  /** Takes a batch from the process's DMA queue (called by the TrapService). */
+  serveDma(p: Process): void {
+    drainDma(this, p, DMA_BATCH);
+  }
+
+  /** Puts a COMPLETION event into a process's event queue (its page made if need be). */
+  completionEvent(p: Process, tag: number, errno: number): void {
+    if (p.state === "running") postEvent(eventPage(p), EventKind.COMPLETION, tag, errno);
   }
 
   /** Completes the process's current trap with a result and wakes it. */

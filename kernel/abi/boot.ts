@@ -32,4 +32,6 @@ export type MemoryGrant =
   }
   | { kind: "fifo"; pid: number; buffer: SharedArrayBuffer }
   /** The process's event page (Tripwire bitmap and event queue), on its first Tripwire. */
-  | { kind: "events"; buffer: SharedArrayBuffer };
+  | { kind: "events"; buffer: SharedArrayBuffer }
+  /** The process's DMA queue, on its first `dma_flush`. */
+  | { kind: "dma"; buffer: SharedArrayBuffer };

@@ -290,6 +290,60 @@ export const EVENT_PAGE_BYTES = (EventPage.ENTRIES + EVENT_CAPACITY * EVENT_WORD
 export const EventKind = {
   /** A Tripwire fired: id is the Tripwire, info the access (Access.READ or WRITE). */
   TRIPWIRE: 1,
+  /** A DMA request asking for one completed: id is its tag, info 0 or the error code. */
+  COMPLETION: 2,
+  /**
+   * A signal arrived at an address registered with `event_signal`: id is the
+   * registration's tag, info the offset of the signalled byte in the range.
+   */
+  SIGNAL: 3,
+} as const;
+
+// ---------------------------------------------------------------------------
+// The DMA queue (002 §3.4): a ring of remote-write requests in memory a process
+// shares with its kernel. The process fills entries and advances TAIL; the kernel
+// takes them asynchronously (its trap service polls every queue while it is awake,
+// round-robin, a bounded batch per queue per pass) and advances HEAD. No trap per
+// request: a process traps (`dma_flush`) only to make its queue and when it is full.
+
+export const DmaQueue = {
+  /** Next entry the process will fill; written only by the process. */
+  TAIL: 0,
+  /** Next entry the kernel will take; written only by the kernel. */
+  HEAD: 16,
+  /** Start of the entries: DMA_ENTRY_WORDS words each. */
+  ENTRIES: 32,
+} as const;
+export const DMA_ENTRY_WORDS = 16;
+export const DMA_CAPACITY = 256;
+export const DMA_QUEUE_BYTES = (DmaQueue.ENTRIES + DMA_CAPACITY * DMA_ENTRY_WORDS) * 4;
+/** The words of one entry. */
+export const DmaEntry = {
+  /** DmaOp, or'ed with DmaFlag. */
+  OP: 0,
+  DESC: 1,
+  /** Where in the remote segment the bytes go. */
+  OFFSET: 2,
+  COUNT: 3,
+  /** WRITE_BLOCK: the local address the bytes are taken from (when the kernel takes the entry). */
+  VADDR: 4,
+  /** Non-zero: a COMPLETION event with this id goes into the event queue when it completes. */
+  TAG: 5,
+  /** WRITE: the bytes themselves, up to DMA_INLINE_BYTES. */
+  DATA: 6,
+} as const;
+export const DMA_INLINE_BYTES = (DMA_ENTRY_WORDS - DmaEntry.DATA) * 4;
+/** The most one WRITE_BLOCK moves (one frame's payload). */
+export const DMA_MAX_BLOCK = 64 * 1024;
+export const DmaOp = {
+  /** A WRITE of the entry's own bytes (PIO: the data was stored into the queue). */
+  WRITE: 1,
+  /** A WRITE of COUNT bytes of local memory at VADDR (DMA). */
+  WRITE_BLOCK: 2,
+} as const;
+export const DmaFlag = {
+  /** The WRITE notifies at the owner (as `notify` on remote_write). */
+  NOTIFY: 0x100,
 } as const;
 /** Tripwire flags (tripwire_arm). */
 export const TripwireFlag = {

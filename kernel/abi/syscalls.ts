@@ -272,6 +272,22 @@ const TABLE = [
     data: "none",
     doc: "Disarms Tripwire id; returns 1 if it was armed.",
   },
+  {
+    no: 35,
+    name: "dma_flush",
+    args: [],
+    data: "none",
+    doc: "Makes the caller's DMA queue (002 §3.4) if it has none and hands it over; takes " +
+      "every request in it; returns how many were taken.",
+  },
+  {
+    no: 36,
+    name: "event_signal",
+    args: ["u32", "u32", "u32"],
+    data: "none",
+    doc: "Registers (tag > 0) or unregisters (tag 0) interest in signals at [vaddr, +len): " +
+      "each becomes a SIGNAL event instead of a handler call.",
+  },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof TABLE)[number]["name"];

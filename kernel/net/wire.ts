@@ -119,13 +119,34 @@ export function emptyFrame(): Frame {
   };
 }
 
-/** Encodes a frame into a new byte array (length from its payload). */
+/**
+ * Frames are carved from slabs, never reused: allocating a small typed array costs
+ * V8 a malloc (about 0.3 µs, more than encoding the frame), taking a slice of a
+ * slab a few nanoseconds. A frame keeps its slab alive, so a frame still queued or
+ * being written to a socket is never overwritten; a full slab is simply replaced.
+ */
+const SLAB_BYTES = 256 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+function frameBytes(length: number): Uint8Array {
+  if (length > SLAB_BYTES / 8) return new Uint8Array(length);
+  if (slabUsed + length > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const b = slab.subarray(slabUsed, slabUsed + length);
+  slabUsed += (length + 7) & ~7;
+  return b;
+}
+
+/** Encodes a frame into new bytes of its own (length from its payload). */
 export function encodeFrame(f: Frame): Uint8Array {
   if (f.payload.length > MAX_PAYLOAD) {
     throw new RangeError(`payload of ${f.payload.length} bytes exceeds ${MAX_PAYLOAD}`);
   }
   const length = HEADER_BYTES + f.payload.length + CHECKSUM_BYTES;
-  const b = new Uint8Array(length); // one allocation: the fields go in byte by byte
+  const b = frameBytes(length); // the fields go in byte by byte
   put32(b, 0, WIRE_MAGIC | (WIRE_VERSION << 16) | (f.type << 24));
   put32(b, 4, length);
   put32(b, 8, (f.srcNode & 0xffff) | (f.dstNode << 16));

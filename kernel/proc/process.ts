@@ -31,6 +31,8 @@ export interface ProcessHandle {
 /** The kernel serving a process's traps. */
 export interface TrapServer {
   serveTrap(p: Process): void;
+  /** Takes a batch of requests from the process's DMA queue. */
+  serveDma(p: Process): void;
 }
 
 /** A trap the kernel has accepted but not yet completed (wait, console_read). */
@@ -63,6 +65,11 @@ export class Process {
   readonly fifo: SignalFifo;
   /** Its event page (Tripwire bitmap and event queue), made on its first Tripwire. */
   events: Int32Array | null = null;
+  /** Its DMA queue (002 §3.4), made on its first dma_flush, and the next entry to take. */
+  dma: Int32Array | null = null;
+  dmaHead = 0;
+  /** Address ranges whose signals become SIGNAL events (event_signal), the tag as id. */
+  readonly signalEvents = new HandlerTable();
   readonly space: AddressSpace;
   readonly handlers = new HandlerTable();
   /** Remote segments this process imported (000 §3.1.1 descriptors). */

@@ -47,6 +47,8 @@ export interface RemoteHost {
   procs: ReadonlyMap<number, Process>;
   /** Signals every handler on (segment, offset): a notification. */
   signalSegment(seg: Segment, offset: number): void;
+  /** Puts a COMPLETION event (id `tag`, info `errno`) into a process's event queue. */
+  completionEvent(p: Process, tag: number, errno: number): void;
   /** Sends frame bytes to a node. */
   send(to: number, bytes: Uint8Array): void;
   /** Reports something an operator should see (a malformed or spoofed frame). */
@@ -69,6 +71,8 @@ interface Pending {
   readonly localOffset: number;
   readonly notify: boolean;
   readonly issuedAt: number;
+  /** Non-zero: a COMPLETION event with this id goes into the process's event queue. */
+  readonly tag?: number;
   /** Kernel-internal requests (heartbeats) complete through a callback. */
   readonly done?: (errno: number, frame: Frame | null) => void;
 }
@@ -150,6 +154,7 @@ export class RemoteMemory {
       notify: pending.notify,
       // A coarse clock (the last expiry sweep) is enough to time out lost requests.
       issuedAt: this.#clock,
+      tag: pending.tag,
       done: pending.done,
     });
     const f = emptyFrame();
@@ -180,6 +185,20 @@ export class RemoteMemory {
 
   #perProcess(p: Process): number {
     return this.#outstanding.get(p) ?? 0;
+  }
+
+  /** True while `p` may issue another request (fewer than MAX_OUTSTANDING are out). */
+  canIssue(p: Process): boolean {
+    return this.#perProcess(p) < MAX_OUTSTANDING;
+  }
+
+  /**
+   * Completes, with an error, a request of `p`'s that was refused before it was sent
+   * (a DMA queue entry that failed its checks): counted like an answer's error.
+   */
+  refuse(p: Process, descId: number, node: number, errno: number, tag = 0): void {
+    this.#errorCompletion(p, descId, node, errno);
+    if (tag !== 0) this.#host.completionEvent(p, tag, errno);
   }
 
   /** Fails every request outstanding to `node` (it is down) with `errno`. */
@@ -313,15 +332,8 @@ export class RemoteMemory {
     const proc = p.proc;
     if (!proc || proc.state !== "running") return;
     if (errno !== 0) {
-      this.stats.errors++;
-      Atomics.store(proc.trap, Trap.REMOTE_ERRNO, errno);
-      Atomics.store(proc.trap, Trap.REMOTE_ERR_DESC, p.descId);
-      Atomics.add(proc.trap, Trap.REMOTE_ERRORS, 1);
-      Atomics.notify(proc.trap, Trap.REMOTE_DONE); // awaitRemote sleeps on REMOTE_DONE
-      this.#host.trace(
-        "remote",
-        `pid ${proc.pid} descriptor ${p.descId}: ${errnoName(errno)} from node ${p.node}`,
-      );
+      this.#errorCompletion(proc, p.descId, p.node, errno);
+      if (p.tag) this.#host.completionEvent(proc, p.tag, errno);
       return;
     }
     this.stats.completed++;
@@ -342,7 +354,21 @@ export class RemoteMemory {
     );
     Atomics.add(proc.trap, Trap.REMOTE_DONE, 1);
     Atomics.notify(proc.trap, Trap.REMOTE_DONE);
+    if (p.tag) this.#host.completionEvent(proc, p.tag, 0);
     if (p.notify && local) this.#host.signalSegment(local, p.localOffset);
+  }
+
+  /** Counts an error completion in the process's trap page, sticky until remote_status. */
+  #errorCompletion(proc: Process, descId: number, node: number, errno: number): void {
+    this.stats.errors++;
+    Atomics.store(proc.trap, Trap.REMOTE_ERRNO, errno);
+    Atomics.store(proc.trap, Trap.REMOTE_ERR_DESC, descId);
+    Atomics.add(proc.trap, Trap.REMOTE_ERRORS, 1);
+    Atomics.notify(proc.trap, Trap.REMOTE_DONE); // awaitRemote sleeps on REMOTE_DONE
+    this.#host.trace(
+      "remote",
+      `pid ${proc.pid} descriptor ${descId}: ${errnoName(errno)} from node ${node}`,
+    );
   }
 }
 

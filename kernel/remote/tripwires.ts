@@ -17,23 +17,30 @@
 import {
   Access,
   EVENT_CAPACITY,
+  EVENT_PAGE_BYTES,
   EVENT_WORDS,
   EventKind,
   EventPage,
   MAX_TRIPWIRES,
   PAGE_SHIFT,
+  Trap,
   TripwireFlag,
 } from "../abi/layout.ts";
+import type { Process } from "../proc/process.ts";
 
-/** Where a Tripwire watches: a local segment, or a remote one this node accesses. */
-export type WireTarget = string;
+/**
+ * Where a Tripwire watches: a local segment (its id, positive), or a remote one
+ * this node accesses (negative: node and export id). A number, so matching an
+ * access builds no string.
+ */
+export type WireTarget = number;
 
 export function localTarget(segment: number): WireTarget {
-  return `s${segment}`;
+  return segment;
 }
 
 export function outgoingTarget(node: number, exportId: number): WireTarget {
-  return `o${node}.${exportId}`;
+  return -(node * 0x1_0000_0000 + exportId) - 1;
 }
 
 interface Wire {
@@ -43,7 +50,8 @@ interface Wire {
   readonly first: number;
   readonly end: number;
   readonly flags: number;
-  readonly keys: string[];
+  /** Its bucket keys in its target's buckets: line·2, or page·2 + 1. */
+  readonly keys: number[];
   /** The match call that last fired it: a range in two buckets fires once per access. */
   stamp: number;
 }
@@ -69,7 +77,8 @@ export class TripwireTable {
   armed = 0;
   fired = 0;
   readonly #owner: WireOwner;
-  readonly #buckets = new Map<string, Wire[]>();
+  /** Per target, the buckets: Tripwires by line (key line·2) or page (page·2 + 1). */
+  readonly #targets = new Map<WireTarget, Map<number, Wire[]>>();
   readonly #byProcess = new Map<number, Map<number, Wire>>();
   readonly #keys = new Map<number, number>();
   #stamp = 0;
@@ -92,22 +101,22 @@ export class TripwireTable {
   /** Arms (or re-arms) Tripwire `id` of `pid` on [first, end) of `target`. */
   arm(pid: number, id: number, target: WireTarget, first: number, end: number, flags: number) {
     this.disarm(pid, id);
-    const keys: string[] = [];
+    const keys: number[] = [];
     const lines = ((end - 1) >>> LINE_SHIFT) - (first >>> LINE_SHIFT) + 1;
     if (lines <= BUCKET_LIMIT) {
-      for (let l = first >>> LINE_SHIFT; l <= (end - 1) >>> LINE_SHIFT; l++) {
-        keys.push(`${target}:l${l}`);
-      }
+      for (let l = first >>> LINE_SHIFT; l <= (end - 1) >>> LINE_SHIFT; l++) keys.push(l * 2);
     } else {
       for (let pg = first >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) {
-        keys.push(`${target}:p${pg}`);
+        keys.push(pg * 2 + 1);
       }
     }
     const w: Wire = { pid, id, target, first, end, flags, keys, stamp: 0 };
+    let buckets = this.#targets.get(target);
+    if (!buckets) this.#targets.set(target, buckets = new Map());
     for (const k of keys) {
-      const b = this.#buckets.get(k);
+      const b = buckets.get(k);
       if (b) b.push(w);
-      else this.#buckets.set(k, [w]);
+      else buckets.set(k, [w]);
     }
     let mine = this.#byProcess.get(pid);
     if (!mine) this.#byProcess.set(pid, mine = new Map());
@@ -120,11 +129,13 @@ export class TripwireTable {
   disarm(pid: number, id: number): boolean {
     const w = this.#byProcess.get(pid)?.get(id);
     if (!w) return false;
+    const buckets = this.#targets.get(w.target)!;
     for (const k of w.keys) {
-      const b = this.#buckets.get(k)!;
+      const b = buckets.get(k)!;
       b.splice(b.indexOf(w), 1);
-      if (b.length === 0) this.#buckets.delete(k);
+      if (b.length === 0) buckets.delete(k);
     }
+    if (buckets.size === 0) this.#targets.delete(w.target);
     this.#byProcess.get(pid)!.delete(id);
     this.#keys.set(pid, this.#keys.get(pid)! - w.keys.length);
     this.armed--;
@@ -156,19 +167,27 @@ export class TripwireTable {
   /** An access of `count` bytes at `offset` of `target` crossed the network. */
   #match(target: WireTarget, offset: number, count: number, access: number): void {
     if (count === 0) return;
+    const buckets = this.#targets.get(target);
+    if (!buckets) return;
     const stamp = ++this.#stamp;
     const end = offset + count;
     const bit = access === Access.READ ? TripwireFlag.READ : TripwireFlag.WRITE;
     for (let l = offset >>> LINE_SHIFT; l <= (end - 1) >>> LINE_SHIFT; l++) {
-      this.#look(`${target}:l${l}`, stamp, offset, end, bit, access);
+      this.#look(buckets.get(l * 2), stamp, offset, end, bit, access);
     }
     for (let pg = offset >>> PAGE_SHIFT; pg <= (end - 1) >>> PAGE_SHIFT; pg++) {
-      this.#look(`${target}:p${pg}`, stamp, offset, end, bit, access);
+      this.#look(buckets.get(pg * 2 + 1), stamp, offset, end, bit, access);
     }
   }
 
-  #look(key: string, stamp: number, offset: number, end: number, bit: number, access: number) {
-    const b = this.#buckets.get(key);
+  #look(
+    b: Wire[] | undefined,
+    stamp: number,
+    offset: number,
+    end: number,
+    bit: number,
+    access: number,
+  ) {
     if (!b) return;
     for (const w of b) {
       if (w.stamp === stamp || !(w.flags & bit) || w.first >= end || w.end <= offset) continue;
@@ -188,11 +207,22 @@ export class TripwireTable {
   }
 }
 
+/** The process's event page, made and handed over on first use. */
+export function eventPage(p: Process): Int32Array {
+  if (!p.events) {
+    const buffer = new SharedArrayBuffer(EVENT_PAGE_BYTES);
+    p.events = new Int32Array(buffer);
+    p.handle!.grant({ kind: "events", buffer });
+    Atomics.add(p.trap, Trap.GRANTS, 1);
+  }
+  return p.events;
+}
+
 /**
  * Puts one event into a process's queue (the kernel is its only producer); a full
- * queue drops and counts. Returns false if dropped.
+ * queue drops and counts. Returns false if dropped. O(1).
  */
-function postEvent(page: Int32Array, kind: number, id: number, info: number): boolean {
+export function postEvent(page: Int32Array, kind: number, id: number, info: number): boolean {
   const tail = page[EventPage.TAIL];
   if (((tail - Atomics.load(page, EventPage.HEAD)) | 0) >= EVENT_CAPACITY) {
     Atomics.add(page, EventPage.DROPPED, 1);

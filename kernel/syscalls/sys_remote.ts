@@ -7,7 +7,14 @@
  * destination memory, in the trap page's REMOTE_DONE count, or by a notification.
  */
 
-import { MREGS_BYTES, MREGS_OFFSET, PAGE_SHIFT, Rights, Trap } from "../abi/layout.ts";
+import {
+  DMA_CAPACITY,
+  MREGS_BYTES,
+  MREGS_OFFSET,
+  PAGE_SHIFT,
+  Rights,
+  Trap,
+} from "../abi/layout.ts";
 import { HEARTBEAT_BYTES, MAILBOX_BYTES, REGISTRY_BYTES, WellKnown } from "../abi/names.ts";
 import type { Kernel } from "../kernel.ts";
 import { supplyRange } from "../memory/segment_access.ts";
@@ -17,6 +24,7 @@ import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import type { Handler } from "../trap/dispatch.ts";
 import type { Descriptor } from "../remote/descriptor_table.ts";
+import { dmaQueue, drainDma } from "../remote/dma_queue.ts";
 
 /** What an importer may assume of each well-known export (the owner checks again). */
 const WELL_KNOWN: Record<number, { name: string; rights: number; size: number }> = {
@@ -116,6 +124,13 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
       }, { proc: p, descId: id, local: seg, localOffset: soff, notify: false });
     },
 
+    dma_flush: (p) => {
+      const q = dmaQueue(p);
+      let n = 0;
+      for (let got = 1; got > 0;) n += got = drainDma(k, p, DMA_CAPACITY);
+      return n;
+    },
+
     remote_status: (p) => {
       const errors = Atomics.exchange(p.trap, Trap.REMOTE_ERRORS, 0);
       const errno = Atomics.exchange(p.trap, Trap.REMOTE_ERRNO, 0);
@@ -146,7 +161,7 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
 }
 
 /** Copies `count` bytes of the caller's memory at `vaddr` (for a block WRITE). */
-function readLocal(p: Process, vaddr: number, count: number): Uint8Array {
+export function readLocal(p: Process, vaddr: number, count: number): Uint8Array {
   const out = new Uint8Array(count);
   let done = 0;
   while (done < count) {

@@ -3,36 +3,31 @@
  * from other nodes) or of a remote segment (this node's own accesses to it, seen as
  * they complete), and disarm it. Testing and waiting need no system call: the fired
  * bits and the event queue are in the process's event page, handed to it on its
- * first Tripwire.
+ * first Tripwire. A process may also ask that the signals arriving at a range of its
+ * addresses come as SIGNAL events in its queue instead of handler calls.
  */
 
-import { EVENT_PAGE_BYTES, EventPage, MAX_TRIPWIRES, Trap, TripwireFlag } from "../abi/layout.ts";
+import { EventPage, MAX_TRIPWIRES, TripwireFlag } from "../abi/layout.ts";
 import type { Kernel } from "../kernel.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import {
+  eventPage,
   localTarget,
   MAX_ARMED,
   MAX_KEYS_PER_PROCESS,
   outgoingTarget,
   TripwireTable,
   validTripwireId,
+  type WireTarget,
 } from "../remote/tripwires.ts";
 import type { Handler } from "../trap/dispatch.ts";
 
+/** Address ranges one process may have registered with event_signal. */
+const MAX_SIGNAL_EVENT_RANGES = 256;
+
 const ALL_FLAGS = TripwireFlag.READ | TripwireFlag.WRITE | TripwireFlag.OUTGOING |
   TripwireFlag.EVENT;
-
-/** The process's event page, made and handed over on first use. */
-function eventPage(p: Process): Int32Array {
-  if (!p.events) {
-    const buffer = new SharedArrayBuffer(EVENT_PAGE_BYTES);
-    p.events = new Int32Array(buffer);
-    p.handle!.grant({ kind: "events", buffer });
-    Atomics.add(p.trap, Trap.GRANTS, 1);
-  }
-  return p.events;
-}
 
 export function tripwireHandlers(k: Kernel): Record<string, Handler> {
   return {
@@ -42,7 +37,7 @@ export function tripwireHandlers(k: Kernel): Record<string, Handler> {
         fail("EINVAL", `Tripwire flags ${flags}: READ and/or WRITE, OUTGOING, EVENT`);
       }
       if (len === 0) fail("EINVAL", "a Tripwire watches at least one byte");
-      let target: string, first: number;
+      let target: WireTarget, first: number;
       if (flags & TripwireFlag.OUTGOING) {
         const d = p.descriptors.get(where);
         if (!d) fail("EBADF", `no descriptor ${where}`);
@@ -78,6 +73,26 @@ export function tripwireHandlers(k: Kernel): Record<string, Handler> {
     tripwire_disarm: (p, [id]) => {
       if (!validTripwireId(id)) fail("EINVAL", `Tripwire ${id} is not in 0..${MAX_TRIPWIRES - 1}`);
       return k.tripwires.disarm(p.pid, id) ? 1 : 0;
+    },
+
+    event_signal: (p, [vaddr, len, tag]) => {
+      if (vaddr + Math.max(len, 1) > 2 ** 32) fail("EINVAL", "range wraps");
+      let removed = 0;
+      if (tag === 0) removed = p.signalEvents.remove(vaddr, Math.max(len, 1));
+      else {
+        if (len === 0) fail("EINVAL", "event_signal: len 0");
+        if (p.signalEvents.size >= MAX_SIGNAL_EVENT_RANGES) {
+          fail("ENOSPC", `${MAX_SIGNAL_EVENT_RANGES} ranges registered`);
+        }
+        eventPage(p);
+        p.signalEvents.add(vaddr, len, tag);
+      }
+      // Senders on the hardware path must now trap for this range (or may stop).
+      const end = vaddr + Math.max(len, 1);
+      for (const b of p.space.bindings) {
+        if (b.vaddr < end && vaddr < b.vaddr + b.size) k.refreshDirectory(b.segment);
+      }
+      return removed;
     },
   };
 }

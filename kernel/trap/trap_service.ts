@@ -4,6 +4,9 @@
  * every node hosted there (the nodes share the host's CPU as emulated machines
  * would share nothing else); each process names the kernel that serves it.
  *
+ * Each scan also takes a batch from every process's DMA queue (002 §3.4) that has
+ * requests waiting, round-robin, before looking at its trap page.
+ *
  * A process posts a request by filling its trap page and storing PENDING in STATE;
  * if the kernel is asleep (Doorbell.KERNEL_SLEEPING) it also bumps Doorbell.SEQ and
  * notifies. The service spins over the running processes' STATE words for up to
@@ -18,7 +21,7 @@
  */
 
 import { setImmediate } from "node:timers";
-import { Doorbell, DOORBELL_BYTES, Trap, TrapState } from "../abi/layout.ts";
+import { DmaQueue, Doorbell, DOORBELL_BYTES, Trap, TrapState } from "../abi/layout.ts";
 import type { Process } from "../proc/process.ts";
 
 const SLICE_MS = 5;
@@ -65,6 +68,11 @@ export class TrapService {
     const procs = this.running;
     for (let i = 0; i < procs.length; i++) {
       const p = procs[i];
+      const q = p.dma;
+      if (q !== null && Atomics.load(q, DmaQueue.TAIL) !== p.dmaHead) {
+        p.server.serveDma(p);
+        n++;
+      }
       if (p.inTrap) continue;
       const s = Atomics.load(p.trap, Trap.STATE);
       if (s === TrapState.PENDING || s === TrapState.SLEEPING) {

@@ -1,34 +1,46 @@
 /**
  * Endpoints: the simple one-way message transfer of 002 §4.1 (Fig. 3), both ways,
- * and an event-driven server built on the asynchronous event queue (§3.5, §5.3).
+ * an RPC on it, and an event-driven server built on the asynchronous event queue
+ * (§3.5, §5.3).
  *
- * Each end of a connection owns a segment holding its receive buffer and two flags:
+ * Each end of a connection owns a segment of S bytes (whole pages) holding its
+ * receive buffer and two flags right after it:
  *
- *   word 0  rx_ready: 0, or the length of the message in the buffer + 1
- *   word 1  tx_ready: 1 when the peer's buffer is free for our next message
- *   word 2  the peer's node + 1, once connected (set by the server's WRITE)
- *   byte 64 the receive buffer, then a staging area for outgoing messages
+ *   word 0   the peer's node + 1, once connected (set by the server's WRITE)
+ *   byte 64  the receive buffer, S − 72 bytes; a message of n bytes lies at its
+ *            end, [S − 8 − n, S − 8)
+ *   S − 8    rx_ready: 0, or n + 1 (−1: the peer closed its end)
+ *   S − 4    tx_ready: 1 when the peer's buffer is free for our next message
  *
- * To send, an end waits for its own tx_ready, clears it, writes the message into
- * the peer's buffer and then the peer's rx_ready (two remote WRITEs; a link keeps
- * them in order). To receive, an end waits for its own rx_ready, copies the message
- * out, clears it and writes 1 into the peer's tx_ready. Every cross-network access
- * is a WRITE, every flag an end polls is in its own memory, and each end waits on
- * one Tripwire per flag: two control flags and two Tripwires per direction, as in
- * the paper's RPC.
+ * An end learns the peer's S when it imports the peer's segment, and so where
+ * the peer's flags are. Messages too long to ride in the DMA queue are staged in
+ * a second, private segment laid out like the peer's.
+ *
+ * To send, an end waits for its own tx_ready, clears it, and writes the message
+ * and the peer's rx_ready, in that order, as one WRITE: the message sits right
+ * before the flag, and a WRITE lands in address order. To receive, an end waits
+ * for its own rx_ready, copies the message out and clears it; the peer's tx_ready
+ * is then owed. It is paid with the end's next send (the WRITE runs on over
+ * tx_ready: a piggybacked acknowledgement), or alone (`flush`) before the end
+ * waits for a message or when a server's handler returns without sending. Every
+ * cross-network access is a WRITE, every flag an end polls is in its own memory,
+ * each end waits on one Tripwire per flag, and WRITEs go through the DMA queue:
+ * sending or receiving takes no trap. A request and its reply cost two WRITEs.
  *
  * Connecting: a server listens on `ep.<service>` (a segment of slots clients write
  * their identity into, watched by a Tripwire with events); the client exports its
  * end as `ep.<node>.<pid>.<k>`, the server makes its end, exports it as the same
- * name + `.s` (a dot: base-36 numbers in the name never make one), and writes its node into the client's word 2.
+ * name + `.s` (a dot: base-36 numbers in the name never make one), and writes its
+ * node into the client's word 0.
  */
 
+import { DMA_INLINE_BYTES, DMA_MAX_BLOCK, PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
 import { Errno, SysError } from "../../kernel/abi/errors.ts";
-import { PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
-import { read, view32, write } from "./mmu.ts";
+import { view, view32 } from "./mmu.ts";
 import { getpid } from "./process.ts";
-import { exportSegment, importSegment, nodeId, WRITE, WRITE32, writeBlock } from "./remote.ts";
+import { exportSegment, importSegment, nodeId, WRITE, WRITE32 } from "./remote.ts";
+import { dmaWrite, dmaWrite32, dmaWriteBlock } from "./dma.ts";
 import { drainSignals } from "./signals.ts";
 import {
   allocTripwire,
@@ -39,126 +51,227 @@ import {
   waitEvent,
 } from "./tripwire.ts";
 
-const HEADER = 64;
-const RX = 0, TX = 1, PEER = 2;
+const BUF = 64;
+const PEER = 0;
 /** Client slots in a listening segment: [node, pid, k, 0] each. */
 const LISTEN_SLOTS = 256;
+/** A message, rx_ready and tx_ready that fit this go inline in the DMA queue. */
+const inline = new Uint8Array(DMA_INLINE_BYTES);
+const inlineView = new DataView(inline.buffer);
+const EMPTY = new Uint8Array(0);
 
 let nextEnd = 1;
 
 /** One end of a connection. */
 export class Endpoint {
   readonly name: string;
+  /** The largest message this end can take: its receive buffer's size. */
   readonly size: number;
   readonly #segment: number;
   readonly #base: number;
   readonly #words: Int32Array;
+  readonly #bytes: Uint8Array;
+  /** Byte offsets of our rx_ready (the receive buffer ends there) and tx_ready. */
+  readonly #rxAt: number;
+  readonly #txAt: number;
   /** Tripwires on rx_ready and tx_ready. */
   readonly rxTripwire: number;
   readonly #txTripwire: number;
   #peer = -1;
+  /** The peer's segment size: its flags are at its end, its buffer before them. */
+  #peerBytes = 0;
+  /** The staging segment for long messages (made on the first), its address and bytes. */
+  #stage = -1;
+  #stageBase = 0;
+  #stageBytes: Uint8Array | null = null;
+  #stageView: DataView | null = null;
+  /** We took a message and have not yet told the peer its buffer is free. */
+  #owed = false;
 
   /** Set once the peer has closed its end (it wrote -1 into our rx_ready). */
   peerClosed = false;
 
   /**
-   * Makes an end with a `size`-byte receive buffer, exported as `name` (for writes
-   * from `nodes` only, when given).
+   * Makes an end with a receive buffer of at least `size` bytes, exported as `name`
+   * (for writes from `nodes` only, when given).
    */
   constructor(name: string, size: number, rxEvent = false, nodes?: number[]) {
     this.name = name;
-    this.size = size;
-    // The receive buffer, then a staging area a block WRITE is sent from.
-    this.#segment = CreateSegment(Math.ceil((HEADER + 2 * size) / PAGE_SIZE) * PAGE_SIZE);
+    const bytes = Math.ceil((BUF + Math.max(size, 0) + 8) / PAGE_SIZE) * PAGE_SIZE;
+    this.size = bytes - BUF - 8;
+    this.#rxAt = bytes - 8;
+    this.#txAt = bytes - 4;
+    this.#segment = CreateSegment(bytes);
     this.#base = bind(this.#segment);
-    this.#words = view32(this.#base, HEADER / 4);
-    Atomics.store(this.#words, TX, 1); // the peer's buffer starts free
+    this.#bytes = view(this.#base, bytes, true);
+    this.#words = view32(this.#base, bytes / 4, true);
+    Atomics.store(this.#words, this.#txAt >> 2, 1); // the peer's buffer starts free
     this.rxTripwire = allocTripwire();
     this.#txTripwire = allocTripwire();
-    armTripwire(this.rxTripwire, { vaddr: this.#base, len: 4, write: true, event: rxEvent });
-    armTripwire(this.#txTripwire, { vaddr: this.#base + 4, len: 4, write: true });
+    armTripwire(this.rxTripwire, {
+      vaddr: this.#base + this.#rxAt,
+      len: 4,
+      write: true,
+      event: rxEvent,
+    });
+    armTripwire(this.#txTripwire, { vaddr: this.#base + this.#txAt, len: 4, write: true });
     exportSegment(this.#segment, name, Rights.WRITE, nodes ? { nodes } : {});
   }
 
   /** Attaches the peer's end (exported as `peerName` on node `hint`). */
   connect(peerName: string, hint: number): void {
-    this.#peer = importSegment(peerName, { hint }).desc;
+    const { desc, size } = importSegment(peerName, { hint });
+    if (size < PAGE_SIZE || size % PAGE_SIZE !== 0) {
+      throw new SysError(Errno.EINVAL, "endpoint", `${peerName} is not an endpoint (${size} B)`);
+    }
+    this.#peer = desc;
+    this.#peerBytes = size;
   }
 
-  /** The peer's node, once a server has written it (word 2), else -1. */
+  /** The largest message the peer can take (0 before connecting). */
+  get peerSize(): number {
+    return this.#peerBytes ? this.#peerBytes - BUF - 8 : 0;
+  }
+
+  /** The peer's node, once a server has written it (word 0), else -1. */
   get peerNode(): number {
     return Atomics.load(this.#words, PEER) - 1;
   }
 
-  /** Waits up to `timeoutMs` for word 2 (a server connecting to us). */
+  /** Waits up to `timeoutMs` for word 0 (a server connecting to us). */
   awaitPeer(timeoutMs: number): boolean {
     if (this.peerNode >= 0) return true;
     const t = allocTripwire();
     try {
-      armTripwire(t, { vaddr: this.#base + 8, len: 4, write: true });
+      armTripwire(t, { vaddr: this.#base + PEER * 4, len: 4, write: true });
       return untilTripwire(t, timeoutMs, () => this.peerNode >= 0 || null) ?? false;
     } finally {
       freeTripwire(t);
     }
   }
 
-  /** Writes our node into the peer's word 2 (a server telling its client). */
+  /** Writes our node into the peer's word 0 (a server telling its client). */
   introduce(): void {
     WRITE32(this.#peer, PEER * 4, nodeId() + 1);
   }
 
   /** True if a message is waiting (a local load). */
   get ready(): boolean {
-    return Atomics.load(this.#words, RX) !== 0;
+    return Atomics.load(this.#words, this.#rxAt >> 2) !== 0;
   }
 
   /** Sends `msg` once the peer's buffer is free, waiting up to `timeoutMs`; false if not. */
   send(msg: Uint8Array, timeoutMs: number): boolean {
-    if (msg.length > this.size) throw new RangeError(`${msg.length} bytes exceed ${this.size}`);
     if (this.#peer < 0) throw new SysError(Errno.EINVAL, "endpoint", "not connected");
-    const free = () => Atomics.load(this.#words, TX) !== 0 || null;
-    if (!untilTripwire(this.#txTripwire, timeoutMs, free)) return false;
-    Atomics.store(this.#words, TX, 0);
-    if (msg.length) {
-      write(this.#base + HEADER + this.size, msg);
-      writeBlock(this.#peer, HEADER, this.#base + HEADER + this.size, msg.length);
+    const n = msg.length;
+    if (n > this.peerSize) throw new RangeError(`${n} bytes exceed the peer's ${this.peerSize}`);
+    const w = this.#words, tx = this.#txAt >> 2;
+    if (Atomics.load(w, tx) === 0) {
+      const free = () => Atomics.load(w, tx) !== 0 || null;
+      if (!untilTripwire(this.#txTripwire, timeoutMs, free)) return false;
     }
-    WRITE32(this.#peer, RX * 4, msg.length + 1);
+    Atomics.store(w, tx, 0);
+    // [message][rx_ready], and tx_ready too when we owe it: one WRITE, in that order.
+    const count = n + (this.#owed ? 8 : 4);
+    const at = this.#peerBytes - 8 - n;
+    if (count <= DMA_INLINE_BYTES) {
+      inline.set(msg);
+      inlineView.setInt32(n, n + 1, true);
+      if (this.#owed) inlineView.setInt32(n + 4, 1, true);
+      dmaWrite(this.#peer, at, inline.subarray(0, count));
+    } else {
+      this.#staging().set(msg, at);
+      this.#stageView!.setInt32(at + n, n + 1, true);
+      this.#stageView!.setInt32(at + n + 4, 1, true);
+      // In pieces of at most one frame, in order: the flags land with the last.
+      for (let done = 0; done < count; done += DMA_MAX_BLOCK) {
+        const len = Math.min(DMA_MAX_BLOCK, count - done);
+        dmaWriteBlock(this.#peer, at + done, this.#stageBase + at + done, len);
+      }
+    }
+    this.#owed = false;
     return true;
   }
 
-  /** Takes the waiting message, or null (never waits). Frees the buffer for the peer. */
-  tryReceive(): Uint8Array | null {
-    const r = Atomics.load(this.#words, RX);
+  /** The staging segment, laid out like the peer's (made on first use). */
+  #staging(): Uint8Array {
+    if (!this.#stageBytes) {
+      this.#stage = CreateSegment(this.#peerBytes);
+      this.#stageBase = bind(this.#stage);
+      this.#stageBytes = view(this.#stageBase, this.#peerBytes, true);
+      this.#stageView = new DataView(this.#stageBytes.buffer, this.#stageBytes.byteOffset);
+    }
+    return this.#stageBytes;
+  }
+
+  /**
+   * Takes the waiting message, or null (never waits). The peer's tx_ready is then
+   * owed. With `copy` false the message is not copied: it is a view of the receive
+   * buffer itself, valid until this end next sends, flushes or receives.
+   */
+  tryReceive(copy = true): Uint8Array | null {
+    const w = this.#words, rx = this.#rxAt >> 2;
+    const r = Atomics.load(w, rx);
     if (r === 0) return null;
     if (r < 1 || r > this.size + 1) {
       // -1: the peer closed its end; anything else is garbage a writer left: drop it.
       if (r === -1) this.peerClosed = true;
-      Atomics.store(this.#words, RX, 0);
+      Atomics.store(w, rx, 0);
       return null;
     }
-    const len = r - 1;
-    const msg = len ? read(this.#base + HEADER, len) : new Uint8Array(0);
-    Atomics.store(this.#words, RX, 0);
-    WRITE32(this.#peer, TX * 4, 1);
+    const end = this.#rxAt;
+    const msg = r === 1
+      ? EMPTY
+      : copy
+      ? this.#bytes.slice(end - (r - 1), end)
+      : this.#bytes.subarray(end - (r - 1), end);
+    Atomics.store(w, rx, 0);
+    this.#owed = true;
     return msg;
+  }
+
+  /** Tells the peer its buffer is free, if that is owed and not yet said (one WRITE). */
+  flush(): void {
+    if (!this.#owed || this.#peer < 0) return;
+    this.#owed = false;
+    dmaWrite32(this.#peer, this.#peerBytes - 4, 1);
   }
 
   /** Takes the next message, waiting up to `timeoutMs`; null on timeout. */
   receive(timeoutMs: number): Uint8Array | null {
+    const m = this.tryReceive();
+    if (m) return m;
+    this.flush(); // the peer may be waiting for its buffer before it can send
     return untilTripwire(this.rxTripwire, timeoutMs, () => this.tryReceive());
+  }
+
+  /**
+   * An RPC on the transfer: sends `request` and waits for the reply, up to
+   * `timeoutMs` in all. Throws ETIMEDOUT if the peer's buffer never frees or no
+   * reply comes, EPIPE if the peer closed its end.
+   */
+  call(request: Uint8Array, timeoutMs: number): Uint8Array {
+    const deadline = performance.now() + timeoutMs;
+    if (!this.send(request, timeoutMs)) {
+      throw new SysError(Errno.ETIMEDOUT, "call", `${this.name}: the peer's buffer stayed full`);
+    }
+    const reply = this.receive(Math.max(0, deadline - performance.now()));
+    if (reply) return reply;
+    if (this.peerClosed) throw new SysError(Errno.EPIPE, "call", `${this.name}: peer closed`);
+    throw new SysError(Errno.ETIMEDOUT, "call", `${this.name}: no reply in ${timeoutMs} ms`);
   }
 
   /** Closes this end: the peer is told (rx_ready = -1), then everything is let go. */
   close(): void {
     if (this.#peer >= 0 && !this.peerClosed) {
       try {
-        WRITE32(this.#peer, RX * 4, -1);
+        dmaWrite32(this.#peer, this.#peerBytes - 8, -1);
       } catch { /* the peer is gone already */ }
     }
     freeTripwire(this.rxTripwire);
     freeTripwire(this.#txTripwire);
     release(this.#segment);
+    if (this.#stage >= 0) release(this.#stage);
   }
 }
 
@@ -191,7 +304,11 @@ export function connectEndpoint(
   return end;
 }
 
-/** Called with a connection's end and each message that arrives on it. */
+/**
+ * Called with a connection's end and each message that arrives on it. The message
+ * is the receive buffer itself, not a copy: it is valid until the handler returns
+ * or sends on `end`, whichever comes first. Copy it (`msg.slice()`) to keep it.
+ */
 export type EndpointHandler = (end: Endpoint, msg: Uint8Array) => void;
 
 /**
@@ -266,10 +383,11 @@ export class EventServer {
 
   /** Serves the message waiting on `end`, or lets it go if its client closed. */
   #take(end: Endpoint): void {
-    const msg = end.tryReceive();
+    const msg = end.tryReceive(false);
     if (msg) {
       this.served++;
       this.#handler(end, msg);
+      end.flush(); // a handler that did not answer still frees the client's buffer
     } else if (end.peerClosed) {
       this.#byTripwire.delete(end.rxTripwire);
       this.#known.delete(this.#names.get(end)!);

@@ -38,6 +38,8 @@ export const slotSegment: number[] = [];
 export const slotDirectory: (Int32Array | undefined)[] = [];
 /** The event page (Tripwire bits and the event queue), once the kernel has made it. */
 export const events: { page: Int32Array | null } = { page: null };
+/** The DMA queue (002 §3.4), once the kernel has made it. */
+export const dma: { queue: Int32Array | null } = { queue: null };
 /** Other processes' signal FIFOs this process may post to, by pid. */
 export const fifos = new Map<number, Int32Array>();
 
@@ -46,6 +48,14 @@ export const safePoint = {
   epoch: (_epoch: number) => {},
   signals: () => {},
 };
+
+/** Rings the kernel's doorbell if it sleeps: something was posted for it. */
+export function ringDoorbell(): void {
+  if (Atomics.load(DB, Doorbell.KERNEL_SLEEPING) !== 0) {
+    Atomics.add(DB, Doorbell.SEQ, 1);
+    Atomics.notify(DB, Doorbell.SEQ, 1);
+  }
+}
 
 /** Posts a request and waits for the kernel's answer; returns the error code. */
 function enter(
@@ -66,10 +76,7 @@ function enter(
   t[Trap.ARG0 + 4] = a4;
   t[Trap.ARG0 + 5] = a5;
   Atomics.store(t, Trap.STATE, TrapState.PENDING);
-  if (Atomics.load(DB, Doorbell.KERNEL_SLEEPING) !== 0) {
-    Atomics.add(DB, Doorbell.SEQ, 1);
-    Atomics.notify(DB, Doorbell.SEQ, 1);
-  }
+  ringDoorbell();
   awaitCompletion(t);
   return t[Trap.ERRNO];
 }
@@ -162,6 +169,8 @@ export function collectGrants(): void {
       slotDirectory[g.slot] = new Int32Array(g.directory);
     } else if (g.kind === "fifo") {
       fifos.set(g.pid, new Int32Array(g.buffer));
+    } else if (g.kind === "dma") {
+      dma.queue = new Int32Array(g.buffer);
     } else {
       events.page = new Int32Array(g.buffer);
     }

@@ -1,0 +1,120 @@
+/**
+ * The DMA queue (002 §3.4), the kernel's side: a process fills a ring of WRITE
+ * requests in memory it shares with its kernel, and the kernel takes them with no
+ * trap per request. The trap service polls every running process's queue while it
+ * is awake and takes a bounded batch from each in turn (the paper's round-robin
+ * among non-empty queues); a process that finds the kernel asleep rings the
+ * doorbell, as for a trap. Before the kernel serves any trap of a process it takes
+ * everything in that process's queue, so requests leave in the order they were
+ * made, queued or trapped.
+ *
+ * An entry is checked exactly as a trapped WRITE is (descriptor, staleness, node,
+ * rights, bounds, size); one that fails completes with that error in the
+ * process's completion counters (and as a COMPLETION event if it asked for one)
+ * instead of failing a trap. Nothing in the ring is trusted: a TAIL more than the
+ * ring's size ahead of HEAD is refused as a whole, with one EINVAL completion.
+ */
+
+import {
+  DMA_CAPACITY,
+  DMA_ENTRY_WORDS,
+  DMA_INLINE_BYTES,
+  DMA_QUEUE_BYTES,
+  DmaEntry,
+  DmaFlag,
+  DmaOp,
+  DmaQueue,
+  Rights,
+  Trap,
+} from "../abi/layout.ts";
+import { Errno } from "../abi/errors.ts";
+import type { Kernel } from "../kernel.ts";
+import { FrameType, MAX_PAYLOAD } from "../net/wire.ts";
+import { KernelError } from "../panic.ts";
+import type { Process } from "../proc/process.ts";
+import { readLocal, usableDescriptor } from "../syscalls/sys_remote.ts";
+
+/** Entries taken from one queue per pass of the trap service, so no queue starves another. */
+export const DMA_BATCH = 64;
+
+/** The process's DMA queue, made and handed over on first use. */
+export function dmaQueue(p: Process): Int32Array {
+  if (!p.dma) {
+    const buffer = new SharedArrayBuffer(DMA_QUEUE_BYTES);
+    p.dma = new Int32Array(buffer);
+    p.dmaHead = 0;
+    p.handle!.grant({ kind: "dma", buffer });
+    Atomics.add(p.trap, Trap.GRANTS, 1);
+  }
+  return p.dma;
+}
+
+/**
+ * Takes up to `budget` entries from `p`'s queue; returns how many. Stops early
+ * while `p` has as many requests outstanding as it may (they wait in the ring).
+ */
+export function drainDma(k: Kernel, p: Process, budget: number): number {
+  const q = p.dma;
+  if (!q) return 0;
+  let head = p.dmaHead;
+  const tail = Atomics.load(q, DmaQueue.TAIL);
+  const queued = (tail - head) | 0;
+  if (queued === 0) return 0;
+  if (queued < 0 || queued > DMA_CAPACITY) {
+    // TAIL is the process's word and it is garbage: drop what it claims, once.
+    p.dmaHead = tail;
+    Atomics.store(q, DmaQueue.HEAD, tail);
+    k.remote.refuse(p, 0, k.nodeId, Errno.EINVAL);
+    return 1;
+  }
+  let n = 0;
+  for (; head !== tail && n < budget; n++) {
+    if (!k.remote.canIssue(p)) break;
+    take(k, p, q, DmaQueue.ENTRIES + ((head >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS);
+    head = (head + 1) | 0;
+  }
+  p.dmaHead = head;
+  Atomics.store(q, DmaQueue.HEAD, head);
+  return n;
+}
+
+/** Issues the WRITE one entry asks for, or completes it with the error it earns. */
+function take(k: Kernel, p: Process, q: Int32Array, at: number): void {
+  const opWord = q[at + DmaEntry.OP];
+  const id = q[at + DmaEntry.DESC];
+  const off = q[at + DmaEntry.OFFSET] >>> 0;
+  const count = q[at + DmaEntry.COUNT] >>> 0;
+  const tag = q[at + DmaEntry.TAG];
+  const op = opWord & 0xff;
+  try {
+    if ((opWord & ~(0xff | DmaFlag.NOTIFY)) !== 0) {
+      throw new KernelError("EINVAL", `DMA entry flags ${opWord}`);
+    }
+    let data: Uint8Array;
+    if (op === DmaOp.WRITE) {
+      if (count === 0 || count > DMA_INLINE_BYTES) {
+        throw new KernelError("EINVAL", `DMA WRITE of ${count} bytes (1..${DMA_INLINE_BYTES})`);
+      }
+      data = new Uint8Array(q.buffer, (at + DmaEntry.DATA) * 4, count);
+    } else if (op === DmaOp.WRITE_BLOCK) {
+      if (count === 0 || count > MAX_PAYLOAD) {
+        throw new KernelError("EINVAL", `DMA block of ${count} bytes (1..${MAX_PAYLOAD})`);
+      }
+      data = readLocal(p, q[at + DmaEntry.VADDR] >>> 0, count);
+    } else {
+      throw new KernelError("EINVAL", `no DMA operation ${op}`);
+    }
+    const d = usableDescriptor(k, p, id, Rights.WRITE, off, count);
+    k.remote.issue(
+      FrameType.WRITE,
+      d,
+      { offset: off, count, notify: (opWord & DmaFlag.NOTIFY) !== 0 },
+      { proc: p, descId: id, local: null, localOffset: 0, notify: false, tag },
+      data,
+    );
+  } catch (e) {
+    if (!(e instanceof KernelError)) throw e;
+    const node = p.descriptors.get(id)?.node ?? k.nodeId;
+    k.remote.refuse(p, id, node, e.errno, tag);
+  }
+}

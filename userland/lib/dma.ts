@@ -1,0 +1,143 @@
+/**
+ * The DMA queue (002 §3.4): remote WRITEs posted without a trap. A request goes
+ * into a ring this process shares with its kernel, and the kernel takes it
+ * asynchronously, in order, and sends it; the caller goes on at once. The first
+ * request makes the queue (one trap); after that a process traps only when the
+ * ring is full. Requests leave in the order they were made, queued or trapped:
+ * the kernel empties the ring before it serves any trap of this process.
+ *
+ * Completion is seen as for any WRITE: in the destination memory, by an outgoing
+ * Tripwire, in `remoteCounters()`, or, for a request given a `tag`, as a
+ * COMPLETION event in the event queue (`waitEvent`). A request the kernel refuses
+ * (a bad descriptor, out of bounds…) does not throw here: it completes with that
+ * error, counted in `remoteCounters().errors` (sticky until `remoteStatus()`), and
+ * in its COMPLETION event's `info`.
+ *
+ * A block request reads its source when the kernel takes it, as a DMA engine
+ * would: leave the source alone until the request has completed (or at least
+ * until `dmaIdle()` is true).
+ *
+ * @example
+ * ```ts
+ * const { desc } = importSegment("inbox", { hint: 0 });
+ * dmaWrite32(desc, 64, 1);                      // PIO: the word rides in the ring
+ * dmaWriteBlock(desc, 128, buf, 4096, { tag: 7 }); // DMA from local memory
+ * const e = waitEvent(1000);                     // { kind: COMPLETION, id: 7, info: 0 }
+ * ```
+ */
+
+import {
+  DMA_CAPACITY,
+  DMA_ENTRY_WORDS,
+  DMA_INLINE_BYTES,
+  DmaEntry,
+  DmaFlag,
+  DmaOp,
+  DmaQueue,
+} from "../../kernel/abi/layout.ts";
+import { Sys } from "../../kernel/abi/syscalls.ts";
+import { nap } from "./signals.ts";
+import { collectGrants, dma, ringDoorbell, trap } from "./trap.ts";
+
+export interface DmaOptions {
+  /** The WRITE notifies at the owner (as `notify` on WRITE). */
+  notify?: boolean;
+  /** Non-zero: deliver a COMPLETION event with this id when it completes. */
+  tag?: number;
+}
+
+let Q: Int32Array | null = null;
+let Q8: Uint8Array | null = null;
+let tail = 0;
+
+/** The queue, made (one trap) on first use. */
+function queue(): Int32Array {
+  if (Q) return Q;
+  trap(Sys.dma_flush);
+  if (!dma.queue) collectGrants();
+  if (!dma.queue) throw new Error("the kernel did not hand over the DMA queue");
+  Q = dma.queue;
+  Q8 = new Uint8Array(Q.buffer);
+  tail = Atomics.load(Q, DmaQueue.TAIL);
+  return Q;
+}
+
+/** The next free entry's first word, waiting (by trapping) while the ring is full. */
+function reserve(): number {
+  const q = queue();
+  while (((tail - Atomics.load(q, DmaQueue.HEAD)) | 0) >= DMA_CAPACITY) {
+    // Full: have the kernel take what it can now. If it cannot (too many requests
+    // outstanding), give the answers a moment to come back.
+    if (trap(Sys.dma_flush) === 0) nap(0.05);
+  }
+  return DmaQueue.ENTRIES + ((tail >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS;
+}
+
+/** Publishes the entry at the tail and tells a sleeping kernel. */
+function publish(): void {
+  tail = (tail + 1) | 0;
+  Atomics.store(Q!, DmaQueue.TAIL, tail);
+  ringDoorbell();
+}
+
+function fill(at: number, op: number, desc: number, offset: number, count: number, o: DmaOptions) {
+  const q = Q!;
+  q[at + DmaEntry.OP] = op | (o.notify ? DmaFlag.NOTIFY : 0);
+  q[at + DmaEntry.DESC] = desc;
+  q[at + DmaEntry.OFFSET] = offset;
+  q[at + DmaEntry.COUNT] = count;
+  q[at + DmaEntry.TAG] = o.tag ?? 0;
+}
+
+const NONE: DmaOptions = {};
+
+/** Queues a WRITE of up to DMA_INLINE_BYTES (40) bytes, carried in the ring itself. */
+export function dmaWrite(desc: number, offset: number, data: Uint8Array, o = NONE): void {
+  if (data.length === 0 || data.length > DMA_INLINE_BYTES) {
+    throw new RangeError(`a queued WRITE carries 1..${DMA_INLINE_BYTES} bytes; use dmaWriteBlock`);
+  }
+  const at = reserve();
+  fill(at, DmaOp.WRITE, desc, offset, data.length, o);
+  Q8!.set(data, (at + DmaEntry.DATA) * 4);
+  publish();
+}
+
+/** Queues a WRITE of one 32-bit word (little-endian). */
+export function dmaWrite32(desc: number, offset: number, value: number, o = NONE): void {
+  const at = reserve();
+  fill(at, DmaOp.WRITE, desc, offset, 4, o);
+  Q![at + DmaEntry.DATA] = value;
+  publish();
+}
+
+/**
+ * Queues a WRITE of `count` bytes of this process's memory at `vaddr`, read when the
+ * kernel takes the request.
+ */
+export function dmaWriteBlock(
+  desc: number,
+  offset: number,
+  vaddr: number,
+  count: number,
+  o = NONE,
+): void {
+  const at = reserve();
+  fill(at, DmaOp.WRITE_BLOCK, desc, offset, count, o);
+  Q![at + DmaEntry.VADDR] = vaddr;
+  publish();
+}
+
+/** Requests in the ring the kernel has not taken yet (no trap). */
+export function dmaQueued(): number {
+  return Q ? (tail - Atomics.load(Q, DmaQueue.HEAD)) | 0 : 0;
+}
+
+/** True when the kernel has taken every queued request (each is on its way). */
+export function dmaIdle(): boolean {
+  return dmaQueued() === 0;
+}
+
+/** Has the kernel take every queued request now (one trap); returns how many it took. */
+export function dmaFlush(): number {
+  return Q ? trap(Sys.dma_flush) : 0;
+}
