@@ -125,7 +125,7 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     },
 
     dma_flush: (p) => {
-      const q = dmaQueue(p);
+      dmaQueue(p); // made and handed over on the first call
       let n = 0;
       for (let got = 1; got > 0;) n += got = drainDma(k, p, DMA_CAPACITY);
       return n;

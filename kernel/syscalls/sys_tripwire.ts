@@ -10,7 +10,6 @@
 import { EventPage, MAX_TRIPWIRES, TripwireFlag } from "../abi/layout.ts";
 import type { Kernel } from "../kernel.ts";
 import { fail, hex } from "../panic.ts";
-import type { Process } from "../proc/process.ts";
 import {
   eventPage,
   localTarget,
