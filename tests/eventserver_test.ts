@@ -59,3 +59,45 @@ Deno.test("the server lets each connection go when its client closes it: many cl
     QUIET,
   );
 });
+
+Deno.test("the RPC on endpoints: byte-exact at every size, one-way and two-way exchanges, timeouts, 150 KB in pieces", async () => {
+  await withCluster(
+    async (c) => {
+      const servers = [["ept", "4096"], ["ept.big", "200000"]].map(([name, size]) =>
+        c.spawn(0, "ep_node", ["server", name, size])
+      );
+      await until(c, () => c.results().filter((r) => r.ready).length === 2, "the servers");
+      const st = await c.run(1, "ep_node", ["client"], 30_000);
+      assert.equal(st.status, 0, st.reason + c.console.out);
+      const r = c.results().find((x) => "echoed" in x);
+      assert.deepEqual(r.echoed, [1, 10, 31, 32, 33, 36, 40, 41, 100, 1000, 4000, 8120]);
+      assert.equal(r.oneWay, 50, "each unanswered message still freed the buffer");
+      assert.equal(r.afterOneWay, true);
+      assert.equal(r.two, true, "two answers to one request, in order");
+      assert.equal(r.timeout, "ETIMEDOUT");
+      assert.equal(r.afterTimeout, true, "the connection works after a timeout");
+      assert.equal(r.bigEcho, true, "150,000 bytes echoed byte-exact");
+      assert.match(r.tooBig, /^RangeError/);
+      for (const s of servers) c.node(0).signalProcess(s, Sig.SIGTERM, 0);
+      for (const s of servers) assert.equal((await s.exited).status, 0);
+    },
+    2,
+    QUIET,
+  );
+});
+
+Deno.test("an end whose peer closed fails calls and sends with EPIPE, without waiting out the timeout", async () => {
+  await withCluster(
+    async (c) => {
+      const x = c.spawn(0, "ep_node", ["pair", "x", "y"]);
+      const st = await c.run(0, "ep_node", ["pair", "y", "x"], 30_000);
+      assert.equal(st.status, 0, st.reason + c.console.out);
+      assert.equal((await x.exited).status, 0);
+      assert.match(c.console.out, /x got 3/);
+      const r = c.results().find((x) => "call" in x);
+      assert.deepEqual(r, { call: "EPIPE", send: "EPIPE", closed: true });
+    },
+    1,
+    QUIET,
+  );
+});

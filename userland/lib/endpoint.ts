@@ -160,16 +160,23 @@ export class Endpoint {
     return Atomics.load(this.#words, this.#rxAt >> 2) !== 0;
   }
 
-  /** Sends `msg` once the peer's buffer is free, waiting up to `timeoutMs`; false if not. */
+  /**
+   * Sends `msg` once the peer's buffer is free, waiting up to `timeoutMs`; false if
+   * it did not free in time. Throws EPIPE once the peer has closed its end.
+   */
   send(msg: Uint8Array, timeoutMs: number): boolean {
     if (this.#peer < 0) throw new SysError(Errno.EINVAL, "endpoint", "not connected");
     const n = msg.length;
     if (n > this.peerSize) throw new RangeError(`${n} bytes exceed the peer's ${this.peerSize}`);
-    const w = this.#words, tx = this.#txAt >> 2;
+    const w = this.#words, tx = this.#txAt >> 2, rx = this.#rxAt >> 2;
+    if (this.peerClosed) throw new SysError(Errno.EPIPE, "send", `${this.name}: peer closed`);
     if (Atomics.load(w, tx) === 0) {
-      const free = () => Atomics.load(w, tx) !== 0 || null;
+      // The peer frees its buffer, or says it has closed (rx_ready = -1).
+      const free = () => Atomics.load(w, tx) !== 0 || Atomics.load(w, rx) === -1 || null;
       if (!untilTripwire(this.#txTripwire, timeoutMs, free)) return false;
     }
+    if (Atomics.load(w, rx) === -1) this.peerClosed = true;
+    if (this.peerClosed) throw new SysError(Errno.EPIPE, "send", `${this.name}: peer closed`);
     Atomics.store(w, tx, 0);
     // [message][rx_ready], and tx_ready too when we owe it: one WRITE, in that order.
     const count = n + (this.#owed ? 8 : 4);
@@ -237,12 +244,17 @@ export class Endpoint {
     dmaWrite32(this.#peer, this.#peerBytes - 4, 1);
   }
 
-  /** Takes the next message, waiting up to `timeoutMs`; null on timeout. */
+  /** Takes the next message, waiting up to `timeoutMs`; null on timeout or once the peer closed. */
   receive(timeoutMs: number): Uint8Array | null {
     const m = this.tryReceive();
-    if (m) return m;
+    if (m || this.peerClosed) return m;
     this.flush(); // the peer may be waiting for its buffer before it can send
-    return untilTripwire(this.rxTripwire, timeoutMs, () => this.tryReceive());
+    const r = untilTripwire(
+      this.rxTripwire,
+      timeoutMs,
+      () => this.tryReceive() ?? (this.peerClosed ? EMPTY : null),
+    );
+    return this.peerClosed ? null : r;
   }
 
   /**
@@ -268,6 +280,8 @@ export class Endpoint {
         dmaWrite32(this.#peer, this.#peerBytes - 8, -1);
       } catch { /* the peer is gone already */ }
     }
+    this.#owed = false;
+    this.#peer = -1;
     freeTripwire(this.rxTripwire);
     freeTripwire(this.#txTripwire);
     release(this.#segment);

@@ -109,16 +109,29 @@ export {
 } from "./remote.ts";
 export { execName, startOn } from "./exec.ts";
 export {
+  dmaFlush,
+  dmaIdle,
+  type DmaOptions,
+  dmaQueued,
+  dmaWrite,
+  dmaWrite32,
+  dmaWriteBlock,
+} from "./dma.ts";
+export {
   allocTripwire,
   armTripwire,
   clearTripwire,
   disarmTripwire,
   eventsDropped,
+  eventWaitCounts,
   freeTripwire,
   nextEvent,
+  type QueuedEvent,
+  signalEvents,
   type TripwireEvent,
   tripwireFired,
   type TripwireTarget,
+  unregisterSignalEvents,
   waitEvent,
   waitTripwire,
 } from "./tripwire.ts";

@@ -1,5 +1,9 @@
 /**
- * Tripwires and the asynchronous event queue (002 §2.5, §3.3, §3.5).
+ * Tripwires and the asynchronous event queue (002 §2.5, §3.3, §3.5). The queue
+ * carries Tripwire events (interest registered per Tripwire: `event: true` when
+ * arming; re-arm without it or disarm to unregister), completion events (per DMA
+ * request: a `tag`, see dma.ts) and signal events (per address range:
+ * `signalEvents`, `unregisterSignalEvents`).
  *
  * A Tripwire watches memory for accesses that cross the network: reads or writes
  * from other nodes to a range of this process's memory, or (`outgoing`) this
@@ -135,15 +139,47 @@ export function untilTripwire<T>(id: number, timeoutMs: number, attempt: () => T
   }
 }
 
-/** One event from the queue. */
-export interface TripwireEvent {
+/**
+ * One event from the queue (EventKind): TRIPWIRE (id: the Tripwire, info: the
+ * access), COMPLETION (id: the DMA request's tag, info: 0 or its error code), or
+ * SIGNAL (id: the registration's tag, info: the signalled address).
+ */
+export interface QueuedEvent {
   kind: number;
   id: number;
   info: number;
 }
+/** The name this type had when only Tripwires delivered events. */
+export type TripwireEvent = QueuedEvent;
 
-/** Takes the next event, or null when the queue is empty (no trap). */
-export function nextEvent(): TripwireEvent | null {
+/**
+ * Registers interest in the signals arriving at [vaddr, vaddr+len) of this
+ * process's memory: each becomes a SIGNAL event with id `tag` (> 0) and the
+ * signalled address as info, instead of a handler call. Senders then reach this
+ * range through the kernel (a trap each on the hardware path), as the kernel alone
+ * writes the queue.
+ */
+export function signalEvents(vaddr: number, len: number, tag: number): void {
+  if (!Number.isInteger(tag) || tag <= 0) throw new RangeError(`tag ${tag}: a positive integer`);
+  trap(Sys.event_signal, vaddr, len, tag);
+  if (!events.page) collectGrants();
+}
+
+/** Unregisters the ranges overlapping [vaddr, vaddr+len); returns how many. */
+export function unregisterSignalEvents(vaddr: number, len = 1): number {
+  return trap(Sys.event_signal, vaddr, len, 0);
+}
+
+/** How waits on the event queue ended: taken while spinning, or after blocking. */
+const waits = { spun: 0, blocked: 0 };
+
+/** How many `waitEvent` calls found their event while spinning, and how many blocked. */
+export function eventWaitCounts(): { spun: number; blocked: number } {
+  return { ...waits };
+}
+
+/** Takes the next event, or null when the queue is empty (no trap). O(1). */
+export function nextEvent(): QueuedEvent | null {
   const p = events.page;
   if (!p) return null;
   const head = p[EventPage.HEAD];
@@ -156,18 +192,26 @@ export function nextEvent(): TripwireEvent | null {
 
 /**
  * Takes the next event, waiting up to `timeoutMs` for one: it spins for `spinUs`
- * (002 §5.3: 15 µs) before it blocks. Returns null on timeout.
+ * before it blocks (by default 15 µs, as 002 §5.3's server; none when the node
+ * runs block-only). Returns null on timeout. No trap: it blocks on the queue's
+ * tail word, which the kernel notifies.
  */
-export function waitEvent(timeoutMs: number, spinUs = 15): TripwireEvent | null {
+export function waitEvent(timeoutMs: number, spinUs = SPIN > 0 ? 15 : 0): QueuedEvent | null {
   let e = nextEvent();
   if (e) return e;
   const p = page();
-  if (SPIN > 0) {
+  if (spinUs > 0) {
     const until = performance.now() + spinUs / 1000;
     do {
-      for (let i = 0; i < 64; i++) if ((e = nextEvent())) return e;
+      for (let i = 0; i < 64; i++) {
+        if ((e = nextEvent())) {
+          waits.spun++;
+          return e;
+        }
+      }
     } while (performance.now() < until);
   }
+  waits.blocked++;
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const tail = Atomics.load(p, EventPage.TAIL);

@@ -1,0 +1,104 @@
+/**
+ * The asynchronous event queue (002 §3.5): Tripwire events arrive in order and are
+ * taken without a trap; a wait spins for its configured time before it blocks;
+ * signals at a registered range come as SIGNAL events (from this node's processes
+ * and from other nodes' notifying writes) until the interest is unregistered.
+ * Completion events are shown with the DMA queue (dma_test.ts).
+ */
+
+import assert from "node:assert/strict";
+import { EventKind, EventPage, Sig } from "../kernel/abi/layout.ts";
+import { QUIET, until } from "./remote_helpers.ts";
+import { withCluster } from "./helpers.ts";
+
+Deno.test("200 Tripwire events arrive in the order of the writes, and taking them makes no trap", async () => {
+  await withCluster(
+    async (c) => {
+      const n = 200;
+      const q = c.spawn(0, "ev_node", ["queue", String(n)]);
+      await until(c, () => c.results().some((r) => r.ready), "the queue to arm");
+      const before = q.counters.traps; // its `ready` line was its last trap
+      const st = await c.run(1, "ev_node", ["writer", String(n)]);
+      assert.equal(st.status, 0, st.reason);
+      await until(c, () => c.results().some((r) => "inOrder" in r), "the events");
+      const r = c.results().find((x) => "inOrder" in x);
+      assert.deepEqual([r.inOrder, r.kinds], [true, [EventKind.TRIPWIRE]]);
+      // Its only trap since: printing the result line.
+      assert.equal(q.counters.traps - before, 1, "no trap to poll, dequeue or wait");
+      c.node(0).signalProcess(q, Sig.SIGKILL, 0);
+    },
+    2,
+    QUIET,
+  );
+});
+
+Deno.test("a wait on the event queue blocks at once after a short spin, or takes the event while a long spin lasts", async () => {
+  await withCluster(
+    async (c) => {
+      // The default spin (15 µs) is long over before the write: the wait blocks.
+      const w = c.spawn(0, "ev_node", ["spinner", "15"]);
+      await until(c, () => c.results().some((r) => r.ready), "the waiter");
+      await until(
+        c,
+        () => w.events !== null && Atomics.load(w.events, EventPage.WAITING) === 1,
+        "the waiter to block",
+      );
+      let st = await c.run(1, "ev_node", ["notifier"]);
+      assert.equal(st.status, 0, st.reason);
+      await until(c, () => c.results().some((r) => "got" in r), "the event");
+      assert.deepEqual(c.results().find((r) => "got" in r), {
+        got: true,
+        counts: { spun: 0, blocked: 1 },
+      });
+      assert.equal((await w.exited).status, 0);
+
+      // A 20 s spin outlasts starting the writer: the event is taken spinning and
+      // the waiter never says it sleeps.
+      c.console.out = "";
+      const s = c.spawn(0, "ev_node", ["spinner", "20000000", "ev.spin"]);
+      await until(c, () => c.results().some((r) => r.ready), "the spinner");
+      st = await c.run(1, "ev_node", ["notifier", "ev.spin"]);
+      assert.equal(st.status, 0, st.reason);
+      await until(c, () => c.results().some((r) => "got" in r), "the event");
+      assert.deepEqual(c.results().find((r) => "got" in r), {
+        got: true,
+        counts: { spun: 1, blocked: 0 },
+      });
+      assert.equal(Atomics.load(s.events!, EventPage.WAITING), 0);
+      assert.equal((await s.exited).status, 0);
+    },
+    2,
+    QUIET,
+  );
+});
+
+Deno.test("signals at a range registered for events come as SIGNAL events instead of handler calls, until unregistered", async () => {
+  await withCluster(async (c) => {
+    const st = await c.run(0, "ev_node", ["signals"]);
+    assert.equal(st.status, 0, st.reason);
+    const r = c.results().find((x) => "events" in x);
+    assert.equal(r.before, 1, "a signal outside the range runs the handler");
+    assert.deepEqual(r.events, [[r.kind, 7, 70], [r.kind, 7, 100]], "[SIGNAL, tag, address]");
+    assert.equal(r.handled, 0, "no handler call while registered");
+    assert.equal(r.removed, 1);
+    assert.equal(r.after, 1, "after unregistering, the handler runs again");
+  }, 1);
+});
+
+Deno.test("another node's notifying write into a registered range is a SIGNAL event", async () => {
+  await withCluster(
+    async (c) => {
+      const o = c.spawn(0, "ev_node", ["sigowner"]);
+      await until(c, () => c.results().some((r) => r.ready), "the owner");
+      const st = await c.run(1, "ev_node", ["notifier"]);
+      assert.equal(st.status, 0, st.reason);
+      await until(c, () => c.results().some((r) => "first" in r), "the event");
+      const r = c.results().find((x) => "first" in x);
+      assert.deepEqual(r.first, [EventKind.SIGNAL, 9, 70]);
+      assert.equal(r.handled, 0, "the handler on the page did not run for it");
+      assert.equal((await o.exited).status, 0);
+    },
+    2,
+    QUIET,
+  );
+});
