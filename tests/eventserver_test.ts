@@ -101,3 +101,22 @@ Deno.test("an end whose peer closed fails calls and sends with EPIPE, without wa
     QUIET,
   );
 });
+
+Deno.test("the server lets go of the connections of a client that died without closing them", async () => {
+  await withCluster(
+    async (c) => {
+      const server = c.spawn(0, "ep_node", ["server", "ept", "64"]);
+      await until(c, () => c.results().some((r) => r.ready), "the server");
+      const armed = () => c.node(0).tripwires.armedBy(server.pid);
+      const idle = armed(); // its listening Tripwire
+      const st = await c.run(1, "ep_node", ["die", "5"]);
+      assert.equal(st.status, 0, st.reason);
+      // The connections stay until an idle sweep's probes come back ESTALE.
+      await until(c, () => armed() === idle, "the server to let the 5 go", 20_000);
+      c.node(0).signalProcess(server, Sig.SIGTERM, 0);
+      assert.equal((await server.exited).status, 0);
+    },
+    2,
+    QUIET,
+  );
+});

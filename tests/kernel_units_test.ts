@@ -5,14 +5,20 @@
 
 import assert from "node:assert/strict";
 import {
+  Access,
   Directory,
   DIRECTORY_MAX_ENTRIES,
+  EVENT_PAGE_BYTES,
+  EventPage,
   Fifo,
+  MAX_TRIPWIRES,
   PAGE_SHIFT,
   Pte,
   Trap,
   TRAP_ARGS,
+  TripwireFlag,
 } from "../kernel/abi/layout.ts";
+import { localTarget, TripwireTable } from "../kernel/remote/tripwires.ts";
 import { Sys } from "../kernel/abi/syscalls.ts";
 import { PageTable, walkPageTable } from "../kernel/memory/page_table.ts";
 import { fifoCell, fifoPending, fifoPost } from "../kernel/signal/fifo_ring.ts";
@@ -151,4 +157,28 @@ Deno.test("PageTable ignores a directory the process scribbled on", () => {
   new Int32Array(pt.buffer)[0] = 0x7fffffff; // garbage in the shared directory
   assert.doesNotThrow(() => pt.clear(5));
   assert.equal(pt.get(5), 0);
+});
+
+Deno.test("Tripwire matching looks at the Tripwires of the lines touched, not at all 4096 armed", () => {
+  const page = new Int32Array(EVENT_PAGE_BYTES / 4);
+  const table = new TripwireTable({ eventPage: () => page });
+  // 4096 Tripwires on 4096 different words of one segment, one per 64-byte line…
+  for (let id = 0; id < MAX_TRIPWIRES; id++) {
+    table.arm(1, id, localTarget(5), id * 64, id * 64 + 4, TripwireFlag.WRITE);
+  }
+  assert.equal(table.armed, 4096);
+  // …and 1000 accesses of 8 bytes spread over them: each looks at one bucket of one.
+  for (let i = 0; i < 1000; i++) {
+    const line = (i * 37) % MAX_TRIPWIRES;
+    table.matchLocal(5, line * 64, 8, Access.WRITE);
+  }
+  assert.equal(table.fired, 1000, "each access fired the Tripwire of its line");
+  assert.equal(table.examined, 1000, "one candidate per access, not 4096");
+  // An access to another segment, or by another node's writes elsewhere, looks at none.
+  table.matchLocal(6, 0, 4096, Access.WRITE);
+  table.matchOutgoing(1, 5, 0, 4096, Access.WRITE);
+  assert.equal(table.examined, 1000);
+  // The bit of the last one fired is set in the owner's page.
+  const last = (999 * 37) % MAX_TRIPWIRES;
+  assert.notEqual(page[EventPage.BITMAP + (last >>> 5)] & (1 << (last & 31)), 0);
 });

@@ -76,6 +76,8 @@ export class TripwireTable {
   /** Tripwires armed now, and how many times any fired. */
   armed = 0;
   fired = 0;
+  /** Bucket entries looked at by matching, over all accesses: the cost of matching. */
+  examined = 0;
   readonly #owner: WireOwner;
   /** Per target, the buckets: Tripwires by line (key line·2) or page (page·2 + 1). */
   readonly #targets = new Map<WireTarget, Map<number, Wire[]>>();
@@ -189,6 +191,7 @@ export class TripwireTable {
     access: number,
   ) {
     if (!b) return;
+    this.examined += b.length;
     for (const w of b) {
       if (w.stamp === stamp || !(w.flags & bit) || w.first >= end || w.end <= offset) continue;
       w.stamp = stamp;

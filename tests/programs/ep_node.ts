@@ -5,6 +5,8 @@
  *                              starting 'e' is echoed, 'n' gets no answer, 't' gets two
  *                              (itself, then reversed); reports {ready}; SIGTERM ends it
  *   ep_node client             calls "ept" and "ept.big" (node 0) and reports what came back
+ *   ep_node die N              opens N connections to "ept", calls once on each and
+ *                              exits without closing them
  *   ep_node pair ME PEER       makes end pair.ME and connects to pair.PEER (node 0); "x"
  *                              takes one message and closes; "y" calls x and reports
  *                              the error, then tries to send again
@@ -102,8 +104,14 @@ function pair(me: string, peer: string): number {
   return 0;
 }
 
+function die(n: number): number {
+  for (let i = 0; i < n; i++) connectEndpoint("ept", 0, 64).call(message("e", 8), 5_000);
+  return 0;
+}
+
 export default function main(args: string[]): number {
   if (args[0] === "server") return server(args[1], Number(args[2]));
+  if (args[0] === "die") return die(Number(args[1]));
   if (args[0] === "pair") return pair(args[1], args[2]);
   return client();
 }

@@ -34,7 +34,13 @@
  * node into the client's word 0.
  */
 
-import { DMA_INLINE_BYTES, DMA_MAX_BLOCK, PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
+import {
+  DMA_INLINE_BYTES,
+  DMA_MAX_BLOCK,
+  EventKind,
+  PAGE_SIZE,
+  Rights,
+} from "../../kernel/abi/layout.ts";
 import { Errno, SysError } from "../../kernel/abi/errors.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
 import { view, view32 } from "./mmu.ts";
@@ -52,6 +58,8 @@ import {
 } from "./tripwire.ts";
 
 const BUF = 64;
+/** A probe's completion codes that mean the client's end is gone. */
+const GONE = new Set<number>([Errno.ESTALE, Errno.EHOSTDOWN, Errno.EBADF]);
 const PEER = 0;
 /** Client slots in a listening segment: [node, pid, k, 0] each. */
 const LISTEN_SLOTS = 256;
@@ -90,6 +98,8 @@ export class Endpoint {
 
   /** Set once the peer has closed its end (it wrote -1 into our rx_ready). */
   peerClosed = false;
+  /** Messages taken so far. */
+  received = 0;
 
   /**
    * Makes an end with a receive buffer of at least `size` bytes, exported as `name`
@@ -153,6 +163,14 @@ export class Endpoint {
   /** Writes our node into the peer's word 0 (a server telling its client). */
   introduce(): void {
     WRITE32(this.#peer, PEER * 4, nodeId() + 1);
+  }
+
+  /**
+   * Says it again, queued, asking for a COMPLETION event with id `tag`: the event's
+   * info is 0 while the peer's end exists, ESTALE once it is gone.
+   */
+  probe(tag: number): void {
+    if (this.#peer >= 0) dmaWrite32(this.#peer, PEER * 4, nodeId() + 1, { tag });
   }
 
   /** True if a message is waiting (a local load). */
@@ -234,6 +252,7 @@ export class Endpoint {
       : this.#bytes.subarray(end - (r - 1), end);
     Atomics.store(w, rx, 0);
     this.#owed = true;
+    this.received++;
     return msg;
   }
 
@@ -331,7 +350,10 @@ export type EndpointHandler = (end: Endpoint, msg: Uint8Array) => void;
  * the server dispatches it to the handler with that connection's end, and keeps
  * taking events until the queue is empty, then spins (15 µs) before it blocks. If
  * the queue ever overflowed (events are dropped and counted), it looks at every
- * connection. A client that closes its end (rx_ready = -1) lets the server's go.
+ * connection. A client that closes its end (rx_ready = -1) lets the server's go;
+ * so does one that died without closing: when the server is idle it probes, at
+ * most once a second, each connection that sent nothing since the last look, and
+ * the probe's COMPLETION event says whether the client's end still exists.
  * Waiting takes no trap, so the process's own signals are run between events
  * (a blocked wait ends within 100 ms to let them).
  */
@@ -349,6 +371,11 @@ export class EventServer {
   readonly #names = new Map<Endpoint, string>();
   readonly #known = new Set<string>();
   #dropped = 0;
+  /** Probes in flight, by tag, and each connection's message count at the last look. */
+  readonly #probes = new Map<number, Endpoint>();
+  readonly #seen = new Map<Endpoint, number>();
+  #nextTag = 1;
+  #nextSweep = 0;
   /** Requests served. */
   served = 0;
 
@@ -386,13 +413,44 @@ export class EventServer {
         this.#accept();
         for (const end of [...this.#byTripwire.values()]) this.#take(end);
       }
-      if (!e) continue;
-      if (e.id === this.#listenTripwire) this.#accept();
+      if (!e) {
+        this.#sweep(); // idle for 100 ms
+        continue;
+      }
+      if (e.kind === EventKind.COMPLETION) {
+        const end = this.#probes.get(e.id);
+        this.#probes.delete(e.id);
+        if (end && GONE.has(e.info) && this.#names.has(end)) this.#drop(end);
+      } else if (e.id === this.#listenTripwire) this.#accept();
       else {
         const end = this.#byTripwire.get(e.id);
         if (end) this.#take(end);
       }
     }
+  }
+
+  /** Probes each connection idle since the last sweep (at most once a second). */
+  #sweep(): void {
+    const now = performance.now();
+    if (now < this.#nextSweep) return;
+    this.#nextSweep = now + 1_000;
+    for (const end of this.#names.keys()) {
+      if (this.#seen.get(end) !== end.received) this.#seen.set(end, end.received);
+      else {
+        const tag = this.#nextTag++;
+        this.#probes.set(tag, end);
+        end.probe(tag);
+      }
+    }
+  }
+
+  /** Lets a connection go. */
+  #drop(end: Endpoint): void {
+    this.#byTripwire.delete(end.rxTripwire);
+    this.#known.delete(this.#names.get(end)!);
+    this.#names.delete(end);
+    this.#seen.delete(end);
+    end.close();
   }
 
   /** Serves the message waiting on `end`, or lets it go if its client closed. */
@@ -402,12 +460,7 @@ export class EventServer {
       this.served++;
       this.#handler(end, msg);
       end.flush(); // a handler that did not answer still frees the client's buffer
-    } else if (end.peerClosed) {
-      this.#byTripwire.delete(end.rxTripwire);
-      this.#known.delete(this.#names.get(end)!);
-      this.#names.delete(end);
-      end.close();
-    }
+    } else if (end.peerClosed) this.#drop(end);
   }
 
   #accept(): void {
