@@ -33,13 +33,18 @@ import { FrameType, MAX_PAYLOAD } from "../net/wire.ts";
 import { KernelError } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import { readLocal, usableDescriptor } from "../syscalls/sys_remote.ts";
+import { eventPage } from "./tripwires.ts";
 
 /** Entries taken from one queue per pass of the trap service, so no queue starves another. */
 export const DMA_BATCH = 64;
 
-/** The process's DMA queue, made and handed over on first use. */
+/**
+ * The process's DMA queue, made and handed over on first use, with its event page
+ * (where COMPLETION events go), so the process can wait for one at once.
+ */
 export function dmaQueue(p: Process): Int32Array {
   if (!p.dma) {
+    eventPage(p);
     const buffer = new SharedArrayBuffer(DMA_QUEUE_BYTES);
     p.dma = new Int32Array(buffer);
     p.dmaHead = 0;

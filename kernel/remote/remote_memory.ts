@@ -197,8 +197,8 @@ export class RemoteMemory {
    * (a DMA queue entry that failed its checks): counted like an answer's error.
    */
   refuse(p: Process, descId: number, node: number, errno: number, tag = 0): void {
-    this.#errorCompletion(p, descId, node, errno);
     if (tag !== 0) this.#host.completionEvent(p, tag, errno);
+    this.#errorCompletion(p, descId, node, errno);
   }
 
   /** Fails every request outstanding to `node` (it is down) with `errno`. */
@@ -332,8 +332,8 @@ export class RemoteMemory {
     const proc = p.proc;
     if (!proc || proc.state !== "running") return;
     if (errno !== 0) {
-      this.#errorCompletion(proc, p.descId, p.node, errno);
       if (p.tag) this.#host.completionEvent(proc, p.tag, errno);
+      this.#errorCompletion(proc, p.descId, p.node, errno);
       return;
     }
     this.stats.completed++;
@@ -352,9 +352,10 @@ export class RemoteMemory {
         ? Access.READ
         : Access.WRITE,
     );
+    // The event first: a process that sees the count may go on to wait for it.
+    if (p.tag) this.#host.completionEvent(proc, p.tag, 0);
     Atomics.add(proc.trap, Trap.REMOTE_DONE, 1);
     Atomics.notify(proc.trap, Trap.REMOTE_DONE);
-    if (p.tag) this.#host.completionEvent(proc, p.tag, 0);
     if (p.notify && local) this.#host.signalSegment(local, p.localOffset);
   }
 

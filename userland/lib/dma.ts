@@ -6,7 +6,9 @@
  * ring is full. Requests leave in the order they were made, queued or trapped:
  * the kernel empties the ring before it serves any trap of this process.
  *
- * Completion is seen as for any WRITE: in the destination memory, by an outgoing
+ * Making the queue also makes the event page, so `waitEvent` can wait for a tagged
+ * request's COMPLETION event from the first request on. Completion is seen as for
+ * any WRITE: in the destination memory, by an outgoing
  * Tripwire, in `remoteCounters()`, or, for a request given a `tag`, as a
  * COMPLETION event in the event queue (`waitEvent`). A request the kernel refuses
  * (a bad descriptor, out of bounds…) does not throw here: it completes with that
@@ -30,6 +32,7 @@ import {
   DMA_CAPACITY,
   DMA_ENTRY_WORDS,
   DMA_INLINE_BYTES,
+  DMA_MAX_BLOCK,
   DmaEntry,
   DmaFlag,
   DmaOp,
@@ -121,6 +124,9 @@ export function dmaWriteBlock(
   count: number,
   o = NONE,
 ): void {
+  if (!Number.isInteger(count) || count < 1 || count > DMA_MAX_BLOCK) {
+    throw new RangeError(`a queued block WRITE moves 1..${DMA_MAX_BLOCK} bytes, not ${count}`);
+  }
   const at = reserve();
   fill(at, DmaOp.WRITE_BLOCK, desc, offset, count, o);
   Q![at + DmaEntry.VADDR] = vaddr;
