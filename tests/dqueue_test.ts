@@ -51,7 +51,7 @@ for (const [label, latencyUs] of [["", 0], [" over a slow link (300 µs each way
         const N = latencyUs ? 300 : 2000;
         await transfer(c, ["recv", "send"], ["dq", "8", "64", String(N)], latencyUs);
         const r = c.results().find((x) => "got" in x);
-        assert.deepEqual(r, { role: "recv", got: N, inOrder: N, dupes: 0 });
+        assert.deepEqual(r, { role: "recv", got: N, inOrder: N, dupes: 0, padded: true });
       },
       2,
       QUIET,
@@ -70,6 +70,30 @@ Deno.test("a byte stream through a small ring arrives whole and in order, whatev
         ok: true,
       });
       assert.equal(c.results().find((x) => "written" in x).written, TOTAL);
+    },
+    2,
+    QUIET,
+  );
+});
+
+Deno.test("short slots ride in the DMA requests themselves; shorter messages arrive padded with zeros; a sender of the wrong geometry is refused", async () => {
+  await withCluster(
+    async (c) => {
+      const N = 500;
+      const recv = c.spawn(0, "dq_node", ["recv", "dqs", "8", "16", String(N)]);
+      await until(c, () => c.results().some((r) => r.exported), "the receiving end");
+      // 300 slots of 16 bytes do not fit the receiver's one-page buffer: EINVAL.
+      const st = await c.run(1, "dq_node", ["bad", "dqs", "300", "16"]);
+      assert.equal(st.status, 0, st.reason);
+      assert.equal(c.results().find((x) => "bad" in x).bad, "EINVAL");
+      const send = c.spawn(1, "dq_node", ["send", "dqs", "8", "16", String(N)]);
+      await until(c, () => c.results().some((r) => r.connected), "the sender");
+      c.node(1).signalProcess(send, Sig.SIGHUP, 0);
+      for (const p of [send, recv]) {
+        assert.equal((await withDeadline(p.exited, 30_000, `pid ${p.pid}`)).status, 0);
+      }
+      const r = c.results().find((x) => "got" in x);
+      assert.deepEqual(r, { role: "recv", got: N, inOrder: N, dupes: 0, padded: true });
     },
     2,
     QUIET,

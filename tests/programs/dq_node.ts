@@ -3,9 +3,12 @@
  *
  *   dq_node recv NAME SLOTS BYTES N   node 0: makes the queue, waits for its sender,
  *                                     reports {ready}, takes N messages and reports
- *                                     {got, inOrder, dupes} (message i carries i)
+ *                                     {got, inOrder, dupes, padded} (message i carries
+ *                                     i, then 0xAA up to its length, 4 + i mod
+ *                                     (BYTES − 3); padded: the rest of each slot was 0)
  *   dq_node send NAME SLOTS BYTES N   node 1: connects, reports {connected}, waits
  *                                     for SIGHUP, sends N messages, reports {sent}
+ *   dq_node bad NAME SLOTS BYTES      tries to connect a sender: reports {bad: code}
  *   dq_node srecv NAME RING TOTAL     a byte stream's receiver: reads TOTAL bytes in
  *                                     whatever pieces arrive: {bytes, ok} (ok: byte i
  *                                     is i·7 mod 251, as the sender made it)
@@ -20,9 +23,11 @@ import {
   StreamReceiver,
   StreamSender,
 } from "../../userland/lib/dqueue.ts";
-import { report } from "./report.ts";
+import { attempt, report } from "./report.ts";
 
 const byteAt = (i: number) => (i * 7) % 251;
+/** Message i's length: its 4-byte index, then some bytes of 0xAA. */
+const lengthOf = (i: number, bytes: number) => 4 + (i % (bytes - 3));
 
 function stream(role: string, name: string, ring: number, total: number): number {
   if (role === "srecv") {
@@ -66,7 +71,7 @@ export default function main(args: string[]): number {
     report({ role, exported: true });
     if (!q.awaitSender(20_000)) throw new Error("no sender");
     report({ role, ready: true });
-    let got = 0, inOrder = 0, dupes = 0, last = -1;
+    let got = 0, inOrder = 0, dupes = 0, last = -1, padded = true;
     const seen = new Uint8Array(n);
     while (got < n) {
       const m = q.receive(20_000);
@@ -75,11 +80,17 @@ export default function main(args: string[]): number {
       if (i >= n || seen[i]) dupes++;
       else seen[i] = 1;
       if (i === last + 1) inOrder++;
+      const len = lengthOf(i, bytes);
+      for (let k = 4; k < bytes; k++) if (m[k] !== (k < len ? 0xaa : 0)) padded = false;
       last = i;
       got++;
     }
-    report({ role, got, inOrder, dupes });
+    report({ role, got, inOrder, dupes, padded });
     q.close();
+    return 0;
+  }
+  if (role === "bad") {
+    report({ role, bad: attempt(() => new QueueSender(name, slots, bytes, 0)) });
     return 0;
   }
   const q = new QueueSender(name, slots, bytes, 0);
@@ -87,10 +98,12 @@ export default function main(args: string[]): number {
   SignalHandler(signalAddress(Sig.SIGHUP), 4, () => go = true);
   report({ role, connected: true });
   while (!go) SigWait(1000);
-  const msg = new Uint8Array(bytes);
+  const msg = new Uint8Array(bytes).fill(0xaa);
   for (let i = 0; i < n; i++) {
     new DataView(msg.buffer).setUint32(0, i, true);
-    if (!q.send(msg, 20_000)) throw new Error(`no room for message ${i}`);
+    if (!q.send(msg.subarray(0, lengthOf(i, bytes)), 20_000)) {
+      throw new Error(`no room for message ${i}`);
+    }
   }
   report({ role, sent: n });
   return 0;

@@ -16,7 +16,14 @@
  *
  *   receiver segment:  word 0 lazy_write_i, word 1 the sender's node + 1 (0: none
  *                      yet), slots from byte 64, `slots` × `slotBytes`
- *   sender segment:    word 0 lazy_read_i, staging area from byte 64 (one slot)
+ *   sender segment:    word 0 lazy_read_i, from byte 64 a mirror of the slots
+ *
+ * Every WRITE goes through the DMA queue (dma.ts), so sending and receiving take
+ * no trap. A message is staged in the sender's mirror of its slot and sent from
+ * there (or, when short, carried in the DMA request itself); a mirror slot is
+ * written again only once the ring has come round, after the receiver has taken
+ * what it held, so the DMA engine never reads a half-rewritten source. Messages
+ * are fixed-size: a shorter one is padded with zeros to `slotBytes`.
  *
  * Names: the receiver exports `dq.<name>` and the sender `dq.<name>.tx`.
  *
@@ -26,10 +33,11 @@
  */
 
 import { Errno, SysError } from "../../kernel/abi/errors.ts";
-import { PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
+import { DMA_INLINE_BYTES, PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
-import { read, view32, write } from "./mmu.ts";
-import { exportSegment, importSegment, nodeId, WRITE32, writeBlock } from "./remote.ts";
+import { read, view, view32 } from "./mmu.ts";
+import { exportSegment, importSegment, nodeId, WRITE32 } from "./remote.ts";
+import { dmaWrite, dmaWrite32, dmaWriteBlock } from "./dma.ts";
 import {
   allocTripwire,
   armTripwire,
@@ -136,7 +144,7 @@ export class QueueReceiver {
   /** Writes read_i into the sender's lazy_read_i (once the sender is known). */
   #announce(): void {
     this.#connect();
-    WRITE32(this.#tx, 0, this.#readI);
+    dmaWrite32(this.#tx, 0, this.#readI);
   }
 
   close(): void {
@@ -156,20 +164,34 @@ export class QueueSender {
   readonly #words: Int32Array;
   readonly #rx: number;
   readonly #tripwire: number;
-  /** Bytes of the staging area a block WRITE is sent from. */
-  readonly #staging: number;
+  /** The mirror of the receiver's slots, block WRITEs' source. */
+  readonly #mirror: Uint8Array;
+  /** A short message padded to its slot, carried in the DMA request itself. */
+  readonly #inline: Uint8Array | null;
   #writeI = 0;
 
-  /** Connects to the receiver exporting `dq.<name>` (on node `hint` if not known here). */
+  /**
+   * Connects to the receiver exporting `dq.<name>` (on node `hint` if not known
+   * here). Throws EINVAL if the receiver's buffer is too small for this geometry.
+   */
   constructor(name: string, slots: number, slotBytes: number, hint?: number) {
     this.name = name;
     this.slots = slots;
     this.slotBytes = slotBytes;
-    this.#rx = importSegment(`dq.${name}`, { hint }).desc;
-    this.#staging = slotBytes === 1 ? STREAM_CHUNK : slotBytes;
-    this.#segment = CreateSegment(pages(HEADER + this.#staging));
+    const { desc, size } = importSegment(`dq.${name}`, { hint });
+    if (size < HEADER + slots * slotBytes) {
+      throw new SysError(
+        Errno.EINVAL,
+        "dqueue",
+        `dq.${name} holds ${size} bytes, not ${slots} slots of ${slotBytes}`,
+      );
+    }
+    this.#rx = desc;
+    this.#segment = CreateSegment(pages(HEADER + slots * slotBytes));
     this.#base = bind(this.#segment);
     this.#words = view32(this.#base, HEADER / 4);
+    this.#mirror = view(this.#base + HEADER, slots * slotBytes, true);
+    this.#inline = slotBytes > 1 && slotBytes <= DMA_INLINE_BYTES ? new Uint8Array(slotBytes) : null;
     this.#tripwire = allocTripwire();
     armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
     exportSegment(this.#segment, `dq.${name}.tx`, Rights.WRITE);
@@ -188,10 +210,16 @@ export class QueueSender {
     }
     const next = (this.#writeI + 1) % this.slots;
     if (next === Atomics.load(this.#words, 0)) return false; // one free slot: full
-    write(this.#base + HEADER, msg);
-    writeBlock(this.#rx, HEADER + this.#writeI * this.slotBytes, this.#base + HEADER, msg.length);
+    const at = this.#writeI * this.slotBytes;
+    if (this.#inline) {
+      this.#inline.fill(0).set(msg);
+      dmaWrite(this.#rx, HEADER + at, this.#inline);
+    } else {
+      this.#mirror.fill(0, at + msg.length, at + this.slotBytes).set(msg, at);
+      dmaWriteBlock(this.#rx, HEADER + at, this.#base + HEADER + at, this.slotBytes);
+    }
     this.#writeI = next;
-    WRITE32(this.#rx, 0, next); // after the message: a link keeps order
+    dmaWrite32(this.#rx, 0, next); // after the message: the queue and the link keep order
     return true;
   }
 
@@ -210,11 +238,11 @@ export class QueueSender {
         ? r - this.#writeI - 1
         : this.slots - this.#writeI - (r === 0 ? 1 : 0);
       if (room > 0) {
-        const n = Math.min(room, data.length - done, this.#staging);
-        write(this.#base + HEADER, data.subarray(done, done + n));
-        writeBlock(this.#rx, HEADER + this.#writeI, this.#base + HEADER, n);
+        const n = Math.min(room, data.length - done, STREAM_CHUNK);
+        this.#mirror.set(data.subarray(done, done + n), this.#writeI);
+        dmaWriteBlock(this.#rx, HEADER + this.#writeI, this.#base + HEADER + this.#writeI, n);
         this.#writeI = (this.#writeI + n) % this.slots;
-        WRITE32(this.#rx, 0, this.#writeI);
+        dmaWrite32(this.#rx, 0, this.#writeI);
         done += n;
         continue;
       }
