@@ -656,8 +656,8 @@ export class Kernel implements RemoteHost, ChannelHost {
   }
 
   /** Takes a batch from the process's DMA queue (called by the TrapService). */
-  serveDma(p: Process): void {
-    drainDma(this, p, DMA_BATCH);
+  serveDma(p: Process): number {
+    return drainDma(this, p, DMA_BATCH);
   }
 
   /** Puts a COMPLETION event into a process's event queue (its page made if need be). */

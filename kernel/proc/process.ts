@@ -31,8 +31,8 @@ export interface ProcessHandle {
 /** The kernel serving a process's traps. */
 export interface TrapServer {
   serveTrap(p: Process): void;
-  /** Takes a batch of requests from the process's DMA queue. */
-  serveDma(p: Process): void;
+  /** Takes a batch of requests from the process's DMA queue; returns how many. */
+  serveDma(p: Process): number;
 }
 
 /** A trap the kernel has accepted but not yet completed (wait, console_read). */

@@ -13,6 +13,10 @@
  * process's completion counters (and as a COMPLETION event if it asked for one)
  * instead of failing a trap. Nothing in the ring is trusted: a TAIL more than the
  * ring's size ahead of HEAD is refused as a whole, with one EINVAL completion.
+ *
+ * Back-pressure: while a process has MAX_OUTSTANDING requests unanswered, its ring
+ * waits (a full ring makes its `dma_flush` return 0); the kernel looks again on
+ * its next pass, at the latest at the trap service's safety poll (100 ms).
  */
 
 import {

@@ -69,8 +69,9 @@ export class TrapService {
     for (let i = 0; i < procs.length; i++) {
       const p = procs[i];
       const q = p.dma;
-      if (q !== null && Atomics.load(q, DmaQueue.TAIL) !== p.dmaHead) {
-        p.server.serveDma(p);
+      // Only entries taken count as work: a ring held back by too many requests
+      // outstanding must not keep the service from sleeping.
+      if (q !== null && Atomics.load(q, DmaQueue.TAIL) !== p.dmaHead && p.server.serveDma(p) > 0) {
         n++;
       }
       if (p.inTrap) continue;
