@@ -15,6 +15,7 @@ import { Errno, errnoName } from "./abi/errors.ts";
 import {
   DEFAULT_FIFO_CAPACITY,
   DMA_CAPACITY,
+  DmaQueue,
   EventKind,
   EXIT_KILLED_BASE,
   Fifo,
@@ -623,10 +624,19 @@ export class Kernel implements RemoteHost, ChannelHost {
   // -------------------------------------------------------------------------
   // Traps
 
-  /** Serves one posted trap of a process of this node (called by the TrapService). */
-  serveTrap(p: Process): void {
-    // Requests queued before this trap leave before anything it asks for.
-    if (p.dma !== null) { while (drainDma(this, p, DMA_CAPACITY) > 0) { /* all of them */ } }
+  /**
+   * Serves one posted trap of a process of this node (called by the TrapService);
+   * false if it must wait (its DMA ring could not be emptied first).
+   */
+  serveTrap(p: Process): boolean {
+    // Requests queued before this trap leave before anything it asks for. If too
+    // many are outstanding for all of them to go now, the trap waits its turn.
+    if (p.dma !== null) {
+      let taken = 0;
+      for (let n; (n = drainDma(this, p, DMA_CAPACITY)) > 0;) taken += n;
+      p.dmaTaken = taken;
+      if (Atomics.load(p.dma, DmaQueue.TAIL) !== p.dmaHead) return false;
+    }
     p.inTrap = true;
     p.counters.traps++;
     this.stats.traps++;
@@ -636,7 +646,7 @@ export class Kernel implements RemoteHost, ChannelHost {
     try {
       spec = decode(p.trap, args);
       const reply = this.#byNumber[spec.no](p, args);
-      if (reply === BLOCKED) return;
+      if (reply === BLOCKED) return true;
       if (typeof reply === "number") result = reply;
       else ({ result, result2 } = reply);
     } catch (e) {
@@ -653,11 +663,17 @@ export class Kernel implements RemoteHost, ChannelHost {
     }
     if (this.#traceTraps) this.#traceTrap(p, spec?.name ?? "?", result, errno, detail);
     this.complete(p, result, errno, result2);
+    return true;
   }
 
   /** Takes a batch from the process's DMA queue (called by the TrapService). */
   serveDma(p: Process): number {
     return drainDma(this, p, DMA_BATCH);
+  }
+
+  /** A process may issue again: its ring, or a trap waiting behind it, can go now. */
+  resume(_p: Process): void {
+    this.trapService.kick();
   }
 
   /** Puts a COMPLETION event into a process's event queue (its page made if need be). */

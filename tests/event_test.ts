@@ -43,7 +43,7 @@ Deno.test("a wait on the event queue blocks at once after a short spin, or takes
         () => w.events !== null && Atomics.load(w.events, EventPage.WAITING) === 1,
         "the waiter to block",
       );
-      let st = await c.run(1, "ev_node", ["notifier"]);
+      const st = await c.run(1, "ev_node", ["notifier"]);
       assert.equal(st.status, 0, st.reason);
       await until(c, () => c.results().some((r) => "got" in r), "the event");
       assert.deepEqual(c.results().find((r) => "got" in r), {
@@ -52,13 +52,16 @@ Deno.test("a wait on the event queue blocks at once after a short spin, or takes
       });
       assert.equal((await w.exited).status, 0);
 
-      // A 20 s spin outlasts starting the writer: the event is taken spinning and
-      // the waiter never says it sleeps.
+      // A spin of up to 5 s, started as the writer is released: the event is taken
+      // without blocking and the waiter never says it sleeps.
       c.console.out = "";
-      const s = c.spawn(0, "ev_node", ["spinner", "20000000", "ev.spin"]);
+      const s = c.spawn(0, "ev_node", ["spinner", "5000000", "ev.spin", "--hup"]);
       await until(c, () => c.results().some((r) => r.ready), "the spinner");
-      st = await c.run(1, "ev_node", ["notifier", "ev.spin"]);
-      assert.equal(st.status, 0, st.reason);
+      const n = c.spawn(1, "ev_node", ["notifier", "ev.spin", "--hup"]);
+      await until(c, () => c.results().some((r) => r.armed), "the writer");
+      c.node(0).signalProcess(s, Sig.SIGHUP, 0);
+      c.node(1).signalProcess(n, Sig.SIGHUP, 0);
+      assert.equal((await n.exited).status, 0);
       await until(c, () => c.results().some((r) => "got" in r), "the event");
       assert.deepEqual(c.results().find((r) => "got" in r), {
         got: true,

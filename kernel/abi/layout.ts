@@ -294,7 +294,7 @@ export const EventKind = {
   COMPLETION: 2,
   /**
    * A signal arrived at an address registered with `event_signal`: id is the
-   * registration's tag, info the offset of the signalled byte in the range.
+   * registration's tag, info the signalled (virtual) address.
    */
   SIGNAL: 3,
 } as const;

@@ -30,7 +30,8 @@ export interface ProcessHandle {
 
 /** The kernel serving a process's traps. */
 export interface TrapServer {
-  serveTrap(p: Process): void;
+  /** Serves the process's posted trap; false if it must wait and be tried again. */
+  serveTrap(p: Process): boolean;
   /** Takes a batch of requests from the process's DMA queue; returns how many. */
   serveDma(p: Process): number;
 }
@@ -68,6 +69,8 @@ export class Process {
   /** Its DMA queue (002 §3.4), made on its first dma_flush, and the next entry to take. */
   dma: Int32Array | null = null;
   dmaHead = 0;
+  /** Entries taken from the ring just before the current trap (dma_flush reports them). */
+  dmaTaken = 0;
   /** Address ranges whose signals become SIGNAL events (event_signal), the tag as id. */
   readonly signalEvents = new HandlerTable();
   readonly space: AddressSpace;

@@ -15,8 +15,8 @@
  * ring's size ahead of HEAD is refused as a whole, with one EINVAL completion.
  *
  * Back-pressure: while a process has MAX_OUTSTANDING requests unanswered, its ring
- * waits (a full ring makes its `dma_flush` return 0); the kernel looks again on
- * its next pass, at the latest at the trap service's safety poll (100 ms).
+ * waits, and so does any trap it makes (its requests must leave first); the first
+ * answer to come back wakes the trap service to go on.
  */
 
 import {
@@ -99,21 +99,22 @@ function take(k: Kernel, p: Process, q: Int32Array, at: number): void {
     if ((opWord & ~(0xff | DmaFlag.NOTIFY)) !== 0) {
       throw new KernelError("EINVAL", `DMA entry flags ${opWord}`);
     }
-    let data: Uint8Array;
     if (op === DmaOp.WRITE) {
       if (count === 0 || count > DMA_INLINE_BYTES) {
         throw new KernelError("EINVAL", `DMA WRITE of ${count} bytes (1..${DMA_INLINE_BYTES})`);
       }
-      data = new Uint8Array(q.buffer, (at + DmaEntry.DATA) * 4, count);
     } else if (op === DmaOp.WRITE_BLOCK) {
       if (count === 0 || count > MAX_PAYLOAD) {
         throw new KernelError("EINVAL", `DMA block of ${count} bytes (1..${MAX_PAYLOAD})`);
       }
-      data = readLocal(p, q[at + DmaEntry.VADDR] >>> 0, count);
     } else {
       throw new KernelError("EINVAL", `no DMA operation ${op}`);
     }
+    // The destination is checked before any source byte is read, as for a trap.
     const d = usableDescriptor(k, p, id, Rights.WRITE, off, count);
+    const data = op === DmaOp.WRITE
+      ? new Uint8Array(q.buffer, (at + DmaEntry.DATA) * 4, count)
+      : readLocal(p, q[at + DmaEntry.VADDR] >>> 0, count);
     k.remote.issue(
       FrameType.WRITE,
       d,

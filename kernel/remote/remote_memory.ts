@@ -47,6 +47,8 @@ export interface RemoteHost {
   procs: ReadonlyMap<number, Process>;
   /** Signals every handler on (segment, offset): a notification. */
   signalSegment(seg: Segment, offset: number): void;
+  /** A process that had MAX_OUTSTANDING requests out may issue again. */
+  resume(p: Process): void;
   /** Puts a COMPLETION event (id `tag`, info `errno`) into a process's event queue. */
   completionEvent(p: Process, tag: number, errno: number): void;
   /** Sends frame bytes to a node. */
@@ -327,6 +329,8 @@ export class RemoteMemory {
       const n = this.#perProcess(p.proc) - 1;
       if (n > 0) this.#outstanding.set(p.proc, n);
       else this.#outstanding.delete(p.proc);
+      // It was held back: its DMA ring (and a trap behind it) may go on now.
+      if (n === MAX_OUTSTANDING - 1) this.#host.resume(p.proc);
     }
     if (p.done) return p.done(errno, f);
     const proc = p.proc;

@@ -126,7 +126,8 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
 
     dma_flush: (p) => {
       dmaQueue(p); // made and handed over on the first call
-      let n = 0;
+      // The kernel emptied the ring before serving this trap (serveTrap): report it.
+      let n = p.dmaTaken;
       for (let got = 1; got > 0;) n += got = drainDma(k, p, DMA_CAPACITY);
       return n;
     },

@@ -86,10 +86,13 @@ export function tripwireHandlers(k: Kernel): Record<string, Handler> {
         eventPage(p);
         p.signalEvents.add(vaddr, len, tag);
       }
-      // Senders on the hardware path must now trap for this range (or may stop).
+      // Senders on the hardware path must now trap for this range, or may stop: an
+      // unregistered range may reach past [vaddr, +len), so then every binding.
       const end = vaddr + Math.max(len, 1);
       for (const b of p.space.bindings) {
-        if (b.vaddr < end && vaddr < b.vaddr + b.size) k.refreshDirectory(b.segment);
+        if (tag === 0 || (b.vaddr < end && vaddr < b.vaddr + b.size)) {
+          k.refreshDirectory(b.segment);
+        }
       }
       return removed;
     },

@@ -62,6 +62,15 @@ export class TrapService {
     Atomics.notify(this.#doorbell, Doorbell.SEQ);
   }
 
+  /** Wakes the service if it sleeps: work that was held back may go now. */
+  kick(): void {
+    const db = this.#doorbell;
+    if (Atomics.load(db, Doorbell.KERNEL_SLEEPING) !== 0) {
+      Atomics.add(db, Doorbell.SEQ, 1);
+      Atomics.notify(db, Doorbell.SEQ);
+    }
+  }
+
   /** Serves every posted request once; returns how many it served. */
   scan(): number {
     let n = 0;
@@ -76,10 +85,7 @@ export class TrapService {
       }
       if (p.inTrap) continue;
       const s = Atomics.load(p.trap, Trap.STATE);
-      if (s === TrapState.PENDING || s === TrapState.SLEEPING) {
-        p.server.serveTrap(p);
-        n++;
-      }
+      if ((s === TrapState.PENDING || s === TrapState.SLEEPING) && p.server.serveTrap(p)) n++;
     }
     for (let i = 0; i < this.#pollers.length; i++) if (this.#pollers[i]()) n++;
     return n;
@@ -99,10 +105,11 @@ export class TrapService {
     const start = performance.now();
     let idleSince = start;
     for (let iter = 0;; iter++) {
-      if (this.scan() > 0) {
-        idleSince = -1;
-      }
-      if ((iter & 31) !== 0) continue;
+      const served = this.scan();
+      if (served > 0) idleSince = -1;
+      // The clock every 32 idle scans; after every busy one (a scan can take
+      // a batch from every DMA ring), so a slice never runs long past SLICE_MS.
+      if ((iter & 31) !== 0 && served === 0) continue;
       const now = performance.now();
       if (idleSince < 0) idleSince = now;
       if (now - start > SLICE_MS) return this.#schedule();

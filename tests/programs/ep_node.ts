@@ -3,13 +3,14 @@
  *
  *   ep_node server NAME SIZE   an EventServer on NAME with SIZE-byte buffers: a request
  *                              starting 'e' is echoed, 'n' gets no answer, 't' gets two
- *                              (itself, then reversed); reports {ready}; SIGTERM ends it
+ *                              (itself, then reversed), 's' an echo 300 ms later;
+ *                              reports {ready}; SIGTERM ends it
+ *   ep_node hangup             sends an 's' request to "ept" and exits at once
  *   ep_node client             calls "ept" and "ept.big" (node 0) and reports what came back
  *   ep_node die N              opens N connections to "ept", calls once on each and
  *                              exits without closing them
- *   ep_node pair ME PEER       makes end pair.ME and connects to pair.PEER (node 0); "x"
- *                              takes one message and closes; "y" calls x and reports
- *                              the error, then tries to send again
+ *   ep_node pair ME PEER MODE  makes end pair.ME, connects to pair.PEER (node 0) and
+ *                              plays MODE (see pair())
  */
 
 import {
@@ -28,7 +29,11 @@ function server(name: string, size: number): number {
   SignalHandler(signalAddress(Sig.SIGTERM), 4, () => running = false);
   const s = new EventServer(name, (end, msg) => {
     if (msg[0] === 0x65) end.send(msg, 5_000);
-    else if (msg[0] === 0x74) {
+    else if (msg[0] === 0x73) {
+      const copy = msg.slice();
+      nap(300); // a slow answer: the client may be gone by then
+      end.send(copy, 5_000);
+    } else if (msg[0] === 0x74) {
       end.send(msg, 5_000);
       end.send(msg.slice().reverse(), 5_000); // waits until the client took the first
     }
@@ -80,26 +85,72 @@ function client(): number {
   return 0;
 }
 
-function pair(me: string, peer: string): number {
+/** Makes end pair.ME and connects it to pair.PEER (node 0), waiting for it to exist. */
+function pairEnd(me: string, peer: string): Endpoint {
   const end = new Endpoint(`pair.${me}`, 256);
   for (let i = 0;; i++) {
     try {
       end.connect(`pair.${peer}`, 0);
-      break;
+      return end;
     } catch (e) {
       if (!(e instanceof SysError) || i > 2000) throw e;
       nap(5);
     }
   }
-  if (me === "x") {
-    const m = end.receive(10_000);
-    println(`x got ${m?.length}`);
-    end.close();
-    return 0;
+}
+
+/**
+ * The pair scenarios, by MODE:
+ *   close   x takes one message and closes; y calls x (EPIPE), then sends (EPIPE)
+ *   both    x and y each send, then receive, ten rounds at once: each owes the other
+ *           an acknowledgement when it next sends, and must pay it before it waits
+ *   blocked y sends twice; x takes nothing and closes: y's second send, waiting for
+ *           a buffer that never frees, is woken by the close (EPIPE), not its timeout
+ *   last    once x says it is connected, y sends one message and closes at once; x
+ *           still takes it, then sees the close
+ */
+function pair(me: string, peer: string, mode: string): number {
+  const end = pairEnd(me, peer);
+  const x = me === "x";
+  if (mode === "close") {
+    if (x) {
+      println(`x got ${end.receive(10_000)?.length}`);
+      end.close();
+      return 0;
+    }
+    const call = attempt(() => end.call(new Uint8Array([1, 2, 3]), 10_000));
+    const send = attempt(() => end.send(new Uint8Array([4]), 1_000));
+    report({ call, send, closed: end.peerClosed });
+  } else if (mode === "both") {
+    let rounds = 0;
+    for (let r = 0; r < 10; r++) {
+      const m = message("b", 16 + r);
+      if (!end.send(m, 5_000)) break;
+      const got = end.receive(5_000);
+      if (!got || got.length !== 16 + r) break;
+      rounds++;
+    }
+    report({ me, rounds });
+    nap(200); // the peer may still wait for our last acknowledgement
+  } else if (mode === "blocked") {
+    if (x) {
+      while (!end.ready) nap(1);
+      end.close();
+      return 0;
+    }
+    end.send(message("1", 8), 5_000);
+    report({ me, second: attempt(() => end.send(message("2", 8), 60_000)) });
+  } else if (mode === "last") {
+    if (x) {
+      end.send(message("r", 4), 5_000); // connected: y may go
+      const got = end.receive(10_000);
+      const after = end.receive(10_000);
+      report({ me, last: got?.length, after, closed: end.peerClosed });
+    } else {
+      end.receive(10_000);
+      end.send(message("l", 99), 5_000);
+    }
   }
-  const call = attempt(() => end.call(new Uint8Array([1, 2, 3]), 10_000));
-  const send = attempt(() => end.send(new Uint8Array([4]), 1_000));
-  report({ call, send, closed: end.peerClosed });
   end.close();
   return 0;
 }
@@ -109,9 +160,18 @@ function die(n: number): number {
   return 0;
 }
 
+/** Sends a request its server answers slowly, and closes at once. */
+function hangup(): number {
+  const end = connectEndpoint("ept", 0, 64);
+  end.send(message("s", 8), 5_000);
+  end.close();
+  return 0;
+}
+
 export default function main(args: string[]): number {
   if (args[0] === "server") return server(args[1], Number(args[2]));
   if (args[0] === "die") return die(Number(args[1]));
-  if (args[0] === "pair") return pair(args[1], args[2]);
+  if (args[0] === "pair") return pair(args[1], args[2], args[3] ?? "close");
+  if (args[0] === "hangup") return hangup();
   return client();
 }

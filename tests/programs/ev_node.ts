@@ -5,7 +5,7 @@
  *                        events); reports {ready}; takes N events with waitEvent and
  *                        reports {inOrder, kinds}; then waits (no trap) until killed
  *   ev_node writer N     imports "ev" and writes lines 0..N-1 in order (queued WRITEs)
- *   ev_node spinner US [NAME]  exports NAME ("ev") with one Tripwire (events) on line 1; reports
+ *   ev_node spinner US [NAME] [--hup]  (after SIGHUP, with --hup) exports NAME ("ev") with one Tripwire (events) on line 1; reports
  *                        {ready}; waits for one event spinning US µs first; reports
  *                        {got, counts} (eventWaitCounts: found spinning, or blocked)
  *   ev_node signals      one process: signals into a range registered for SIGNAL
@@ -13,7 +13,8 @@
  *                        reports {before, events, handled, after}
  *   ev_node sigowner     exports "ev" (notify on request) with SIGNAL events on bytes
  *                        64..127; reports {ready}; then reports the first event {first}
- *   ev_node notifier [NAME]  imports NAME ("ev") and WRITEs at 70 with notify
+ *   ev_node notifier [NAME] [--hup]  imports NAME ("ev") and WRITEs at 70 with notify
+ *                        (with --hup: reports {armed} and waits for SIGHUP first)
  */
 
 import {
@@ -32,7 +33,9 @@ import {
   remoteCounters,
   SegMode,
   SegUnit,
+  Sig,
   Signal,
+  signalAddress,
   signalEvents,
   SignalHandler,
   SigWait,
@@ -41,6 +44,13 @@ import {
   WRITE,
 } from "../../userland/lib/mod.ts";
 import { report } from "./report.ts";
+
+/** Waits (in SigWait, no spinning) for SIGHUP. */
+function awaitHup(): void {
+  let hup = false;
+  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => hup = true);
+  while (!hup) SigWait(1000);
+}
 
 function exportEv(lines: number, policy: number = NotifyPolicy.NEVER, name = "ev"): number {
   const bytes = Math.ceil((lines * 64) / PAGE_SIZE) * PAGE_SIZE;
@@ -77,10 +87,11 @@ function writer(n: number): number {
   return 0;
 }
 
-function spinner(spinUs: number, name: string): number {
+function spinner(spinUs: number, name: string, hup: boolean): number {
   const base = exportEv(2, NotifyPolicy.NEVER, name);
   armTripwire(allocTripwire(), { vaddr: base + 64, len: 64, write: true, event: true });
   report({ ready: true });
+  if (hup) awaitHup();
   const e = waitEvent(30_000, spinUs);
   report({ got: e !== null, counts: eventWaitCounts() });
   return 0;
@@ -128,8 +139,12 @@ function sigowner(): number {
   return 0;
 }
 
-function notifier(name: string): number {
+function notifier(name: string, hup: boolean): number {
   const { desc } = importSegment(name, { hint: 0 });
+  if (hup) {
+    report({ armed: true });
+    awaitHup();
+  }
   const before = remoteCounters();
   WRITE(desc, 70, new Uint8Array([1, 2, 3, 4]), true);
   awaitRemote(before);
@@ -144,12 +159,12 @@ export default function main(args: string[]): number {
     case "writer":
       return writer(n);
     case "spinner":
-      return spinner(n, args[2] ?? "ev");
+      return spinner(n, args[2] ?? "ev", args.includes("--hup"));
     case "signals":
       return signals();
     case "sigowner":
       return sigowner();
     default:
-      return notifier(args[1] ?? "ev");
+      return notifier(args[1] ?? "ev", args.includes("--hup"));
   }
 }

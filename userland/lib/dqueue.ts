@@ -191,7 +191,9 @@ export class QueueSender {
     this.#base = bind(this.#segment);
     this.#words = view32(this.#base, HEADER / 4);
     this.#mirror = view(this.#base + HEADER, slots * slotBytes, true);
-    this.#inline = slotBytes > 1 && slotBytes <= DMA_INLINE_BYTES ? new Uint8Array(slotBytes) : null;
+    this.#inline = slotBytes > 1 && slotBytes <= DMA_INLINE_BYTES
+      ? new Uint8Array(slotBytes)
+      : null;
     this.#tripwire = allocTripwire();
     armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
     exportSegment(this.#segment, `dq.${name}.tx`, Rights.WRITE);

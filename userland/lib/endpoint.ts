@@ -4,12 +4,13 @@
  * (§3.5, §5.3).
  *
  * Each end of a connection owns a segment of S bytes (whole pages) holding its
- * receive buffer and two flags right after it:
+ * receive buffer and three flags right after it:
  *
  *   word 0   the peer's node + 1, once connected (set by the server's WRITE)
- *   byte 64  the receive buffer, S − 72 bytes; a message of n bytes lies at its
- *            end, [S − 8 − n, S − 8)
- *   S − 8    rx_ready: 0, or n + 1 (−1: the peer closed its end)
+ *   byte 64  the receive buffer, S − 76 bytes; a message of n bytes lies at its
+ *            end, [S − 12 − n, S − 12)
+ *   S − 12   rx_ready: 0, or n + 1
+ *   S − 8    closed: 1 once the peer has closed its end
  *   S − 4    tx_ready: 1 when the peer's buffer is free for our next message
  *
  * An end learns the peer's S when it imports the peer's segment, and so where
@@ -21,8 +22,10 @@
  * before the flag, and a WRITE lands in address order. To receive, an end waits
  * for its own rx_ready, copies the message out and clears it; the peer's tx_ready
  * is then owed. It is paid with the end's next send (the WRITE runs on over
- * tx_ready: a piggybacked acknowledgement), or alone (`flush`) before the end
- * waits for a message or when a server's handler returns without sending. Every
+ * closed and tx_ready: a piggybacked acknowledgement), or alone (`flush`) before
+ * the end waits, to receive or to send, and when a server's handler returns
+ * without sending. Closing writes closed and tx_ready (waking a peer waiting to
+ * send) and leaves rx_ready alone: a message sent just before is not lost. Every
  * cross-network access is a WRITE, every flag an end polls is in its own memory,
  * each end waits on one Tripwire per flag, and WRITEs go through the DMA queue:
  * sending or receiving takes no trap. A request and its reply cost two WRITEs.
@@ -53,13 +56,21 @@ import {
   armTripwire,
   eventsDropped,
   freeTripwire,
+  type QueuedEvent,
   untilTripwire,
   waitEvent,
 } from "./tripwire.ts";
 
 const BUF = 64;
-/** A probe's completion codes that mean the client's end is gone. */
-const GONE = new Set<number>([Errno.ESTALE, Errno.EHOSTDOWN, Errno.EBADF]);
+/** rx_ready, closed and tx_ready, after the receive buffer. */
+const TAIL = 12;
+/** What closing writes over the peer's closed and tx_ready words. */
+const CLOSING = new Uint8Array([1, 0, 0, 0, 1, 0, 0, 0]);
+/**
+ * A probe's completion codes that mean the client's end is gone for good (not
+ * EHOSTDOWN: a node may be suspected and come back).
+ */
+const GONE = new Set<number>([Errno.ESTALE, Errno.EBADF]);
 const PEER = 0;
 /** Client slots in a listening segment: [node, pid, k, 0] each. */
 const LISTEN_SLOTS = 256;
@@ -107,9 +118,9 @@ export class Endpoint {
    */
   constructor(name: string, size: number, rxEvent = false, nodes?: number[]) {
     this.name = name;
-    const bytes = Math.ceil((BUF + Math.max(size, 0) + 8) / PAGE_SIZE) * PAGE_SIZE;
-    this.size = bytes - BUF - 8;
-    this.#rxAt = bytes - 8;
+    const bytes = Math.ceil((BUF + Math.max(size, 0) + TAIL) / PAGE_SIZE) * PAGE_SIZE;
+    this.size = bytes - BUF - TAIL;
+    this.#rxAt = bytes - TAIL;
     this.#txAt = bytes - 4;
     this.#segment = CreateSegment(bytes);
     this.#base = bind(this.#segment);
@@ -118,9 +129,10 @@ export class Endpoint {
     Atomics.store(this.#words, this.#txAt >> 2, 1); // the peer's buffer starts free
     this.rxTripwire = allocTripwire();
     this.#txTripwire = allocTripwire();
+    // rx_ready and closed: a message or the peer's close wakes a receiver.
     armTripwire(this.rxTripwire, {
       vaddr: this.#base + this.#rxAt,
-      len: 4,
+      len: 8,
       write: true,
       event: rxEvent,
     });
@@ -140,7 +152,7 @@ export class Endpoint {
 
   /** The largest message the peer can take (0 before connecting). */
   get peerSize(): number {
-    return this.#peerBytes ? this.#peerBytes - BUF - 8 : 0;
+    return this.#peerBytes ? this.#peerBytes - BUF - TAIL : 0;
   }
 
   /** The peer's node, once a server has written it (word 0), else -1. */
@@ -186,28 +198,33 @@ export class Endpoint {
     if (this.#peer < 0) throw new SysError(Errno.EINVAL, "endpoint", "not connected");
     const n = msg.length;
     if (n > this.peerSize) throw new RangeError(`${n} bytes exceed the peer's ${this.peerSize}`);
-    const w = this.#words, tx = this.#txAt >> 2, rx = this.#rxAt >> 2;
-    if (this.peerClosed) throw new SysError(Errno.EPIPE, "send", `${this.name}: peer closed`);
+    const w = this.#words, tx = this.#txAt >> 2, closed = (this.#rxAt >> 2) + 1;
+    if (this.peerClosed || Atomics.load(w, closed) !== 0) return this.#closedPipe("send");
     if (Atomics.load(w, tx) === 0) {
-      // The peer frees its buffer, or says it has closed (rx_ready = -1).
-      const free = () => Atomics.load(w, tx) !== 0 || Atomics.load(w, rx) === -1 || null;
+      this.flush(); // the peer may be waiting for its buffer before it can take ours
+      // The peer frees its buffer, or says it has closed (closing sets tx_ready too).
+      const free = () => Atomics.load(w, tx) !== 0 || null;
       if (!untilTripwire(this.#txTripwire, timeoutMs, free)) return false;
+      if (Atomics.load(w, closed) !== 0) return this.#closedPipe("send");
     }
-    if (Atomics.load(w, rx) === -1) this.peerClosed = true;
-    if (this.peerClosed) throw new SysError(Errno.EPIPE, "send", `${this.name}: peer closed`);
     Atomics.store(w, tx, 0);
-    // [message][rx_ready], and tx_ready too when we owe it: one WRITE, in that order.
-    const count = n + (this.#owed ? 8 : 4);
-    const at = this.#peerBytes - 8 - n;
+    // [message][rx_ready], and [closed = 0][tx_ready = 1] when we owe the
+    // acknowledgement: one WRITE, landing in that order.
+    const count = n + (this.#owed ? TAIL : 4);
+    const at = this.#peerBytes - TAIL - n;
     if (count <= DMA_INLINE_BYTES) {
       inline.set(msg);
       inlineView.setInt32(n, n + 1, true);
-      if (this.#owed) inlineView.setInt32(n + 4, 1, true);
+      if (this.#owed) {
+        inlineView.setInt32(n + 4, 0, true);
+        inlineView.setInt32(n + 8, 1, true);
+      }
       dmaWrite(this.#peer, at, inline.subarray(0, count));
     } else {
       this.#staging().set(msg, at);
       this.#stageView!.setInt32(at + n, n + 1, true);
-      this.#stageView!.setInt32(at + n + 4, 1, true);
+      this.#stageView!.setInt32(at + n + 4, 0, true);
+      this.#stageView!.setInt32(at + n + 8, 1, true);
       // In pieces of at most one frame, in order: the flags land with the last.
       for (let done = 0; done < count; done += DMA_MAX_BLOCK) {
         const len = Math.min(DMA_MAX_BLOCK, count - done);
@@ -237,11 +254,13 @@ export class Endpoint {
   tryReceive(copy = true): Uint8Array | null {
     const w = this.#words, rx = this.#rxAt >> 2;
     const r = Atomics.load(w, rx);
-    if (r === 0) return null;
+    if (r === 0) {
+      // Closed, and every message sent before the close taken.
+      if (Atomics.load(w, rx + 1) !== 0) this.peerClosed = true;
+      return null;
+    }
     if (r < 1 || r > this.size + 1) {
-      // -1: the peer closed its end; anything else is garbage a writer left: drop it.
-      if (r === -1) this.peerClosed = true;
-      Atomics.store(w, rx, 0);
+      Atomics.store(w, rx, 0); // garbage a writer left: drop it
       return null;
     }
     const end = this.#rxAt;
@@ -254,6 +273,12 @@ export class Endpoint {
     this.#owed = true;
     this.received++;
     return msg;
+  }
+
+  /** Marks the peer closed and throws EPIPE. */
+  #closedPipe(call: string): never {
+    this.peerClosed = true;
+    throw new SysError(Errno.EPIPE, call, `${this.name}: the peer closed its end`);
   }
 
   /** Tells the peer its buffer is free, if that is owed and not yet said (one WRITE). */
@@ -292,13 +317,13 @@ export class Endpoint {
     throw new SysError(Errno.ETIMEDOUT, "call", `${this.name}: no reply in ${timeoutMs} ms`);
   }
 
-  /** Closes this end: the peer is told (rx_ready = -1), then everything is let go. */
+  /**
+   * Closes this end: the peer is told (closed = 1, and tx_ready = 1 to wake it if it
+   * waits to send), then everything is let go. A message sent before is not lost:
+   * the peer takes it, then sees the close.
+   */
   close(): void {
-    if (this.#peer >= 0 && !this.peerClosed) {
-      try {
-        dmaWrite32(this.#peer, this.#peerBytes - 8, -1);
-      } catch { /* the peer is gone already */ }
-    }
+    if (this.#peer >= 0 && !this.peerClosed) dmaWrite(this.#peer, this.#peerBytes - 8, CLOSING);
     this.#owed = false;
     this.#peer = -1;
     freeTripwire(this.rxTripwire);
@@ -350,12 +375,15 @@ export type EndpointHandler = (end: Endpoint, msg: Uint8Array) => void;
  * the server dispatches it to the handler with that connection's end, and keeps
  * taking events until the queue is empty, then spins (15 µs) before it blocks. If
  * the queue ever overflowed (events are dropped and counted), it looks at every
- * connection. A client that closes its end (rx_ready = -1) lets the server's go;
- * so does one that died without closing: when the server is idle it probes, at
- * most once a second, each connection that sent nothing since the last look, and
- * the probe's COMPLETION event says whether the client's end still exists.
- * Waiting takes no trap, so the process's own signals are run between events
- * (a blocked wait ends within 100 ms to let them).
+ * connection. A client that closes its end lets the server's go (so does a
+ * handler's send failing with EPIPE); so does one that died without closing: when
+ * the server is idle it probes, at most once a second, each connection that sent
+ * nothing since the last look, and the probe's COMPLETION event says whether the
+ * client's end still exists (probes use negative tags: give your own requests
+ * positive ones). Events that are not the server's (the process's own Tripwires,
+ * completions and signals) go to `onEvent`. Waiting takes no trap, so the
+ * process's own signals are run between events (a blocked wait ends within 100 ms
+ * to let them).
  */
 export class EventServer {
   readonly service: string;
@@ -374,15 +402,22 @@ export class EventServer {
   /** Probes in flight, by tag, and each connection's message count at the last look. */
   readonly #probes = new Map<number, Endpoint>();
   readonly #seen = new Map<Endpoint, number>();
-  #nextTag = 1;
+  #nextTag = -1;
+  readonly #onEvent: (e: QueuedEvent) => void;
   #nextSweep = 0;
   /** Requests served. */
   served = 0;
 
-  constructor(service: string, handler: EndpointHandler, size = 4096) {
+  constructor(
+    service: string,
+    handler: EndpointHandler,
+    size = 4096,
+    onEvent: (e: QueuedEvent) => void = () => {},
+  ) {
     this.service = service;
     this.size = size;
     this.#handler = handler;
+    this.#onEvent = onEvent;
     this.#listen = CreateSegment(LISTEN_SLOTS * 16);
     this.#listenBase = bind(this.#listen);
     this.#listenWords = view32(this.#listenBase, LISTEN_SLOTS * 4);
@@ -405,11 +440,13 @@ export class EventServer {
   serve(stop: () => boolean = () => false): void {
     while (!stop()) {
       drainSignals(); // its own signals (SIGTERM…) run here: waiting takes no trap
-      const e = waitEvent(100, 15);
+      const e = waitEvent(100); // spinning 15 µs first, unless the node runs block-only
       const dropped = eventsDropped();
       if (dropped !== this.#dropped) {
-        // The queue overflowed: some connection's event is lost. Look at all of them.
+        // The queue overflowed: some connection's event is lost. Look at all of them;
+        // a probe's answer may be lost too: the next sweep asks again.
         this.#dropped = dropped;
+        this.#probes.clear();
         this.#accept();
         for (const end of [...this.#byTripwire.values()]) this.#take(end);
       }
@@ -417,14 +454,15 @@ export class EventServer {
         this.#sweep(); // idle for 100 ms
         continue;
       }
-      if (e.kind === EventKind.COMPLETION) {
-        const end = this.#probes.get(e.id);
+      if (e.kind === EventKind.COMPLETION && this.#probes.has(e.id)) {
+        const end = this.#probes.get(e.id)!;
         this.#probes.delete(e.id);
-        if (end && GONE.has(e.info) && this.#names.has(end)) this.#drop(end);
-      } else if (e.id === this.#listenTripwire) this.#accept();
+        if (GONE.has(e.info) && this.#names.has(end)) this.#drop(end);
+      } else if (e.kind === EventKind.TRIPWIRE && e.id === this.#listenTripwire) this.#accept();
       else {
-        const end = this.#byTripwire.get(e.id);
+        const end = e.kind === EventKind.TRIPWIRE ? this.#byTripwire.get(e.id) : undefined;
         if (end) this.#take(end);
+        else this.#onEvent(e);
       }
     }
   }
@@ -437,7 +475,8 @@ export class EventServer {
     for (const end of this.#names.keys()) {
       if (this.#seen.get(end) !== end.received) this.#seen.set(end, end.received);
       else {
-        const tag = this.#nextTag++;
+        const tag = this.#nextTag--;
+        if (this.#nextTag < -0x4000_0000) this.#nextTag = -1;
         this.#probes.set(tag, end);
         end.probe(tag);
       }
@@ -458,7 +497,13 @@ export class EventServer {
     const msg = end.tryReceive(false);
     if (msg) {
       this.served++;
-      this.#handler(end, msg);
+      try {
+        this.#handler(end, msg);
+      } catch (e) {
+        // The client closed while its request was being served: let it go.
+        if (!(e instanceof SysError && e.errno === Errno.EPIPE)) throw e;
+      }
+      if (end.peerClosed) return this.#drop(end);
       end.flush(); // a handler that did not answer still frees the client's buffer
     } else if (end.peerClosed) this.#drop(end);
   }

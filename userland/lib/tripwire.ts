@@ -170,10 +170,13 @@ export function unregisterSignalEvents(vaddr: number, len = 1): number {
   return trap(Sys.event_signal, vaddr, len, 0);
 }
 
-/** How waits on the event queue ended: taken while spinning, or after blocking. */
+/** How waits on the event queue ended: taken without blocking, or after blocking. */
 const waits = { spun: 0, blocked: 0 };
 
-/** How many `waitEvent` calls found their event while spinning, and how many blocked. */
+/**
+ * How many `waitEvent` calls took their event without blocking (it was there, or
+ * came while spinning), and how many blocked.
+ */
 export function eventWaitCounts(): { spun: number; blocked: number } {
   return { ...waits };
 }
@@ -198,7 +201,10 @@ export function nextEvent(): QueuedEvent | null {
  */
 export function waitEvent(timeoutMs: number, spinUs = SPIN > 0 ? 15 : 0): QueuedEvent | null {
   let e = nextEvent();
-  if (e) return e;
+  if (e) {
+    waits.spun++;
+    return e;
+  }
   const p = page();
   if (spinUs > 0) {
     const until = performance.now() + spinUs / 1000;
