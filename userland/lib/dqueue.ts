@@ -25,7 +25,9 @@
  * what it held, so the DMA engine never reads a half-rewritten source. Messages
  * are fixed-size: a shorter one is padded with zeros to `slotBytes`.
  *
- * Names: the receiver exports `dq.<name>` and the sender `dq.<name>.tx`.
+ * Names: the receiver exports `dq.<name>.<slots>x<slotBytes>` (so a sender that
+ * expects another geometry finds no such queue: ENOENT) and the sender
+ * `dq.<name>.tx`.
  *
  * The streaming variant (StreamSender, StreamReceiver) is the same queue with
  * one-byte slots: the counters count bytes, a write sends contiguous runs of up to
@@ -51,6 +53,11 @@ const HEADER = 64;
 /** The largest run a stream sends in one block WRITE. */
 const STREAM_CHUNK = 16 * 1024;
 
+/** The receiver's export name: the queue's name and geometry. */
+function queueName(name: string, slots: number, slotBytes: number): string {
+  return `dq.${name}.${slots}x${slotBytes}`;
+}
+
 function pages(bytes: number): number {
   return Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
 }
@@ -68,7 +75,7 @@ export class QueueReceiver {
   #readI = 0;
   #tx = -1;
 
-  /** Creates the buffer (`slots` messages of `slotBytes`) and exports it as `dq.<name>`. */
+  /** Creates the buffer (`slots` messages of `slotBytes`) and exports it (see the names above). */
   constructor(name: string, slots: number, slotBytes: number) {
     if (!Number.isInteger(slots) || slots < 2) throw new RangeError(`${slots} slots: at least 2`);
     if (!Number.isInteger(slotBytes) || slotBytes < 1 || slotBytes > 60_000) {
@@ -84,7 +91,7 @@ export class QueueReceiver {
     armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
     this.#hello = allocTripwire();
     armTripwire(this.#hello, { vaddr: this.#base + 4, len: 4, write: true });
-    exportSegment(this.#segment, `dq.${name}`, Rights.READ | Rights.WRITE);
+    exportSegment(this.#segment, queueName(name, slots, slotBytes), Rights.READ | Rights.WRITE);
   }
 
   /** Messages waiting, as far as this end knows (the sender's counter may be ahead). */
@@ -171,14 +178,16 @@ export class QueueSender {
   #writeI = 0;
 
   /**
-   * Connects to the receiver exporting `dq.<name>` (on node `hint` if not known
-   * here). Throws EINVAL if the receiver's buffer is too small for this geometry.
+   * Connects to the receiver of queue `name` with this geometry (on node `hint` if
+   * not known here). Throws ENOENT if there is none (none of this geometry), EINVAL
+   * if the segment under that name is too small for it.
    */
   constructor(name: string, slots: number, slotBytes: number, hint?: number) {
     this.name = name;
     this.slots = slots;
     this.slotBytes = slotBytes;
-    const { desc, size } = importSegment(`dq.${name}`, { hint });
+    // The name carries the geometry: a sender of another shape finds no queue.
+    const { desc, size } = importSegment(queueName(name, slots, slotBytes), { hint });
     if (size < HEADER + slots * slotBytes) {
       throw new SysError(
         Errno.EINVAL,
