@@ -297,3 +297,34 @@ Deno.test("a scribbled TAIL is refused once; the kernel and other processes keep
     QUIET,
   );
 });
+
+Deno.test("posted WRITEs land with no completion and half the frames; a refusal by the owner still comes back", async () => {
+  await withCluster(
+    async (c) => {
+      const segment = await startOwner(c, 16384);
+      const owner = [...c.node(0).procs.values()].find((p) => p.module.includes("dma_node"))!;
+      const N = 500;
+      const framesBefore = c.cluster.network.stats.sent;
+      const w = c.spawn(1, "dma_node", ["posted", String(N)]);
+      const r = await result(c, "posted", "posted");
+      assert.deepEqual(r.posted, { done: 1, errors: 0 }, "only the fence's completion is counted");
+      assert.match(String(r.tagRefused), /^RangeError/, "a posted WRITE takes no tag");
+      const mem = memory(c, segment);
+      for (let i = 0; i < N; i++) assert.equal(word(mem, i * 4), i + 1, `word ${i}`);
+      assert.deepEqual([...mem.subarray(8192, 8192 + 64)], new Array(64).fill(0x77));
+      // N + 1 posted frames, the connecting and fencing WRITEs with their REPLYs (and
+      // the name lookups): far fewer than the 2(N + 1) a WRITE with a REPLY would take.
+      const frames = c.cluster.network.stats.sent - framesBefore;
+      assert.ok(frames < N + 60, `${frames} frames for ${N + 1} posted WRITEs`);
+      c.node(0).signalProcess(owner, Sig.SIGHUP, 0);
+      await result(c, "owner", "inhibited");
+      c.node(1).signalProcess(w, Sig.SIGHUP, 0);
+      const refused = (await result(c, "posted", "refused")).refused;
+      assert.deepEqual(refused, { errors: 1, errno: Errno.EPERM, desc: true, done: 0 });
+      await exitsCleanly(c, w, "the writer");
+      c.node(0).signalProcess(owner, Sig.SIGINT, 0);
+    },
+    2,
+    QUIET,
+  );
+});

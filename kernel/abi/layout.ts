@@ -344,6 +344,11 @@ export const DmaOp = {
 export const DmaFlag = {
   /** The WRITE notifies at the owner (as `notify` on remote_write). */
   NOTIFY: 0x100,
+  /**
+   * A posted WRITE (a PIO store): no completion, so no tag; nothing comes back
+   * unless the owner refuses it, which is counted as an error completion.
+   */
+  POSTED: 0x200,
 } as const;
 /** Tripwire flags (tripwire_arm). */
 export const TripwireFlag = {

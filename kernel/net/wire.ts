@@ -16,7 +16,8 @@
  *   40      4     flags (FrameFlag)
  *   44      4     arg0 (CAS old value; error code in a NACK; owner node in a UNIT;
  *                       mode in a JOIN reply)
- *   48      4     arg1 (CAS new value; CAS result in a reply; unit in a JOIN reply)
+ *   48      4     arg1 (CAS new value; CAS result in a reply; unit in a JOIN reply;
+ *                       the issuer's pid in the NACK of a posted WRITE)
  *   52      …     payload (WRITE data, READ_REPLY data, control bodies)
  *   end-4   4     CRC-32 of everything before it
  *
@@ -77,6 +78,11 @@ const TYPES = new Set<number>(Object.values(FrameType));
 export const FrameFlag = {
   /** The request's notify bit (000 §3.1.1). */
   NOTIFY: 1,
+  /**
+   * A posted WRITE (a PIO store, 002 §2): the owner answers only a refusal, with a
+   * NACK carrying this flag and the issuer's pid in arg1; success sends nothing back.
+   */
+  POSTED: 2,
 } as const;
 
 /** A decoded frame. `payload` aliases the frame's bytes. */

@@ -8,6 +8,8 @@
  * everything in that process's queue, so requests leave in the order they were
  * made, queued or trapped.
  *
+ * An entry is a WRITE with a completion, or (POSTED) without one, as a PIO store
+ * to remote memory: the owner answers a posted WRITE only if it refuses it.
  * An entry is checked exactly as a trapped WRITE is (descriptor, staleness, node,
  * rights, bounds, size); one that fails completes with that error in the
  * process's completion counters (and as a COMPLETION event if it asked for one)
@@ -96,9 +98,11 @@ function take(k: Kernel, p: Process, q: Int32Array, at: number): void {
   const tag = q[at + DmaEntry.TAG];
   const op = opWord & 0xff;
   try {
-    if ((opWord & ~(0xff | DmaFlag.NOTIFY)) !== 0) {
+    if ((opWord & ~(0xff | DmaFlag.NOTIFY | DmaFlag.POSTED)) !== 0) {
       throw new KernelError("EINVAL", `DMA entry flags ${opWord}`);
     }
+    const posted = (opWord & DmaFlag.POSTED) !== 0;
+    if (posted && tag !== 0) throw new KernelError("EINVAL", "a posted WRITE has no completion");
     if (op === DmaOp.WRITE) {
       if (count === 0 || count > DMA_INLINE_BYTES) {
         throw new KernelError("EINVAL", `DMA WRITE of ${count} bytes (1..${DMA_INLINE_BYTES})`);
@@ -115,10 +119,12 @@ function take(k: Kernel, p: Process, q: Int32Array, at: number): void {
     const data = op === DmaOp.WRITE
       ? new Uint8Array(q.buffer, (at + DmaEntry.DATA) * 4, count)
       : readLocal(p, q[at + DmaEntry.VADDR] >>> 0, count);
+    const notify = (opWord & DmaFlag.NOTIFY) !== 0;
+    if (posted) return k.remote.post(p, d, off, notify, data);
     k.remote.issue(
       FrameType.WRITE,
       d,
-      { offset: off, count, notify: (opWord & DmaFlag.NOTIFY) !== 0 },
+      { offset: off, count, notify },
       { proc: p, descId: id, local: null, localOffset: 0, notify: false, tag },
       data,
     );

@@ -90,6 +90,8 @@ export interface RemoteStats {
   issued: number;
   /** Of those, READs (a protocol that must never read across the network can be checked). */
   reads: number;
+  /** Of those, posted WRITEs (no completion). */
+  posted: number;
   served: number;
   completed: number;
   errors: number;
@@ -108,6 +110,7 @@ export class RemoteMemory {
   readonly stats: RemoteStats = {
     issued: 0,
     reads: 0,
+    posted: 0,
     served: 0,
     completed: 0,
     errors: 0,
@@ -127,6 +130,32 @@ export class RemoteMemory {
 
   // -------------------------------------------------------------------------
   // Issuing
+
+  /**
+   * Sends a posted WRITE of `payload` for `proc` (002's PIO store): no completion is
+   * awaited, nothing is counted when it lands, and outgoing Tripwires see it as it
+   * leaves; only a refusal by the owner comes back, as an error completion.
+   */
+  post(proc: Process, to: IssueTarget, offset: number, notify: boolean, payload: Uint8Array): void {
+    const f = emptyFrame();
+    f.type = FrameType.WRITE;
+    f.srcNode = this.#host.nodeId;
+    f.dstNode = to.node;
+    f.srcPid = proc.pid;
+    f.seq = this.#seq;
+    this.#seq = (this.#seq + 1) >>> 0 || 1;
+    f.exportId = to.exportId;
+    f.genHi = to.genHi;
+    f.genLo = to.genLo;
+    f.offset = offset;
+    f.count = payload.length;
+    f.flags = FrameFlag.POSTED | (notify ? FrameFlag.NOTIFY : 0);
+    f.payload = payload;
+    this.stats.issued++;
+    this.stats.posted++;
+    this.#host.tripwires.matchOutgoing(to.node, to.exportId, offset, payload.length, Access.WRITE);
+    this.#host.send(to.node, encodeFrame(f));
+  }
 
   /** Sends a request; returns its sequence number. Checks were done by the caller. */
   issue(
@@ -255,6 +284,8 @@ export class RemoteMemory {
     const e = this.#host.exports.get(f.exportId);
     const errno = check(f, e);
     if (errno !== 0) return this.#reply(f, FrameType.NACK, errno);
+    const posted = (f.flags & FrameFlag.POSTED) !== 0;
+    if (posted && f.type !== FrameType.WRITE) return this.#reply(f, FrameType.NACK, Errno.EINVAL);
     if (f.type === FrameType.JOIN) {
       const joined = this.#host.channels.join(f, e!);
       if (joined !== 0) return this.#reply(f, FrameType.NACK, joined);
@@ -270,6 +301,7 @@ export class RemoteMemory {
         storeBytes(seg, f.offset, f.payload);
         wires.matchLocal(seg.id, f.offset, f.count, Access.WRITE);
         if (notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
+        if (posted) return; // nothing goes back for a posted WRITE that landed
         return this.#reply(f, FrameType.REPLY, 0);
       case FrameType.READ:
         wires.matchLocal(seg.id, f.offset, f.count, Access.READ);
@@ -298,12 +330,17 @@ export class RemoteMemory {
     f.count = payload ? payload.length : 0;
     f.arg0 = type === FrameType.NACK ? value : arg0;
     f.arg1 = type === FrameType.REPLY ? value : 0;
+    if (type === FrameType.NACK && (req.flags & FrameFlag.POSTED) !== 0) {
+      f.flags = FrameFlag.POSTED; // it answers no request: say whose WRITE it refuses
+      f.arg1 = req.srcPid;
+    }
     if (payload) f.payload = payload;
     this.#host.send(req.srcNode, encodeFrame(f));
   }
 
   /** Completes a request this node issued. */
   #answer(f: Frame): void {
+    if (f.type === FrameType.NACK && (f.flags & FrameFlag.POSTED) !== 0) return this.#refused(f);
     const p = this.#pending.get(f.seq);
     if (!p || p.node !== f.srcNode || p.exportId !== f.exportId || p.offset !== f.offset) {
       this.stats.orphanReplies++; // timed out, or a forged reply: ignore
@@ -361,6 +398,23 @@ export class RemoteMemory {
     Atomics.add(proc.trap, Trap.REMOTE_DONE, 1);
     Atomics.notify(proc.trap, Trap.REMOTE_DONE);
     if (p.notify && local) this.#host.signalSegment(local, p.localOffset);
+  }
+
+  /**
+   * The owner refused a posted WRITE: an error completion for the process that
+   * posted it, against its descriptor for that export (0 if it has none any more).
+   */
+  #refused(f: Frame): void {
+    const proc = this.#host.procs.get(f.arg1);
+    if (!proc || proc.state !== "running") {
+      this.stats.orphanReplies++;
+      return;
+    }
+    let descId = 0;
+    for (const d of proc.descriptors.all()) {
+      if (d.node === f.srcNode && d.exportId === f.exportId) descId = d.id;
+    }
+    this.#errorCompletion(proc, descId, f.srcNode, KNOWN_ERRNOS.has(f.arg0) ? f.arg0 : Errno.EIO);
   }
 
   /** Counts an error completion in the process's trap page, sticky until remote_status. */

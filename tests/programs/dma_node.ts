@@ -3,7 +3,8 @@
  * posted to a ring shared with the kernel, with no trap per request.
  *
  *   dma_node owner SIZE        node 0: exports a SIZE-byte segment as "dma", reports
- *                              {role, segment, size} and sleeps until SIGINT
+ *                              {role, segment, size} and sleeps until SIGINT; SIGHUP
+ *                              turns write inhibit on ({inhibited})
  *   dma_node order N           imports "dma", makes its queue (one request, awaited),
  *                              reports {ready} and waits for SIGHUP; then queues
  *                              dmaWrite32 of word i = i+1 for i < N and N more to word
@@ -29,6 +30,7 @@
  *                              its library left it (a second refusal), queues a write
  *                              to word 2 and reports {resynced}
  *   dma_node poke OFF VALUE    one queued dmaWrite32, awaited: {role, poked}
+ *   dma_node posted N          posted WRITEs (no completion) and their refusal: see posted()
  *
  * Everything is reached through userland/lib; only the raw and scribble cases touch
  * the ring itself (the `dma` grant object of trap.ts).
@@ -41,6 +43,7 @@ import {
   CreateSegment,
   exportSegment,
   importSegment,
+  nap,
   nextEvent,
   remoteCounters,
   remoteStatus,
@@ -52,6 +55,7 @@ import {
   waitEvent,
   write,
   WRITE32,
+  writeInhibit,
 } from "../../userland/lib/mod.ts";
 import {
   dmaFlush,
@@ -102,11 +106,59 @@ let args0 = "";
 function owner(size: number): number {
   const seg = CreateSegment(size);
   bind(seg);
-  exportSegment(seg, "dma");
-  let done = false;
+  const id = exportSegment(seg, "dma");
+  let done = false, inhibit = false, inhibited = false;
   SignalHandler(signalAddress(Sig.SIGINT), 4, () => done = true);
+  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => inhibit = true);
   report({ role: "owner", segment: seg, size });
-  while (!done) SigWait(60_000);
+  while (!done) {
+    SigWait(60_000);
+    if (inhibit && !inhibited) {
+      writeInhibit(id, true);
+      inhibited = true;
+      report({ role: "owner", inhibited });
+    }
+  }
+  return 0;
+}
+
+/**
+ * Posted WRITEs: N of word i = i+1 and a posted block, then one WRITE with a
+ * completion as a fence (it leaves after them); reports {posted} with how many
+ * completions were counted (only the fence's). After SIGHUP (the owner has turned
+ * write inhibit on) one more posted WRITE: its refusal comes back as an error
+ * completion: {refused}.
+ */
+function posted(n: number): number {
+  const { desc } = connect();
+  const buf = allocate(4096);
+  write(buf, new Uint8Array(64).fill(0x77));
+  const before = remoteCounters();
+  for (let i = 0; i < n; i++) dmaWrite32(desc, i * 4, i + 1, { posted: true });
+  dmaWriteBlock(desc, 8192, buf, 64, { posted: true });
+  dmaWrite32(desc, 1023 * 4, 1);
+  awaitDone(before, 1);
+  const after = remoteCounters();
+  report({
+    role: "posted",
+    posted: { done: after.done - before.done, errors: after.errors - before.errors },
+    tagRefused: attempt(() => dmaWrite32(desc, 0, 1, { posted: true, tag: 5 })),
+  });
+  awaitHup();
+  const b2 = remoteCounters();
+  dmaWrite32(desc, 0, 12345, { posted: true });
+  const deadline = performance.now() + 10_000;
+  while (remoteCounters().errors === b2.errors && performance.now() < deadline) nap(1);
+  const a2 = remoteCounters();
+  report({
+    role: "posted",
+    refused: {
+      errors: a2.errors - b2.errors,
+      errno: a2.errno,
+      desc: a2.desc === desc,
+      done: a2.done - b2.done,
+    },
+  });
   return 0;
 }
 
@@ -348,6 +400,8 @@ export default function main(args: string[]): number {
       return raw();
     case "scribble":
       return scribble();
+    case "posted":
+      return posted(Number(args[1]));
     case "poke":
       return poke(Number(args[1]), Number(args[2]));
   }

@@ -47,6 +47,12 @@ export interface DmaOptions {
   notify?: boolean;
   /** Non-zero: deliver a COMPLETION event with this id when it completes. */
   tag?: number;
+  /**
+   * Posted, like a PIO store: no completion (no REMOTE_DONE count, no event, no
+   * tag), and half the frames; only a refusal by the owner comes back, as an error
+   * completion. Outgoing Tripwires see it as it leaves.
+   */
+  posted?: boolean;
 }
 
 let Q: Int32Array | null = null;
@@ -84,8 +90,9 @@ function publish(): void {
 }
 
 function fill(at: number, op: number, desc: number, offset: number, count: number, o: DmaOptions) {
+  if (o.posted && o.tag) throw new RangeError("a posted WRITE has no completion to tag");
   const q = Q!;
-  q[at + DmaEntry.OP] = op | (o.notify ? DmaFlag.NOTIFY : 0);
+  q[at + DmaEntry.OP] = op | (o.notify ? DmaFlag.NOTIFY : 0) | (o.posted ? DmaFlag.POSTED : 0);
   q[at + DmaEntry.DESC] = desc;
   q[at + DmaEntry.OFFSET] = offset;
   q[at + DmaEntry.COUNT] = count;

@@ -40,6 +40,9 @@ import { bind, CreateSegment, release } from "./memory.ts";
 import { read, view, view32 } from "./mmu.ts";
 import { exportSegment, importSegment, nodeId, WRITE32 } from "./remote.ts";
 import { dmaWrite, dmaWrite32, dmaWriteBlock } from "./dma.ts";
+
+/** The transfers' WRITEs are posted, like PIO stores: the protocol needs no completion. */
+const POSTED = { posted: true } as const;
 import {
   allocTripwire,
   armTripwire,
@@ -151,7 +154,7 @@ export class QueueReceiver {
   /** Writes read_i into the sender's lazy_read_i (once the sender is known). */
   #announce(): void {
     this.#connect();
-    dmaWrite32(this.#tx, 0, this.#readI);
+    dmaWrite32(this.#tx, 0, this.#readI, POSTED);
   }
 
   close(): void {
@@ -224,13 +227,13 @@ export class QueueSender {
     const at = this.#writeI * this.slotBytes;
     if (this.#inline) {
       this.#inline.fill(0).set(msg);
-      dmaWrite(this.#rx, HEADER + at, this.#inline);
+      dmaWrite(this.#rx, HEADER + at, this.#inline, POSTED);
     } else {
       this.#mirror.fill(0, at + msg.length, at + this.slotBytes).set(msg, at);
-      dmaWriteBlock(this.#rx, HEADER + at, this.#base + HEADER + at, this.slotBytes);
+      dmaWriteBlock(this.#rx, HEADER + at, this.#base + HEADER + at, this.slotBytes, POSTED);
     }
     this.#writeI = next;
-    dmaWrite32(this.#rx, 0, next); // after the message: the queue and the link keep order
+    dmaWrite32(this.#rx, 0, next, POSTED); // after the message: the queue and the link keep order
     return true;
   }
 
@@ -251,9 +254,15 @@ export class QueueSender {
       if (room > 0) {
         const n = Math.min(room, data.length - done, STREAM_CHUNK);
         this.#mirror.set(data.subarray(done, done + n), this.#writeI);
-        dmaWriteBlock(this.#rx, HEADER + this.#writeI, this.#base + HEADER + this.#writeI, n);
+        dmaWriteBlock(
+          this.#rx,
+          HEADER + this.#writeI,
+          this.#base + HEADER + this.#writeI,
+          n,
+          POSTED,
+        );
         this.#writeI = (this.#writeI + n) % this.slots;
-        dmaWrite32(this.#rx, 0, this.#writeI);
+        dmaWrite32(this.#rx, 0, this.#writeI, POSTED);
         done += n;
         continue;
       }

@@ -50,6 +50,9 @@ import { view, view32 } from "./mmu.ts";
 import { getpid } from "./process.ts";
 import { exportSegment, importSegment, nodeId, WRITE, WRITE32 } from "./remote.ts";
 import { dmaWrite, dmaWrite32, dmaWriteBlock } from "./dma.ts";
+
+/** The transfers' WRITEs are posted, like PIO stores: the protocol needs no completion. */
+const POSTED = { posted: true } as const;
 import { drainSignals } from "./signals.ts";
 import {
   allocTripwire,
@@ -219,7 +222,7 @@ export class Endpoint {
         inlineView.setInt32(n + 4, 0, true);
         inlineView.setInt32(n + 8, 1, true);
       }
-      dmaWrite(this.#peer, at, inline.subarray(0, count));
+      dmaWrite(this.#peer, at, inline.subarray(0, count), POSTED);
     } else {
       this.#staging().set(msg, at);
       this.#stageView!.setInt32(at + n, n + 1, true);
@@ -228,7 +231,7 @@ export class Endpoint {
       // In pieces of at most one frame, in order: the flags land with the last.
       for (let done = 0; done < count; done += DMA_MAX_BLOCK) {
         const len = Math.min(DMA_MAX_BLOCK, count - done);
-        dmaWriteBlock(this.#peer, at + done, this.#stageBase + at + done, len);
+        dmaWriteBlock(this.#peer, at + done, this.#stageBase + at + done, len, POSTED);
       }
     }
     this.#owed = false;
@@ -285,7 +288,7 @@ export class Endpoint {
   flush(): void {
     if (!this.#owed || this.#peer < 0) return;
     this.#owed = false;
-    dmaWrite32(this.#peer, this.#peerBytes - 4, 1);
+    dmaWrite32(this.#peer, this.#peerBytes - 4, 1, POSTED);
   }
 
   /** Takes the next message, waiting up to `timeoutMs`; null on timeout or once the peer closed. */
@@ -323,7 +326,9 @@ export class Endpoint {
    * the peer takes it, then sees the close.
    */
   close(): void {
-    if (this.#peer >= 0 && !this.peerClosed) dmaWrite(this.#peer, this.#peerBytes - 8, CLOSING);
+    if (this.#peer >= 0 && !this.peerClosed) {
+      dmaWrite(this.#peer, this.#peerBytes - 8, CLOSING, POSTED);
+    }
     this.#owed = false;
     this.#peer = -1;
     freeTripwire(this.rxTripwire);
