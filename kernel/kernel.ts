@@ -34,6 +34,8 @@ import {
 import { syscallByNumber, SYSCALLS, type SyscallSpec } from "./abi/syscalls.ts";
 import type { Console, ProcessHost } from "./host_interface.ts";
 import { Segment, type SegmentAttributes } from "./memory/segment.ts";
+import type { Binding } from "./memory/binding.ts";
+import type { HandlerTable } from "./signal/handler_table.ts";
 import { type Export, ExportTable } from "./remote/export_table.ts";
 import { blankRecord, type NameClient, type NameRecord } from "./remote/name_client.ts";
 import { type RemoteHost, RemoteMemory } from "./remote/remote_memory.ts";
@@ -560,27 +562,24 @@ export class Kernel implements RemoteHost, ChannelHost {
    */
   refreshDirectory(seg: Segment): void {
     const entries: DirectoryEntry[] = [];
+    /** Enters the ranges of `table` that binding `b` covers, for receiver `pid`. */
+    const enter = (table: HandlerTable, b: Binding, pid: number) => {
+      for (const r of table.ranges) {
+        const first = Math.max(r.vaddr, b.vaddr),
+          end = Math.min(r.vaddr + r.size, b.vaddr + b.size);
+        if (first < end) entries.push({ pid, first: first - b.vaddr, end: end - b.vaddr });
+      }
+    };
     for (const b of seg.bindings) {
       const receiver = this.procs.get(b.pid);
       if (!receiver || receiver.state !== "running") continue;
-      for (const r of receiver.handlers.ranges) {
-        const first = Math.max(r.vaddr, b.vaddr),
-          end = Math.min(r.vaddr + r.size, b.vaddr + b.size);
-        if (first < end) entries.push({ pid: b.pid, first: first - b.vaddr, end: end - b.vaddr });
-      }
+      enter(receiver.handlers, b, b.pid);
+      // pid 0, the kernel: a range whose signals become events makes senders trap,
+      // as only the kernel writes the event queue.
+      enter(receiver.signalEvents, b, 0);
     }
     // The kernel has no FIFO a sender could post to: its entry makes senders trap.
-    // So does a range whose signals become events: only the kernel writes the queue.
     if (seg.kernelHandler) entries.push({ pid: 0, first: 0, end: seg.size });
-    for (const b of seg.bindings) {
-      const receiver = this.procs.get(b.pid);
-      if (!receiver || receiver.state !== "running") continue;
-      for (const r of receiver.signalEvents.ranges) {
-        const first = Math.max(r.vaddr, b.vaddr),
-          end = Math.min(r.vaddr + r.size, b.vaddr + b.size);
-        if (first < end) entries.push({ pid: 0, first: first - b.vaddr, end: end - b.vaddr });
-      }
-    }
     if (this.config.signalPath === "hardware") {
       const receivers = new Set(entries.map((e) => e.pid).filter((pid) => pid !== 0));
       for (const b of seg.bindings) {

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { EventKind, EventPage, Sig } from "../kernel/abi/layout.ts";
-import { QUIET, until } from "./remote_helpers.ts";
+import { QUIET, until, untilBlockedOnEvents } from "./remote_helpers.ts";
 import { withCluster } from "./helpers.ts";
 
 Deno.test("200 Tripwire events arrive in the order of the writes, and taking them makes no trap", async () => {
@@ -38,11 +38,7 @@ Deno.test("a wait on the event queue blocks at once after a short spin, or takes
       // The default spin (15 µs) is long over before the write: the wait blocks.
       const w = c.spawn(0, "ev_node", ["spinner", "15"]);
       await until(c, () => c.results().some((r) => r.ready), "the waiter");
-      await until(
-        c,
-        () => w.events !== null && Atomics.load(w.events, EventPage.WAITING) === 1,
-        "the waiter to block",
-      );
+      await untilBlockedOnEvents(c, w, "the waiter to block");
       const st = await c.run(1, "ev_node", ["notifier"]);
       assert.equal(st.status, 0, st.reason);
       await until(c, () => c.results().some((r) => "got" in r), "the event");

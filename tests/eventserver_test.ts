@@ -86,6 +86,17 @@ Deno.test("the RPC on endpoints: byte-exact at every size, one-way and two-way e
   );
 });
 
+/**
+ * Starts ep_node's server "ept" (64-byte buffers) on node 0; returns it, its count
+ * of armed Tripwires, and that count while it has no connection (its listening one).
+ */
+async function startServer(c: TestCluster) {
+  const server = c.spawn(0, "ep_node", ["server", "ept", "64"]);
+  await until(c, () => c.results().some((r) => r.ready), "the server");
+  const armed = () => c.node(0).tripwires.armedBy(server.pid);
+  return { server, armed, idle: armed() };
+}
+
 /** Runs ep_node's pair MODE: x spawned, y run to its end; both must exit 0. */
 async function pair(c: TestCluster, mode: string): Promise<void> {
   const x = c.spawn(0, "ep_node", ["pair", "x", "y", mode]);
@@ -114,10 +125,7 @@ Deno.test("an end whose peer closed fails calls and sends with EPIPE, without wa
 Deno.test("the server lets go of the connections of a client that died without closing them", async () => {
   await withCluster(
     async (c) => {
-      const server = c.spawn(0, "ep_node", ["server", "ept", "64"]);
-      await until(c, () => c.results().some((r) => r.ready), "the server");
-      const armed = () => c.node(0).tripwires.armedBy(server.pid);
-      const idle = armed(); // its listening Tripwire
+      const { server, armed, idle } = await startServer(c);
       const st = await c.run(1, "ep_node", ["die", "5"]);
       assert.equal(st.status, 0, st.reason);
       // The connections stay until an idle sweep's probes come back ESTALE.
@@ -172,10 +180,7 @@ Deno.test("a message sent just before the sender closes is still taken; then the
 Deno.test("a client that closes while its request is being served costs the server only that connection", async () => {
   await withCluster(
     async (c) => {
-      const server = c.spawn(0, "ep_node", ["server", "ept", "64"]);
-      await until(c, () => c.results().some((r) => r.ready), "the server");
-      const armed = () => c.node(0).tripwires.armedBy(server.pid);
-      const idle = armed();
+      const { server, armed, idle } = await startServer(c);
       const st = await c.run(1, "ep_node", ["hangup"]);
       assert.equal(st.status, 0, st.reason);
       // The slow answer finds the client closed (EPIPE): the server lets it go…

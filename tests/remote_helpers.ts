@@ -4,6 +4,8 @@
  */
 
 import type { KernelConfig } from "../kernel/kernel.ts";
+import { EventPage } from "../kernel/abi/layout.ts";
+import type { Process } from "../kernel/proc/process.ts";
 import { syscallByNumber } from "../kernel/abi/syscalls.ts";
 import type { TestCluster } from "./helpers.ts";
 
@@ -38,4 +40,12 @@ export async function until(c: TestCluster, cond: () => boolean, what: string, m
     }
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/**
+ * Waits until process `p` is blocked on its empty event queue: it says so in its
+ * event page (WAITING, set just before it sleeps).
+ */
+export async function untilBlockedOnEvents(c: TestCluster, p: Process, what: string) {
+  await until(c, () => p.events !== null && Atomics.load(p.events, EventPage.WAITING) === 1, what);
 }

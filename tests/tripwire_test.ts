@@ -7,8 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { EventPage, Sig } from "../kernel/abi/layout.ts";
-import { QUIET, until } from "./remote_helpers.ts";
+import { Sig } from "../kernel/abi/layout.ts";
+import { QUIET, until, untilBlockedOnEvents } from "./remote_helpers.ts";
 import { type TestCluster, withCluster } from "./helpers.ts";
 
 async function probe(
@@ -88,11 +88,7 @@ Deno.test("a process blocked on its empty event queue is woken by a remote write
       await until(c, () => c.results().some((r) => r.ready), "the waiter to arm");
       // It is blocked once it has said so in its event page (WAITING, set just before
       // it sleeps); only then does the write happen.
-      await until(
-        c,
-        () => w.events !== null && Atomics.load(w.events, EventPage.WAITING) === 1,
-        "the waiter to block",
-      );
+      await untilBlockedOnEvents(c, w, "the waiter to block");
       const st = await c.run(1, "tw_node", ["client", "w64"]);
       assert.equal(st.status, 0, st.reason);
       await until(c, () => c.results().some((r) => "first" in r), "the waiter to wake");

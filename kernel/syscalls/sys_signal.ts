@@ -12,6 +12,7 @@ import type { Handler } from "../trap/dispatch.ts";
 import type { Kernel } from "../kernel.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
+import type { HandlerTable } from "../signal/handler_table.ts";
 
 /** Delivers a signal at `from`'s address `vaddr`; returns receivers queued. */
 export function deliverSignal(k: Kernel, from: Process, vaddr: number): number {
@@ -20,24 +21,42 @@ export function deliverSignal(k: Kernel, from: Process, vaddr: number): number {
   return k.signalSegment(b.segment, vaddr - b.vaddr);
 }
 
+/**
+ * Registers [vaddr, vaddr+size) with `id` in one of a process's range tables
+ * (handlers, or ranges whose signals become events), or with id 0 removes the
+ * ranges overlapping it; returns how many were removed. The signal directories of
+ * the segments the change touches are rewritten: of those bound over the range,
+ * or, on a removal (a removed range may reach past it), of all the process binds.
+ */
+export function setRange(
+  k: Kernel,
+  p: Process,
+  table: HandlerTable,
+  vaddr: number,
+  size: number,
+  id: number,
+  max: number,
+  what: string,
+): number {
+  if (vaddr + Math.max(size, 1) > 2 ** 32) fail("EINVAL", `${what}: the range wraps`);
+  let removed = 0;
+  if (id === 0) removed = table.remove(vaddr, Math.max(size, 1));
+  else {
+    if (size === 0) fail("EINVAL", `${what}: size 0`);
+    if (table.size >= max) fail("ENOSPC", `${what}: ${max} ranges registered`);
+    table.add(vaddr, size, id);
+  }
+  const end = vaddr + Math.max(size, 1);
+  for (const b of p.space.bindings) {
+    if (id === 0 || (b.vaddr < end && vaddr < b.vaddr + b.size)) k.refreshDirectory(b.segment);
+  }
+  return removed;
+}
+
 export function signalHandlers(k: Kernel): Record<string, Handler> {
   return {
-    signal_handler: (p, [vaddr, size, id]) => {
-      if (vaddr + Math.max(size, 1) > 2 ** 32) fail("EINVAL", "handler range wraps");
-      let removed = 0;
-      if (id === 0) removed = p.handlers.remove(vaddr, Math.max(size, 1));
-      else {
-        if (size === 0) fail("EINVAL", "SignalHandler: size 0");
-        if (p.handlers.size >= 4096) fail("ENOSPC", "too many handler ranges");
-        p.handlers.add(vaddr, size, id);
-      }
-      // Only the segments bound where the handler range lies have new directories.
-      const end = vaddr + Math.max(size, 1);
-      for (const b of p.space.bindings) {
-        if (b.vaddr < end && vaddr < b.vaddr + b.size) k.refreshDirectory(b.segment);
-      }
-      return removed;
-    },
+    signal_handler: (p, [vaddr, size, id]) =>
+      setRange(k, p, p.handlers, vaddr, size, id, 4096, "SignalHandler"),
 
     signal: (p, [vaddr]) => {
       if (vaddr >= SIGNAL_REGION) fail("EINVAL", `${hex(vaddr)} is reserved: use kill`);

@@ -21,6 +21,7 @@ import {
   type WireTarget,
 } from "../remote/tripwires.ts";
 import type { Handler } from "../trap/dispatch.ts";
+import { setRange } from "./sys_signal.ts";
 
 /** Address ranges one process may have registered with event_signal. */
 const MAX_SIGNAL_EVENT_RANGES = 256;
@@ -75,26 +76,17 @@ export function tripwireHandlers(k: Kernel): Record<string, Handler> {
     },
 
     event_signal: (p, [vaddr, len, tag]) => {
-      if (vaddr + Math.max(len, 1) > 2 ** 32) fail("EINVAL", "range wraps");
-      let removed = 0;
-      if (tag === 0) removed = p.signalEvents.remove(vaddr, Math.max(len, 1));
-      else {
-        if (len === 0) fail("EINVAL", "event_signal: len 0");
-        if (p.signalEvents.size >= MAX_SIGNAL_EVENT_RANGES) {
-          fail("ENOSPC", `${MAX_SIGNAL_EVENT_RANGES} ranges registered`);
-        }
-        eventPage(p);
-        p.signalEvents.add(vaddr, len, tag);
-      }
-      // Senders on the hardware path must now trap for this range, or may stop: an
-      // unregistered range may reach past [vaddr, +len), so then every binding.
-      const end = vaddr + Math.max(len, 1);
-      for (const b of p.space.bindings) {
-        if (tag === 0 || (b.vaddr < end && vaddr < b.vaddr + b.size)) {
-          k.refreshDirectory(b.segment);
-        }
-      }
-      return removed;
+      if (tag !== 0) eventPage(p);
+      return setRange(
+        k,
+        p,
+        p.signalEvents,
+        vaddr,
+        len,
+        tag,
+        MAX_SIGNAL_EVENT_RANGES,
+        "event_signal",
+      );
     },
   };
 }
