@@ -55,6 +55,9 @@ export interface DmaOptions {
   posted?: boolean;
 }
 
+/** Options for a posted WRITE (the transfers' WRITEs: their protocols need no completion). */
+export const POSTED: DmaOptions = Object.freeze({ posted: true });
+
 let Q: Int32Array | null = null;
 let Q8: Uint8Array | null = null;
 let tail = 0;

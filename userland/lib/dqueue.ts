@@ -23,7 +23,9 @@
  * there (or, when short, carried in the DMA request itself); a mirror slot is
  * written again only once the ring has come round, after the receiver has taken
  * what it held, so the DMA engine never reads a half-rewritten source. Messages
- * are fixed-size: a shorter one is padded with zeros to `slotBytes`.
+ * are fixed-size: a shorter one is padded with zeros to `slotBytes`. The WRITEs
+ * are posted (no completion) and never retransmitted: on a lossy link a lost
+ * message is lost (a lost counter update only delays: the next one carries it).
  *
  * Names: the receiver exports `dq.<name>.<slots>x<slotBytes>` (so a sender that
  * expects another geometry finds no such queue: ENOENT) and the sender
@@ -39,10 +41,7 @@ import { DMA_INLINE_BYTES, PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts"
 import { bind, CreateSegment, release } from "./memory.ts";
 import { read, view, view32 } from "./mmu.ts";
 import { exportSegment, importSegment, nodeId, WRITE32 } from "./remote.ts";
-import { dmaWrite, dmaWrite32, dmaWriteBlock } from "./dma.ts";
-
-/** The transfers' WRITEs are posted, like PIO stores: the protocol needs no completion. */
-const POSTED = { posted: true } as const;
+import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "./dma.ts";
 import {
   allocTripwire,
   armTripwire,

@@ -28,7 +28,10 @@
  * send) and leaves rx_ready alone: a message sent just before is not lost. Every
  * cross-network access is a WRITE, every flag an end polls is in its own memory,
  * each end waits on one Tripwire per flag, and WRITEs go through the DMA queue:
- * sending or receiving takes no trap. A request and its reply cost two WRITEs.
+ * sending or receiving takes no trap. A request and its reply cost two WRITEs,
+ * posted (no completion: nothing comes back for them). Nothing is retransmitted:
+ * on a lossy link a lost message or acknowledgement stalls the connection until a
+ * timeout (the RPC library, rpc.ts, is the one that recovers from loss).
  *
  * Connecting: a server listens on `ep.<service>` (a segment of slots clients write
  * their identity into, watched by a Tripwire with events); the client exports its
@@ -49,10 +52,7 @@ import { bind, CreateSegment, release } from "./memory.ts";
 import { view, view32 } from "./mmu.ts";
 import { getpid } from "./process.ts";
 import { exportSegment, importSegment, nodeId, WRITE, WRITE32 } from "./remote.ts";
-import { dmaWrite, dmaWrite32, dmaWriteBlock } from "./dma.ts";
-
-/** The transfers' WRITEs are posted, like PIO stores: the protocol needs no completion. */
-const POSTED = { posted: true } as const;
+import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "./dma.ts";
 import { drainSignals } from "./signals.ts";
 import {
   allocTripwire,
