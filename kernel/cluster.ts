@@ -39,6 +39,7 @@ export class Cluster {
       const receive = k.attachNetwork(
         (to, bytes) => this.network.send(id, to, bytes),
         (node) => this.network.attached(node),
+        (node) => this.network.backlog(id, node),
       );
       this.network.attach(id, receive);
       return k;

@@ -420,16 +420,26 @@ export class Kernel implements RemoteHost, ChannelHost {
   }
 
   /**
-   * Connects the node's network interface: `send` carries frames to other nodes.
-   * Returns the function the network calls with each frame that arrives.
+   * Connects the node's network interface: `send` carries frames to other nodes,
+   * `backlog` says how many bytes for a node are still waiting to leave. Returns
+   * the function the network calls with each frame that arrives.
    */
   attachNetwork(
     send: (to: number, bytes: Uint8Array) => void,
     reachable: (node: number) => boolean = () => true,
+    backlog: (node: number) => number = () => 0,
   ): (b: Uint8Array, from: number) => void {
     this.#send = send;
     this.#reachable = reachable;
+    this.#backlog = backlog;
     return (bytes, from) => this.remote.receive(bytes, from);
+  }
+
+  #backlog: (node: number) => number = () => 0;
+
+  /** Bytes sent to `node` that have not left yet (the link or socket is behind). */
+  backlog(node: number): number {
+    return this.#backlog(node);
   }
 
   /** Sends frame bytes (to itself without a network: a loopback). */
@@ -631,9 +641,7 @@ export class Kernel implements RemoteHost, ChannelHost {
     // Requests queued before this trap leave before anything it asks for. If too
     // many are outstanding for all of them to go now, the trap waits its turn.
     if (p.dma !== null) {
-      let taken = 0;
-      for (let n; (n = drainDma(this, p, DMA_CAPACITY)) > 0;) taken += n;
-      p.dmaTaken = taken;
+      for (let n; (n = drainDma(this, p, DMA_CAPACITY)) > 0;) p.dmaTaken += n;
       if (Atomics.load(p.dma, DmaQueue.TAIL) !== p.dmaHead) return false;
     }
     p.inTrap = true;
@@ -645,10 +653,12 @@ export class Kernel implements RemoteHost, ChannelHost {
     try {
       spec = decode(p.trap, args);
       const reply = this.#byNumber[spec.no](p, args);
+      p.dmaTaken = 0;
       if (reply === BLOCKED) return true;
       if (typeof reply === "number") result = reply;
       else ({ result, result2 } = reply);
     } catch (e) {
+      p.dmaTaken = 0;
       result = -1;
       if (e instanceof KernelError) {
         errno = e.errno;

@@ -27,6 +27,7 @@ import {
   MAX_PAYLOAD,
 } from "../kernel/net/wire.ts";
 import type { Process } from "../kernel/proc/process.ts";
+import { Trap } from "../kernel/abi/layout.ts";
 import { TestCluster, withCluster, withDeadline } from "./helpers.ts";
 import { until } from "./remote_helpers.ts";
 import { node, WAIT_MS, withNodes } from "./tcp_nodes.ts";
@@ -198,6 +199,58 @@ Deno.test("mailbox WRITE from node n outside slot n is NACKed EPERM; READ > 64 K
     assert.equal(max.type, FrameType.REPLY, "a READ of exactly 64 KiB is served");
     assert.equal(max.payload.length, MAX_PAYLOAD);
     assert.equal(c.console.err.match(/kernel: bug/g)?.length ?? 0, bugsBefore, c.console.err);
+  });
+});
+
+Deno.test("posted frames: a landed WRITE gets no answer, a posted READ is refused, and a forged refusal charges nobody who did not write there", async () => {
+  await withCluster(async (c) => {
+    const box = c.node(0).exports.get(WellKnown.MAILBOX)!;
+    const fake = fakeNode(c, 5);
+    const slot5 = 5 * MAILBOX_SLOT_BYTES;
+    // A posted WRITE into its own slot lands and nothing comes back.
+    let before = fake.got.length;
+    fake.send({
+      type: FrameType.WRITE,
+      flags: FrameFlag.POSTED,
+      seq: 77,
+      exportId: WellKnown.MAILBOX,
+      offset: slot5,
+      count: 4,
+      payload: new Uint8Array([9, 8, 7, 6]),
+    });
+    assert.equal(fake.got.length, before, "no REPLY to a posted WRITE");
+    assert.deepEqual([...box.segment.bytes.subarray(slot5, slot5 + 4)], [9, 8, 7, 6]);
+    // A posted READ is no such thing: refused, with the refusal marked posted.
+    const rd = fake.ask({
+      type: FrameType.READ,
+      flags: FrameFlag.POSTED,
+      srcPid: 42,
+      exportId: WellKnown.MAILBOX,
+      offset: 0,
+      count: 4,
+    });
+    assert.deepEqual([rd.type, rd.arg0, rd.flags, rd.arg1], [
+      FrameType.NACK,
+      Errno.EINVAL,
+      FrameFlag.POSTED,
+      42,
+    ]);
+    // A refusal of a "posted WRITE" the clerk never made: dropped, nothing counted.
+    await until(c, () => c.node(0).clerk !== null, "node 0's clerk");
+    const clerk = c.node(0).clerk!;
+    const errors = () => Atomics.load(clerk.trap, Trap.REMOTE_ERRORS);
+    const e0 = errors(), orphans = c.node(0).remote.stats.orphanReplies;
+    before = fake.got.length;
+    fake.send({
+      type: FrameType.NACK,
+      flags: FrameFlag.POSTED,
+      arg0: Errno.EPERM,
+      arg1: clerk.pid,
+      exportId: 4242,
+    });
+    assert.equal(errors(), e0, "the clerk counted no error");
+    assert.equal(c.node(0).remote.stats.orphanReplies, orphans + 1, "the NACK was dropped");
+    assert.equal(fake.got.length, before, "and not answered");
   });
 });
 

@@ -278,7 +278,7 @@ const TABLE = [
     args: [],
     data: "none",
     doc: "Makes the caller's DMA queue (002 §3.4) if it has none and hands it over; takes " +
-      "every request in it; returns how many were taken.",
+      "every request in it; returns how many this call took (not those taken before).",
   },
   {
     no: 36,

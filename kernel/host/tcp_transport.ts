@@ -102,6 +102,7 @@ export class TcpTransport {
     this.#receive = kernel.attachNetwork(
       (to, bytes) => this.send(to, bytes),
       (node) => node === kernel.nodeId || this.#peers.get(node)?.authenticated === true,
+      (node) => this.#peers.get(node)?.queued ?? 0,
     );
   }
 

@@ -39,6 +39,8 @@ export type Receiver = (bytes: Uint8Array, from: number) => void;
 
 interface LinkState extends LinkConfig {
   busyUntil: number;
+  /** Bytes of delayed frames still on the link. */
+  queued: number;
 }
 
 interface Pending {
@@ -115,7 +117,7 @@ export class EmulatedNetwork {
   #link(key: number): LinkState {
     let l = this.#links.get(key);
     if (!l) {
-      l = { ...this.#default, busyUntil: 0 };
+      l = { ...this.#default, busyUntil: 0, queued: 0 };
       this.#links.set(key, l);
     }
     return l;
@@ -145,8 +147,14 @@ export class EmulatedNetwork {
       this.#ready.push(p);
       this.#drain();
     } else {
+      link.queued += bytes.length;
       this.#insertTimed(p);
     }
+  }
+
+  /** Bytes of frames from `from` to `to` still on their way (delayed by the link). */
+  backlog(from: number, to: number): number {
+    return this.#links.get(linkKey(from, to))?.queued ?? 0;
   }
 
   #insertTimed(p: Pending): void {
@@ -176,7 +184,9 @@ export class EmulatedNetwork {
     const now = performance.now() * 1000;
     let n = 0;
     while (this.#timed.length && this.#timed[0].at <= now) {
-      this.#ready.push(this.#timed.shift()!);
+      const p = this.#timed.shift()!;
+      this.#link(linkKey(p.from, p.to)).queued -= p.bytes.length;
+      this.#ready.push(p);
       n++;
     }
     if (n) this.#drain();
@@ -217,5 +227,6 @@ export class EmulatedNetwork {
     this.#timer = undefined;
     this.#timed.length = 0;
     this.#ready.length = 0;
+    for (const l of this.#links.values()) l.queued = 0;
   }
 }

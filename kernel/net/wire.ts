@@ -4,7 +4,7 @@
  *
  *   offset  size  field
  *   0       2     magic 0x4D52 ("RM", little-endian)
- *   2       1     version (1)
+ *   2       1     version (2: posted WRITEs)
  *   3       1     type (FrameType)
  *   4       4     length of the whole frame, checksum included
  *   8       2     source node          10  2  destination node
@@ -43,7 +43,8 @@ function get32(b: Uint8Array, at: number): number {
 }
 
 export const WIRE_MAGIC = 0x4d52;
-export const WIRE_VERSION = 1;
+/** 2 since posted WRITEs: a version-1 kernel would answer them and lose their refusals. */
+export const WIRE_VERSION = 2;
 export const HEADER_BYTES = 52;
 export const CHECKSUM_BYTES = 4;
 /** The largest payload: a 64 KiB block. */

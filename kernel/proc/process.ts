@@ -69,7 +69,7 @@ export class Process {
   /** Its DMA queue (002 §3.4), made on its first dma_flush, and the next entry to take. */
   dma: Int32Array | null = null;
   dmaHead = 0;
-  /** Entries taken from the ring just before the current trap (dma_flush reports them). */
+  /** Entries taken from the ring while its current trap waited to be served (dma_flush reports them). */
   dmaTaken = 0;
   /** Address ranges whose signals become SIGNAL events (event_signal), the tag as id. */
   readonly signalEvents = new HandlerTable();

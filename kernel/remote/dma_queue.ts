@@ -18,7 +18,9 @@
  *
  * Back-pressure: while a process has MAX_OUTSTANDING requests unanswered, its ring
  * waits, and so does any trap it makes (its requests must leave first); the first
- * answer to come back wakes the trap service to go on.
+ * answer to come back wakes the trap service to go on. A ring also waits while
+ * the link to its next request's destination is more than DMA_BACKLOG_BYTES
+ * behind (looked at again on the service's next pass).
  */
 
 import {
@@ -43,6 +45,12 @@ import { eventPage } from "./tripwires.ts";
 
 /** Entries taken from one queue per pass of the trap service, so no queue starves another. */
 export const DMA_BATCH = 64;
+/**
+ * Rings wait while more than this many bytes for the destination have not left
+ * yet (a slow link, a socket behind): posted WRITEs never wait for answers, and
+ * TCP drops a peer whose output queue passes 16 MiB.
+ */
+export const DMA_BACKLOG_BYTES = 4 * 1024 * 1024;
 
 /**
  * The process's DMA queue, made and handed over on first use, with its event page
@@ -81,7 +89,11 @@ export function drainDma(k: Kernel, p: Process, budget: number): number {
   let n = 0;
   for (; head !== tail && n < budget; n++) {
     if (!k.remote.canIssue(p)) break;
-    take(k, p, q, DmaQueue.ENTRIES + ((head >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS);
+    const at = DmaQueue.ENTRIES + ((head >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS;
+    // Posted WRITEs have no answers to hold them back: the link's backlog does.
+    const to = p.descriptors.get(q[at + DmaEntry.DESC])?.node;
+    if (to !== undefined && k.backlog(to) > DMA_BACKLOG_BYTES) break;
+    take(k, p, q, at);
     head = (head + 1) | 0;
   }
   p.dmaHead = head;

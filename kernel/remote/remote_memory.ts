@@ -8,7 +8,8 @@
  * Serving: the owner checks the frame again from scratch (export, generation, the
  * node and pid it may come from, rights, bounds, alignment, write inhibit), so a
  * forged frame that bypassed the issuing kernel gains nothing; it performs the access
- * with atomics on aligned words and answers REPLY or NACK with a typed error.
+ * with atomics on aligned words and answers REPLY or NACK with a typed error (a
+ * posted WRITE, which has no completion, only a NACK).
  * Completing: the issuer deposits READ data or the CAS result in the local segment,
  * raises a notification if asked, and counts the completion in the process's trap
  * page; an error completion is counted there too, sticky until `remote_status`.
@@ -278,7 +279,7 @@ export class RemoteMemory {
     }
   }
 
-  /** Checks and performs a request at the owner; answers REPLY or NACK. */
+  /** Checks and performs a request at the owner; answers REPLY or NACK (posted: NACK only). */
   #serve(f: Frame): void {
     this.stats.served++;
     const e = this.#host.exports.get(f.exportId);
@@ -402,19 +403,24 @@ export class RemoteMemory {
 
   /**
    * The owner refused a posted WRITE: an error completion for the process that
-   * posted it, against its descriptor for that export (0 if it has none any more).
+   * posted it, against its descriptor for that export. Only a process that holds a
+   * descriptor for exactly that export of the sending node (same generation) is
+   * charged: a NACK naming anyone else is dropped, so a node cannot make another
+   * node's processes count errors for exports they never wrote to.
    */
   #refused(f: Frame): void {
     const proc = this.#host.procs.get(f.arg1);
-    if (!proc || proc.state !== "running") {
+    const d = proc?.state === "running"
+      ? proc.descriptors.all().find((d) =>
+        d.node === f.srcNode && d.exportId === f.exportId && d.genHi === f.genHi &&
+        d.genLo === f.genLo
+      )
+      : undefined;
+    if (!proc || !d) {
       this.stats.orphanReplies++;
       return;
     }
-    let descId = 0;
-    for (const d of proc.descriptors.all()) {
-      if (d.node === f.srcNode && d.exportId === f.exportId) descId = d.id;
-    }
-    this.#errorCompletion(proc, descId, f.srcNode, KNOWN_ERRNOS.has(f.arg0) ? f.arg0 : Errno.EIO);
+    this.#errorCompletion(proc, d.id, f.srcNode, KNOWN_ERRNOS.has(f.arg0) ? f.arg0 : Errno.EIO);
   }
 
   /** Counts an error completion in the process's trap page, sticky until remote_status. */

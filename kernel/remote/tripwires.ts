@@ -2,7 +2,8 @@
  * Tripwires (002 §2.5, §3.3): the network interface's content-addressable memory,
  * emulated. A Tripwire watches a range of memory for accesses that cross the
  * network: reads or writes arriving from other nodes to local memory, or (OUTGOING)
- * this node's own accesses to a remote segment, seen as they complete. When one
+ * this node's own accesses to a remote segment, seen as they complete (a posted
+ * WRITE, which never completes, as it leaves). When one
  * matches, the owner's bit in its event page is set (the process tests it without a
  * trap, and may block on it), waiters are woken, and, if asked, an event goes into
  * its asynchronous event queue. A Tripwire stays armed until disarmed.
@@ -161,7 +162,7 @@ export class TripwireTable {
     if (this.armed !== 0) this.#match(localTarget(segment), offset, count, access);
   }
 
-  /** This node's own access to a remote segment completed. */
+  /** This node's own access to a remote segment completed (or, posted, left). */
   matchOutgoing(node: number, exportId: number, offset: number, count: number, access: number) {
     if (this.armed !== 0) this.#match(outgoingTarget(node, exportId), offset, count, access);
   }

@@ -21,15 +21,20 @@ export class HandlerTable {
 
   /** Removes every range that overlaps [vaddr, vaddr+size); returns how many. */
   remove(vaddr: number, size: number): number {
-    let n = 0;
+    return this.removeRanges(vaddr, size).length;
+  }
+
+  /** Removes every range that overlaps [vaddr, vaddr+size); returns them. */
+  removeRanges(vaddr: number, size: number): HandlerRange[] {
+    const gone: HandlerRange[] = [];
     for (let i = this.ranges.length - 1; i >= 0; i--) {
       const r = this.ranges[i];
       if (vaddr < r.vaddr + r.size && r.vaddr < vaddr + size) {
         this.ranges.splice(i, 1);
-        n++;
+        gone.push(r);
       }
     }
-    return n;
+    return gone;
   }
 
   /** Returns the handler id for `vaddr`, or 0 if no range contains it. */

@@ -25,8 +25,8 @@ export function deliverSignal(k: Kernel, from: Process, vaddr: number): number {
  * Registers [vaddr, vaddr+size) with `id` in one of a process's range tables
  * (handlers, or ranges whose signals become events), or with id 0 removes the
  * ranges overlapping it; returns how many were removed. The signal directories of
- * the segments the change touches are rewritten: of those bound over the range,
- * or, on a removal (a removed range may reach past it), of all the process binds.
+ * the segments bound where the change lies are rewritten: over the new range, or
+ * over the ranges removed (which may reach past [vaddr, vaddr+size)).
  */
 export function setRange(
   k: Kernel,
@@ -39,16 +39,21 @@ export function setRange(
   what: string,
 ): number {
   if (vaddr + Math.max(size, 1) > 2 ** 32) fail("EINVAL", `${what}: the range wraps`);
-  let removed = 0;
-  if (id === 0) removed = table.remove(vaddr, Math.max(size, 1));
-  else {
+  // The extent the change touches: the new range, or every range removed.
+  let first = vaddr, end = vaddr + Math.max(size, 1), removed = 0;
+  if (id === 0) {
+    const gone = table.removeRanges(vaddr, Math.max(size, 1));
+    if (gone.length === 0) return 0;
+    removed = gone.length;
+    first = Math.min(...gone.map((r) => r.vaddr));
+    end = Math.max(...gone.map((r) => r.vaddr + r.size));
+  } else {
     if (size === 0) fail("EINVAL", `${what}: size 0`);
     if (table.size >= max) fail("ENOSPC", `${what}: ${max} ranges registered`);
     table.add(vaddr, size, id);
   }
-  const end = vaddr + Math.max(size, 1);
   for (const b of p.space.bindings) {
-    if (id === 0 || (b.vaddr < end && vaddr < b.vaddr + b.size)) k.refreshDirectory(b.segment);
+    if (b.vaddr < end && first < b.vaddr + b.size) k.refreshDirectory(b.segment);
   }
   return removed;
 }

@@ -76,8 +76,7 @@ export function tripwireHandlers(k: Kernel): Record<string, Handler> {
     },
 
     event_signal: (p, [vaddr, len, tag]) => {
-      if (tag !== 0) eventPage(p);
-      return setRange(
+      const removed = setRange(
         k,
         p,
         p.signalEvents,
@@ -87,6 +86,8 @@ export function tripwireHandlers(k: Kernel): Record<string, Handler> {
         MAX_SIGNAL_EVENT_RANGES,
         "event_signal",
       );
+      if (tag !== 0) eventPage(p); // where the events go (one kernel turn: none missed)
+      return removed;
     },
   };
 }

@@ -328,7 +328,8 @@ function raw(): number {
   cases.blockZero = refused(() => post(DmaOp.WRITE_BLOCK, desc, 0, 0, 5), true);
   cases.blockTooBig = refused(() => post(DmaOp.WRITE_BLOCK, desc, 0, 65537, 6), true);
   cases.unknownOp = refused(() => post(3, desc, 0, 4, 13), true);
-  cases.unknownFlag = refused(() => post(DmaOp.WRITE | 0x200, desc, 0, 4, 14), true);
+  cases.unknownFlag = refused(() => post(DmaOp.WRITE | 0x400, desc, 0, 4, 14), true);
+  cases.postedTagged = refused(() => post(DmaOp.WRITE | DmaFlag.POSTED, desc, 0, 4, 16), true);
   const before = remoteCounters();
   post(DmaOp.WRITE | DmaFlag.NOTIFY, desc, 200, 4, 15, 0x7777);
   awaitDone(before, 1);

@@ -15,9 +15,13 @@
  * error, counted in `remoteCounters().errors` (sticky until `remoteStatus()`), and
  * in its COMPLETION event's `info`.
  *
+ * A posted request (`posted: true`) never completes: only a refusal by the owner
+ * comes back, as an error completion, and an outgoing Tripwire sees it as it
+ * leaves.
+ *
  * A block request reads its source when the kernel takes it, as a DMA engine
- * would: leave the source alone until the request has completed (or at least
- * until `dmaIdle()` is true).
+ * would: leave the source alone until `dmaIdle()` is true (or, for a request with
+ * a completion, until it has completed).
  *
  * @example
  * ```ts

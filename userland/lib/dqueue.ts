@@ -24,12 +24,14 @@
  * written again only once the ring has come round, after the receiver has taken
  * what it held, so the DMA engine never reads a half-rewritten source. Messages
  * are fixed-size: a shorter one is padded with zeros to `slotBytes`. The WRITEs
- * are posted (no completion) and never retransmitted: on a lossy link a lost
- * message is lost (a lost counter update only delays: the next one carries it).
+ * are posted (no completion) and never retransmitted, so use a queue on a link
+ * that does not lose frames: were a slot's WRITE lost and its counter's to land,
+ * the receiver would take the slot's old bytes, and a lost last counter update
+ * stalls the queue.
  *
  * Names: the receiver exports `dq.<name>.<slots>x<slotBytes>` (so a sender that
- * expects another geometry finds no such queue: ENOENT) and the sender
- * `dq.<name>.tx`.
+ * expects another geometry finds no such queue: ENOENT) and the sender the same
+ * name + `.tx`.
  *
  * The streaming variant (StreamSender, StreamReceiver) is the same queue with
  * one-byte slots: the counters count bytes, a write sends contiguous runs of up to
@@ -147,7 +149,9 @@ export class QueueReceiver {
     if (this.#tx >= 0) return;
     const node = Atomics.load(this.#words, 1) - 1;
     if (node < 0) throw new SysError(Errno.EIO, "dqueue", "a message without a sender");
-    this.#tx = importSegment(`dq.${this.name}.tx`, { hint: node }).desc;
+    this.#tx = importSegment(`${queueName(this.name, this.slots, this.slotBytes)}.tx`, {
+      hint: node,
+    }).desc;
   }
 
   /** Writes read_i into the sender's lazy_read_i (once the sender is known). */
@@ -206,8 +210,13 @@ export class QueueSender {
       ? new Uint8Array(slotBytes)
       : null;
     this.#tripwire = allocTripwire();
-    armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
-    exportSegment(this.#segment, `dq.${name}.tx`, Rights.WRITE);
+    try {
+      armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
+      exportSegment(this.#segment, `${queueName(name, slots, slotBytes)}.tx`, Rights.WRITE);
+    } catch (e) {
+      this.close(); // (a second sender of this queue on this node: EEXIST)
+      throw e;
+    }
     WRITE32(this.#rx, 4, nodeId() + 1); // tell the receiver where to answer
   }
 

@@ -8,7 +8,8 @@
  * A Tripwire watches memory for accesses that cross the network: reads or writes
  * from other nodes to a range of this process's memory, or (`outgoing`) this
  * node's own accesses to a range of a remote segment, seen as they complete (so a
- * process sees its block WRITE land). When one fires, the kernel sets its bit in
+ * process sees its block WRITE land; a posted WRITE, which never completes, as it
+ * leaves). When one fires, the kernel sets its bit in
  * the event page this process shares with it, and, if asked, puts an event in the
  * process's event queue. Testing a bit, waiting for one, polling and blocking on the
  * queue take no system call; only arming and disarming do.
