@@ -37,7 +37,7 @@ import {
 } from "../abi/layout.ts";
 import { Errno } from "../abi/errors.ts";
 import type { Kernel } from "../kernel.ts";
-import { FrameType, MAX_PAYLOAD } from "../net/wire.ts";
+import { MAX_PAYLOAD } from "../net/wire.ts";
 import { KernelError } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import { readLocal, usableDescriptor } from "../syscalls/sys_remote.ts";
@@ -89,11 +89,7 @@ export function drainDma(k: Kernel, p: Process, budget: number): number {
   let n = 0;
   for (; head !== tail && n < budget; n++) {
     if (!k.remote.canIssue(p)) break;
-    const at = DmaQueue.ENTRIES + ((head >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS;
-    // Posted WRITEs have no answers to hold them back: the link's backlog does.
-    const to = p.descriptors.get(q[at + DmaEntry.DESC])?.node;
-    if (to !== undefined && k.backlog(to) > DMA_BACKLOG_BYTES) break;
-    take(k, p, q, at);
+    if (!take(k, p, q, DmaQueue.ENTRIES + ((head >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS)) break;
     head = (head + 1) | 0;
   }
   p.dmaHead = head;
@@ -101,8 +97,11 @@ export function drainDma(k: Kernel, p: Process, budget: number): number {
   return n;
 }
 
-/** Issues the WRITE one entry asks for, or completes it with the error it earns. */
-function take(k: Kernel, p: Process, q: Int32Array, at: number): void {
+/**
+ * Issues the WRITE one entry asks for, or completes it with the error it earns;
+ * false, leaving it in the ring, while the link to its destination is too far behind.
+ */
+function take(k: Kernel, p: Process, q: Int32Array, at: number): boolean {
   const opWord = q[at + DmaEntry.OP];
   const id = q[at + DmaEntry.DESC];
   const off = q[at + DmaEntry.OFFSET] >>> 0;
@@ -128,21 +127,18 @@ function take(k: Kernel, p: Process, q: Int32Array, at: number): void {
     }
     // The destination is checked before any source byte is read, as for a trap.
     const d = usableDescriptor(k, p, id, Rights.WRITE, off, count);
+    // Posted WRITEs have no answers to hold them back: the link's backlog does.
+    if (k.backlog(d.node) > DMA_BACKLOG_BYTES) return false;
     const data = op === DmaOp.WRITE
       ? new Uint8Array(q.buffer, (at + DmaEntry.DATA) * 4, count)
       : readLocal(p, q[at + DmaEntry.VADDR] >>> 0, count);
     const notify = (opWord & DmaFlag.NOTIFY) !== 0;
-    if (posted) return k.remote.post(p, d, off, notify, data);
-    k.remote.issue(
-      FrameType.WRITE,
-      d,
-      { offset: off, count, notify },
-      { proc: p, descId: id, local: null, localOffset: 0, notify: false, tag },
-      data,
-    );
+    if (posted) k.remote.post(p, d, off, notify, data);
+    else k.remote.write(p, d, off, notify, data, tag);
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
     const node = p.descriptors.get(id)?.node ?? k.nodeId;
     k.remote.refuse(p, id, node, e.errno, tag);
   }
+  return true;
 }

@@ -36,6 +36,7 @@ import type { Export, ExportTable } from "./export_table.ts";
 import type { MessageChannels } from "./message_channels.ts";
 import type { TripwireTable } from "./tripwires.ts";
 import { KernelError } from "../panic.ts";
+import type { Descriptor } from "./descriptor_table.ts";
 
 /** What the co-processor needs from its kernel. */
 export interface RemoteHost {
@@ -138,24 +139,30 @@ export class RemoteMemory {
    * leaves; only a refusal by the owner comes back, as an error completion.
    */
   post(proc: Process, to: IssueTarget, offset: number, notify: boolean, payload: Uint8Array): void {
-    const f = emptyFrame();
-    f.type = FrameType.WRITE;
-    f.srcNode = this.#host.nodeId;
-    f.dstNode = to.node;
-    f.srcPid = proc.pid;
-    f.seq = this.#seq;
-    this.#seq = (this.#seq + 1) >>> 0 || 1;
-    f.exportId = to.exportId;
-    f.genHi = to.genHi;
-    f.genLo = to.genLo;
-    f.offset = offset;
-    f.count = payload.length;
-    f.flags = FrameFlag.POSTED | (notify ? FrameFlag.NOTIFY : 0);
-    f.payload = payload;
-    this.stats.issued++;
     this.stats.posted++;
     this.#host.tripwires.matchOutgoing(to.node, to.exportId, offset, payload.length, Access.WRITE);
-    this.#host.send(to.node, encodeFrame(f));
+    const flags = FrameFlag.POSTED | (notify ? FrameFlag.NOTIFY : 0);
+    this.#request(this.#nextSeq(), FrameType.WRITE, to, proc.pid, offset, payload.length, flags, {
+      payload,
+    });
+  }
+
+  /** Sends `proc`'s WRITE of `payload` to descriptor `d`, with a completion; returns its sequence number. */
+  write(
+    proc: Process,
+    d: Descriptor,
+    offset: number,
+    notify: boolean,
+    payload: Uint8Array,
+    tag = 0,
+  ) {
+    return this.issue(
+      FrameType.WRITE,
+      d,
+      { offset, count: payload.length, notify },
+      { proc, descId: d.id, local: null, localOffset: 0, notify: false, tag },
+      payload,
+    );
   }
 
   /** Sends a request; returns its sequence number. Checks were done by the caller. */
@@ -170,8 +177,7 @@ export class RemoteMemory {
     if (outstanding >= MAX_OUTSTANDING) {
       throw new KernelError("EAGAIN", `${MAX_OUTSTANDING} requests are outstanding`);
     }
-    const seq = this.#seq;
-    this.#seq = (this.#seq + 1) >>> 0 || 1;
+    const seq = this.#nextSeq();
     if (pending.proc) this.#outstanding.set(pending.proc, outstanding + 1);
     this.#pending.set(seq, {
       type,
@@ -189,28 +195,53 @@ export class RemoteMemory {
       tag: pending.tag,
       done: pending.done,
     });
-    const f = emptyFrame();
-    f.type = type;
-    f.srcNode = this.#host.nodeId;
-    f.dstNode = to.node;
-    f.srcPid = pending.proc?.pid ?? 0;
-    f.seq = seq;
-    f.exportId = to.exportId;
-    f.genHi = to.genHi;
-    f.genLo = to.genLo;
-    f.offset = req.offset;
-    f.count = req.count;
-    f.flags = req.notify ? FrameFlag.NOTIFY : 0;
-    f.arg0 = req.arg0 ?? 0;
-    f.arg1 = req.arg1 ?? 0;
-    if (payload) f.payload = payload;
-    this.stats.issued++;
     if (type === FrameType.READ) {
       this.stats.reads++;
       if (pending.proc) pending.proc.counters.remoteReads++;
     }
-    this.#host.send(to.node, encodeFrame(f));
+    const flags = req.notify ? FrameFlag.NOTIFY : 0;
+    this.#request(seq, type, to, pending.proc?.pid ?? 0, req.offset, req.count, flags, {
+      arg0: req.arg0,
+      arg1: req.arg1,
+      payload,
+    });
     return seq;
+  }
+
+  #nextSeq(): number {
+    const seq = this.#seq;
+    this.#seq = (seq + 1) >>> 0 || 1;
+    return seq;
+  }
+
+  /** Encodes and sends one request frame. */
+  #request(
+    seq: number,
+    type: number,
+    to: IssueTarget,
+    srcPid: number,
+    offset: number,
+    count: number,
+    flags: number,
+    more: { arg0?: number; arg1?: number; payload?: Uint8Array },
+  ): void {
+    const f = emptyFrame();
+    f.type = type;
+    f.srcNode = this.#host.nodeId;
+    f.dstNode = to.node;
+    f.srcPid = srcPid;
+    f.seq = seq;
+    f.exportId = to.exportId;
+    f.genHi = to.genHi;
+    f.genLo = to.genLo;
+    f.offset = offset;
+    f.count = count;
+    f.flags = flags;
+    f.arg0 = more.arg0 ?? 0;
+    f.arg1 = more.arg1 ?? 0;
+    if (more.payload) f.payload = more.payload;
+    this.stats.issued++;
+    this.#host.send(to.node, encodeFrame(f));
   }
 
   #outstanding = new Map<Process, number>();

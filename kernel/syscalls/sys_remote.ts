@@ -73,28 +73,24 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     return seg;
   };
 
-  /** Issues a checked WRITE of `data`; returns its sequence number. */
-  const write = (p: Process, d: Descriptor, off: number, notify: number, data: Uint8Array) =>
-    k.remote.issue(
-      FrameType.WRITE,
-      d,
-      { offset: off, count: data.length, notify: notify !== 0 },
-      { proc: p, descId: d.id, local: null, localOffset: 0, notify: false },
-      data,
-    );
-
   return {
     remote_write: (p, [id, off, count, notify]) => {
       if (count === 0 || count > MREGS_BYTES) fail("EINVAL", `WRITE of ${count} bytes (1..40)`);
       const d = usable(p, id, Rights.WRITE, off, count);
       // The registers are encoded into the frame before the trap returns: no copy.
-      return write(p, d, off, notify, new Uint8Array(p.trapBuffer, MREGS_OFFSET, count));
+      return k.remote.write(
+        p,
+        d,
+        off,
+        notify !== 0,
+        new Uint8Array(p.trapBuffer, MREGS_OFFSET, count),
+      );
     },
 
     remote_write_block: (p, [id, off, vaddr, count, notify]) => {
       if (count > MAX_PAYLOAD) fail("EINVAL", `block of ${count} bytes exceeds ${MAX_PAYLOAD}`);
       const d = usable(p, id, Rights.WRITE, off, count);
-      return write(p, d, off, notify, readLocal(p, vaddr, count));
+      return k.remote.write(p, d, off, notify !== 0, readLocal(p, vaddr, count));
     },
 
     remote_read: (p, [id, soff, count, local, doff, notify]) => {

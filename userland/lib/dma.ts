@@ -43,7 +43,6 @@ import {
   DmaQueue,
 } from "../../kernel/abi/layout.ts";
 import { Sys } from "../../kernel/abi/syscalls.ts";
-import { nap } from "./signals.ts";
 import { collectGrants, dma, ringDoorbell, trap } from "./trap.ts";
 
 export interface DmaOptions {
@@ -81,11 +80,9 @@ function queue(): Int32Array {
 /** The next free entry's first word, waiting (by trapping) while the ring is full. */
 function reserve(): number {
   const q = queue();
-  while (((tail - Atomics.load(q, DmaQueue.HEAD)) | 0) >= DMA_CAPACITY) {
-    // Full: have the kernel take what it can now. If it cannot (too many requests
-    // outstanding), give the answers a moment to come back.
-    if (trap(Sys.dma_flush) === 0) nap(0.05);
-  }
+  // Full: the kernel empties the ring before it answers the trap (waiting, if too
+  // many requests are outstanding or the link is far behind).
+  while (((tail - Atomics.load(q, DmaQueue.HEAD)) | 0) >= DMA_CAPACITY) trap(Sys.dma_flush);
   return DmaQueue.ENTRIES + ((tail >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS;
 }
 
