@@ -75,6 +75,8 @@ const CLOSING = new Uint8Array([1, 0, 0, 0, 1, 0, 0, 0]);
  */
 const GONE = new Set<number>([Errno.ESTALE, Errno.EBADF]);
 const PEER = 0;
+/** What a server's end of a connection adds to its client's name. */
+const SERVER_END = ".s";
 /** Client slots in a listening segment: [node, pid, k, 0] each. */
 const LISTEN_SLOTS = 256;
 /** A message, rx_ready and tx_ready that fit this go inline in the DMA queue. */
@@ -363,7 +365,7 @@ export function connectEndpoint(
     const slot = (getpid() * 31 + k * 7 + attempt) % LISTEN_SLOTS;
     WRITE(listen, slot * 16, new Uint8Array(new Int32Array([nodeId() + 1, getpid(), k]).buffer));
   }
-  end.connect(name + ".s", end.peerNode);
+  end.connect(name + SERVER_END, end.peerNode);
   return end;
 }
 
@@ -398,11 +400,9 @@ export class EventServer {
   readonly #listenBase: number;
   readonly #listenWords: Int32Array;
   readonly #listenTripwire: number;
-  /** Tripwire id → the connection it watches. */
+  /** The connections, by their rx_ready Tripwire (events name it) and by client name. */
   readonly #byTripwire = new Map<number, Endpoint>();
-  /** The client names served, by the end that serves each. */
-  readonly #names = new Map<Endpoint, string>();
-  readonly #known = new Set<string>();
+  readonly #byClient = new Map<string, Endpoint>();
   #dropped = 0;
   /** Probes in flight, by tag, and each connection's message count at the last look. */
   readonly #probes = new Map<number, Endpoint>();
@@ -462,7 +462,7 @@ export class EventServer {
       if (e.kind === EventKind.COMPLETION && this.#probes.has(e.id)) {
         const end = this.#probes.get(e.id)!;
         this.#probes.delete(e.id);
-        if (GONE.has(e.info) && this.#names.has(end)) this.#drop(end);
+        if (GONE.has(e.info) && this.#byTripwire.get(end.rxTripwire) === end) this.#drop(end);
       } else if (e.kind === EventKind.TRIPWIRE && e.id === this.#listenTripwire) this.#accept();
       else {
         const end = e.kind === EventKind.TRIPWIRE ? this.#byTripwire.get(e.id) : undefined;
@@ -477,7 +477,7 @@ export class EventServer {
     const now = performance.now();
     if (now < this.#nextSweep) return;
     this.#nextSweep = now + 1_000;
-    for (const end of this.#names.keys()) {
+    for (const end of this.#byTripwire.values()) {
       if (this.#seen.get(end) !== end.received) this.#seen.set(end, end.received);
       else {
         const tag = this.#nextTag--;
@@ -491,8 +491,7 @@ export class EventServer {
   /** Lets a connection go. */
   #drop(end: Endpoint): void {
     this.#byTripwire.delete(end.rxTripwire);
-    this.#known.delete(this.#names.get(end)!);
-    this.#names.delete(end);
+    this.#byClient.delete(end.name.slice(0, -SERVER_END.length));
     this.#seen.delete(end);
     end.close();
   }
@@ -521,18 +520,17 @@ export class EventServer {
       const pid = w[s * 4 + 1], k = w[s * 4 + 2];
       Atomics.store(w, s * 4, 0);
       const name = `ep.${node}.${pid.toString(36)}.${k.toString(36)}`;
-      if (this.#known.has(name)) continue;
+      if (this.#byClient.has(name)) continue;
       let end: Endpoint | null = null;
       try {
-        end = new Endpoint(name + ".s", this.size, true, [node]);
+        end = new Endpoint(name + SERVER_END, this.size, true, [node]);
         end.connect(name, node);
         end.introduce();
       } catch {
         end?.close(); // the client is gone (or its name not there yet: it asks again)
         continue;
       }
-      this.#known.add(name);
-      this.#names.set(end, name);
+      this.#byClient.set(name, end);
       this.#byTripwire.set(end.rxTripwire, end);
       this.#take(end); // a request may have come before its Tripwire was armed
     }
