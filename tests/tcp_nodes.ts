@@ -9,6 +9,18 @@ export const ROOT = new URL("../", import.meta.url);
 export const SECRET = "correct horse battery staple";
 export const WAIT_MS = 20_000;
 
+/** Starts `deno task node ARGS` in the repository, its output piped. */
+export function spawnNode(args: string[]): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "node", ...args],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
 /** One `deno task node` subprocess with its output captured as it streams. */
 export class NodeProc {
   readonly id: number;
@@ -21,14 +33,7 @@ export class NodeProc {
 
   constructor(id: number, args: string[]) {
     this.id = id;
-    this.child = new Deno.Command(Deno.execPath(), {
-      args: ["task", "-q", "node", ...args],
-      cwd: ROOT,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1" },
-    }).spawn();
+    this.child = spawnNode(args);
     this.#pumps = [
       this.#pump(this.child.stdout, (t) => this.out += t),
       this.#pump(this.child.stderr, (t) => this.err += t),

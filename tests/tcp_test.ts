@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { withDeadline } from "./helpers.ts";
-import { node, NodeProc, ROOT, SECRET, WAIT_MS, withNodes } from "./tcp_nodes.ts";
+import { node, NodeProc, SECRET, spawnNode, WAIT_MS, withNodes } from "./tcp_nodes.ts";
 import { emptyFrame, encodeFrame, FrameType, WIRE_MAGIC } from "../kernel/net/wire.ts";
 
 const decoder = new TextDecoder();
@@ -228,14 +228,7 @@ Deno.test("malformed frames from a raw TCP peer are dropped with a reason; the n
 
 /** Runs `deno task node ARGS` to its end; returns its exit code and output. */
 async function cli(args: string[]): Promise<{ code: number; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "node", ...args],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const child = spawnNode(args);
   try {
     const out = await withDeadline(child.output(), WAIT_MS, `deno task node ${args.join(" ")}`);
     return { code: out.code, stderr: decoder.decode(out.stderr) };
