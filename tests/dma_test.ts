@@ -17,6 +17,7 @@ import assert from "node:assert/strict";
 import { Errno } from "../kernel/abi/errors.ts";
 import { EventKind, Sig } from "../kernel/abi/layout.ts";
 import type { Process } from "../kernel/proc/process.ts";
+import { DMA_BACKLOG_BYTES } from "../kernel/remote/dma_queue.ts";
 import { QUIET, stuck, until } from "./remote_helpers.ts";
 import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
 
@@ -309,6 +310,7 @@ Deno.test("posted WRITEs land with no completion and no REPLY; a refusal by the 
       const w = c.spawn(1, "dma_node", ["posted", String(N)]);
       const r = await result(c, "posted", "posted");
       assert.deepEqual(r.posted, { done: 1, errors: 0 }, "only the fence's completion is counted");
+      assert.equal(r.outgoing, true, "an outgoing Tripwire saw a posted WRITE leave");
       assert.match(String(r.tagRefused), /^RangeError/, "a posted WRITE takes no tag");
       const mem = memory(c, segment);
       for (let i = 0; i < N; i++) assert.equal(word(mem, i * 4), i + 1, `word ${i}`);
@@ -323,6 +325,44 @@ Deno.test("posted WRITEs land with no completion and no REPLY; a refusal by the 
       assert.deepEqual(refused, { errors: 1, errno: Errno.EPERM, desc: true, done: 0 });
       await exitsCleanly(c, w, "the writer");
       c.node(0).signalProcess(owner, Sig.SIGINT, 0);
+    },
+    2,
+    QUIET,
+  );
+});
+
+Deno.test("queued WRITEs wait while the link to their destination is more than 4 MiB behind; all land", async () => {
+  await withCluster(
+    async (c) => {
+      const SIZE = 8 * 1024 * 1024;
+      const regions: [number, number][] = [];
+      for (let at = 0; at < SIZE; at += 65536) regions.push([at, 65536]);
+      const segment = await startOwner(c, SIZE);
+      // 8 MiB over a 50 MB/s link: queued at once they would be 8 MiB behind.
+      c.cluster.network.setLink(0, 1, { bandwidthMBps: 50 });
+      const w = c.spawn(1, "dma_node", ["blocks", JSON.stringify(regions)]);
+      let most = 0;
+      await until(
+        c,
+        () => {
+          most = Math.max(most, c.cluster.network.backlog(1, 0));
+          return w.state !== "running";
+        },
+        "the writer",
+        30_000,
+      );
+      await exitsCleanly(c, w, "the writer");
+      assert.ok(most > 2 * 1024 * 1024, `the link fell behind (at most ${most} bytes seen)`);
+      assert.ok(
+        most <= DMA_BACKLOG_BYTES + 65536 + 128,
+        `${most} bytes behind: the rings should have waited at ${DMA_BACKLOG_BYTES}`,
+      );
+      const r = await result(c, "blocks", "requests");
+      assert.deepEqual([r.done, r.errors], [regions.length, 0], "every block completed");
+      const mem = memory(c, segment);
+      for (const i of [0, 65535, 65536, 4 * 1024 * 1024 + 7, SIZE - 1]) {
+        assert.equal(mem[i], pattern(i), `byte ${i}`);
+      }
     },
     2,
     QUIET,

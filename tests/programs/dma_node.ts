@@ -38,6 +38,8 @@
 
 import {
   allocate,
+  allocTripwire,
+  armTripwire,
   awaitRemote,
   bind,
   CreateSegment,
@@ -52,6 +54,7 @@ import {
   SignalHandler,
   SigWait,
   type TripwireEvent,
+  tripwireFired,
   waitEvent,
   write,
   WRITE32,
@@ -133,6 +136,10 @@ function posted(n: number): number {
   const { desc } = connect();
   const buf = allocate(4096);
   write(buf, new Uint8Array(64).fill(0x77));
+  // An outgoing Tripwire on the first word: a posted WRITE, which never completes,
+  // fires it as it leaves.
+  const out = allocTripwire();
+  armTripwire(out, { descriptor: desc, offset: 0, len: 4, write: true });
   const before = remoteCounters();
   for (let i = 0; i < n; i++) dmaWrite32(desc, i * 4, i + 1, { posted: true });
   dmaWriteBlock(desc, 8192, buf, 64, { posted: true });
@@ -142,6 +149,7 @@ function posted(n: number): number {
   report({
     role: "posted",
     posted: { done: after.done - before.done, errors: after.errors - before.errors },
+    outgoing: tripwireFired(out),
     tagRefused: attempt(() => dmaWrite32(desc, 0, 1, { posted: true, tag: 5 })),
   });
   awaitHup();
