@@ -36,6 +36,8 @@ import { collectGrants, events, trap } from "./trap.ts";
 
 const used = new Uint8Array(MAX_TRIPWIRES);
 const SPIN = runtime ? runtime.spin : 0;
+/** A wait's spin before it blocks: 002 §5.3's 15 µs, none on a block-only node. */
+const DEFAULT_SPIN_US = SPIN > 0 ? 15 : 0;
 
 /** Takes a free Tripwire id (0 .. 4095); throws ENOSPC when all are taken. */
 export function allocTripwire(): number {
@@ -102,12 +104,13 @@ export function clearTripwire(id: number): void {
 }
 
 /**
- * Waits up to `timeoutMs` for Tripwire `id` to fire (spinning for `spinUs` first);
- * returns true if it has. No system call: it blocks on the word of its bit.
+ * Waits up to `timeoutMs` for Tripwire `id` to fire, spinning for `spinUs` first
+ * (by default 15 µs; none when the node runs block-only); returns true if it has.
+ * No system call: it blocks on the word of its bit.
  */
-export function waitTripwire(id: number, timeoutMs: number, spinUs = 15): boolean {
+export function waitTripwire(id: number, timeoutMs: number, spinUs = DEFAULT_SPIN_US): boolean {
   const p = page(), word = EventPage.BITMAP + (id >>> 5), bit = 1 << (id & 31);
-  if (SPIN > 0) {
+  if (spinUs > 0) {
     const until = performance.now() + spinUs / 1000;
     do {
       for (let i = 0; i < 256; i++) if (Atomics.load(p, word) & bit) return true;
@@ -197,10 +200,11 @@ export function nextEvent(): QueuedEvent | null {
 /**
  * Takes the next event, waiting up to `timeoutMs` for one: it spins for `spinUs`
  * before it blocks (by default 15 µs, as 002 §5.3's server; none when the node
- * runs block-only). Returns null on timeout. No trap: it blocks on the queue's
+ * runs block-only). Returns null on timeout. (`eventWaitCounts` counts a wait
+ * that slept as blocked, one that found or spun its event as not.) No trap: it blocks on the queue's
  * tail word, which the kernel notifies.
  */
-export function waitEvent(timeoutMs: number, spinUs = SPIN > 0 ? 15 : 0): QueuedEvent | null {
+export function waitEvent(timeoutMs: number, spinUs = DEFAULT_SPIN_US): QueuedEvent | null {
   let e = nextEvent();
   if (e) {
     waits.spun++;
@@ -218,14 +222,15 @@ export function waitEvent(timeoutMs: number, spinUs = SPIN > 0 ? 15 : 0): Queued
       }
     } while (performance.now() < until);
   }
-  waits.blocked++;
   const deadline = performance.now() + timeoutMs;
-  for (;;) {
+  for (let slept = false;;) {
     const tail = Atomics.load(p, EventPage.TAIL);
     Atomics.store(p, EventPage.WAITING, 1);
     if ((e = nextEvent())) break;
     const left = deadline - performance.now();
     if (left <= 0) break;
+    if (!slept) waits.blocked++;
+    slept = true;
     Atomics.wait(p, EventPage.TAIL, tail, left);
   }
   Atomics.store(p, EventPage.WAITING, 0);
