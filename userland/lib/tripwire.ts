@@ -200,9 +200,9 @@ export function nextEvent(): QueuedEvent | null {
 /**
  * Takes the next event, waiting up to `timeoutMs` for one: it spins for `spinUs`
  * before it blocks (by default 15 µs, as 002 §5.3's server; none when the node
- * runs block-only). Returns null on timeout. (`eventWaitCounts` counts a wait
- * that slept as blocked, one that found or spun its event as not.) No trap: it blocks on the queue's
- * tail word, which the kernel notifies.
+ * runs block-only). Returns null on timeout. No trap: it blocks on the queue's
+ * tail word, which the kernel notifies. (`eventWaitCounts` counts a wait that
+ * slept as blocked, one that found or spun its event as not.)
  */
 export function waitEvent(timeoutMs: number, spinUs = DEFAULT_SPIN_US): QueuedEvent | null {
   let e = nextEvent();
