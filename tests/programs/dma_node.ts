@@ -78,7 +78,7 @@ import {
   DmaOp,
   DmaQueue,
 } from "../../kernel/abi/layout.ts";
-import { attempt, report } from "./report.ts";
+import { attempt, report, signalGate } from "./report.ts";
 
 /** The byte every block test expects at segment offset `i` (never 0); dma_test.ts has it too. */
 function pattern(i: number): number {
@@ -92,16 +92,11 @@ function awaitDone(before: RemoteCounters, n: number): void {
   awaitRemote({ ...before, done: (before.done + n - 1) | 0 }, WAIT_MS);
 }
 
-/** Sleeps (no trap) until SIGHUP. */
+/** Says it is ready and sleeps (no trap) until SIGHUP. */
 function awaitHup(): void {
-  let hup = false;
-  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => hup = true);
+  const hup = signalGate();
   report({ role: args0, ready: true });
-  const end = performance.now() + 30_000;
-  while (!hup) {
-    if (performance.now() > end) throw new Error("no SIGHUP in 30 s");
-    SigWait(1000);
-  }
+  hup();
 }
 
 let args0 = "";

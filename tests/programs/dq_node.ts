@@ -16,14 +16,13 @@
  *                                     varying size (after SIGHUP): {written}
  */
 
-import { Sig, signalAddress, SignalHandler, SigWait } from "../../userland/lib/mod.ts";
 import {
   QueueReceiver,
   QueueSender,
   StreamReceiver,
   StreamSender,
 } from "../../userland/lib/dqueue.ts";
-import { attempt, report } from "./report.ts";
+import { attempt, report, signalGate } from "./report.ts";
 
 const byteAt = (i: number) => (i * 7) % 251;
 /** Message i's length: its 4-byte index, then some bytes of 0xAA. */
@@ -46,10 +45,9 @@ function stream(role: string, name: string, ring: number, total: number): number
     return 0;
   }
   const s = new StreamSender(name, ring, 0);
-  let go = false;
-  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => go = true);
+  const go = signalGate();
   report({ role, connected: true });
-  while (!go) SigWait(1000);
+  go();
   const all = Uint8Array.from({ length: total }, (_, i) => byteAt(i));
   let written = 0;
   for (let k = 1; written < total; k = (k * 5 + 3) % 3001) {
@@ -94,10 +92,9 @@ export default function main(args: string[]): number {
     return 0;
   }
   const q = new QueueSender(name, slots, bytes, 0);
-  let go = false;
-  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => go = true);
+  const go = signalGate();
   report({ role, connected: true });
-  while (!go) SigWait(1000);
+  go();
   const msg = new Uint8Array(bytes).fill(0xaa);
   for (let i = 0; i < n; i++) {
     new DataView(msg.buffer).setUint32(0, i, true);

@@ -33,9 +33,7 @@ import {
   remoteCounters,
   SegMode,
   SegUnit,
-  Sig,
   Signal,
-  signalAddress,
   signalEvents,
   SignalHandler,
   SigWait,
@@ -43,14 +41,7 @@ import {
   waitEvent,
   WRITE,
 } from "../../userland/lib/mod.ts";
-import { report } from "./report.ts";
-
-/** Waits (in SigWait, no spinning) for SIGHUP. */
-function awaitHup(): void {
-  let hup = false;
-  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => hup = true);
-  while (!hup) SigWait(1000);
-}
+import { report, signalGate } from "./report.ts";
 
 function exportEv(lines: number, policy: number = NotifyPolicy.NEVER, name = "ev"): number {
   const bytes = Math.ceil((lines * 64) / PAGE_SIZE) * PAGE_SIZE;
@@ -90,8 +81,9 @@ function writer(n: number): number {
 function spinner(spinUs: number, name: string, hup: boolean): number {
   const base = exportEv(2, NotifyPolicy.NEVER, name);
   armTripwire(allocTripwire(), { vaddr: base + 64, len: 64, write: true, event: true });
+  const gate = hup ? signalGate() : () => {};
   report({ ready: true });
-  if (hup) awaitHup();
+  gate();
   const e = waitEvent(30_000, spinUs);
   report({ got: e !== null, counts: eventWaitCounts() });
   return 0;
@@ -142,8 +134,9 @@ function sigowner(): number {
 function notifier(name: string, hup: boolean): number {
   const { desc } = importSegment(name, { hint: 0 });
   if (hup) {
+    const gate = signalGate();
     report({ armed: true });
-    awaitHup();
+    gate();
   }
   const before = remoteCounters();
   WRITE(desc, 70, new Uint8Array([1, 2, 3, 4]), true);

@@ -21,14 +21,12 @@ import {
   Rights,
   SegMode,
   SegUnit,
-  Sig,
-  signalAddress,
   SignalHandler,
   SigWait,
   spawn,
   store32,
 } from "../../userland/lib/mod.ts";
-import { report } from "./report.ts";
+import { report, signalGate } from "./report.ts";
 
 const LINES = 64;
 
@@ -64,10 +62,9 @@ export default function main(args: string[]): number {
     if (performance.now() > deadline) throw new Error("the first line was never signalled");
     nap(1);
   }
-  let go = false;
-  SignalHandler(signalAddress(Sig.SIGHUP), 4, () => go = true);
+  const go = signalGate();
   report({ ready: true });
-  while (!go) SigWait(1_000);
+  go();
   for (let i = 1; i <= LINES; i++) store32(base + i * 32 + 28, i + 1);
   for (const deadline = performance.now() + 10_000; load32(c + 4) < LINES + 1;) {
     if (performance.now() > deadline) break;

@@ -23,7 +23,6 @@ import {
   SegMode,
   SegUnit,
   Sig,
-  signalAddress,
   signalCounters,
   SignalHandler,
   SigWait,
@@ -31,21 +30,16 @@ import {
   store32,
   wait,
 } from "../../userland/lib/mod.ts";
-import { report } from "./report.ts";
+import { report, signalGate } from "./report.ts";
 
 const DEADLINE_MS = 10_000;
 
 function writer(segment: number, from: number, count: number, gated: boolean): number {
   const base = bind(segment, 0x5000_0000);
   if (gated) {
-    let go = false;
-    SignalHandler(signalAddress(Sig.SIGHUP), 4, () => go = true);
+    const go = signalGate(Sig.SIGHUP, DEADLINE_MS);
     report({ gate: getpid() });
-    const end = performance.now() + DEADLINE_MS;
-    while (!go) {
-      if (performance.now() > end) return 2;
-      SigWait(1_000);
-    }
+    go();
   }
   for (let i = from; i < from + count; i++) {
     for (let w = 0; w < 8; w++) store32(base + 32 * i + 4 * w, i + 1);

@@ -1,9 +1,16 @@
 /**
- * Helpers for test programs: print results the test reads back, and run a step
- * capturing its error code.
+ * Helpers for test programs: print results the test reads back, run a step
+ * capturing its error code, and wait for the test's go-ahead signal.
  */
 
-import { println, SysError } from "../../userland/lib/mod.ts";
+import {
+  println,
+  Sig,
+  signalAddress,
+  SignalHandler,
+  SigWait,
+  SysError,
+} from "../../userland/lib/mod.ts";
 
 /** Prints one `RESULT <json>` line for the test to parse. */
 export function report(value: unknown): void {
@@ -19,4 +26,21 @@ export function attempt<T>(fn: () => T): T | string {
     if (e instanceof Error) return `${e.name}: ${e.message}`;
     throw e;
   }
+}
+
+/**
+ * Registers for signal `sig` (SIGHUP) now, before the program says it is ready,
+ * so the test's signal is never missed; returns a function that sleeps (in
+ * SigWait: no spinning) until the signal has come, throwing after `timeoutMs`.
+ */
+export function signalGate(sig: number = Sig.SIGHUP, timeoutMs = 30_000): () => void {
+  let came = false;
+  SignalHandler(signalAddress(sig), 4, () => came = true);
+  return () => {
+    const end = performance.now() + timeoutMs;
+    while (!came) {
+      if (performance.now() > end) throw new Error(`no signal ${sig} in ${timeoutMs} ms`);
+      SigWait(1000);
+    }
+  };
 }
