@@ -2,7 +2,8 @@
  * The asynchronous event queue (002 §3.5): Tripwire events arrive in order and are
  * taken without a trap; a wait spins for its configured time before it blocks;
  * signals at a registered range come as SIGNAL events (from this node's processes
- * and from other nodes' notifying writes) until the interest is unregistered.
+ * and from other nodes' notifying writes) until the interest is unregistered;
+ * interest in a Tripwire's events is registered and unregistered by arming it.
  * Completion events are shown with the DMA queue (dma_test.ts).
  */
 
@@ -96,6 +97,35 @@ Deno.test("another node's notifying write into a registered range is a SIGNAL ev
       assert.deepEqual(r.first, [EventKind.SIGNAL, 9, 70]);
       assert.equal(r.handled, 0, "the handler on the page did not run for it");
       assert.equal((await o.exited).status, 0);
+    },
+    2,
+    QUIET,
+  );
+});
+
+Deno.test("interest in one Tripwire's events is registered when arming and unregistered by re-arming without it", async () => {
+  await withCluster(
+    async (c) => {
+      const p = c.spawn(0, "ev_node", ["interest"]);
+      await until(c, () => c.results().some((r) => r.ready), "the Tripwires");
+      let st = await c.run(1, "ev_node", ["writer", "2"]);
+      assert.equal(st.status, 0, st.reason);
+      await until(c, () => c.results().some((r) => "first" in r), "the first writes");
+      assert.deepEqual(
+        c.results().find((r) => "first" in r).first,
+        { both: true, events: [0] },
+        "both fired; only A, registered, queued an event",
+      );
+      c.node(0).signalProcess(p, Sig.SIGHUP, 0);
+      st = await c.run(1, "ev_node", ["writer", "1"]);
+      assert.equal(st.status, 0, st.reason);
+      await until(c, () => c.results().some((r) => "second" in r), "the second write");
+      assert.deepEqual(
+        c.results().find((r) => "second" in r).second,
+        { a: true, events: [] },
+        "A fired, with no event once unregistered",
+      );
+      assert.equal((await p.exited).status, 0);
     },
     2,
     QUIET,

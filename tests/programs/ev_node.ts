@@ -5,6 +5,8 @@
  *                        events); reports {ready}; takes N events with waitEvent and
  *                        reports {inOrder, kinds}; then waits (no trap) until killed
  *   ev_node writer N     imports "ev" and writes lines 0..N-1 in order (queued WRITEs)
+ *   ev_node interest     registering and unregistering interest in one Tripwire's
+ *                        events (see interest())
  *   ev_node spinner US [NAME] [--hup]  (after SIGHUP, with --hup) exports NAME ("ev") with one Tripwire (events) on line 1; reports
  *                        {ready}; waits for one event spinning US µs first; reports
  *                        {got, counts} (eventWaitCounts: found spinning, or blocked)
@@ -28,6 +30,7 @@ import {
   eventWaitCounts,
   exportSegment,
   importSegment,
+  nextEvent,
   NotifyPolicy,
   PAGE_SIZE,
   remoteCounters,
@@ -39,6 +42,7 @@ import {
   SigWait,
   unregisterSignalEvents,
   waitEvent,
+  waitTripwire,
   WRITE,
 } from "../../userland/lib/mod.ts";
 import { report, signalGate } from "./report.ts";
@@ -75,6 +79,33 @@ function writer(n: number): number {
   const before = remoteCounters();
   for (let i = 0; i < n; i++) dmaWrite32(desc, i * 64, i + 1);
   awaitRemote({ ...before, done: before.done + n - 1 }, 10_000);
+  return 0;
+}
+
+/**
+ * Interest per Tripwire: A (line 0) is armed with events, B (line 1) without.
+ * After a writer has written both lines: {first} — both bits, the events taken.
+ * Then A is re-armed without events (interest unregistered) and, after SIGHUP and
+ * a second writer: {second} — A's bit, the events taken.
+ */
+function interest(): number {
+  const base = exportEv(2);
+  const a = allocTripwire(), b = allocTripwire();
+  armTripwire(a, { vaddr: base, len: 4, write: true, event: true });
+  armTripwire(b, { vaddr: base + 64, len: 4, write: true });
+  const fired = (id: number) => waitTripwire(id, 20_000);
+  const taken = () => {
+    const ids: number[] = [];
+    for (let e = nextEvent(); e; e = nextEvent()) ids.push(e.id === a ? 0 : e.id === b ? 1 : -1);
+    return ids;
+  };
+  const gate = signalGate();
+  report({ ready: true });
+  const both = fired(a) && fired(b);
+  report({ first: { both, events: taken() } });
+  armTripwire(a, { vaddr: base, len: 4, write: true }); // no more events from A
+  gate();
+  report({ second: { a: fired(a), events: taken() } });
   return 0;
 }
 
@@ -147,6 +178,8 @@ function notifier(name: string, hup: boolean): number {
 export default function main(args: string[]): number {
   const n = Number(args[1] ?? 0);
   switch (args[0]) {
+    case "interest":
+      return interest();
     case "queue":
       return queue(n);
     case "writer":
