@@ -31,16 +31,16 @@ export class Cluster {
       throw new RangeError(`a cluster has 1 to 64 nodes, not ${opts.nodes}`);
     }
     const config = opts.config ?? {};
-    this.trapService = new TrapService(config.spinUs ?? 50);
-    this.network = new EmulatedNetwork(opts.link, opts.seed);
+    this.trapService = new TrapService(config.spinUs ?? 50, host.clock);
+    this.network = new EmulatedNetwork(host.clock, opts.link, opts.seed);
     this.trapService.addPoller(() => this.network.poll() > 0);
     this.#boot = (id) => {
       const k = new Kernel(host, console, { ...config, nodeId: id }, this.trapService);
-      const receive = k.attachNetwork(
-        (to, bytes) => this.network.send(id, to, bytes),
-        (node) => this.network.attached(node),
-        (node) => this.network.backlog(id, node),
-      );
+      const receive = k.nic.attach({
+        send: (to, bytes) => this.network.send(id, to, bytes),
+        reachable: (node) => this.network.attached(node),
+        backlog: (node) => this.network.backlog(id, node),
+      });
       this.network.attach(id, receive);
       return k;
     };

@@ -1,11 +1,30 @@
 /**
  * What the pure kernel needs from its host, and nothing more: starting workers,
- * resolving program modules, and a console. kernel/host/ implements these with
- * Deno; tests may implement them in memory.
+ * resolving program modules, a console, a clock with timers, and randomness.
+ * kernel/host/ implements these with Deno; tests may implement them in memory (a
+ * controlled clock replays an interleaving). The kernel core calls no timer, clock
+ * or random source but these (tests/architecture_test.ts checks it).
  */
 
 import type { BootMessage } from "./abi/boot.ts";
 import type { ProcessHandle } from "./proc/process.ts";
+
+/** A timer the clock handed out, to cancel it with. */
+export type TimerHandle = number | object;
+
+/** Time as the kernel sees it: a monotonic clock in milliseconds, and timers on it. */
+export interface Clock {
+  /** Milliseconds on a monotonic clock (fractions allowed). */
+  now(): number;
+  /** Calls `fn` once, `ms` from now. */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(t: TimerHandle | undefined): void;
+  /** Calls `fn` every `ms`. */
+  setInterval(fn: () => void, ms: number): TimerHandle;
+  clearInterval(t: TimerHandle | undefined): void;
+  /** Calls `fn` once the event loop has run what is pending (setImmediate). */
+  setImmediate(fn: () => void): void;
+}
 
 export interface ProcessHost {
   /** Returns a module URL for a program path or short name, or null if there is none. */
@@ -15,6 +34,10 @@ export interface ProcessHost {
    * uncaught error outside the runtime's own handling.
    */
   start(boot: BootMessage, onCrash: (message: string) => void): ProcessHandle;
+  /** The host's clock: every deadline, timeout and time stamp of the kernel. */
+  readonly clock: Clock;
+  /** 32 random bits (incarnations, first sequence numbers). */
+  random32(): number;
 }
 
 export interface Console {

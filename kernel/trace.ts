@@ -19,3 +19,42 @@ export function parseTraceKinds(text: string): Set<TraceKind> {
   }
   return kinds;
 }
+
+/** Where a node's trace lines and warnings go. */
+export interface TraceSink {
+  write(fd: number, text: string): void;
+}
+
+/** A node's tracing and operator warnings, on its console's error stream. */
+export class Tracer {
+  readonly #sink: TraceSink;
+  readonly #node: number;
+  readonly #kinds: ReadonlySet<TraceKind>;
+
+  constructor(sink: TraceSink, node: number, kinds: ReadonlySet<TraceKind>) {
+    this.#sink = sink;
+    this.#node = node;
+    this.#kinds = kinds;
+  }
+
+  /** True if `kind` is traced. */
+  has(kind: TraceKind): boolean {
+    return this.#kinds.has(kind);
+  }
+
+  /** Prints a trace line if `kind` is enabled. */
+  trace(kind: TraceKind, line: string): void {
+    if (this.#kinds.has(kind)) this.#sink.write(2, `[trace node${this.#node} ${kind}] ${line}\n`);
+  }
+
+  /** Reports something an operator should see (a malformed or spoofed frame). */
+  warn(line: string): void {
+    this.#sink.write(2, `node${this.#node}: ${line}\n`);
+  }
+
+  /** Reports a kernel bug met while serving a trap or a frame. */
+  bug(where: string, e: unknown): void {
+    const text = e instanceof Error ? e.stack ?? e.message : String(e);
+    this.#sink.write(2, `kernel: bug in ${where}: ${text}\n`);
+  }
+}

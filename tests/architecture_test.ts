@@ -73,3 +73,109 @@ Deno.test("programs and servers import only userland/lib and talk without messag
     }
   }
 });
+
+/** Each import of a file: the resolved project path, and whether it is `import type` only. */
+function importEdges(path: string): { to: string; typeOnly: boolean }[] {
+  const out: { to: string; typeOnly: boolean }[] = [];
+  const re = /^\s*(import|export)(\s+type)?\b[^"';]*?from\s+["']([^"']+)["']/gm;
+  for (const m of read(path).matchAll(re)) {
+    const spec = m[3];
+    if (!spec.startsWith(".")) continue;
+    const to = new URL(spec, new URL(path, ROOT)).pathname.slice(ROOT.pathname.length);
+    out.push({ to, typeOnly: m[2] !== undefined });
+  }
+  return out;
+}
+
+const folderOf = (path: string) => path.slice(0, path.lastIndexOf("/"));
+
+/**
+ * The import cycles among `paths`, each as the list of files around it. An
+ * `import type` between two files of one folder (a segment and its bindings naming
+ * each other) is no edge; every other import is, types included.
+ */
+function importCycles(paths: string[]): string[][] {
+  const edges = new Map<string, string[]>();
+  for (const f of paths) {
+    edges.set(
+      f,
+      importEdges(f)
+        .filter((e) => !(e.typeOnly && folderOf(e.to) === folderOf(f)))
+        .map((e) => e.to)
+        .filter((to) => paths.includes(to)),
+    );
+  }
+  const cycles: string[][] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (f: string) => {
+    state.set(f, "open");
+    stack.push(f);
+    for (const to of edges.get(f) ?? []) {
+      if (state.get(to) === "open") cycles.push([...stack.slice(stack.indexOf(to)), to]);
+      else if (!state.has(to)) visit(to);
+    }
+    stack.pop();
+    state.set(f, "done");
+  };
+  for (const f of paths) if (!state.has(f)) visit(f);
+  return cycles;
+}
+
+Deno.test("importCycles finds a cycle through a type import across folders, not within one", () => {
+  const dir = Deno.makeTempDirSync({ dir: new URL(".", ROOT).pathname, prefix: ".arch_" });
+  const rel = dir.slice(ROOT.pathname.length);
+  try {
+    Deno.mkdirSync(`${dir}/a`);
+    Deno.mkdirSync(`${dir}/b`);
+    Deno.writeTextFileSync(
+      `${dir}/a/x.ts`,
+      `import type { Y } from "./y.ts";\nexport type X = Y;\n`,
+    );
+    Deno.writeTextFileSync(
+      `${dir}/a/y.ts`,
+      `import type { X } from "./x.ts";\nexport type Y = X;\n`,
+    );
+    Deno.writeTextFileSync(
+      `${dir}/a/p.ts`,
+      `import { Q } from "../b/q.ts";\nexport const P = Q;\n`,
+    );
+    Deno.writeTextFileSync(
+      `${dir}/b/q.ts`,
+      `import type { P } from "../a/p.ts";\nexport const Q = 1;\n`,
+    );
+    const cycles = importCycles([...files(rel)].sort());
+    assert.deepEqual(cycles, [[`${rel}/a/p.ts`, `${rel}/b/q.ts`, `${rel}/a/p.ts`]]);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("kernel/ has no import cycle", () => {
+  const cycles = importCycles([...files("kernel")]);
+  assert.deepEqual(cycles.map((c) => c.join(" -> ")), []);
+});
+
+/**
+ * Clock, timer and random sources the kernel core must not call: time and entropy
+ * come in through the host interface (kernel/host_interface.ts), so a test can run
+ * the kernel on a controlled clock.
+ */
+const HOST_ONLY = [
+  /(?<![.\w#$])(?:setTimeout|setInterval|clearTimeout|clearInterval|setImmediate|queueMicrotask)\s*\(/,
+  /\bperformance\s*\.\s*now\b/,
+  /\bDate\s*\.\s*now\b|\bnew\s+Date\b/,
+  /\bMath\s*\.\s*random\b/,
+  /\bcrypto\s*\.\s*(?:getRandomValues|randomUUID)\b/,
+  /\bglobalThis\s*\.\s*(?:setTimeout|setInterval|setImmediate|performance|crypto)\b/,
+  /["']node:timers["']/,
+];
+
+Deno.test("the kernel core calls no clock, timer or random source but the host interface's", () => {
+  for (const f of files("kernel")) {
+    // The host layer implements the interface, which only declares it.
+    if (f.startsWith("kernel/host/") || f === "kernel/host_interface.ts") continue;
+    const code = read(f).replace(/^\s*(\*|\/\/).*$/gm, "").replace(/\/\/.*$/gm, "");
+    for (const r of HOST_ONLY) assert.ok(!r.test(code), `${f} calls ${r} outside kernel/host/`);
+  }
+});

@@ -242,7 +242,7 @@ Deno.test("notify policy ALWAYS/NEVER/CONDITIONAL decides which WRITEs signal th
     // queued now arrives after all of them (delivery is FIFO per process).
     const SENTINEL = 4000;
     for (const { segment } of owners.values()) {
-      c.node(0).signalSegment(c.node(0).segments.get(segment)!, SENTINEL);
+      c.node(0).signals.signalSegment(c.node(0).segments.get(segment)!, SENTINEL);
     }
     const notes = () => c.results().filter((x) => x.notified !== undefined);
     await until(
@@ -547,7 +547,7 @@ Deno.test("receive() drops malformed and spoofed frames with a warning, and keep
     const e = c.node(0).exports.get(ids.get("mf")!)!;
     const m = memory(c, 0, segs.get("mf")!);
     const before = [...m];
-    const stats = c.node(0).remote.stats;
+    const stats = c.node(0).remote.stats, wire = c.node(0).nic.stats;
     const good = (more: Partial<Frame> = {}) =>
       encodeFrame({
         ...emptyFrame(),
@@ -586,9 +586,9 @@ Deno.test("receive() drops malformed and spoofed frames with a warning, and keep
       ["empty", new Uint8Array(0)],
     ];
     for (const [what, bytes] of cases) {
-      const n = stats.malformed, served = stats.served, warned = c.console.err.length;
+      const n = wire.malformed, served = stats.served, warned = c.console.err.length;
       c.cluster.network.send(1, 0, bytes);
-      assert.equal(stats.malformed, n + 1, `${what}: counted as malformed`);
+      assert.equal(wire.malformed, n + 1, `${what}: counted as malformed`);
       assert.equal(stats.served, served, `${what}: never served`);
       assert.match(
         c.console.err.slice(warned),
@@ -602,9 +602,9 @@ Deno.test("receive() drops malformed and spoofed frames with a warning, and keep
         ["another destination", good({ dstNode: 5 })],
       ] as const
     ) {
-      const n = stats.spoofed, served = stats.served, warned = c.console.err.length;
+      const n = wire.spoofed, served = stats.served, warned = c.console.err.length;
       c.cluster.network.send(1, 0, bytes);
-      assert.equal(stats.spoofed, n + 1, `${what}: counted as spoofed`);
+      assert.equal(wire.spoofed, n + 1, `${what}: counted as spoofed`);
       assert.equal(stats.served, served, `${what}: never served`);
       assert.ok(c.console.err.length > warned, `${what}: warned`);
     }

@@ -13,6 +13,8 @@
  * usually at the same slot everywhere and a remote lookup is one remote READ (§4.2).
  */
 
+import { Rights } from "./layout.ts";
+
 // ---------------------------------------------------------------------------
 // Channel
 
@@ -124,3 +126,46 @@ export function nameHash(name: Uint8Array): number {
   for (const b of name) h = Math.imul(h ^ b, 0x01000193);
   return (h >>> 0) % REGISTRY_ENTRIES;
 }
+
+// ---------------------------------------------------------------------------
+// The well-known exports
+
+/** What an importer of a well-known export gets, and who may import it. */
+export interface WellKnownExport {
+  readonly name: string;
+  readonly rights: number;
+  readonly size: number;
+  /** Non-zero: node n may write only slot n, of this many bytes (a clerk's mailbox). */
+  readonly slotBytes: number;
+  /** Null: any process may import it; else only the holder of this kernel service. */
+  readonly importer: string | null;
+}
+
+/**
+ * The one table of well-known exports (000 §4.2, the bootstrap): the kernel
+ * registers them under these names and rights, `import_wellknown` hands out
+ * descriptors from it, and the owner checks every access against its export again.
+ */
+export const WELL_KNOWN_EXPORTS: Readonly<Record<number, WellKnownExport>> = {
+  [WellKnown.REGISTRY]: {
+    name: "names.registry",
+    rights: Rights.READ,
+    size: REGISTRY_BYTES,
+    slotBytes: 0,
+    importer: null,
+  },
+  [WellKnown.HEARTBEAT]: {
+    name: "kernel.heartbeat",
+    rights: Rights.READ,
+    size: HEARTBEAT_BYTES,
+    slotBytes: 0,
+    importer: null,
+  },
+  [WellKnown.MAILBOX]: {
+    name: "names.mailbox",
+    rights: Rights.READ | Rights.WRITE,
+    size: MAILBOX_BYTES,
+    slotBytes: MAILBOX_SLOT_BYTES,
+    importer: "names",
+  },
+};

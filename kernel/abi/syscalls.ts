@@ -48,6 +48,27 @@ export const InfoKind = {
   DESCRIPTORS: 6,
 } as const;
 
+/** The names `info()` takes in userland, one per InfoKind. */
+export const INFO_KIND_NAMES = {
+  ps: InfoKind.PS,
+  segs: InfoKind.SEGS,
+  stats: InfoKind.STATS,
+  self: InfoKind.SELF,
+  nodes: InfoKind.NODES,
+  exports: InfoKind.EXPORTS,
+  descriptors: InfoKind.DESCRIPTORS,
+} as const;
+
+/** What `console_read` says in RESULT2 of a piece of input. */
+export const ConsoleRead = {
+  /** A whole line (or its last piece). */
+  LINE: 0,
+  /** End of input: nothing was read, and every later read says so too. */
+  EOF: 1,
+  /** A piece of a line longer than the data area: more of it follows. */
+  MORE: 2,
+} as const;
+
 const TABLE = [
   { no: 0, name: "null", args: [], data: "none", doc: "Does nothing; the cost of a trap." },
   {
@@ -287,6 +308,14 @@ const TABLE = [
     data: "none",
     doc: "Registers (tag > 0) or unregisters (tag 0) interest in signals at [vaddr, +len): " +
       "each becomes a SIGNAL event instead of a handler call.",
+  },
+  {
+    no: 37,
+    name: "descriptor_close",
+    args: ["u32"],
+    data: "none",
+    doc: "Closes one of the caller's descriptors (import, import_wellknown); its id is never " +
+      "reused, and using it again fails with EBADF. A process's descriptors close when it exits.",
   },
 ] as const satisfies readonly SyscallSpec[];
 

@@ -99,11 +99,11 @@ export class TcpTransport {
       false,
       ["sign"],
     );
-    this.#receive = kernel.attachNetwork(
-      (to, bytes) => this.send(to, bytes),
-      (node) => node === kernel.nodeId || this.#peers.get(node)?.authenticated === true,
-      (node) => this.#peers.get(node)?.queued ?? 0,
-    );
+    this.#receive = kernel.nic.attach({
+      send: (to, bytes) => this.send(to, bytes),
+      reachable: (node) => node === kernel.nodeId || this.#peers.get(node)?.authenticated === true,
+      backlog: (node) => this.#peers.get(node)?.queued ?? 0,
+    });
   }
 
   /** Listens for peers; returns the address actually bound (port 0 picks one). */
@@ -300,7 +300,9 @@ export class TcpTransport {
     if (!this.#all.delete(peer)) return;
     clearTimeout(peer.timer);
     if (reason && !this.#closed) {
-      this.#k.warn(`dropped a TCP peer${peer.node >= 0 ? ` (node ${peer.node})` : ""}: ${reason}`);
+      this.#k.tracer.warn(
+        `dropped a TCP peer${peer.node >= 0 ? ` (node ${peer.node})` : ""}: ${reason}`,
+      );
     }
     if (this.#peers.get(peer.node) === peer) this.#peers.delete(peer.node);
     try {

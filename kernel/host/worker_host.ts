@@ -13,6 +13,7 @@
 import type { BootMessage } from "../abi/boot.ts";
 import type { ProcessHost } from "../host_interface.ts";
 import type { ProcessHandle } from "../proc/process.ts";
+import { hostClock, hostRandom32 } from "./clock.ts";
 
 const ENTRY = new URL("../../userland/lib/process_entry.ts", import.meta.url).href;
 const ROOT = new URL("../../", import.meta.url);
@@ -40,6 +41,12 @@ export function resolveProgram(spec: string): string | null {
 }
 
 export class WorkerHost implements ProcessHost {
+  readonly clock = hostClock;
+
+  random32(): number {
+    return hostRandom32();
+  }
+
   resolveModule(spec: string): string | null {
     return resolveProgram(spec);
   }

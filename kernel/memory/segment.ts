@@ -12,7 +12,7 @@
 import { PAGE_SIZE } from "../abi/layout.ts";
 import type { Binding } from "./binding.ts";
 import { SignalDirectory } from "../signal/signal_directory.ts";
-import type { ChannelLink } from "../remote/message_channels.ts";
+import type { ChannelLink } from "./channel_link.ts";
 
 /** Supplies the contents of a page that is not present; the seam for external pagers. */
 export interface Pager {

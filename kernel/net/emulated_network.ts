@@ -15,6 +15,8 @@
  * same drops every run.
  */
 
+import type { Clock, TimerHandle } from "../host_interface.ts";
+
 export interface LinkConfig {
   /** One-way latency in microseconds. */
   latencyUs: number;
@@ -76,10 +78,13 @@ export class EmulatedNetwork {
   readonly #ready: Pending[] = [];
   readonly #timed: Pending[] = [];
   #delivering = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timer: TimerHandle | undefined;
   #random: () => number;
+  readonly #clock: Clock;
 
-  constructor(link: Partial<LinkConfig> = {}, seed = 1) {
+  /** A network on the host's `clock`; `seed` seeds its loss generator. */
+  constructor(clock: Clock, link: Partial<LinkConfig> = {}, seed = 1) {
+    this.#clock = clock;
     this.#default = { ...IDEAL_LINK, ...link };
     this.#random = rng(seed);
   }
@@ -135,7 +140,7 @@ export class EmulatedNetwork {
       this.#ready.push({ at: 0, from, to, bytes });
       return this.#drain();
     }
-    const now = performance.now() * 1000;
+    const now = this.#clock.now() * 1000;
     let at = now;
     if (link.bandwidthMBps > 0) {
       link.busyUntil = Math.max(link.busyUntil, now) + bytes.length / link.bandwidthMBps;
@@ -162,7 +167,7 @@ export class EmulatedNetwork {
     while (i > 0 && this.#timed[i - 1].at > p.at) i--;
     this.#timed.splice(i, 0, p);
     if (i === 0 && this.#timer !== undefined) {
-      clearTimeout(this.#timer); // the new frame is due first: re-arm for it
+      this.#clock.clearTimeout(this.#timer); // the new frame is due first: re-arm for it
       this.#timer = undefined;
     }
     this.#arm();
@@ -171,8 +176,8 @@ export class EmulatedNetwork {
   /** Arms a timer for the earliest delayed frame (the poll finds it sooner if awake). */
   #arm(): void {
     if (this.#timer !== undefined || this.#timed.length === 0) return;
-    const waitMs = Math.max(0, (this.#timed[0].at / 1000) - performance.now());
-    this.#timer = setTimeout(() => {
+    const waitMs = Math.max(0, (this.#timed[0].at / 1000) - this.#clock.now());
+    this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
       this.poll();
     }, waitMs);
@@ -181,7 +186,7 @@ export class EmulatedNetwork {
   /** Delivers every delayed frame that is due; returns how many. Called by the trap service. */
   poll(): number {
     if (this.#timed.length === 0) return 0;
-    const now = performance.now() * 1000;
+    const now = this.#clock.now() * 1000;
     let n = 0;
     while (this.#timed.length && this.#timed[0].at <= now) {
       const p = this.#timed.shift()!;
@@ -191,7 +196,7 @@ export class EmulatedNetwork {
     }
     if (n) this.#drain();
     if (this.#timed.length) {
-      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#clock.clearTimeout(this.#timer);
       this.#timer = undefined;
       this.#arm();
     }
@@ -223,7 +228,7 @@ export class EmulatedNetwork {
 
   /** Stops timers (the cluster halts). */
   close(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timed.length = 0;
     this.#ready.length = 0;

@@ -9,6 +9,7 @@
 import type { MemoryGrant } from "../abi/boot.ts";
 import { TRAP_PAGE_BYTES } from "../abi/layout.ts";
 import { AddressSpace } from "../memory/address_space.ts";
+import type { Segment } from "../memory/segment.ts";
 import { HandlerTable } from "../signal/handler_table.ts";
 import { SignalFifo } from "../signal/signal_fifo.ts";
 import { DescriptorTable } from "../remote/descriptor_table.ts";
@@ -36,11 +37,9 @@ export interface TrapServer {
   serveDma(p: Process): number;
 }
 
-/** A trap the kernel has accepted but not yet completed (wait, console_read). */
+/** A trap the kernel has accepted but not yet completed (a TrapWait, kernel/trap/). */
 export interface BlockedTrap {
   readonly sysno: number;
-  /** For a blocked `wait`: the pid waited for, or -1 for any child. */
-  readonly wpid?: number;
   /** Called if the process dies first, to drop timers and queue entries. */
   cancel(): void;
 }
@@ -78,13 +77,17 @@ export class Process {
   /** Remote segments this process imported (000 §3.1.1 descriptors). */
   readonly descriptors = new DescriptorTable();
   readonly children = new Set<number>();
-  readonly started = Date.now();
   state: "running" | "zombie" = "running";
   exit: ExitStatus | null = null;
   handle: ProcessHandle | null = null;
   /** Set while a trap of this process is being served or is blocked. */
   inTrap = false;
   blocked: BlockedTrap | null = null;
+  /**
+   * Pins this process made and did not undo, per segment and page (a process's own
+   * count may go negative where it unpins another's pin); released when it exits.
+   */
+  readonly pins = new Map<Segment, Map<number, number>>();
   /** Pids whose signal FIFOs this process has been handed (hardware path). */
   readonly fifosGranted = new Set<number>();
   /** Cached JSON of the last `info` answer, for reads at an offset. */

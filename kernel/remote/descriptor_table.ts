@@ -5,6 +5,8 @@
  * Numbers only grow, so a stale handle can never alias a new one.
  */
 
+import { fail } from "../panic.ts";
+
 export interface Descriptor {
   readonly id: number;
   readonly name: string;
@@ -35,4 +37,43 @@ export class DescriptorTable {
   all(): Descriptor[] {
     return [...this.#byId.values()];
   }
+
+  /** Closes descriptor `id`; false if there is none. */
+  close(id: number): boolean {
+    return this.#byId.delete(id);
+  }
+
+  /** Closes every descriptor (the process exited). */
+  clear(): void {
+    this.#byId.clear();
+  }
+
+  /** How many are open. */
+  get size(): number {
+    return this.#byId.size;
+  }
+}
+
+/**
+ * The descriptor `id` of a process's table if it can be used for `need` at
+ * [off, off+count): it exists, is not stale, its node is up, it has the right and
+ * the range is inside the segment. Throws the KernelError a trap returns.
+ */
+export function usableDescriptor(
+  table: DescriptorTable,
+  nodeDown: (node: number) => boolean,
+  id: number,
+  need: number,
+  off: number,
+  count: number,
+): Descriptor {
+  const d = table.get(id);
+  if (!d) fail("EBADF", `no descriptor ${id}`);
+  if (d.stale) fail("ESTALE", `descriptor ${id} (${d.name}) was revoked`);
+  if (nodeDown(d.node)) fail("EHOSTDOWN", `node ${d.node} is down`);
+  if (!(d.rights & need)) fail("EPERM", `descriptor ${id} lacks the right ${need}`);
+  if (off + count > d.size) {
+    fail("EINVAL", `offset ${off}+${count} is outside the ${d.size}-byte segment`);
+  }
+  return d;
 }

@@ -36,15 +36,22 @@ import {
   Trap,
 } from "../abi/layout.ts";
 import { Errno } from "../abi/errors.ts";
-import type { Kernel } from "../kernel.ts";
+import { readLocal } from "../memory/user_copy.ts";
 import { MAX_PAYLOAD } from "../net/wire.ts";
 import { KernelError } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
-import { readLocal, usableDescriptor } from "../syscalls/sys_remote.ts";
+import { usableDescriptor } from "./descriptor_table.ts";
+import type { RemoteMemory } from "./remote_memory.ts";
 import { eventPage } from "./tripwires.ts";
 
-/** Entries taken from one queue per pass of the trap service, so no queue starves another. */
-export const DMA_BATCH = 64;
+/** What the DMA queue needs of its node. */
+export interface DmaHost {
+  readonly nodeId: number;
+  readonly remote: RemoteMemory;
+  nodeDown(node: number): boolean;
+  /** Bytes for `node` that have not left yet (the network interface's backlog). */
+  backlog(node: number): number;
+}
 /**
  * Rings wait while more than this many bytes for the destination have not left
  * yet (a slow link, a socket behind): posted WRITEs never wait for answers, and
@@ -72,7 +79,7 @@ export function dmaQueue(p: Process): Int32Array {
  * Takes up to `budget` entries from `p`'s queue; returns how many. Stops early
  * while `p` has as many requests outstanding as it may (they wait in the ring).
  */
-export function drainDma(k: Kernel, p: Process, budget: number): number {
+export function drainDma(k: DmaHost, p: Process, budget: number): number {
   const q = p.dma;
   if (!q) return 0;
   let head = p.dmaHead;
@@ -101,7 +108,7 @@ export function drainDma(k: Kernel, p: Process, budget: number): number {
  * Issues the WRITE one entry asks for, or completes it with the error it earns;
  * false, leaving it in the ring, while the link to its destination is too far behind.
  */
-function take(k: Kernel, p: Process, q: Int32Array, at: number): boolean {
+function take(k: DmaHost, p: Process, q: Int32Array, at: number): boolean {
   const opWord = q[at + DmaEntry.OP];
   const id = q[at + DmaEntry.DESC];
   const off = q[at + DmaEntry.OFFSET] >>> 0;
@@ -126,12 +133,12 @@ function take(k: Kernel, p: Process, q: Int32Array, at: number): boolean {
       throw new KernelError("EINVAL", `no DMA operation ${op}`);
     }
     // The destination is checked before any source byte is read, as for a trap.
-    const d = usableDescriptor(k, p, id, Rights.WRITE, off, count);
+    const d = usableDescriptor(p.descriptors, k.nodeDown, id, Rights.WRITE, off, count);
     // Posted WRITEs have no answers to hold them back: the link's backlog does.
     if (k.backlog(d.node) > DMA_BACKLOG_BYTES) return false;
     const data = op === DmaOp.WRITE
       ? new Uint8Array(q.buffer, (at + DmaEntry.DATA) * 4, count)
-      : readLocal(p, q[at + DmaEntry.VADDR] >>> 0, count);
+      : readLocal(p.space, q[at + DmaEntry.VADDR] >>> 0, count);
     const notify = (opWord & DmaFlag.NOTIFY) !== 0;
     if (posted) k.remote.post(p, d, off, notify, data);
     else k.remote.write(p, d, off, notify, data, tag);

@@ -8,7 +8,7 @@
  */
 
 import type { Segment } from "../memory/segment.ts";
-import { FIRST_EXPORT_ID } from "../abi/names.ts";
+import { FIRST_EXPORT_ID, WELL_KNOWN_EXPORTS } from "../abi/names.ts";
 
 export interface Export {
   readonly id: number;
@@ -46,16 +46,12 @@ export class ExportTable {
   }
 
   /** Adds (or replaces) a well-known export at its fixed id. */
-  addWellKnown(
-    id: number,
-    segment: Segment,
-    owner: number,
-    name: string,
-    rights: number,
-    slotPerNode?: number,
-  ): Export {
+  addWellKnown(id: number, segment: Segment, owner: number): Export {
+    const known = WELL_KNOWN_EXPORTS[id];
+    if (!known) throw new RangeError(`no well-known export ${id}`);
+    const { name, rights, slotBytes } = known;
     const e = this.#put(id, segment, owner, name, rights, { nodes: null, pids: null }, true);
-    if (slotPerNode) (e as { slotPerNode?: number }).slotPerNode = slotPerNode;
+    if (slotBytes) (e as { slotPerNode?: number }).slotPerNode = slotBytes;
     return e;
   }
 

@@ -13,9 +13,12 @@
  */
 
 import { Errno } from "../abi/errors.ts";
-import { WellKnown } from "../abi/names.ts";
+import { NotifyPolicy } from "../abi/layout.ts";
+import { HEARTBEAT_BYTES, WellKnown } from "../abi/names.ts";
 import { FrameType } from "../net/wire.ts";
-import type { Segment } from "../memory/segment.ts";
+import { Segment } from "../memory/segment.ts";
+import type { ExportTable } from "./export_table.ts";
+import type { Clock, TimerHandle } from "../host_interface.ts";
 import type { RemoteMemory } from "./remote_memory.ts";
 
 export interface PeerState {
@@ -27,10 +30,14 @@ export interface PeerState {
   beats: number;
 }
 
+/** What happened to a peer. */
+export type PeerChange = "down" | "up" | "restarted";
+
 export interface DetectorHost {
   readonly remote: RemoteMemory;
+  readonly clock: Clock;
   /** Called when a peer goes down, comes up, or comes back as a new incarnation. */
-  peerChanged(peer: PeerState, change: "down" | "up" | "restarted"): void;
+  peerChanged(peer: PeerState, change: PeerChange): void;
 }
 
 export class FailureDetector {
@@ -39,10 +46,18 @@ export class FailureDetector {
   readonly #beat: Int32Array;
   readonly #periodMs: number;
   readonly #failAfterMs: number;
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #timer: TimerHandle | undefined;
 
-  constructor(host: DetectorHost, heartbeat: Segment, periodMs: number, failAfterMs: number) {
+  /**
+   * Makes this node's heartbeat page (kernel memory: in no process's reach and
+   * outside the segment table) and exports it under its well-known id.
+   */
+  constructor(host: DetectorHost, exports: ExportTable, periodMs: number, failAfterMs: number) {
     this.#host = host;
+    const attrs = { size: HEARTBEAT_BYTES, mode: 0, unit: 0, notifyPolicy: NotifyPolicy.NEVER };
+    const heartbeat = new Segment(0, 0, attrs);
+    Atomics.store(heartbeat.words, 1, exports.incarnation | 0);
+    exports.addWellKnown(WellKnown.HEARTBEAT, heartbeat, 0);
     this.#beat = heartbeat.words;
     this.#periodMs = periodMs;
     this.#failAfterMs = failAfterMs;
@@ -55,21 +70,21 @@ export class FailureDetector {
         node,
         up: true,
         incarnation: 0,
-        lastHeard: performance.now(),
+        lastHeard: this.#host.clock.now(),
         beats: 0,
       });
     }
-    this.#timer ??= setInterval(() => this.tick(), this.#periodMs);
+    this.#timer ??= this.#host.clock.setInterval(() => this.tick(), this.#periodMs);
   }
 
   /** Stops watching every peer. */
   stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#host.clock.clearInterval(this.#timer);
     this.#timer = undefined;
   }
 
   /** One round: bump our counter, judge silent peers, probe every peer. */
-  tick(now = performance.now()): void {
+  tick(now = this.#host.clock.now()): void {
     Atomics.add(this.#beat, 0, 1);
     for (const peer of this.peers.values()) {
       if (peer.up && now - peer.lastHeard > this.#failAfterMs) {
@@ -103,7 +118,7 @@ export class FailureDetector {
   }
 
   #heard(peer: PeerState, beats: number, incarnation: number): void {
-    peer.lastHeard = performance.now();
+    peer.lastHeard = this.#host.clock.now();
     peer.beats = beats;
     const restarted = peer.incarnation !== 0 && incarnation !== peer.incarnation;
     peer.incarnation = incarnation;

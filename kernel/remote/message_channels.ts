@@ -30,37 +30,17 @@
 import { Errno } from "../abi/errors.ts";
 import { Access, NotifyPolicy, Rights, SegMode, SegUnit, unitBytes } from "../abi/layout.ts";
 import type { TripwireTable } from "./tripwires.ts";
-import type { Segment, SegmentAttributes } from "../memory/segment.ts";
+import type { Segment } from "../memory/segment.ts";
+import type { SegmentTable } from "../memory/segment_table.ts";
+import type { NetworkInterface } from "../net/nic.ts";
+import type { Tracer } from "../trace.ts";
 import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
 import { emptyFrame, encodeFrame, type Frame, FrameType } from "../net/wire.ts";
 import type { Process } from "../proc/process.ts";
+import type { ChannelKey, Member } from "../memory/channel_link.ts";
 import type { Descriptor } from "./descriptor_table.ts";
 import type { Export, ExportTable } from "./export_table.ts";
 import type { RemoteMemory } from "./remote_memory.ts";
-
-/** Names a segment at its owner: the export a node joined through. */
-export interface ChannelKey {
-  readonly node: number;
-  readonly exportId: number;
-  readonly genHi: number;
-  readonly genLo: number;
-}
-
-/** A node that binds an owner's segment, through one of its exports. */
-export interface Member {
-  readonly node: number;
-  /** The export it joined through: units to it carry this key. */
-  readonly key: ChannelKey;
-  readonly writable: boolean;
-}
-
-/** How a segment reaches the other nodes that bind it. */
-export interface ChannelLink {
-  /** At a replica: the owner's segment. Null at the owner. */
-  readonly owner: ChannelKey | null;
-  /** At the owner: the members, by "node:export" (a node may join through two exports). */
-  readonly members: Map<string, Member>;
-}
 
 function memberKey(node: number, exportId: number): string {
   return `${node}:${exportId}`;
@@ -71,13 +51,13 @@ export interface ChannelHost {
   readonly nodeId: number;
   readonly exports: ExportTable;
   readonly remote: RemoteMemory;
-  send(to: number, bytes: Uint8Array): void;
+  readonly nic: NetworkInterface;
+  readonly segments: SegmentTable;
+  readonly tripwires: TripwireTable;
+  readonly tracer: Tracer;
   nodeDown(node: number): boolean;
-  createSegment(pid: number, attrs: SegmentAttributes): Segment;
   signalSegment(seg: Segment, offset: number): number;
   refreshDirectory(seg: Segment): void;
-  readonly tripwires: TripwireTable;
-  trace(kind: "remote", line: string): void;
 }
 
 export interface ChannelStats {
@@ -103,6 +83,8 @@ export class MessageChannels {
 
   constructor(host: ChannelHost) {
     this.#host = host;
+    host.nic.register(FrameType.UNIT, (f) => this.receive(f));
+    host.nic.register(FrameType.LEAVE, (f) => this.leave(f));
   }
 
   // -------------------------------------------------------------------------
@@ -147,22 +129,18 @@ export class MessageChannels {
           if (known) return done(0, known);
           let seg: Segment;
           try {
-            seg = host.createSegment(p.pid, {
-              size: d.size,
-              mode,
-              unit,
-              notifyPolicy: NotifyPolicy.NEVER,
-            });
+            // Held by no one yet: the attach grants the descriptor's rights.
+            const attrs = { size: d.size, mode, unit, notifyPolicy: NotifyPolicy.NEVER };
+            seg = host.segments.create(p.pid, attrs, 0);
           } catch {
             return done(Errno.ENOMEM, null);
           }
-          seg.holders.delete(p.pid); // the attach grants the descriptor's rights
           seg.channel = {
             owner: { node: d.node, exportId: d.exportId, genHi: d.genHi, genLo: d.genLo },
             members: new Map(),
           };
           this.#replicas.set(key, seg);
-          host.trace("remote", `replica of ${key} is segment ${seg.id}`);
+          host.tracer.trace("remote", `replica of ${key} is segment ${seg.id}`);
           done(0, seg);
         },
       },
@@ -181,7 +159,7 @@ export class MessageChannels {
       writable: (e.rights & Rights.WRITE) !== 0,
     });
     this.#host.refreshDirectory(seg); // senders now hand completed units to the kernel
-    this.#host.trace("remote", `node ${f.srcNode} binds segment ${seg.id}`);
+    this.#host.tracer.trace("remote", `node ${f.srcNode} binds segment ${seg.id}`);
     return 0;
   }
 
@@ -227,7 +205,7 @@ export class MessageChannels {
     f.exportId = owner.exportId;
     f.genHi = owner.genHi;
     f.genLo = owner.genLo;
-    this.#host.send(owner.node, encodeFrame(f));
+    this.#host.nic.send(owner.node, encodeFrame(f));
   }
 
   /** True if completed units of `seg` must travel. */
@@ -266,7 +244,7 @@ export class MessageChannels {
     f.count = payload.length;
     f.payload = payload;
     this.stats.sent++;
-    this.#host.send(to, encodeFrame(f));
+    this.#host.nic.send(to, encodeFrame(f));
   }
 
   /** Takes a UNIT frame (already checked for integrity and addressing); never throws. */
@@ -309,6 +287,9 @@ export class MessageChannels {
 
   #refuse(f: Frame, why: string): void {
     this.stats.refused++;
-    this.#host.trace("remote", `refused a unit from node ${f.srcNode} at ${f.offset}: ${why}`);
+    this.#host.tracer.trace(
+      "remote",
+      `refused a unit from node ${f.srcNode} at ${f.offset}: ${why}`,
+    );
   }
 }

@@ -22,8 +22,10 @@ import { Errno, errnoName } from "../abi/errors.ts";
 import { Access, NotifyPolicy, Rights, Trap } from "../abi/layout.ts";
 import type { Segment } from "../memory/segment.ts";
 import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
+import type { Clock } from "../host_interface.ts";
+import type { NetworkInterface } from "../net/nic.ts";
+import type { Tracer } from "../trace.ts";
 import {
-  decodeFrame,
   emptyFrame,
   encodeFrame,
   type Frame,
@@ -33,7 +35,6 @@ import {
 } from "../net/wire.ts";
 import type { Process } from "../proc/process.ts";
 import type { Export, ExportTable } from "./export_table.ts";
-import type { MessageChannels } from "./message_channels.ts";
 import type { TripwireTable } from "./tripwires.ts";
 import { KernelError } from "../panic.ts";
 import type { Descriptor } from "./descriptor_table.ts";
@@ -42,23 +43,22 @@ import type { Descriptor } from "./descriptor_table.ts";
 export interface RemoteHost {
   readonly nodeId: number;
   readonly exports: ExportTable;
-  /** Message segments bound across nodes: JOIN and UNIT frames go there. */
-  readonly channels: MessageChannels;
   /** Tripwires: every access served here, and every one of ours completed, is matched. */
   readonly tripwires: TripwireTable;
-  procs: ReadonlyMap<number, Process>;
+  readonly procs: ReadonlyMap<number, Process>;
+  readonly nic: NetworkInterface;
+  readonly clock: Clock;
+  readonly tracer: Tracer;
+  /** 32 random bits (the first sequence number). */
+  random32(): number;
   /** Signals every handler on (segment, offset): a notification. */
   signalSegment(seg: Segment, offset: number): void;
   /** A process that had MAX_OUTSTANDING requests out may issue again. */
   resume(p: Process): void;
   /** Puts a COMPLETION event (id `tag`, info `errno`) into a process's event queue. */
   completionEvent(p: Process, tag: number, errno: number): void;
-  /** Sends frame bytes to a node. */
-  send(to: number, bytes: Uint8Array): void;
-  /** Reports something an operator should see (a malformed or spoofed frame). */
-  warn(line: string): void;
-  /** Traces one remote event (`--trace remote`). */
-  trace(kind: "remote", line: string): void;
+  /** At the owner: takes a checked JOIN of a message segment; 0 or an errno (message_channels.ts). */
+  join(f: Frame, e: Export): number;
 }
 
 /** A request this node issued and has not seen answered. */
@@ -97,8 +97,6 @@ export interface RemoteStats {
   served: number;
   completed: number;
   errors: number;
-  malformed: number;
-  spoofed: number;
   orphanReplies: number;
 }
 
@@ -116,18 +114,26 @@ export class RemoteMemory {
     served: 0,
     completed: 0,
     errors: 0,
-    malformed: 0,
-    spoofed: 0,
     orphanReplies: 0,
   };
   readonly #host: RemoteHost;
   readonly #pending = new Map<number, Pending>();
-  #clock = performance.now();
+  /** A coarse clock: the time of the last expiry sweep. */
+  #clock: number;
   /** Random at boot, so a restarted node's replies never match an old request. */
-  #seq = (crypto.getRandomValues(new Uint32Array(1))[0] >>> 1) + 1;
+  #seq: number;
 
   constructor(host: RemoteHost) {
     this.#host = host;
+    this.#clock = host.clock.now();
+    this.#seq = (host.random32() >>> 1) + 1;
+    const serve = (f: Frame) => this.#serve(f);
+    const answer = (f: Frame) => this.#answer(f);
+    for (const t of [FrameType.WRITE, FrameType.READ, FrameType.CAS, FrameType.JOIN]) {
+      host.nic.register(t, serve);
+    }
+    host.nic.register(FrameType.REPLY, answer);
+    host.nic.register(FrameType.NACK, answer);
   }
 
   // -------------------------------------------------------------------------
@@ -241,7 +247,7 @@ export class RemoteMemory {
     f.arg1 = more.arg1 ?? 0;
     if (more.payload) f.payload = more.payload;
     this.stats.issued++;
-    this.#host.send(to.node, encodeFrame(f));
+    this.#host.nic.send(to.node, encodeFrame(f));
   }
 
   #outstanding = new Map<Process, number>();
@@ -272,7 +278,7 @@ export class RemoteMemory {
   }
 
   /** Fails requests older than REQUEST_TIMEOUT_MS with ETIMEDOUT (a lost frame). */
-  expire(now = performance.now()): void {
+  expire(now = this.#host.clock.now()): void {
     this.#clock = now;
     for (const [seq, p] of this.#pending) {
       if (now - p.issuedAt > REQUEST_TIMEOUT_MS) this.#complete(seq, p, Errno.ETIMEDOUT, null);
@@ -286,30 +292,6 @@ export class RemoteMemory {
   // -------------------------------------------------------------------------
   // Receiving
 
-  /** Takes one frame from the network; never throws. */
-  receive(bytes: Uint8Array, from: number): void {
-    try {
-      const f = decodeFrame(bytes);
-      if (typeof f === "string") {
-        this.stats.malformed++;
-        this.#host.warn(`dropped a malformed frame from node ${from}: ${f}`);
-        return;
-      }
-      if (f.srcNode !== from || f.dstNode !== this.#host.nodeId) {
-        this.stats.spoofed++;
-        this.#host.warn(`dropped a frame from node ${from} claiming ${f.srcNode}->${f.dstNode}`);
-        return;
-      }
-      if (f.type === FrameType.REPLY || f.type === FrameType.NACK) this.#answer(f);
-      else if (f.type === FrameType.UNIT) this.#host.channels.receive(f);
-      else if (f.type === FrameType.LEAVE) this.#host.channels.leave(f);
-      else if (f.type !== FrameType.CONTROL) this.#serve(f);
-    } catch (e) {
-      this.stats.malformed++;
-      this.#host.warn(`kernel: bug receiving a frame from node ${from}: ${e}`);
-    }
-  }
-
   /** Checks and performs a request at the owner; answers REPLY or NACK (posted: NACK only). */
   #serve(f: Frame): void {
     this.stats.served++;
@@ -319,7 +301,7 @@ export class RemoteMemory {
     const posted = (f.flags & FrameFlag.POSTED) !== 0;
     if (posted && f.type !== FrameType.WRITE) return this.#reply(f, FrameType.NACK, Errno.EINVAL);
     if (f.type === FrameType.JOIN) {
-      const joined = this.#host.channels.join(f, e!);
+      const joined = this.#host.join(f, e!);
       if (joined !== 0) return this.#reply(f, FrameType.NACK, joined);
       return this.#reply(f, FrameType.REPLY, e!.segment.unit, undefined, e!.segment.mode);
     }
@@ -367,7 +349,7 @@ export class RemoteMemory {
       f.arg1 = req.srcPid;
     }
     if (payload) f.payload = payload;
-    this.#host.send(req.srcNode, encodeFrame(f));
+    this.#host.nic.send(req.srcNode, encodeFrame(f));
   }
 
   /** Completes a request this node issued. */
@@ -461,7 +443,7 @@ export class RemoteMemory {
     Atomics.store(proc.trap, Trap.REMOTE_ERR_DESC, descId);
     Atomics.add(proc.trap, Trap.REMOTE_ERRORS, 1);
     Atomics.notify(proc.trap, Trap.REMOTE_DONE); // awaitRemote sleeps on REMOTE_DONE
-    this.#host.trace(
+    this.#host.tracer.trace(
       "remote",
       `pid ${proc.pid} descriptor ${descId}: ${errnoName(errno)} from node ${node}`,
     );

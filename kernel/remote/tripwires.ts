@@ -246,3 +246,8 @@ export function postEvent(page: Int32Array, kind: number, id: number, info: numb
 export function validTripwireId(id: number): boolean {
   return Number.isInteger(id) && id >= 0 && id < MAX_TRIPWIRES;
 }
+
+/** Puts a COMPLETION event into a running process's event queue (its page made if need be). */
+export function completionEvent(p: Process, tag: number, errno: number): void {
+  if (p.state === "running") postEvent(eventPage(p), EventKind.COMPLETION, tag, errno);
+}

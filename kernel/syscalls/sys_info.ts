@@ -6,15 +6,15 @@
 
 import { InfoKind } from "../abi/syscalls.ts";
 import { SIGNAL_NAMES } from "../abi/layout.ts";
-import type { Handler } from "../trap/dispatch.ts";
-import type { Kernel } from "../kernel.ts";
+import type { NodeParts } from "../parts.ts";
+import type { Handlers } from "../trap/trap_entry.ts";
 import type { Process } from "../proc/process.ts";
-import { writeDataChunk } from "./data.ts";
+import { writeDataChunk } from "../trap/data_area.ts";
 
 const encoder = new TextEncoder();
 
 /** Builds the JSON-able answer for one kind of `info`. */
-export function infoSnapshot(k: Kernel, p: Process, kind: number): unknown {
+export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
   switch (kind) {
     case InfoKind.PS:
       return [...k.procs.values()].map((q) => ({
@@ -51,7 +51,7 @@ export function infoSnapshot(k: Kernel, p: Process, kind: number): unknown {
           self: false,
           up: !k.nodeDown(peer.node),
           incarnation: peer.incarnation,
-          heardMsAgo: Math.round(performance.now() - peer.lastHeard),
+          heardMsAgo: Math.round(k.clock.now() - peer.lastHeard),
         })),
       ];
     case InfoKind.EXPORTS:
@@ -86,7 +86,7 @@ export function infoSnapshot(k: Kernel, p: Process, kind: number): unknown {
         remoteIssued: k.remote.stats.issued,
         remoteServed: k.remote.stats.served,
         remoteErrors: k.remote.stats.errors,
-        framesMalformed: k.remote.stats.malformed,
+        framesMalformed: k.nic.stats.malformed,
       };
     default:
       return {
@@ -107,7 +107,7 @@ function shortModule(url: string): string {
   return at >= 0 ? url.slice(at + 1) : url.replace(/^file:\/\//, "");
 }
 
-export function infoHandlers(k: Kernel): Record<string, Handler> {
+export function infoHandlers(k: NodeParts): Handlers<"info"> {
   return {
     info: (p, [kind, offset]) => {
       if (offset === 0) p.infoCache = JSON.stringify(infoSnapshot(k, p, kind));

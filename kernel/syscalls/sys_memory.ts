@@ -17,12 +17,22 @@ import {
 } from "../abi/layout.ts";
 import type { Binding } from "../memory/binding.ts";
 import type { Segment } from "../memory/segment.ts";
-import { BLOCKED, type Handler, type Reply } from "../trap/dispatch.ts";
-import type { Kernel } from "../kernel.ts";
+import { BLOCKED, type Reply } from "../trap/dispatch.ts";
+import type { Handlers } from "../trap/trap_entry.ts";
+import type { NodeParts } from "../parts.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 
-export function memoryHandlers(k: Kernel): Record<string, Handler> {
+type MemoryCalls =
+  | "create_segment"
+  | "bind"
+  | "unbind"
+  | "release"
+  | "grant"
+  | "protect"
+  | "page_fault";
+
+export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
   /** The segment `id` if `p` holds it with at least `rights`; fails otherwise. */
   const held = (p: Process, id: number, rights: number): Segment => {
     const seg = k.segments.get(id);
@@ -41,19 +51,19 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
     const text = `${why}: ${accessName(access)} ${access === Access.WRITE ? "to" : "of"} ${
       hex(vaddr)
     }`;
-    k.trace("faults", `pid ${p.pid} ${text}`);
+    k.tracer.trace("faults", `pid ${p.pid} ${text}`);
     if (p.handlers.lookup(FAULT_ADDRESS)) {
       p.trap[Trap.FAULT_VADDR] = vaddr;
       p.trap[Trap.FAULT_ACCESS] = access;
       fail("EFAULT", text);
     }
-    k.terminate(p, EXIT_KILLED_BASE + Sig.SIGSEGV, text);
+    k.procs.exit(p, EXIT_KILLED_BASE + Sig.SIGSEGV, text);
     return BLOCKED;
   };
 
   return {
     create_segment: (p, [size, mode, unit, notifyPolicy]) =>
-      k.createSegment(p.pid, { size, mode, unit, notifyPolicy }).id,
+      k.segments.create(p.pid, { size, mode, unit, notifyPolicy }).id,
 
     bind: (p, [id, vaddr, rights]) => {
       if (!(rights & Rights.READ)) fail("EINVAL", `bind: rights ${rights} lack READ`);
@@ -79,7 +89,7 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
         Atomics.add(p.trap, Trap.GRANTS, 1);
       }
       p.space.bind(seg, at, rights, slot);
-      k.refreshDirectory(seg);
+      k.signals.refreshDirectory(seg);
       return at | 0;
     },
 
@@ -88,8 +98,8 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
       if (!b || b.vaddr !== vaddr) fail("EINVAL", `unbind: no binding starts at ${hex(vaddr)}`);
       p.space.unbind(b);
       shootdown(p);
-      k.refreshDirectory(b.segment);
-      k.maybeFreeSegment(b.segment);
+      k.signals.refreshDirectory(b.segment);
+      k.segments.maybeFree(b.segment);
       return 0;
     },
 
@@ -97,18 +107,16 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
       const seg = held(p, id, 0);
       if (p.space.unbindSegment(seg)) {
         shootdown(p);
-        k.refreshDirectory(seg);
+        k.signals.refreshDirectory(seg);
       }
-      seg.holders.delete(p.pid);
-      k.maybeFreeSegment(seg);
+      k.segments.drop(seg, p.pid);
       return 0;
     },
 
     grant: (p, [id, pid, rights]) => {
       const seg = held(p, id, rights);
-      const target = k.procs.get(pid);
-      if (!target || target.state !== "running") fail("ESRCH", `no process ${pid}`);
-      seg.holders.set(pid, (seg.holders.get(pid) ?? 0) | rights);
+      if (!k.procs.running(pid)) fail("ESRCH", `no process ${pid}`);
+      k.segments.grant(seg, pid, rights);
       return 0;
     },
 
@@ -137,7 +145,7 @@ export function memoryHandlers(k: Kernel): Record<string, Handler> {
             p.counters.zeroFills++;
             k.stats.zeroFills++;
           }
-          k.trace(
+          k.tracer.trace(
             "faults",
             `pid ${p.pid} page fault at ${hex(vaddr)}${o.filled ? " (zero-fill)" : ""}`,
           );

@@ -11,14 +11,14 @@
  * node, or when the segment's directory cannot say who receives.
  */
 
-import { type ErrnoName, errnoName } from "../abi/errors.ts";
-import { PAGE_SHIFT, Rights, SegMode, Trap, unitBytes, UnitDone } from "../abi/layout.ts";
-import type { Kernel } from "../kernel.ts";
+import { PAGE_SHIFT, Rights, SegMode, unitBytes, UnitDone } from "../abi/layout.ts";
+import type { NodeParts } from "../parts.ts";
 import { fail, hex } from "../panic.ts";
-import { BLOCKED, type Handler } from "../trap/dispatch.ts";
-import { usableDescriptor } from "./sys_remote.ts";
+import { usableDescriptor } from "../remote/descriptor_table.ts";
+import { BLOCKED } from "../trap/dispatch.ts";
+import type { Handlers } from "../trap/trap_entry.ts";
 
-export function messageHandlers(k: Kernel): Record<string, Handler> {
+export function messageHandlers(n: NodeParts): Handlers<"unit_complete" | "attach"> {
   return {
     unit_complete: (p, [vaddr, what]) => {
       if (what === 0 || (what & ~(UnitDone.SIGNAL | UnitDone.SEND)) !== 0) {
@@ -34,38 +34,28 @@ export function messageHandlers(k: Kernel): Record<string, Handler> {
         fail("EPERM", `unit_complete: ${hex(vaddr)} is not writable`);
       }
       const offset = (vaddr - b.vaddr) & ~(unitBytes(seg.unit) - 1);
-      let n = 0;
+      let count = 0;
       if ((what & UnitDone.SIGNAL) && seg.mode === SegMode.MESSAGE) {
         p.counters.signalsSent++;
-        n = k.signalSegment(seg, offset);
+        count = n.signals.signalSegment(seg, offset);
       }
-      if ((what & UnitDone.SEND) && seg.channel) k.channels.send(seg, offset);
-      return n;
+      if ((what & UnitDone.SEND) && seg.channel) n.channels.send(seg, offset);
+      return count;
     },
 
     attach: (p, [id]) => {
-      const d = usableDescriptor(k, p, id, Rights.READ, 0, 0);
-      let result = -1, errno = 0, sync = true;
-      k.channels.attach(p, d, (e, seg) => {
-        errno = e;
-        if (seg && p.state === "running") {
-          // A write-inhibited local export binds read-only (a remote one's units are
-          // refused at the owner).
-          const inhibited = d.node === k.nodeId && k.exports.get(d.exportId)?.inhibited;
-          const rights = Rights.READ | (inhibited ? 0 : d.rights & Rights.WRITE);
-          seg.holders.set(p.pid, (seg.holders.get(p.pid) ?? 0) | rights);
-          result = seg.id;
-        } else if (seg) k.maybeFreeSegment(seg); // it died while waiting: nothing leaks
-        if (!sync) {
-          k.completeBlocked(p, result, errno, 0, errno ? `cannot attach ${d.name}` : "");
-        }
+      const d = usableDescriptor(p.descriptors, (node) => n.nodeDown(node), id, Rights.READ, 0, 0);
+      // The answer may come at once (a local export) or after the owner's (a JOIN).
+      const w = n.traps.block(p);
+      n.channels.attach(p, d, (errno, seg) => {
+        if (seg && !w.pending) return n.segments.maybeFree(seg); // it died waiting: nothing leaks
+        if (!seg) return void w.fail(errno, `cannot attach ${d.name}`);
+        // A write-inhibited local export binds read-only (a remote one's units are
+        // refused at the owner).
+        const inhibited = d.node === n.nodeId && n.exports.get(d.exportId)?.inhibited;
+        n.segments.grant(seg, p.pid, Rights.READ | (inhibited ? 0 : d.rights & Rights.WRITE));
+        w.complete(seg.id);
       });
-      sync = false;
-      if (result >= 0 || errno !== 0) {
-        if (errno !== 0) fail(errnoName(errno) as ErrnoName, `cannot attach ${d.name}`);
-        return result;
-      }
-      p.blocked = { sysno: p.trap[Trap.SYSNO], cancel: () => {} };
       return BLOCKED;
     },
   };

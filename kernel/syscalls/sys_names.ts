@@ -6,23 +6,25 @@
  */
 
 import { Errno } from "../abi/errors.ts";
-import { Rights, RIGHTS_ALL, Trap } from "../abi/layout.ts";
+import { NotifyPolicy, Rights, RIGHTS_ALL } from "../abi/layout.ts";
 import {
   CHANNEL_BYTES,
   LookupFlag,
   MAILBOX_BYTES,
-  MAILBOX_SLOT_BYTES,
   MAX_NAME_BYTES,
   NameOp,
   REGISTRY_BYTES,
   WellKnown,
 } from "../abi/names.ts";
-import type { Kernel } from "../kernel.ts";
+import type { NodeParts } from "../parts.ts";
 import { fail } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import { blankRecord, NameClient, type NameRecord } from "../remote/name_client.ts";
-import { BLOCKED, type Handler, type Reply } from "../trap/dispatch.ts";
-import { readDataString } from "./data.ts";
+import { NAMES_SERVICE } from "../remote/name_service.ts";
+import { readDataString } from "../trap/data_area.ts";
+import { BLOCKED, type Reply } from "../trap/dispatch.ts";
+import type { Handlers } from "../trap/trap_entry.ts";
+import type { TrapWait } from "../trap/trap_wait.ts";
 
 const encoder = new TextEncoder();
 
@@ -62,15 +64,24 @@ function parseExport(text: string): ExportRequest {
   };
 }
 
-export function nameHandlers(k: Kernel): Record<string, Handler> {
-  /** Posts a request to the clerk and blocks the caller until `finish` completes it. */
-  const ask = (p: Process, r: NameRecord, finish: (a: NameRecord) => void): Reply => {
+export function nameHandlers(
+  n: NodeParts,
+): Handlers<"export" | "import" | "revoke" | "clerk_attach"> {
+  /**
+   * Posts a request to the clerk and blocks the caller until `finish` completes it
+   * (through the TrapWait it is handed); a caller that dies first takes no answer.
+   */
+  const ask = (
+    p: Process,
+    r: NameRecord,
+    finish: (a: NameRecord, w: TrapWait) => void,
+  ): Reply => {
     // Blocked before the request is posted: the clerk, in another thread, may answer
     // at once, and the answer must find this very trap waiting for it.
-    const blocked = { sysno: p.trap[Trap.SYSNO], cancel: () => cancel() };
-    p.blocked = blocked;
-    const cancel = k.askNames(r, (answer) => {
-      if (p.state === "running" && p.blocked === blocked) finish(answer);
+    let cancel = () => {};
+    const w = n.traps.block(p, { onCancel: () => cancel() });
+    cancel = n.nameService.ask(r, (answer) => {
+      if (w.pending) finish(answer, w);
     });
     return BLOCKED;
   };
@@ -78,32 +89,27 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
   return {
     export: (p, [segment, rights]) => {
       const req = parseExport(readDataString(p.trap));
-      const seg = k.segments.get(segment);
+      const seg = n.segments.get(segment);
       if (!seg) fail("EBADF", `no segment ${segment}`);
       const held = seg.holders.get(p.pid) ?? 0;
       const needs = (rights & Rights.READ ? Rights.READ : 0) |
         (rights & (Rights.WRITE | Rights.CAS) ? Rights.WRITE : 0);
       if (needs & ~held) fail("EPERM", `segment ${segment}: cannot grant rights ${rights}`);
-      if (k.exports.byName(req.name)) fail("EEXIST", `"${req.name}" is already exported here`);
-      const e = k.exports.add(seg, p.pid, req.name, rights & RIGHTS_ALL, req);
+      if (n.exports.byName(req.name)) fail("EEXIST", `"${req.name}" is already exported here`);
+      const e = n.exports.add(seg, p.pid, req.name, rights & RIGHTS_ALL, req);
       const r = blankRecord(NameOp.ADD, req.name);
       Object.assign(r, {
-        node: k.nodeId,
+        node: n.nodeId,
         exportId: e.id,
         genHi: e.genHi,
         genLo: e.genLo,
         rights: e.rights,
         size: seg.size,
       });
-      return ask(p, r, (a) => {
-        if (a.status !== 0) k.exports.remove(e.id);
-        k.completeBlocked(
-          p,
-          a.status ? -1 : e.id,
-          a.status,
-          0,
-          a.status ? "the name clerk refused" : "",
-        );
+      return ask(p, r, (a, w) => {
+        if (a.status === 0) return void w.complete(e.id);
+        n.exports.remove(e.id);
+        w.fail(a.status, "the name clerk refused");
       });
     },
 
@@ -115,10 +121,8 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
       const r = blankRecord(NameOp.LOOKUP, name);
       r.hint = hint;
       r.flags = flags;
-      return ask(p, r, (a) => {
-        if (a.status !== 0) {
-          return k.completeBlocked(p, -1, a.status, 0, `no exported segment "${name}" found`);
-        }
+      return ask(p, r, (a, w) => {
+        if (a.status !== 0) return void w.fail(a.status, `no exported segment "${name}" found`);
         const d = p.descriptors.add({
           name,
           node: a.node,
@@ -128,31 +132,27 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
           rights: a.rights,
           size: a.size,
         });
-        k.completeBlocked(p, d.id, 0, a.size);
+        w.complete(d.id, a.size);
       });
     },
 
     revoke: (p) => {
       const name = checkName(readDataString(p.trap));
-      const e = k.exports.byName(name, p.pid);
+      const e = n.exports.byName(name, p.pid);
       if (!e) fail("ENOENT", `the caller exports no "${name}"`);
-      k.removeExport(e); // from now on the owner answers ESTALE; members are dropped
-      return ask(p, blankRecord(NameOp.DELETE, name), (a) => {
+      n.removeExport(e); // from now on the owner answers ESTALE; members are dropped
+      return ask(p, blankRecord(NameOp.DELETE, name), (a, w) => {
         // The export is gone from the kernel either way; a clerk that never knew
         // the name (it refused the ADDNAME) has nothing to delete.
-        const ok = a.status === 0 || a.status === Errno.ENOENT;
-        k.completeBlocked(p, ok ? 0 : -1, ok ? 0 : a.status, 0, ok ? "" : "the name clerk failed");
+        if (a.status === 0 || a.status === Errno.ENOENT) w.complete(0);
+        else w.fail(a.status, "the name clerk failed");
       });
     },
 
     clerk_attach: (p, [registry, mailbox]) => {
-      if (k.clerk && k.clerk.state === "running") fail("EBUSY", `pid ${k.clerk.pid} is the clerk`);
-      // The clerk is a server init starts (or the node's host, in tests): never a user's program.
-      if (p.ppid !== 0 && p.ppid !== 1) {
-        fail("EPERM", "only a server started by init may be the clerk");
-      }
+      n.services.checkAttach(NAMES_SERVICE, p);
       const held = (id: number, bytes: number, what: string) => {
-        const seg = k.segments.get(id);
+        const seg = n.segments.get(id);
         if (!seg || !((seg.holders.get(p.pid) ?? 0) & Rights.WRITE)) {
           fail("EPERM", `the clerk must hold its ${what} segment ${id}`);
         }
@@ -161,27 +161,16 @@ export function nameHandlers(k: Kernel): Record<string, Handler> {
       };
       const reg = held(registry, REGISTRY_BYTES, "registry");
       const box = held(mailbox, MAILBOX_BYTES, "mailbox");
-      k.exports.addWellKnown(WellKnown.REGISTRY, reg, p.pid, "names.registry", Rights.READ);
-      k.exports.addWellKnown(
-        WellKnown.MAILBOX,
-        box,
-        p.pid,
-        "names.mailbox",
-        Rights.READ | Rights.WRITE,
-        MAILBOX_SLOT_BYTES,
-      );
-      const channel = k.createSegment(0, {
-        size: CHANNEL_BYTES,
-        mode: 0,
-        unit: 0,
-        notifyPolicy: 1,
-      });
-      channel.holders.delete(0);
-      channel.holders.set(p.pid, Rights.READ | Rights.WRITE);
-      const names = new NameClient(channel, (offset) => k.signalSegment(channel, offset));
-      names.onInvalidate = (r) => k.invalidate(r.node, r.exportId, r.genHi, r.genLo);
-      channel.kernelHandler = (offset) => names.onSignal(offset);
-      k.attachNames(names, p);
+      const attrs = { size: CHANNEL_BYTES, mode: 0, unit: 0, notifyPolicy: NotifyPolicy.NEVER };
+      const channel = n.segments.create(0, attrs, 0);
+      n.exports.addWellKnown(WellKnown.REGISTRY, reg, p.pid);
+      n.exports.addWellKnown(WellKnown.MAILBOX, box, p.pid);
+      n.segments.grant(channel, p.pid, Rights.READ | Rights.WRITE);
+      const client = new NameClient(channel, (offset) => n.signals.signalSegment(channel, offset));
+      client.onInvalidate = (r) => n.procs.invalidate(r.node, r.exportId, r.genHi, r.genLo);
+      channel.kernelHandler = (offset) => client.onSignal(offset);
+      n.services.attach(NAMES_SERVICE, p, n.nameService);
+      n.nameService.attach(client);
       return channel.id;
     },
   };

@@ -7,69 +7,47 @@
  * destination memory, in the trap page's REMOTE_DONE count, or by a notification.
  */
 
-import {
-  DMA_CAPACITY,
-  MREGS_BYTES,
-  MREGS_OFFSET,
-  PAGE_SHIFT,
-  Rights,
-  Trap,
-} from "../abi/layout.ts";
-import { HEARTBEAT_BYTES, MAILBOX_BYTES, REGISTRY_BYTES, WellKnown } from "../abi/names.ts";
-import type { Kernel } from "../kernel.ts";
+import { DMA_CAPACITY, MREGS_BYTES, MREGS_OFFSET, Rights, Trap } from "../abi/layout.ts";
+import { WELL_KNOWN_EXPORTS } from "../abi/names.ts";
+import { pinRange } from "../memory/pins.ts";
 import { supplyRange } from "../memory/segment_access.ts";
 import type { Segment } from "../memory/segment.ts";
+import { readLocal } from "../memory/user_copy.ts";
 import { FrameType, MAX_PAYLOAD } from "../net/wire.ts";
-import { fail, hex } from "../panic.ts";
+import type { NodeParts } from "../parts.ts";
+import { fail } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
-import type { Handler } from "../trap/dispatch.ts";
-import type { Descriptor } from "../remote/descriptor_table.ts";
-import { dmaQueue, drainDma } from "../remote/dma_queue.ts";
+import { usableDescriptor } from "../remote/descriptor_table.ts";
+import { dmaQueue } from "../remote/dma_queue.ts";
+import type { Handlers } from "../trap/trap_entry.ts";
 
-/** What an importer may assume of each well-known export (the owner checks again). */
-const WELL_KNOWN: Record<number, { name: string; rights: number; size: number }> = {
-  [WellKnown.REGISTRY]: { name: "names.registry", rights: Rights.READ, size: REGISTRY_BYTES },
-  [WellKnown.HEARTBEAT]: { name: "kernel.heartbeat", rights: Rights.READ, size: HEARTBEAT_BYTES },
-  [WellKnown.MAILBOX]: {
-    name: "names.mailbox",
-    rights: Rights.READ | Rights.WRITE,
-    size: MAILBOX_BYTES,
-  },
-};
+type RemoteCalls =
+  | "remote_write"
+  | "remote_write_block"
+  | "remote_read"
+  | "remote_cas"
+  | "dma_flush"
+  | "remote_status"
+  | "pin"
+  | "unpin"
+  | "write_inhibit"
+  | "import_wellknown"
+  | "descriptor_close";
 
-/** The descriptor `id` of `p` if it can be used for `need` at [off, off+count). */
-export function usableDescriptor(
-  k: Kernel,
-  p: Process,
-  id: number,
-  need: number,
-  off: number,
-  count: number,
-): Descriptor {
-  const d = p.descriptors.get(id);
-  if (!d) fail("EBADF", `no descriptor ${id}`);
-  if (d.stale) fail("ESTALE", `descriptor ${id} (${d.name}) was revoked`);
-  if (k.nodeDown(d.node)) fail("EHOSTDOWN", `node ${d.node} is down`);
-  if (!(d.rights & need)) fail("EPERM", `descriptor ${id} lacks the right ${need}`);
-  if (off + count > d.size) {
-    fail("EINVAL", `offset ${off}+${count} is outside the ${d.size}-byte segment`);
-  }
-  return d;
-}
-
-export function remoteHandlers(k: Kernel): Record<string, Handler> {
+export function remoteHandlers(n: NodeParts): Handlers<RemoteCalls> {
+  const nodeDown = (node: number) => n.nodeDown(node);
   const usable = (p: Process, id: number, need: number, off: number, count: number) =>
-    usableDescriptor(k, p, id, need, off, count);
+    usableDescriptor(p.descriptors, nodeDown, id, need, off, count);
 
-  /** A local segment the caller holds with write rights, for a deposit at [off, off+n). */
-  const deposit = (p: Process, id: number, off: number, n: number): Segment => {
-    const seg = k.segments.get(id);
+  /** A local segment the caller holds with write rights, for a deposit at [off, off+len). */
+  const deposit = (p: Process, id: number, off: number, len: number): Segment => {
+    const seg = n.segments.get(id);
     if (!seg) fail("EBADF", `no segment ${id}`);
     if (!((seg.holders.get(p.pid) ?? 0) & Rights.WRITE)) {
       fail("EPERM", `pid ${p.pid} cannot write segment ${id}`);
     }
-    if (off + n > seg.size) fail("EINVAL", `deposit at ${off}+${n} is outside segment ${id}`);
-    if (!supplyRange(seg, off, n)) fail("EIO", `segment ${id} could not be paged in`);
+    if (off + len > seg.size) fail("EINVAL", `deposit at ${off}+${len} is outside segment ${id}`);
+    if (!supplyRange(seg, off, len)) fail("EIO", `segment ${id} could not be paged in`);
     return seg;
   };
 
@@ -78,7 +56,7 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
       if (count === 0 || count > MREGS_BYTES) fail("EINVAL", `WRITE of ${count} bytes (1..40)`);
       const d = usable(p, id, Rights.WRITE, off, count);
       // The registers are encoded into the frame before the trap returns: no copy.
-      return k.remote.write(
+      return n.remote.write(
         p,
         d,
         off,
@@ -90,14 +68,14 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     remote_write_block: (p, [id, off, vaddr, count, notify]) => {
       if (count > MAX_PAYLOAD) fail("EINVAL", `block of ${count} bytes exceeds ${MAX_PAYLOAD}`);
       const d = usable(p, id, Rights.WRITE, off, count);
-      return k.remote.write(p, d, off, notify !== 0, readLocal(p, vaddr, count));
+      return n.remote.write(p, d, off, notify !== 0, readLocal(p.space, vaddr, count));
     },
 
     remote_read: (p, [id, soff, count, local, doff, notify]) => {
       if (count > MAX_PAYLOAD) fail("EINVAL", `READ of ${count} bytes exceeds ${MAX_PAYLOAD}`);
       const d = usable(p, id, Rights.READ, soff, count);
       const seg = deposit(p, local, doff, count);
-      return k.remote.issue(FrameType.READ, d, { offset: soff, count, notify: false }, {
+      return n.remote.issue(FrameType.READ, d, { offset: soff, count, notify: false }, {
         proc: p,
         descId: id,
         local: seg,
@@ -111,7 +89,7 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
       if (soff & 3) fail("EINVAL", `CAS result at offset ${soff} is not 4-aligned`);
       const d = usable(p, id, Rights.CAS, doff, 4);
       const seg = deposit(p, local, soff, 4);
-      return k.remote.issue(FrameType.CAS, d, {
+      return n.remote.issue(FrameType.CAS, d, {
         offset: doff,
         count: 4,
         notify: false,
@@ -123,9 +101,9 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     dma_flush: (p) => {
       dmaQueue(p); // made and handed over on the first call
       // The kernel emptied the ring before serving this trap (serveTrap): report it.
-      let n = p.dmaTaken;
-      for (let got = 1; got > 0;) n += got = drainDma(k, p, DMA_CAPACITY);
-      return n;
+      let taken = p.dmaTaken;
+      for (let got = 1; got > 0;) taken += got = n.traps.drainDma(p, DMA_CAPACITY);
+      return taken;
     },
 
     remote_status: (p) => {
@@ -139,56 +117,27 @@ export function remoteHandlers(k: Kernel): Record<string, Handler> {
     unpin: (p, [vaddr, len]) => pinRange(p, vaddr, len, -1),
 
     write_inhibit: (p, [exportId, on]) => {
-      const e = k.exports.get(exportId);
+      const e = n.exports.get(exportId);
       if (!e || e.owner !== p.pid) fail("EPERM", `export ${exportId} is not the caller's`);
       e.inhibited = on !== 0;
       return 0;
     },
 
     import_wellknown: (p, [node, which]) => {
-      const known = WELL_KNOWN[which];
+      const known = WELL_KNOWN_EXPORTS[which];
       if (!known) fail("EINVAL", `no well-known export ${which}`);
-      if (which === WellKnown.MAILBOX && p !== k.clerk) {
-        fail("EPERM", "only the name clerk writes other clerks' mailboxes");
+      if (known.importer !== null && !n.services.holds(p, known.importer)) {
+        fail("EPERM", `only the holder of ${known.importer} may import ${known.name}`);
       }
-      if (k.nodeDown(node)) fail("EHOSTDOWN", `node ${node} is down`);
-      return p.descriptors.add({ ...known, node, exportId: which, genHi: 0, genLo: 0 }).id;
+      if (n.nodeDown(node)) fail("EHOSTDOWN", `node ${node} is down`);
+      const { name, rights, size } = known;
+      return p.descriptors.add({ name, rights, size, node, exportId: which, genHi: 0, genLo: 0 })
+        .id;
+    },
+
+    descriptor_close: (p, [id]) => {
+      if (!p.descriptors.close(id)) fail("EBADF", `no descriptor ${id}`);
+      return 0;
     },
   };
-}
-
-/** Copies `count` bytes of the caller's memory at `vaddr` (for a block WRITE). */
-export function readLocal(p: Process, vaddr: number, count: number): Uint8Array {
-  const out = new Uint8Array(count);
-  let done = 0;
-  while (done < count) {
-    const at = vaddr + done;
-    const b = p.space.find(at);
-    if (!b) fail("EFAULT", `block WRITE source ${hex(at)} is not mapped`);
-    const off = at - b.vaddr;
-    const n = Math.min(count - done, b.size - off);
-    if (!supplyRange(b.segment, off, n)) fail("EIO", "source could not be paged in");
-    out.set(b.segment.bytes.subarray(off, off + n), done);
-    done += n;
-  }
-  return out;
-}
-
-/** Adds `delta` to the pin count of every page of [vaddr, vaddr+len), making them resident. */
-function pinRange(p: Process, vaddr: number, len: number, delta: number): number {
-  const b = p.space.find(vaddr);
-  if (!b || vaddr + len > b.vaddr + b.size) {
-    fail("EINVAL", `pin: ${hex(vaddr)}+${len} is not inside one binding`);
-  }
-  const first = (vaddr - b.vaddr) >>> PAGE_SHIFT;
-  const last = (vaddr + len - 1 - b.vaddr) >>> PAGE_SHIFT;
-  const pins = b.segment.pins;
-  for (let i = first; i <= last; i++) {
-    if (delta < 0 && pins[i] === 0) fail("EINVAL", `unpin: page ${i} is not pinned`);
-  }
-  for (let i = first; i <= last; i++) {
-    if (delta > 0 && b.segment.fault(i) === "failed") fail("EIO", "page could not be pinned");
-    pins[i] += delta;
-  }
-  return last - first + 1;
 }

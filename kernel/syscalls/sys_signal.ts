@@ -8,17 +8,17 @@
  */
 
 import { SIGNAL_REGION } from "../abi/layout.ts";
-import type { Handler } from "../trap/dispatch.ts";
-import type { Kernel } from "../kernel.ts";
+import type { NodeParts } from "../parts.ts";
+import type { Handlers } from "../trap/trap_entry.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import type { HandlerTable } from "../signal/handler_table.ts";
 
 /** Delivers a signal at `from`'s address `vaddr`; returns receivers queued. */
-export function deliverSignal(k: Kernel, from: Process, vaddr: number): number {
+export function deliverSignal(k: NodeParts, from: Process, vaddr: number): number {
   const b = from.space.find(vaddr);
   if (!b) fail("EFAULT", `signal: ${hex(vaddr)} is not mapped`);
-  return k.signalSegment(b.segment, vaddr - b.vaddr);
+  return k.signals.signalSegment(b.segment, vaddr - b.vaddr);
 }
 
 /**
@@ -29,7 +29,7 @@ export function deliverSignal(k: Kernel, from: Process, vaddr: number): number {
  * over the ranges removed (which may reach past [vaddr, vaddr+size)).
  */
 export function setRange(
-  k: Kernel,
+  k: NodeParts,
   p: Process,
   table: HandlerTable,
   vaddr: number,
@@ -53,12 +53,12 @@ export function setRange(
     table.add(vaddr, size, id);
   }
   for (const b of p.space.bindings) {
-    if (b.vaddr < end && first < b.vaddr + b.size) k.refreshDirectory(b.segment);
+    if (b.vaddr < end && first < b.vaddr + b.size) k.signals.refreshDirectory(b.segment);
   }
   return removed;
 }
 
-export function signalHandlers(k: Kernel): Record<string, Handler> {
+export function signalHandlers(k: NodeParts): Handlers<"signal_handler" | "signal"> {
   return {
     signal_handler: (p, [vaddr, size, id]) =>
       setRange(k, p, p.handlers, vaddr, size, id, 4096, "SignalHandler"),

@@ -8,7 +8,7 @@
  */
 
 import { EventPage, MAX_TRIPWIRES, TripwireFlag } from "../abi/layout.ts";
-import type { Kernel } from "../kernel.ts";
+import type { NodeParts } from "../parts.ts";
 import { fail, hex } from "../panic.ts";
 import {
   eventPage,
@@ -20,7 +20,7 @@ import {
   validTripwireId,
   type WireTarget,
 } from "../remote/tripwires.ts";
-import type { Handler } from "../trap/dispatch.ts";
+import type { Handlers } from "../trap/trap_entry.ts";
 import { setRange } from "./sys_signal.ts";
 
 /** Address ranges one process may have registered with event_signal. */
@@ -29,7 +29,9 @@ const MAX_SIGNAL_EVENT_RANGES = 256;
 const ALL_FLAGS = TripwireFlag.READ | TripwireFlag.WRITE | TripwireFlag.OUTGOING |
   TripwireFlag.EVENT;
 
-export function tripwireHandlers(k: Kernel): Record<string, Handler> {
+export function tripwireHandlers(
+  k: NodeParts,
+): Handlers<"tripwire_arm" | "tripwire_disarm" | "event_signal"> {
   return {
     tripwire_arm: (p, [id, where, offset, len, flags]) => {
       if (!validTripwireId(id)) fail("EINVAL", `Tripwire ${id} is not in 0..${MAX_TRIPWIRES - 1}`);

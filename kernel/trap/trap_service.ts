@@ -20,7 +20,7 @@
  * KERNEL_SLEEPING. Either the re-scan sees the request or the process rings.
  */
 
-import { setImmediate } from "node:timers";
+import type { Clock } from "../host_interface.ts";
 import { DmaQueue, Doorbell, DOORBELL_BYTES, Trap, TrapState } from "../abi/layout.ts";
 import type { Process } from "../proc/process.ts";
 
@@ -34,6 +34,7 @@ export class TrapService {
   readonly doorbellBuffer = new SharedArrayBuffer(DOORBELL_BYTES);
   readonly #doorbell = new Int32Array(this.doorbellBuffer);
   readonly #spinMs: number;
+  readonly #clock: Clock;
   /** The processes whose trap pages are scanned; kept by their kernels. */
   readonly running: Process[] = [];
   readonly #pollers: Poller[] = [];
@@ -41,8 +42,9 @@ export class TrapService {
   #scheduled = false;
   wakeups = 0;
 
-  constructor(spinUs: number) {
+  constructor(spinUs: number, clock: Clock) {
     this.#spinMs = spinUs / 1000;
+    this.#clock = clock;
   }
 
   /** Adds work to poll on every scan (e.g. the emulated network's delayed frames). */
@@ -94,7 +96,7 @@ export class TrapService {
   #schedule(): void {
     if (this.#scheduled || this.#stopped) return;
     this.#scheduled = true;
-    setImmediate(() => {
+    this.#clock.setImmediate(() => {
       this.#scheduled = false;
       this.#run();
     });
@@ -102,7 +104,8 @@ export class TrapService {
 
   #run(): void {
     if (this.#stopped) return;
-    const start = performance.now();
+    const clock = this.#clock;
+    const start = clock.now();
     let idleSince = start;
     for (let iter = 0;; iter++) {
       const served = this.scan();
@@ -110,7 +113,7 @@ export class TrapService {
       // The clock every 32 idle scans; after every busy one (a scan can take
       // a batch from every DMA ring), so a slice never runs long past SLICE_MS.
       if ((iter & 31) !== 0 && served === 0) continue;
-      const now = performance.now();
+      const now = clock.now();
       if (idleSince < 0) idleSince = now;
       if (now - start > SLICE_MS) return this.#schedule();
       if (now - idleSince >= this.#spinMs) break;

@@ -1,0 +1,42 @@
+/** A node's settings, fixed at boot (`deno task boot --help` sets most of them). */
+
+import { DEFAULT_FIFO_CAPACITY, MAX_SEGMENT_BYTES } from "./abi/layout.ts";
+import type { TraceKind } from "./trace.ts";
+
+export interface KernelConfig {
+  /** Node id (for traces and, later, the cluster). */
+  nodeId: number;
+  /** How long the trap service spins after its last request, in µs (0 = block-only). */
+  spinUs: number;
+  /** How many iterations a process spins on a trap or SigWait before blocking. */
+  processSpin: number;
+  /** Signal FIFO capacity per process (001 §3.1.2: 128). */
+  fifoCapacity: number;
+  /** Physical memory of the node: the sum of all segment sizes. */
+  memoryBytes: number;
+  /** This boot's incarnation, the high word of every generation (random if 0). */
+  incarnation: number;
+  /** Failure detection (000 §3.7): how often peers' heartbeats are read, and after
+   * how long without an answer a peer is declared down. */
+  heartbeatMs: number;
+  failAfterMs: number;
+  /** How Signal reaches receivers (see SignalPath in kernel/abi/layout.ts). */
+  signalPath: "hardware" | "software";
+  /** Fault injection: drop every n-th signal posted to each process's FIFO (0: none). */
+  signalLossEvery: number;
+  trace: ReadonlySet<TraceKind>;
+}
+
+export const DEFAULT_CONFIG: KernelConfig = {
+  nodeId: 0,
+  spinUs: 50,
+  processSpin: 2000,
+  fifoCapacity: DEFAULT_FIFO_CAPACITY,
+  memoryBytes: 4 * MAX_SEGMENT_BYTES,
+  incarnation: 0,
+  heartbeatMs: 250,
+  failAfterMs: 1_000,
+  signalPath: "hardware",
+  signalLossEvery: 0,
+  trace: new Set(),
+};
