@@ -23,9 +23,10 @@ import {
   encodeFrame,
   type Frame,
   FrameFlag,
-  FrameType,
   MAX_PAYLOAD,
-} from "../kernel/net/wire.ts";
+} from "../kernel/remote/memory_frames.ts";
+import { FrameType } from "../kernel/net/wire.ts";
+import { buildControl } from "../kernel/net/control_frames.ts";
 import type { Process } from "../kernel/proc/process.ts";
 import { Trap } from "../kernel/abi/layout.ts";
 import { TestCluster, withCluster, withDeadline } from "./helpers.ts";
@@ -423,13 +424,7 @@ Deno.test("init restarts a killed clerk and the node's exports are importable ag
 
 /** A handshake control frame (HELLO = 1) from node `from` with a 16-byte nonce. */
 function hello(from: number, to: number): Uint8Array {
-  const f = emptyFrame();
-  f.type = FrameType.CONTROL;
-  f.srcNode = from;
-  f.dstNode = to;
-  f.arg0 = 1;
-  f.payload = crypto.getRandomValues(new Uint8Array(16));
-  return encodeFrame(f);
+  return buildControl(from, to, 1, crypto.getRandomValues(new Uint8Array(16)));
 }
 
 /** Connects to `addr`, sends `data`, and resolves with the ms until the node hangs up. */

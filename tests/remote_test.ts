@@ -18,9 +18,9 @@ import {
   encodeFrame,
   type Frame,
   FrameFlag,
-  FrameType,
   HEADER_BYTES as HEADER,
-} from "../kernel/net/wire.ts";
+} from "../kernel/remote/memory_frames.ts";
+import { FrameType } from "../kernel/net/wire.ts";
 import type { Process } from "../kernel/proc/process.ts";
 import { QUIET, type Step, stuck, until } from "./remote_helpers.ts";
 import { TestCluster, withCluster, withDeadline, withNode } from "./helpers.ts";

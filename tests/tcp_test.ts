@@ -11,7 +11,9 @@
 import assert from "node:assert/strict";
 import { withDeadline } from "./helpers.ts";
 import { node, NodeProc, SECRET, spawnNode, WAIT_MS, withNodes } from "./tcp_nodes.ts";
-import { emptyFrame, encodeFrame, FrameType, WIRE_MAGIC } from "../kernel/net/wire.ts";
+import { FrameType, WIRE_MAGIC } from "../kernel/net/wire.ts";
+import { emptyFrame, encodeFrame } from "../kernel/remote/memory_frames.ts";
+import { buildControl } from "../kernel/net/control_frames.ts";
 
 const decoder = new TextDecoder();
 
@@ -180,13 +182,7 @@ Deno.test("malformed frames from a raw TCP peer are dropped with a reason; the n
     );
 
     // 3. A well-formed frame with a broken checksum.
-    const hello = emptyFrame();
-    hello.type = FrameType.CONTROL;
-    hello.srcNode = 9;
-    hello.dstNode = 1;
-    hello.arg0 = 1;
-    hello.payload = new Uint8Array(16);
-    const corrupt = encodeFrame(hello);
+    const corrupt = buildControl(9, 1, 1, new Uint8Array(16)).slice();
     corrupt[corrupt.length - 1] ^= 0xff;
     await rawPeer(addr, corrupt);
     await n1.until(

@@ -19,14 +19,8 @@
  * cluster trusts its LAN (000 §3.5).
  */
 
-import {
-  decodeFrame,
-  emptyFrame,
-  encodeFrame,
-  type Frame,
-  FrameReader,
-  FrameType,
-} from "../net/wire.ts";
+import { checkFrame, FrameReader, FrameType, frameType } from "../net/wire.ts";
+import { buildControl, type ControlFrame, decodeControl } from "../net/control_frames.ts";
 import type { Kernel } from "../kernel.ts";
 
 const Control = { HELLO: 1, AUTH: 2 } as const;
@@ -60,14 +54,8 @@ interface Peer {
 
 const encoder = new TextEncoder();
 
-function control(from: number, kind: number, body: Uint8Array): Uint8Array {
-  const f = emptyFrame();
-  f.type = FrameType.CONTROL;
-  f.srcNode = from;
-  f.arg0 = kind;
-  f.payload = body;
-  return encodeFrame(f);
-}
+/** A control frame from `from`; its destination is not known before the handshake. */
+const control = (from: number, kind: number, body: Uint8Array) => buildControl(from, 0, kind, body);
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -189,12 +177,13 @@ export class TcpTransport {
 
   /** Handles one frame before authentication; false if the peer was dropped. */
   async #handshake(peer: Peer, bytes: Uint8Array): Promise<boolean> {
-    const f = decodeFrame(bytes);
-    if (typeof f === "string" || f.type !== FrameType.CONTROL) {
+    const bad = checkFrame(bytes);
+    const f = bad ?? (frameType(bytes) === FrameType.CONTROL ? decodeControl(bytes) : null);
+    if (f === null || typeof f === "string") {
       this.#drop(peer, `unauthenticated peer sent ${typeof f === "string" ? f : "data"}`);
       return false;
     }
-    if (f.arg0 === Control.HELLO && f.payload.length === NONCE_BYTES) {
+    if (f.kind === Control.HELLO && f.body.length === NONCE_BYTES) {
       if (peer.theirNonce) {
         this.#drop(peer, "a second HELLO on one connection");
         return false;
@@ -204,7 +193,7 @@ export class TcpTransport {
         return false;
       }
       peer.node = f.srcNode;
-      peer.theirNonce = f.payload.slice();
+      peer.theirNonce = f.body.slice();
       const mac = await this.#mac(
         peer.initiator,
         peer.theirNonce,
@@ -215,14 +204,14 @@ export class TcpTransport {
       this.#write(peer, control(this.#k.nodeId, Control.AUTH, mac));
       return true;
     }
-    if (f.arg0 === Control.AUTH && peer.node >= 0 && f.srcNode === peer.node) {
+    if (f.kind === Control.AUTH && peer.node >= 0 && f.srcNode === peer.node) {
       return await this.#checkAuth(peer, f);
     }
     this.#drop(peer, "unexpected handshake frame");
     return false;
   }
 
-  async #checkAuth(peer: Peer, f: Frame): Promise<boolean> {
+  async #checkAuth(peer: Peer, f: ControlFrame): Promise<boolean> {
     const want = await this.#mac(
       !peer.initiator,
       peer.myNonce,
@@ -230,7 +219,7 @@ export class TcpTransport {
       peer.node,
       this.#k.nodeId,
     );
-    if (f.payload.length !== MAC_BYTES || !sameBytes(f.payload, want)) {
+    if (f.body.length !== MAC_BYTES || !sameBytes(f.body, want)) {
       this.#drop(peer, `node ${peer.node} failed authentication (wrong cluster secret?)`);
       return false;
     }

@@ -1,18 +1,34 @@
 /**
  * A node's network interface: where the kernel's protocols meet the wire. Each
  * protocol (remote memory, message channels, and whatever comes next: a NIC
- * device's raw frames) registers the frame types it takes; the emulated network
- * or the TCP transport attaches below and hands every frame that arrives to
- * `receive`, which checks it (wire.ts), drops a frame whose addresses lie, and
- * passes it to the protocol of its type. Adding a frame type is registering it
- * here from its protocol's own file, not a case in a switch.
+ * device's raw frames) registers the frame types it takes, with the decoder of
+ * their body and the receiver of a decoded frame; the emulated network or the TCP
+ * transport attaches below and hands every frame that arrives to `receive`, which
+ * checks the outer header (wire.ts), drops a frame whose addresses lie, decodes
+ * the body with the type's decoder and passes it to the type's receiver. Adding a
+ * frame type is registering it from its protocol's own file, not a case in a
+ * switch.
  */
 
 import type { Tracer } from "../trace.ts";
-import { decodeFrame, type Frame } from "./wire.ts";
+import {
+  checkFrame,
+  frameDestination,
+  frameSource,
+  frameType,
+  KNOWN_TYPES,
+  type WireError,
+} from "./wire.ts";
 
-/** What a protocol does with a checked frame of one of its types; never throws. */
-export type FrameReceiver = (f: Frame) => void;
+/** Reads a frame's body (its outer header checked): the decoded frame or why it is bad. */
+export type BodyDecoder<F extends object> = (bytes: Uint8Array) => F | WireError;
+/** What a protocol does with a decoded frame of one of its types; never throws. */
+export type FrameReceiver<F extends object> = (f: F) => void;
+
+interface Protocol {
+  decode: BodyDecoder<object>;
+  receive: FrameReceiver<object>;
+}
 
 /** What carries this node's frames: the emulated network, or TCP. */
 export interface Transport {
@@ -33,7 +49,7 @@ export interface NicStats {
 export class NetworkInterface {
   readonly nodeId: number;
   readonly stats: NicStats = { received: 0, malformed: 0, spoofed: 0 };
-  readonly #receivers: (FrameReceiver | undefined)[] = [];
+  readonly #protocols: (Protocol | undefined)[] = [];
   readonly #tracer: Tracer;
   #transport: Transport | null = null;
 
@@ -43,9 +59,13 @@ export class NetworkInterface {
   }
 
   /** A protocol takes the frames of `type` (each type has one protocol). */
-  register(type: number, receive: FrameReceiver): void {
-    if (this.#receivers[type]) throw new Error(`frame type ${type} is taken`);
-    this.#receivers[type] = receive;
+  register<F extends object>(
+    type: number,
+    decode: BodyDecoder<F>,
+    receive: FrameReceiver<F>,
+  ): void {
+    if (this.#protocols[type]) throw new Error(`frame type ${type} is taken`);
+    this.#protocols[type] = { decode, receive } as unknown as Protocol; // F is the pair's own
   }
 
   /**
@@ -77,24 +97,34 @@ export class NetworkInterface {
   /** Takes one frame from the transport; never throws. */
   receive(bytes: Uint8Array, from: number): void {
     try {
-      const f = decodeFrame(bytes);
-      if (typeof f === "string") {
-        this.stats.malformed++;
-        this.#tracer.warn(`dropped a malformed frame from node ${from}: ${f}`);
-        return;
-      }
-      if (f.srcNode !== from || f.dstNode !== this.nodeId) {
+      const bad = checkFrame(bytes);
+      if (bad) return this.#malformed(from, bad);
+      const src = frameSource(bytes);
+      const dst = frameDestination(bytes);
+      if (src !== from || dst !== this.nodeId) {
         this.stats.spoofed++;
-        this.#tracer.warn(`dropped a frame from node ${from} claiming ${f.srcNode}->${f.dstNode}`);
+        this.#tracer.warn(`dropped a frame from node ${from} claiming ${src}->${dst}`);
         return;
       }
-      const receive = this.#receivers[f.type];
-      if (!receive) return; // a type no protocol here takes (CONTROL after the handshake)
+      const type = frameType(bytes);
+      const p = this.#protocols[type];
+      if (!p) {
+        // A type no protocol here takes (CONTROL after the handshake) is ignored.
+        if (!KNOWN_TYPES.has(type)) this.#malformed(from, "bad-type");
+        return;
+      }
+      const f = p.decode(bytes);
+      if (typeof f === "string") return this.#malformed(from, f);
       this.stats.received++;
-      receive(f);
+      p.receive(f);
     } catch (e) {
       this.stats.malformed++;
       this.#tracer.warn(`kernel: bug receiving a frame from node ${from}: ${e}`);
     }
+  }
+
+  #malformed(from: number, why: WireError): void {
+    this.stats.malformed++;
+    this.#tracer.warn(`dropped a malformed frame from node ${from}: ${why}`);
   }
 }

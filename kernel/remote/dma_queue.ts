@@ -37,7 +37,7 @@ import {
 } from "../abi/layout.ts";
 import { Errno } from "../abi/errors.ts";
 import { readLocal } from "../memory/user_copy.ts";
-import { MAX_PAYLOAD } from "../net/wire.ts";
+import { MAX_PAYLOAD } from "./memory_frames.ts";
 import { KernelError } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import { usableDescriptor } from "./descriptor_table.ts";

@@ -35,7 +35,8 @@ import type { SegmentTable } from "../memory/segment_table.ts";
 import type { NetworkInterface } from "../net/nic.ts";
 import type { Tracer } from "../trace.ts";
 import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
-import { emptyFrame, encodeFrame, type Frame, FrameType } from "../net/wire.ts";
+import { FrameType } from "../net/wire.ts";
+import { buildFrame, decodeBody, type Frame } from "./memory_frames.ts";
 import type { Process } from "../proc/process.ts";
 import type { ChannelKey, Member } from "../memory/channel_link.ts";
 import type { Descriptor } from "./descriptor_table.ts";
@@ -83,8 +84,8 @@ export class MessageChannels {
 
   constructor(host: ChannelHost) {
     this.#host = host;
-    host.nic.register(FrameType.UNIT, (f) => this.receive(f));
-    host.nic.register(FrameType.LEAVE, (f) => this.leave(f));
+    host.nic.register(FrameType.UNIT, decodeBody, (f) => this.receive(f));
+    host.nic.register(FrameType.LEAVE, decodeBody, (f) => this.leave(f));
   }
 
   // -------------------------------------------------------------------------
@@ -198,14 +199,27 @@ export class MessageChannels {
     if (!owner || this.#replicas.get(key!) !== seg) return;
     this.#replicas.delete(key!);
     if (this.#host.nodeDown(owner.node)) return;
-    const f = emptyFrame();
-    f.type = FrameType.LEAVE;
-    f.srcNode = this.#host.nodeId;
-    f.dstNode = owner.node;
-    f.exportId = owner.exportId;
-    f.genHi = owner.genHi;
-    f.genLo = owner.genLo;
-    this.#host.nic.send(owner.node, encodeFrame(f));
+    const { exportId, genHi, genLo } = owner;
+    const me = this.#host.nodeId;
+    this.#host.nic.send(
+      owner.node,
+      buildFrame(
+        FrameType.LEAVE,
+        me,
+        owner.node,
+        0,
+        0,
+        exportId,
+        genHi,
+        genLo,
+        0,
+        0,
+        0,
+        0,
+        0,
+        undefined,
+      ),
+    );
   }
 
   /** True if completed units of `seg` must travel. */
@@ -232,19 +246,29 @@ export class MessageChannels {
 
   #sendUnit(to: number, key: ChannelKey, offset: number, payload: Uint8Array): void {
     if (this.#host.nodeDown(to)) return;
-    const f = emptyFrame();
-    f.type = FrameType.UNIT;
-    f.srcNode = this.#host.nodeId;
-    f.dstNode = to;
-    f.exportId = key.exportId;
-    f.genHi = key.genHi;
-    f.genLo = key.genLo;
-    f.arg0 = key.node;
-    f.offset = offset;
-    f.count = payload.length;
-    f.payload = payload;
+    const { exportId, genHi, genLo } = key;
+    const n = payload.length;
+    const me = this.#host.nodeId;
     this.stats.sent++;
-    this.#host.nic.send(to, encodeFrame(f));
+    this.#host.nic.send(
+      to,
+      buildFrame(
+        FrameType.UNIT,
+        me,
+        to,
+        0,
+        0,
+        exportId,
+        genHi,
+        genLo,
+        offset,
+        n,
+        0,
+        key.node,
+        0,
+        payload,
+      ),
+    );
   }
 
   /** Takes a UNIT frame (already checked for integrity and addressing); never throws. */

@@ -25,14 +25,8 @@ import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts"
 import type { Clock } from "../host_interface.ts";
 import type { NetworkInterface } from "../net/nic.ts";
 import type { Tracer } from "../trace.ts";
-import {
-  emptyFrame,
-  encodeFrame,
-  type Frame,
-  FrameFlag,
-  FrameType,
-  MAX_PAYLOAD,
-} from "../net/wire.ts";
+import { FrameType } from "../net/wire.ts";
+import { buildFrame, decodeBody, type Frame, FrameFlag, MAX_PAYLOAD } from "./memory_frames.ts";
 import type { Process } from "../proc/process.ts";
 import type { Export, ExportTable } from "./export_table.ts";
 import type { TripwireTable } from "./tripwires.ts";
@@ -127,13 +121,13 @@ export class RemoteMemory {
     this.#host = host;
     this.#clock = host.clock.now();
     this.#seq = (host.random32() >>> 1) + 1;
-    const serve = (f: Frame) => this.#serve(f);
-    const answer = (f: Frame) => this.#answer(f);
-    for (const t of [FrameType.WRITE, FrameType.READ, FrameType.CAS, FrameType.JOIN]) {
-      host.nic.register(t, serve);
-    }
-    host.nic.register(FrameType.REPLY, answer);
-    host.nic.register(FrameType.NACK, answer);
+    const nic = host.nic;
+    nic.register(FrameType.WRITE, decodeBody, (f) => this.#serveWrite(f));
+    nic.register(FrameType.READ, decodeBody, (f) => this.#serveRead(f));
+    nic.register(FrameType.CAS, decodeBody, (f) => this.#serveCas(f));
+    nic.register(FrameType.JOIN, decodeBody, (f) => this.#serveJoin(f));
+    nic.register(FrameType.REPLY, decodeBody, (f) => this.#answer(f));
+    nic.register(FrameType.NACK, decodeBody, (f) => this.#answer(f));
   }
 
   // -------------------------------------------------------------------------
@@ -231,23 +225,24 @@ export class RemoteMemory {
     flags: number,
     more: { arg0?: number; arg1?: number; payload?: Uint8Array },
   ): void {
-    const f = emptyFrame();
-    f.type = type;
-    f.srcNode = this.#host.nodeId;
-    f.dstNode = to.node;
-    f.srcPid = srcPid;
-    f.seq = seq;
-    f.exportId = to.exportId;
-    f.genHi = to.genHi;
-    f.genLo = to.genLo;
-    f.offset = offset;
-    f.count = count;
-    f.flags = flags;
-    f.arg0 = more.arg0 ?? 0;
-    f.arg1 = more.arg1 ?? 0;
-    if (more.payload) f.payload = more.payload;
+    const bytes = buildFrame(
+      type,
+      this.#host.nodeId,
+      to.node,
+      srcPid,
+      seq,
+      to.exportId,
+      to.genHi,
+      to.genLo,
+      offset,
+      count,
+      flags,
+      more.arg0 ?? 0,
+      more.arg1 ?? 0,
+      more.payload,
+    );
     this.stats.issued++;
-    this.#host.nic.send(to.node, encodeFrame(f));
+    this.#host.nic.send(to.node, bytes);
   }
 
   #outstanding = new Map<Process, number>();
@@ -292,64 +287,88 @@ export class RemoteMemory {
   // -------------------------------------------------------------------------
   // Receiving
 
-  /** Checks and performs a request at the owner; answers REPLY or NACK (posted: NACK only). */
-  #serve(f: Frame): void {
+  /**
+   * The owner's checks of a request, with its answer if one fails (a NACK); the
+   * export if the request may go ahead. Only a WRITE may be posted.
+   */
+  #admit(f: Frame): Export | null {
     this.stats.served++;
     const e = this.#host.exports.get(f.exportId);
-    const errno = check(f, e);
-    if (errno !== 0) return this.#reply(f, FrameType.NACK, errno);
-    const posted = (f.flags & FrameFlag.POSTED) !== 0;
-    if (posted && f.type !== FrameType.WRITE) return this.#reply(f, FrameType.NACK, Errno.EINVAL);
-    if (f.type === FrameType.JOIN) {
-      const joined = this.#host.join(f, e!);
-      if (joined !== 0) return this.#reply(f, FrameType.NACK, joined);
-      return this.#reply(f, FrameType.REPLY, e!.segment.unit, undefined, e!.segment.mode);
+    let errno = check(f, e);
+    if (errno === 0 && (f.flags & FrameFlag.POSTED) !== 0 && f.type !== FrameType.WRITE) {
+      errno = Errno.EINVAL;
     }
-    const seg = e!.segment;
-    if (!supplyRange(seg, f.offset, f.type === FrameType.CAS ? 4 : f.count)) {
-      return this.#reply(f, FrameType.NACK, Errno.EIO);
-    }
-    const wires = this.#host.tripwires;
-    switch (f.type) {
-      case FrameType.WRITE:
-        storeBytes(seg, f.offset, f.payload);
-        wires.matchLocal(seg.id, f.offset, f.count, Access.WRITE);
-        if (notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
-        if (posted) return; // nothing goes back for a posted WRITE that landed
-        return this.#reply(f, FrameType.REPLY, 0);
-      case FrameType.READ:
-        wires.matchLocal(seg.id, f.offset, f.count, Access.READ);
-        return this.#reply(f, FrameType.REPLY, 0, loadBytes(seg, f.offset, f.count));
-      case FrameType.CAS: {
-        const old = f.arg0 | 0;
-        const swapped = Atomics.compareExchange(seg.words, f.offset >> 2, old, f.arg1 | 0) === old;
-        wires.matchLocal(seg.id, f.offset, 4, swapped ? Access.WRITE : Access.READ);
-        if (swapped && notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
-        return this.#reply(f, FrameType.REPLY, swapped ? 1 : 0);
-      }
-    }
+    if (errno === 0) return e!;
+    this.#reply(f, FrameType.NACK, errno);
+    return null;
+  }
+
+  /** Supplies the range a request touches (a pager's segment); false after a NACK. */
+  #supplied(f: Frame, seg: Segment, count: number): boolean {
+    if (supplyRange(seg, f.offset, count)) return true;
+    this.#reply(f, FrameType.NACK, Errno.EIO);
+    return false;
+  }
+
+  /** A WRITE at the owner: REPLY, or for a posted one nothing unless refused. */
+  #serveWrite(f: Frame): void {
+    const seg = this.#admit(f)?.segment;
+    if (!seg || !this.#supplied(f, seg, f.count)) return;
+    storeBytes(seg, f.offset, f.payload);
+    this.#host.tripwires.matchLocal(seg.id, f.offset, f.count, Access.WRITE);
+    if (notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
+    if ((f.flags & FrameFlag.POSTED) !== 0) return; // nothing goes back for a posted WRITE that landed
+    this.#reply(f, FrameType.REPLY, 0);
+  }
+
+  /** A READ at the owner: REPLY with the bytes. */
+  #serveRead(f: Frame): void {
+    const seg = this.#admit(f)?.segment;
+    if (!seg || !this.#supplied(f, seg, f.count)) return;
+    this.#host.tripwires.matchLocal(seg.id, f.offset, f.count, Access.READ);
+    this.#reply(f, FrameType.REPLY, 0, loadBytes(seg, f.offset, f.count));
+  }
+
+  /** A CAS at the owner: REPLY with 1 if it swapped, 0 if not. */
+  #serveCas(f: Frame): void {
+    const seg = this.#admit(f)?.segment;
+    if (!seg || !this.#supplied(f, seg, 4)) return;
+    const old = f.arg0 | 0;
+    const swapped = Atomics.compareExchange(seg.words, f.offset >> 2, old, f.arg1 | 0) === old;
+    this.#host.tripwires.matchLocal(seg.id, f.offset, 4, swapped ? Access.WRITE : Access.READ);
+    if (swapped && notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
+    this.#reply(f, FrameType.REPLY, swapped ? 1 : 0);
+  }
+
+  /** A JOIN of a message segment: REPLY with its unit and mode. */
+  #serveJoin(f: Frame): void {
+    const e = this.#admit(f);
+    if (!e) return;
+    const joined = this.#host.join(f, e);
+    if (joined !== 0) return this.#reply(f, FrameType.NACK, joined);
+    this.#reply(f, FrameType.REPLY, e.segment.unit, undefined, e.segment.mode);
   }
 
   #reply(req: Frame, type: number, value: number, payload?: Uint8Array, arg0 = 0): void {
-    const f = emptyFrame();
-    f.type = type;
-    f.srcNode = this.#host.nodeId;
-    f.dstNode = req.srcNode;
-    f.srcPid = 0;
-    f.seq = req.seq;
-    f.exportId = req.exportId;
-    f.genHi = req.genHi;
-    f.genLo = req.genLo;
-    f.offset = req.offset;
-    f.count = payload ? payload.length : 0;
-    f.arg0 = type === FrameType.NACK ? value : arg0;
-    f.arg1 = type === FrameType.REPLY ? value : 0;
-    if (type === FrameType.NACK && (req.flags & FrameFlag.POSTED) !== 0) {
-      f.flags = FrameFlag.POSTED; // it answers no request: say whose WRITE it refuses
-      f.arg1 = req.srcPid;
-    }
-    if (payload) f.payload = payload;
-    this.#host.nic.send(req.srcNode, encodeFrame(f));
+    // A refusal of a posted WRITE answers no request: it says whose WRITE it refuses.
+    const refusal = type === FrameType.NACK && (req.flags & FrameFlag.POSTED) !== 0;
+    const bytes = buildFrame(
+      type,
+      this.#host.nodeId,
+      req.srcNode,
+      0,
+      req.seq,
+      req.exportId,
+      req.genHi,
+      req.genLo,
+      req.offset,
+      payload ? payload.length : 0,
+      refusal ? FrameFlag.POSTED : 0,
+      type === FrameType.NACK ? value : arg0,
+      refusal ? req.srcPid : type === FrameType.REPLY ? value : 0,
+      payload,
+    );
+    this.#host.nic.send(req.srcNode, bytes);
   }
 
   /** Completes a request this node issued. */
