@@ -1,4 +1,12 @@
 import assert from "node:assert/strict";
+import {
+  NotifyPolicy,
+  PAGE_SIZE,
+  RIGHTS_ALL,
+  SegMode,
+  SegUnit,
+  Sig,
+} from "../kernel/abi/layout.ts";
 import { withNode } from "./helpers.ts";
 
 Deno.test("spawn() runs a program to its exit status", async () => {
@@ -42,5 +50,32 @@ Deno.test("pingpong shares a segment with a child and signals it at its own addr
     assert.equal(st.status, 0, node.console.out + node.console.err);
     assert.match(node.console.out, /child \d+: answered 25 pings at 0x20000000/);
     assert.match(node.console.out, /parent \d+: 25 pongs from pid \d+ at 0x10000040/);
+  });
+});
+
+Deno.test("an exiting process gives back its pins and its remote descriptors", async () => {
+  await withNode(async (node) => {
+    const k = node.kernel;
+    // A segment the test holds (pid 0), so it outlives the process that pins it.
+    const seg = k.segments.create(0, {
+      size: 4 * PAGE_SIZE,
+      mode: SegMode.NORMAL,
+      unit: SegUnit.CACHE_LINE,
+      notifyPolicy: NotifyPolicy.NEVER,
+    });
+    const p = node.spawn("exit_holds", [String(seg.id), String(k.nodeId)]);
+    k.segments.grant(seg, p.pid, RIGHTS_ALL); // before its first trap: this turn
+    await node.until(() => node.results().length > 0, 15_000, "the report");
+    const r = node.results()[0];
+    assert.deepEqual([r.pinned, r.held, r.descriptors.length], [2, 2, 2]);
+    assert.deepEqual([...seg.pins], [1, 1, 0, 0], "pinned while it runs");
+    assert.equal(p.descriptors.size, 2);
+
+    k.signalProcess(p, Sig.SIGHUP, 0);
+    const st = await node.exited(p);
+    assert.equal(st.status, 0, st.reason);
+    assert.deepEqual([...seg.pins], [0, 0, 0, 0], "its pins were released");
+    assert.equal(p.descriptors.size, 0, "its descriptors were freed");
+    assert.ok(k.segments.has(seg.id), "the segment itself lives on: the test holds it");
   });
 });
