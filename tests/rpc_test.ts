@@ -18,7 +18,7 @@ import type { Process } from "../kernel/proc/process.ts";
 import { QUIET, type Step, stuck, until } from "./remote_helpers.ts";
 import { TestCluster, withCluster, withDeadline } from "./helpers.ts";
 import { digest, pattern, rawRecord, Stub } from "./programs/rpc_common.ts";
-import { sequenceAfter } from "../userland/lib/rpc.ts";
+import { sequenceAfter } from "../userland/lib/ipc/rpc.ts";
 
 const PATHS: [string, Partial<KernelConfig>][] = [
   ["", {}],

@@ -15,7 +15,7 @@ import type { ProcessHost } from "../host_interface.ts";
 import type { ProcessHandle } from "../proc/process.ts";
 import { hostClock, hostRandom32 } from "./clock.ts";
 
-const ENTRY = new URL("../../userland/lib/process_entry.ts", import.meta.url).href;
+const ENTRY = new URL("../../userland/lib/rt/process_entry.ts", import.meta.url).href;
 const ROOT = new URL("../../", import.meta.url);
 
 /** Resolves a program given as a path (relative to the cwd or the project) or a short name. */

@@ -9,7 +9,7 @@
  */
 
 import { println, Sig, signalAddress, SignalHandler } from "../../userland/lib/mod.ts";
-import { EventServer } from "../../userland/lib/endpoint.ts";
+import { EventServer } from "../../userland/lib/ipc/endpoint.ts";
 
 const EMPTY = new Uint8Array(0);
 

@@ -27,7 +27,7 @@ import {
   SysError,
   wait,
 } from "../../userland/lib/mod.ts";
-import { EXEC_REQUEST_BYTES, execName } from "../../userland/lib/exec.ts";
+import { EXEC_REQUEST_BYTES, execName } from "../../userland/lib/sys/exec.ts";
 
 /** Exports, retrying while the node's name clerk is still starting. */
 function exportWhenReady(segment: number, name: string): void {

@@ -27,7 +27,7 @@ import {
   encodeText,
   KV_SERVICE,
   KvStub,
-} from "../../userland/lib/kv_protocol.ts";
+} from "./protocol.ts";
 import {
   args,
   nodeId,
@@ -38,7 +38,7 @@ import {
   SigWait,
   SysError,
 } from "../../userland/lib/mod.ts";
-import { type Procedure, RpcServer } from "../../userland/lib/rpc.ts";
+import { type Procedure, RpcServer } from "../../userland/lib/ipc/rpc.ts";
 
 /** Creates the server, retrying while the node's name clerk is still starting. */
 function start(service: string, procedures: Record<number, Procedure>): RpcServer {

@@ -61,7 +61,7 @@ import {
   Slot,
   SlotState,
   WellKnown,
-} from "../../userland/lib/names.ts";
+} from "../../userland/lib/sys/names.ts";
 
 /** What a registry entry or a channel request says about a name. */
 interface Record {

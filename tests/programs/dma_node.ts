@@ -67,9 +67,9 @@ import {
   dmaWrite,
   dmaWrite32,
   dmaWriteBlock,
-} from "../../userland/lib/dma.ts";
-import type { RemoteCounters } from "../../userland/lib/remote.ts";
-import { dma } from "../../userland/lib/trap.ts";
+} from "../../userland/lib/sys/dma.ts";
+import type { RemoteCounters } from "../../userland/lib/sys/remote.ts";
+import { dma } from "../../userland/lib/rt/trap.ts";
 import {
   DMA_CAPACITY,
   DMA_ENTRY_WORDS,

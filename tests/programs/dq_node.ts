@@ -21,7 +21,7 @@ import {
   QueueSender,
   StreamReceiver,
   StreamSender,
-} from "../../userland/lib/dqueue.ts";
+} from "../../userland/lib/ipc/dqueue.ts";
 import { attempt, report, signalGate } from "./report.ts";
 
 const byteAt = (i: number) => (i * 7) % 251;

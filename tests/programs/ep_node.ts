@@ -21,7 +21,7 @@ import {
   SignalHandler,
   SysError,
 } from "../../userland/lib/mod.ts";
-import { connectEndpoint, Endpoint, EventServer } from "../../userland/lib/endpoint.ts";
+import { connectEndpoint, Endpoint, EventServer } from "../../userland/lib/ipc/endpoint.ts";
 import { attempt, report } from "./report.ts";
 
 function server(name: string, size: number): number {

@@ -21,7 +21,7 @@ import {
   SysError,
   write,
 } from "../../userland/lib/mod.ts";
-import { WellKnown } from "../../userland/lib/names.ts";
+import { WellKnown } from "../../userland/lib/sys/names.ts";
 import { report } from "./report.ts";
 
 const SENTINEL = 0xaa;

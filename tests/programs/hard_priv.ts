@@ -16,7 +16,7 @@ import {
   spawn,
   wait,
 } from "../../userland/lib/mod.ts";
-import { MAILBOX_BYTES, REGISTRY_BYTES, WellKnown } from "../../userland/lib/names.ts";
+import { MAILBOX_BYTES, REGISTRY_BYTES, WellKnown } from "../../userland/lib/sys/names.ts";
 import { attempt, report } from "./report.ts";
 
 export default function main(args: string[]): number {

@@ -8,7 +8,7 @@
  */
 
 import { Sig, signalAddress, SignalHandler, SigWait } from "../../userland/lib/mod.ts";
-import { rt } from "../../userland/lib/runtime.ts";
+import { rt } from "../../userland/lib/rt/runtime.ts";
 import { report } from "./report.ts";
 
 export const LENGTH = 6000;

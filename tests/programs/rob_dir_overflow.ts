@@ -6,7 +6,7 @@
 
 import { Directory } from "../../kernel/abi/layout.ts";
 import { allocate, PAGE_SIZE, Signal, SignalHandler, SigWait } from "../../userland/lib/mod.ts";
-import { slotDirectory } from "../../userland/lib/trap.ts";
+import { slotDirectory } from "../../userland/lib/rt/trap.ts";
 import { report } from "./report.ts";
 
 const RANGES = 300;

@@ -11,7 +11,7 @@
 
 import { Directory } from "../../kernel/abi/layout.ts";
 import { allocate, PAGE_SIZE, Signal, SignalHandler, SigWait } from "../../userland/lib/mod.ts";
-import { slotDirectory } from "../../userland/lib/trap.ts";
+import { slotDirectory } from "../../userland/lib/rt/trap.ts";
 import { report } from "./report.ts";
 
 export default function main(args: string[]): number {

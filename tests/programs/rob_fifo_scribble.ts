@@ -16,7 +16,7 @@ import {
   spawn,
   wait,
 } from "../../userland/lib/mod.ts";
-import { rt } from "../../userland/lib/runtime.ts";
+import { rt } from "../../userland/lib/rt/runtime.ts";
 import { attempt, report } from "./report.ts";
 
 const EXIT = new URL("./exit_with.ts", import.meta.url).href;

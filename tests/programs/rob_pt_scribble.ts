@@ -9,7 +9,7 @@
 
 import { PT_ENTRIES } from "../../kernel/abi/layout.ts";
 import { allocate, info, spawn, store32, wait } from "../../userland/lib/mod.ts";
-import { rt } from "../../userland/lib/runtime.ts";
+import { rt } from "../../userland/lib/rt/runtime.ts";
 import { attempt, report } from "./report.ts";
 
 function child(): number {

@@ -37,8 +37,13 @@ import {
   view32,
   write,
 } from "../../userland/lib/mod.ts";
-import { encodePut, KvStub } from "../../userland/lib/kv_protocol.ts";
-import { RPC_MAX_PAYLOAD, RPC_SLOT_BYTES, RPC_SLOTS, RpcClient } from "../../userland/lib/rpc.ts";
+import { encodePut, KvStub } from "../../servers/kv/protocol.ts";
+import {
+  RPC_MAX_PAYLOAD,
+  RPC_SLOT_BYTES,
+  RPC_SLOTS,
+  RpcClient,
+} from "../../userland/lib/ipc/rpc.ts";
 import { report } from "./report.ts";
 import { digest, hex, pattern, Stub } from "./rpc_common.ts";
 

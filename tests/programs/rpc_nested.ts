@@ -8,7 +8,7 @@
  */
 
 import { Sig, signalAddress, SignalHandler } from "../../userland/lib/mod.ts";
-import { RpcClient, RpcServer } from "../../userland/lib/rpc.ts";
+import { RpcClient, RpcServer } from "../../userland/lib/ipc/rpc.ts";
 import { report } from "./report.ts";
 
 export default function main(args: string[]): number {

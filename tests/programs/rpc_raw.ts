@@ -20,7 +20,7 @@ import {
   SegUnit,
   SigWait,
 } from "../../userland/lib/mod.ts";
-import { RawChannel } from "../../userland/lib/rpc.ts";
+import { RawChannel } from "../../userland/lib/ipc/rpc.ts";
 import { report } from "./report.ts";
 import { digest, rawRecord } from "./rpc_common.ts";
 

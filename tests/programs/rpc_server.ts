@@ -15,7 +15,7 @@ import {
   SignalHandler,
   SigWait,
 } from "../../userland/lib/mod.ts";
-import { type Procedure, RpcServer } from "../../userland/lib/rpc.ts";
+import { type Procedure, RpcServer } from "../../userland/lib/ipc/rpc.ts";
 import { report } from "./report.ts";
 import { Stub } from "./rpc_common.ts";
 

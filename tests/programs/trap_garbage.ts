@@ -8,7 +8,7 @@
 
 import { DATA_BYTES, DATA_OFFSET, Trap } from "../../kernel/abi/layout.ts";
 import { allocate, getpid, info, load32, store32, Sys } from "../../userland/lib/mod.ts";
-import { trap, trapPage } from "../../userland/lib/trap.ts";
+import { trap, trapPage } from "../../userland/lib/rt/trap.ts";
 import { attempt, report } from "./report.ts";
 
 const data = new Uint8Array(trapPage().buffer, DATA_OFFSET, DATA_BYTES);

@@ -44,7 +44,7 @@ export {
   release,
   type SegmentOptions,
   unbind,
-} from "./memory.ts";
+} from "./sys/memory.ts";
 export {
   flushTlb,
   load16,
@@ -61,7 +61,7 @@ export {
   view,
   view32,
   write,
-} from "./mmu.ts";
+} from "./rt/mmu.ts";
 export {
   args,
   exit,
@@ -77,7 +77,7 @@ export {
   type SpawnOptions,
   wait,
   type WaitResult,
-} from "./process.ts";
+} from "./sys/process.ts";
 export {
   drainSignals,
   nap,
@@ -86,8 +86,8 @@ export {
   signalCounters,
   SignalHandler,
   SigWait,
-} from "./signals.ts";
-export { trap, trapPage, trapReply } from "./trap.ts";
+} from "./rt/signals.ts";
+export { trap, trapPage, trapReply } from "./rt/trap.ts";
 export {
   awaitRemote,
   CAS,
@@ -106,8 +106,8 @@ export {
   WRITE32,
   writeBlock,
   writeInhibit,
-} from "./remote.ts";
-export { execName, startOn } from "./exec.ts";
+} from "./sys/remote.ts";
+export { execName, startOn } from "./sys/exec.ts";
 export {
   dmaFlush,
   dmaIdle,
@@ -116,7 +116,7 @@ export {
   dmaWrite,
   dmaWrite32,
   dmaWriteBlock,
-} from "./dma.ts";
+} from "./sys/dma.ts";
 export {
   allocTripwire,
   armTripwire,
@@ -134,4 +134,4 @@ export {
   unregisterSignalEvents,
   waitEvent,
   waitTripwire,
-} from "./tripwire.ts";
+} from "./sys/tripwire.ts";

@@ -22,9 +22,9 @@ import {
   KV_MAX_KEY,
   KV_SERVICE,
   KvStub,
-} from "../lib/kv_protocol.ts";
+} from "../../servers/kv/protocol.ts";
 import { print, println, SysError } from "../lib/mod.ts";
-import { RpcClient } from "../lib/rpc.ts";
+import { RpcClient } from "../lib/ipc/rpc.ts";
 
 const USAGE = "usage: kv [--node N] [--service NAME] [--timeout MS] " +
   "get KEY | put KEY VALUE... | del KEY | list | stats";

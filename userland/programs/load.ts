@@ -11,7 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { println } from "../lib/mod.ts";
-import { connectEndpoint, type Endpoint } from "../lib/endpoint.ts";
+import { connectEndpoint, type Endpoint } from "../lib/ipc/endpoint.ts";
 
 export default function main(argv: string[]): number {
   const { values } = parseArgs({

@@ -6,7 +6,7 @@
 //   mbm_rpc quick|full HINT PREFIX
 
 import { args, println } from "../../../userland/lib/mod.ts";
-import { RpcClient, RpcServer } from "../../../userland/lib/rpc.ts";
+import { RpcClient, RpcServer } from "../../../userland/lib/ipc/rpc.ts";
 import { measureAndReport } from "./bench_report.ts";
 
 /** Stub 1 echoes its arguments (Send, Recv 32 bytes); stub 2 returns nothing. */

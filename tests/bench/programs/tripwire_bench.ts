@@ -13,8 +13,8 @@
 //                    stream (the next starts without waiting for the first)
 
 import { args, println, spawn } from "../../../userland/lib/mod.ts";
-import { connectEndpoint, type Endpoint, EventServer } from "../../../userland/lib/endpoint.ts";
-import { StreamReceiver, StreamSender } from "../../../userland/lib/dqueue.ts";
+import { connectEndpoint, type Endpoint, EventServer } from "../../../userland/lib/ipc/endpoint.ts";
+import { StreamReceiver, StreamSender } from "../../../userland/lib/ipc/dqueue.ts";
 import { measureAndReport } from "./bench_report.ts";
 
 const COUNTS = [1, 16, 256, 1024];

@@ -3,10 +3,10 @@
  * and the kernel's tables through `info`.
  */
 
-import { Sig } from "../../kernel/abi/layout.ts";
-import { InfoKind, Sys } from "../../kernel/abi/syscalls.ts";
-import { putData, trap, trapReply } from "./trap.ts";
-import { rt } from "./runtime.ts";
+import { Sig } from "../../../kernel/abi/layout.ts";
+import { InfoKind, Sys } from "../../../kernel/abi/syscalls.ts";
+import { putData, trap, trapReply } from "../rt/trap.ts";
+import { rt } from "../rt/runtime.ts";
 
 /** Ends this process with `status` (0–255) and an optional reason. Never returns. */
 export function exit(status = 0, reason = ""): never {

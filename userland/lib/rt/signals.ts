@@ -32,10 +32,10 @@ import {
   SignalPath,
   Trap,
   UnitDone,
-} from "../../kernel/abi/layout.ts";
-import { Sys } from "../../kernel/abi/syscalls.ts";
-import { walkPageTable } from "../../kernel/memory/page_table.ts";
-import { fifoCapacity, fifoCell, fifoPost } from "../../kernel/signal/fifo_ring.ts";
+} from "../../../kernel/abi/layout.ts";
+import { Sys } from "../../../kernel/abi/syscalls.ts";
+import { walkPageTable } from "../../../kernel/memory/page_table.ts";
+import { fifoCapacity, fifoCell, fifoPost } from "../../../kernel/signal/fifo_ring.ts";
 import { runtime } from "./runtime.ts";
 import { collectGrants, fifos, safePoint, slotDirectory, slotSegment, trap } from "./trap.ts";
 

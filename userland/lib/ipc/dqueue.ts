@@ -38,12 +38,12 @@
  * STREAM_CHUNK bytes as room appears, and a read takes whatever has arrived.
  */
 
-import { Errno, SysError } from "../../kernel/abi/errors.ts";
-import { DMA_INLINE_BYTES, PAGE_SIZE, Rights } from "../../kernel/abi/layout.ts";
-import { bind, CreateSegment, release } from "./memory.ts";
-import { read, view, view32 } from "./mmu.ts";
-import { exportSegment, importSegment, nodeId, WRITE32 } from "./remote.ts";
-import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "./dma.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
+import { DMA_INLINE_BYTES, PAGE_SIZE, Rights } from "../../../kernel/abi/layout.ts";
+import { bind, CreateSegment, release } from "../sys/memory.ts";
+import { read, view, view32 } from "../rt/mmu.ts";
+import { exportSegment, importSegment, nodeId, WRITE32 } from "../sys/remote.ts";
+import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "../sys/dma.ts";
 import {
   allocTripwire,
   armTripwire,
@@ -51,7 +51,7 @@ import {
   freeTripwire,
   untilTripwire,
   waitTripwire,
-} from "./tripwire.ts";
+} from "../sys/tripwire.ts";
 
 const HEADER = 64;
 /** The largest run a stream sends in one block WRITE. */

@@ -11,7 +11,7 @@
  */
 
 import { receiveMessageOnPort } from "node:worker_threads";
-import { SysError } from "../../kernel/abi/errors.ts";
+import { SysError } from "../../../kernel/abi/errors.ts";
 import {
   DATA_BYTES,
   DATA_OFFSET,
@@ -19,10 +19,10 @@ import {
   Trap,
   TRAP_PAGE_BYTES,
   TrapState,
-} from "../../kernel/abi/layout.ts";
-import { syscallByNumber } from "../../kernel/abi/syscalls.ts";
+} from "../../../kernel/abi/layout.ts";
+import { syscallByNumber } from "../../../kernel/abi/syscalls.ts";
 import { runtime } from "./runtime.ts";
-import type { MemoryGrant } from "../../kernel/abi/boot.ts";
+import type { MemoryGrant } from "../../../kernel/abi/boot.ts";
 
 const R = runtime;
 const T: Int32Array = R ? R.trap : new Int32Array(TRAP_PAGE_BYTES / 4);

@@ -22,17 +22,17 @@
  * ```
  */
 
-import { Errno, SysError } from "../../kernel/abi/errors.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import {
   EVENT_CAPACITY,
   EVENT_WORDS,
   EventPage,
   MAX_TRIPWIRES,
   TripwireFlag,
-} from "../../kernel/abi/layout.ts";
-import { Sys } from "../../kernel/abi/syscalls.ts";
-import { runtime } from "./runtime.ts";
-import { collectGrants, events, trap } from "./trap.ts";
+} from "../../../kernel/abi/layout.ts";
+import { Sys } from "../../../kernel/abi/syscalls.ts";
+import { runtime } from "../rt/runtime.ts";
+import { collectGrants, events, trap } from "../rt/trap.ts";
 
 const used = new Uint8Array(MAX_TRIPWIRES);
 const SPIN = runtime ? runtime.spin : 0;

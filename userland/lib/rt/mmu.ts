@@ -31,7 +31,7 @@
  * segment being unbound or released are discarded.
  */
 
-import { SysError } from "../../kernel/abi/errors.ts";
+import { SysError } from "../../../kernel/abi/errors.ts";
 import {
   Access,
   accessName,
@@ -40,9 +40,9 @@ import {
   PAGE_SIZE,
   Pte,
   Trap,
-} from "../../kernel/abi/layout.ts";
-import { Sys } from "../../kernel/abi/syscalls.ts";
-import { walkPageTable } from "../../kernel/memory/page_table.ts";
+} from "../../../kernel/abi/layout.ts";
+import { Sys } from "../../../kernel/abi/syscalls.ts";
+import { walkPageTable } from "../../../kernel/memory/page_table.ts";
 import { runtime } from "./runtime.ts";
 import { boundCount, completeUnit, runFaultHandler } from "./signals.ts";
 import { safePoint, slotBuffer, slotSegment, trap } from "./trap.ts";

@@ -10,8 +10,8 @@
  * status 134 (128 + SIGABRT) and the error as the reason.
  */
 
-import { EXIT_KILLED_BASE, Sig } from "../../kernel/abi/layout.ts";
-import { exit, print } from "./process.ts";
+import { EXIT_KILLED_BASE, Sig } from "../../../kernel/abi/layout.ts";
+import { exit, print } from "../sys/process.ts";
 import { rt } from "./runtime.ts";
 import { setCrashHandler } from "./signals.ts";
 

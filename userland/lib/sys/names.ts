@@ -26,4 +26,4 @@ export {
   Slot,
   SlotState,
   WellKnown,
-} from "../../kernel/abi/names.ts";
+} from "../../../kernel/abi/names.ts";

@@ -3,11 +3,17 @@
  * segment, bind it into this address space, share it, protect pages, release it.
  */
 
-import { FAULT_ADDRESS, NotifyPolicy, Rights, SegMode, SegUnit } from "../../kernel/abi/layout.ts";
-import { Sys } from "../../kernel/abi/syscalls.ts";
-import { type FaultFunction, forgetBinding, noteBinding, registerHandler } from "./signals.ts";
-import { trap, trapReply } from "./trap.ts";
-import { discardLines, discardSegmentLines } from "./mmu.ts";
+import {
+  FAULT_ADDRESS,
+  NotifyPolicy,
+  Rights,
+  SegMode,
+  SegUnit,
+} from "../../../kernel/abi/layout.ts";
+import { Sys } from "../../../kernel/abi/syscalls.ts";
+import { type FaultFunction, forgetBinding, noteBinding, registerHandler } from "../rt/signals.ts";
+import { trap, trapReply } from "../rt/trap.ts";
+import { discardLines, discardSegmentLines } from "../rt/mmu.ts";
 
 export interface SegmentOptions {
   mode?: number;

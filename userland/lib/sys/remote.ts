@@ -17,11 +17,11 @@
  * ```
  */
 
-import { MREGS_BYTES, MREGS_OFFSET, RIGHTS_ALL, Trap } from "../../kernel/abi/layout.ts";
-import { LookupFlag, NO_HINT } from "../../kernel/abi/names.ts";
-import { Errno, SysError } from "../../kernel/abi/errors.ts";
-import { Sys } from "../../kernel/abi/syscalls.ts";
-import { putData, trap, trapPage, trapReply } from "./trap.ts";
+import { MREGS_BYTES, MREGS_OFFSET, RIGHTS_ALL, Trap } from "../../../kernel/abi/layout.ts";
+import { LookupFlag, NO_HINT } from "../../../kernel/abi/names.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
+import { Sys } from "../../../kernel/abi/syscalls.ts";
+import { putData, trap, trapPage, trapReply } from "../rt/trap.ts";
 
 const MREGS = new Uint8Array(trapPage().buffer, MREGS_OFFSET, MREGS_BYTES);
 const MREGS_WORDS = new Int32Array(trapPage().buffer, MREGS_OFFSET, MREGS_BYTES / 4);

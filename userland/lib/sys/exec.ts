@@ -5,10 +5,10 @@
  * apart, control only when asked for).
  */
 
-import { SysError } from "../../kernel/abi/errors.ts";
+import { SysError } from "../../../kernel/abi/errors.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
-import { SigWait } from "./signals.ts";
-import { write } from "./mmu.ts";
+import { SigWait } from "../rt/signals.ts";
+import { write } from "../rt/mmu.ts";
 import { awaitRemote, importSegment, remoteCounters, writeBlock } from "./remote.ts";
 
 /** The exec server's request layout: word 0 the length, then the JSON request. */

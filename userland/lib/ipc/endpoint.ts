@@ -46,14 +46,14 @@ import {
   EventKind,
   PAGE_SIZE,
   Rights,
-} from "../../kernel/abi/layout.ts";
-import { Errno, SysError } from "../../kernel/abi/errors.ts";
-import { bind, CreateSegment, release } from "./memory.ts";
-import { view, view32 } from "./mmu.ts";
-import { getpid } from "./process.ts";
-import { exportSegment, importSegment, nodeId, WRITE, WRITE32 } from "./remote.ts";
-import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "./dma.ts";
-import { drainSignals } from "./signals.ts";
+} from "../../../kernel/abi/layout.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
+import { bind, CreateSegment, release } from "../sys/memory.ts";
+import { view, view32 } from "../rt/mmu.ts";
+import { getpid } from "../sys/process.ts";
+import { exportSegment, importSegment, nodeId, WRITE, WRITE32 } from "../sys/remote.ts";
+import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "../sys/dma.ts";
+import { drainSignals } from "../rt/signals.ts";
 import {
   allocTripwire,
   armTripwire,
@@ -62,7 +62,7 @@ import {
   type QueuedEvent,
   untilTripwire,
   waitEvent,
-} from "./tripwire.ts";
+} from "../sys/tripwire.ts";
 
 const BUF = 64;
 /** rx_ready, closed and tx_ready, after the receive buffer. */

@@ -41,9 +41,9 @@ import {
   DmaFlag,
   DmaOp,
   DmaQueue,
-} from "../../kernel/abi/layout.ts";
-import { Sys } from "../../kernel/abi/syscalls.ts";
-import { collectGrants, dma, ringDoorbell, trap } from "./trap.ts";
+} from "../../../kernel/abi/layout.ts";
+import { Sys } from "../../../kernel/abi/syscalls.ts";
+import { collectGrants, dma, ringDoorbell, trap } from "../rt/trap.ts";
 
 export interface DmaOptions {
   /** The WRITE notifies at the owner (as `notify` on WRITE). */

@@ -7,8 +7,8 @@
  * a type) it stays empty.
  */
 
-import { Trap } from "../../kernel/abi/layout.ts";
-import type { BootMessage } from "../../kernel/abi/boot.ts";
+import { Trap } from "../../../kernel/abi/layout.ts";
+import type { BootMessage } from "../../../kernel/abi/boot.ts";
 
 export interface Runtime {
   pid: number;

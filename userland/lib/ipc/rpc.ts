@@ -41,12 +41,18 @@
  * ```
  */
 
-import { Errno, SysError } from "../../kernel/abi/errors.ts";
-import { CACHE_LINE_SIZE, PAGE_SIZE, Rights, SegMode, SegUnit } from "../../kernel/abi/layout.ts";
-import { attach, bind, CreateSegment, release } from "./memory.ts";
-import { view32, write } from "./mmu.ts";
-import { getpid } from "./process.ts";
-import { exportSegment, importSegment, nodeId, revoke } from "./remote.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
+import {
+  CACHE_LINE_SIZE,
+  PAGE_SIZE,
+  Rights,
+  SegMode,
+  SegUnit,
+} from "../../../kernel/abi/layout.ts";
+import { attach, bind, CreateSegment, release } from "../sys/memory.ts";
+import { view32, write } from "../rt/mmu.ts";
+import { getpid } from "../sys/process.ts";
+import { exportSegment, importSegment, nodeId, revoke } from "../sys/remote.ts";
 import {
   asHandler,
   drainSignals,
@@ -57,7 +63,7 @@ import {
   signalPending,
   SigWait,
   spinBudgetUs,
-} from "./signals.ts";
+} from "../rt/signals.ts";
 
 const LINE = CACHE_LINE_SIZE;
 /** Message slots per channel. */
