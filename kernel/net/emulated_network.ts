@@ -152,22 +152,6 @@ export class EmulatedNetwork {
   }
 
   /**
-   * Test only: drops the next frame for which `match` holds, then clears the hook
-   * (replacing any hook set before); the promise resolves with the dropped frame's
-   * bytes. Frames before it go their way as usual.
-   */
-  dropNext(match: (bytes: Uint8Array, from: number, to: number) => boolean): Promise<Uint8Array> {
-    return new Promise((resolve) => {
-      this.setFaultHook((bytes, from, to) => {
-        if (!match(bytes, from, to)) return "deliver";
-        this.#fault = null;
-        resolve(bytes);
-        return "drop";
-      });
-    });
-  }
-
-  /**
    * Asks the fault hook about a frame: true if it is dropped (counted as sent and
    * lost). A duplicated frame's first copy is sent here; the caller sends the second
    * right behind it.
