@@ -460,12 +460,16 @@ Deno.test("TcpTransport drops a connection that sends a second HELLO", async () 
     nodes.push(n1);
     const addr = await n1.netAddr();
     const twice = new Uint8Array([...hello(9, 1), ...hello(9, 1)]);
-    const ms = await rawPeer(addr, twice);
+    await rawPeer(addr, twice);
     await n1.until(
       () => /dropped a TCP peer \(node 9\): a second HELLO on one connection/.test(n1.err),
       "the second-HELLO drop",
     );
-    assert.ok(ms < 4_000, `dropped at the second HELLO (${ms.toFixed(0)} ms), not by a timeout`);
+    // Dropped at the second HELLO, not by the handshake timeout: the connection was
+    // dropped once (the peer saw one hang-up), and the first drop of node 9 the node
+    // reports names the second HELLO.
+    const drops = n1.err.split("\n").filter((l) => l.includes("dropped a TCP peer (node 9)"));
+    assert.match(drops[0], /a second HELLO on one connection/, drops.join("\n"));
     assert.doesNotMatch(n1.err, /node 9 joined|bug|panic/i);
   });
 });
@@ -481,7 +485,9 @@ Deno.test("TcpTransport drops a connection that does not authenticate within 5 s
       () => /dropped a TCP peer \(node 8\): handshake timed out/.test(n1.err),
       "the handshake-deadline drop",
     );
-    assert.ok(ms >= 4_500 && ms < 7_500, `dropped after ${ms.toFixed(0)} ms`);
+    // Not before its deadline (a timer never fires early; load only makes it later);
+    // how much later is bounded by the raw peer's deadline (10 s), not asserted.
+    assert.ok(ms >= 4_500, `dropped after ${ms.toFixed(0)} ms`);
     assert.doesNotMatch(n1.err, /node 8 joined|bug|panic/i);
   });
 });
@@ -589,18 +595,33 @@ Deno.test("FailureDetector: a peer restart fails requests to the old incarnation
       assert.ok(k1.remote.outstanding >= 1, "the WRITE is in flight");
       c.cluster.network.setLink(0, 1, { latencyUs: 0 });
 
-      const t0 = performance.now();
       const k0 = c.cluster.restart(0);
       assert.notEqual(k0.exports.incarnation, old);
       const err = await step(4);
-      const ms = performance.now() - t0;
       assert.deepEqual([err.errors, err.errno], [1, "EHOSTDOWN"], JSON.stringify(err));
-      assert.ok(ms < 2_500, `the error completion took ${ms.toFixed(0)} ms`);
+      // At once: the first heartbeat from the new incarnation failed it (its error
+      // completion is traced in the same step as "restarted"), not the failure
+      // detector's 5 s of silence ("down") nor the request's own timeout (ETIMEDOUT).
+      const log = c.console.err.split("\n").filter((l) => l.startsWith("[trace node1 remote]"));
+      const restarted = log.findIndex((l) => l.endsWith("node 0 is restarted"));
+      assert.ok(restarted >= 0, `node 1 saw the restart:\n${log.join("\n")}`);
+      let first = restarted;
+      while (first > 0 && /: EHOSTDOWN from node 0$/.test(log[first - 1])) first--;
+      const failed = log.slice(first, restarted);
+      assert.ok(
+        failed.some((l) => l.includes(`pid ${proc.pid} `)),
+        `the WRITE failed as the restart was seen:\n${log.join("\n")}`,
+      );
+      assert.ok(
+        !log.slice(0, restarted).some((l) => l.endsWith("node 0 is down")),
+        `never declared down first:\n${log.join("\n")}`,
+      );
       assert.equal(k1.detector.peers.get(0)?.incarnation, k0.exports.incarnation);
       assert.equal(k1.detector.peers.get(0)?.up, true, "restarted, not down");
       await exited(c, proc);
     },
     2,
-    { heartbeatMs: 20, failAfterMs: 5_000 },
+    // Node 1 traces its peers' changes and its error completions, in order.
+    { heartbeatMs: 20, failAfterMs: 5_000, trace: new Set(["remote"] as const) },
   );
 });

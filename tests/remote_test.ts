@@ -663,6 +663,62 @@ Deno.test("WRITE under 30% seeded loss never tears memory: each slot is zero or 
   }
 });
 
+/**
+ * The seeded run's checks hold only if its seed happens to lose both a request and a
+ * reply. This one loses exactly one of each: slot LOST's WRITE, and the REPLY to
+ * slot UNANSWERED's (which landed).
+ */
+Deno.test("WRITE with one request and one reply lost: that slot stays zero, the other lands without a completion", async () => {
+  const c = new TestCluster(2, QUIET);
+  try {
+    await c.startClerks(600_000);
+    const { segs, ids } = await owner(c, [{ name: "onelost", blank: true }]);
+    const N = 1000, LOST = 300, UNANSWERED = 700;
+    const cl = script(c, 1, "client", [
+      { op: "import", name: "onelost", hint: 0 }, // 0
+      { op: "wait", word: 0, value: 1 }, // 1
+      { op: "spray", d: "onelost", n: N }, // 2
+    ]);
+    await cl.step(0);
+    const net = c.cluster.network;
+    const dropped: Frame[] = [];
+    net.setFaultHook((bytes, from, to) => {
+      const f = decodeFrame(bytes);
+      if (typeof f === "string" || f.exportId !== ids.get("onelost")) return "deliver";
+      const pick =
+        (from === 1 && to === 0 && f.type === FrameType.WRITE && f.offset === 8 * LOST) ||
+        (from === 0 && to === 1 && f.type === FrameType.REPLY && f.offset === 8 * UNANSWERED);
+      if (!pick) return "deliver";
+      dropped.push(f);
+      return "drop";
+    });
+    const lost = net.stats.lost;
+    await cl.set(0, 1);
+    const r = await cl.finished();
+    net.setFaultHook(null);
+    assert.deepEqual(
+      dropped.map((f) => [f.type, f.offset]),
+      [[FrameType.WRITE, 8 * LOST], [FrameType.REPLY, 8 * UNANSWERED]],
+      "exactly the two frames were lost",
+    );
+    assert.equal(net.stats.lost, lost + 2);
+    assert.deepEqual([r[2].issued, r[2].issueErrors], [N, 0]);
+    const m = memory(c, 0, segs.get("onelost")!);
+    for (let i = 0; i < N; i++) {
+      const slot = [...m.subarray(8 * i, 8 * i + 8)];
+      if (i === LOST) assert.deepEqual(slot, new Array(8).fill(0), "the lost WRITE wrote nothing");
+      else assert.deepEqual(slot, slotPattern(i), `slot ${i}`);
+    }
+    // Completions count only writes whose request and reply both got through; here
+    // (an ideal link delivers at once) every other one has completed by the time the
+    // spray reports.
+    assert.equal(r[2].done, N - 2, `${r[2].done} completions for ${N - 1} writes`);
+    assert.equal(c.node(1).remote.outstanding, 2, "the two unanswered WRITEs are still pending");
+  } finally {
+    c.close();
+  }
+});
+
 // ---------------------------------------------------------------------------
 // 11. A two-node counter
 
@@ -712,17 +768,18 @@ Deno.test("awaitRemote throws the owner's error code when the error completion c
   await withCluster(async (c) => {
     // An export only node 2 may use: node 1's kernel issues, the owner refuses (EPERM).
     await owner(c, [{ name: "only2", nodes: [2] }]);
-    const t0 = performance.now();
+    // awaitRemote's own timeout is far beyond the run's deadline: the run ends in time
+    // only if the error completion woke it (had it slept out its timeout, it would
+    // throw the sticky EPERM all the same).
     const st = await c.run(1, "rm_client", [JSON.stringify([
       { op: "import", name: "only2", hint: 0 },
-      { op: "write", off: 0, data: [1] }, // WRITE, then awaitRemote(done + 1)
+      { op: "write", off: 0, data: [1], ms: 3_600_000 }, // WRITE, then awaitRemote(done + 1)
       { op: "status" },
-    ])]);
+    ])], 15_000);
     assert.equal(st.status, 0, st.reason);
     const r = c.results().filter((x) => x.who === undefined && x.step !== undefined);
     assert.deepEqual([r[2].errors, r[2].errno], [1, Errno.EPERM], "the owner refused it");
     assert.equal(r[1].error, "EPERM", `awaitRemote reported ${r[1].error}`);
-    assert.ok(performance.now() - t0 < 4_000, "without waiting for its timeout");
   });
 });
 

@@ -12,6 +12,7 @@
  */
 
 import assert from "node:assert/strict";
+import { decodeFrame, FrameType } from "../kernel/net/wire.ts";
 import { Sig } from "../kernel/abi/layout.ts";
 import type { KernelConfig } from "../kernel/kernel.ts";
 import type { Process } from "../kernel/proc/process.ts";
@@ -255,6 +256,69 @@ Deno.test("RPC across a link losing 10% of frames (seeded): every call once", as
   } finally {
     c.close();
   }
+});
+
+/**
+ * The seeded run's duplicate check holds only if its seed happens to lose a reply
+ * (or a request whose retransmission then races its reply). These lose exactly the
+ * frame they need: across nodes every RPC message is one UNIT frame (one page), so
+ * the K-th UNIT frame one way after the gate is the K-th message that way.
+ */
+async function oneFault(
+  action: "drop" | "duplicate",
+  from: number,
+  to: number,
+): Promise<{ s: any[]; faulted: number }> {
+  const c = new TestCluster(2, QUIET);
+  try {
+    await c.startClerks(600_000); // no refresh traffic
+    await server(c, 0, "ctr");
+    const remote = client(c, 1, "remote", [
+      { op: "connect", service: "ctr", hint: 0, timeoutMs: 15_000 }, // 0
+      { op: "wait", word: 0, value: 1 }, // (the test sets the fault)
+      { op: "inc", n: ONE_FAULT_N }, // 2
+      { op: "echo", sizes: SIZES }, // 3
+      { op: "stats" }, // 4
+      { op: "server" }, // 5
+    ]);
+    ok(await remote.step(0));
+    const net = c.cluster.network;
+    let seen = 0, faulted = 0;
+    net.setFaultHook((bytes, f, t) => {
+      if (f !== from || t !== to) return "deliver";
+      const frame = decodeFrame(bytes);
+      if (typeof frame === "string" || frame.type !== FrameType.UNIT) return "deliver";
+      if (++seen !== ONE_FAULT_K) return "deliver";
+      faulted++;
+      return action;
+    });
+    await remote.set(0, 1);
+    const s = await remote.finished(30_000);
+    net.setFaultHook(null);
+    return { s: [s[0], s[2], s[3], s[4], s[5]], faulted };
+  } finally {
+    c.close();
+  }
+}
+const ONE_FAULT_N = 10, ONE_FAULT_K = 5;
+
+Deno.test("RPC across a link that loses exactly one reply: retransmitted, answered from the cache, executed once", async () => {
+  const { s, faulted } = await oneFault("drop", 0, 1);
+  assert.equal(faulted, 1, "the fifth reply was lost");
+  checkLossy("remote", s, ONE_FAULT_N);
+});
+
+Deno.test("RPC across a link that delivers one request twice: executed once, the copy answered from the cache", async () => {
+  const { s, faulted } = await oneFault("duplicate", 1, 0);
+  assert.equal(faulted, 1, "the fifth request was delivered twice");
+  const n = ONE_FAULT_N;
+  assert.deepEqual(ok(s[1]).values, range(1, n), "each increment once, in order");
+  assert.deepEqual(ok(s[2]).digest, echoed(s[2]), "echoes");
+  const client = ok(s[3]).stats, srv = ok(s[4]).server;
+  assert.equal(srv.counter, n, "server counter");
+  assert.equal(srv.echoes, SIZES.length, "echoes executed");
+  assert.equal(srv.stats.calls, client.calls + 1, "calls executed");
+  assert.ok(srv.stats.duplicates >= 1, `the copy was a duplicate (${JSON.stringify(srv.stats)})`);
 });
 
 // ---------------------------------------------------------------------------

@@ -12,7 +12,9 @@
  * and a timer drains when it sleeps.
  *
  * Loss is drawn from a seeded generator, so a test that injects loss replays the
- * same drops every run.
+ * same drops every run. A test that needs one particular frame lost (or delivered
+ * twice) sets a fault hook instead (setFaultHook): it sees every frame as it is
+ * sent and says what becomes of it. Unset, it costs one null check per frame.
  */
 
 import type { Clock, TimerHandle } from "../host_interface.ts";
@@ -38,6 +40,17 @@ export interface NetworkStats {
 
 /** What a node's kernel receives frames through. */
 export type Receiver = (bytes: Uint8Array, from: number) => void;
+
+/** What a fault hook makes of one frame. */
+export type FaultAction = "deliver" | "drop" | "duplicate";
+
+/**
+ * A test's fault hook: called for every frame as it is sent (before the link's seeded
+ * loss), with the encoded frame and its ends. "drop" loses the frame (counted in
+ * stats.lost); "duplicate" sends it twice over the link, one copy after the other;
+ * "deliver" leaves it to the link. It must not send frames itself.
+ */
+export type FaultHook = (bytes: Uint8Array, from: number, to: number) => FaultAction;
 
 interface LinkState extends LinkConfig {
   busyUntil: number;
@@ -81,6 +94,7 @@ export class EmulatedNetwork {
   #timer: TimerHandle | undefined;
   #random: () => number;
   readonly #clock: Clock;
+  #fault: FaultHook | null = null;
 
   /** A network on the host's `clock`; `seed` seeds its loss generator. */
   constructor(clock: Clock, link: Partial<LinkConfig> = {}, seed = 1) {
@@ -128,8 +142,46 @@ export class EmulatedNetwork {
     return l;
   }
 
+  /**
+   * Test only: sets (or, with null, clears) the fault hook that decides, frame by
+   * frame, what the network does with each frame sent (see FaultHook). Decode the
+   * bytes with wire.ts `decodeFrame` to pick a frame by type, offset or sequence.
+   */
+  setFaultHook(hook: FaultHook | null): void {
+    this.#fault = hook;
+  }
+
+  /**
+   * Asks the fault hook about a frame: true if it is dropped (counted as sent and
+   * lost). A duplicated frame's first copy is sent here; the caller sends the second
+   * right behind it.
+   */
+  #faulted(bytes: Uint8Array, from: number, to: number): boolean {
+    const action = this.#fault!(bytes, from, to);
+    if (action === "drop") {
+      this.stats.sent++;
+      this.stats.lost++;
+      return true;
+    }
+    if (action === "duplicate") {
+      // The first copy goes onto the link past the hook, and is only queued (as if a
+      // delivery were under way): the hook must see whatever its delivery sends.
+      const hook = this.#fault, delivering = this.#delivering; // the hook may have reset itself
+      this.#fault = null;
+      this.#delivering = true;
+      try {
+        this.send(from, to, bytes);
+      } finally {
+        this.#delivering = delivering;
+        this.#fault = hook;
+      }
+    }
+    return false;
+  }
+
   /** Sends a frame from node `from` to node `to`. */
   send(from: number, to: number, bytes: Uint8Array): void {
+    if (this.#fault !== null && this.#faulted(bytes, from, to)) return;
     this.stats.sent++;
     const link = this.#link(linkKey(from, to));
     if (link.loss > 0 && this.#random() < link.loss) {

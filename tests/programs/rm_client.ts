@@ -3,7 +3,8 @@
  * reported as one RESULT line {step, ...} with its value or its error code.
  *
  *   {op: "import", name, hint?, force?}          → {desc, size}
- *   {op: "write", desc?, off, data: number[], notify?, wait?}   → {seq} (waits for completion)
+ *   {op: "write", desc?, off, data: number[], notify?, wait?, ms?}   → {seq} (waits for
+ *                                                completion, up to ms: awaitRemote's default)
  *   {op: "block", desc?, off, count, fill}       → block WRITE of `count` bytes of `fill`
  *   {op: "read", desc?, off, count}              → {data: number[]}
  *   {op: "cas", desc?, off, old, new}            → {swapped}
@@ -56,7 +57,7 @@ export default function main(args: string[]): number {
         }
         case "write": {
           const seq = WRITE(desc, s.off, new Uint8Array(s.data), s.notify ?? false);
-          if (s.wait !== false) awaitRemote(before);
+          if (s.wait !== false) awaitRemote(before, s.ms);
           report({ step: i, seq });
           break;
         }

@@ -3,8 +3,9 @@
  * requested time interval has passed. The amount of time remaining is returned."
  *
  *   sig_wait timeout MS   nothing arrives: SigWait(MS) and SigWait(0) both give 0
- *   sig_wait early MS     a child signals ~DELAY ms after this process starts waiting
- *   sig_wait --poke SEG   (the child) waits for the flag word, pauses, signals word 8
+ *   sig_wait early MS     a child signals once the test has seen this process block
+ *                         in SigWait (the flag word goes 0 → 1 here, 1 → GO by the test)
+ *   sig_wait --poke SEG   (the child) waits for the flag word to be GO, signals word 8
  */
 
 import {
@@ -22,8 +23,10 @@ import {
 } from "../../userland/lib/mod.ts";
 import { report } from "./report.ts";
 
+/** The flag word's offset in the segment (the test finds the segment by its creator). */
 const FLAG = 128;
-const DELAY = 30;
+/** The flag's value once the test has seen the parent blocked in SigWait. */
+const GO = 2;
 
 function timeout(ms: number): number {
   const t0 = performance.now();
@@ -59,9 +62,7 @@ function early(ms: number): number {
 
 function poke(segment: number): number {
   const base = bind(segment, 0x2000_0000);
-  while (load32(base + FLAG) !== 1) { /* the parent is about to SigWait */ }
-  const until = performance.now() + DELAY;
-  while (performance.now() < until) { /* let the parent block */ }
+  while (load32(base + FLAG) !== GO) { /* the test has not yet seen the parent block */ }
   Signal(base + 8);
   return 0;
 }
