@@ -19,7 +19,8 @@ import { Sig } from "../kernel/abi/layout.ts";
 import { Sys } from "../kernel/abi/syscalls.ts";
 import type { KernelConfig } from "../kernel/kernel.ts";
 import type { Process } from "../kernel/proc/process.ts";
-import { decodeFrame, type Frame, FrameType } from "../kernel/net/wire.ts";
+import { FrameType } from "../kernel/net/wire.ts";
+import { decodeFrame, type Frame } from "../kernel/remote/memory_frames.ts";
 import { QUIET, until } from "./remote_helpers.ts";
 import { TestCluster, type TestNode, withCluster, withDeadline, withNode } from "./helpers.ts";
 

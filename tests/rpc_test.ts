@@ -12,7 +12,8 @@
  */
 
 import assert from "node:assert/strict";
-import { decodeFrame, FrameType } from "../kernel/net/wire.ts";
+import { FrameType } from "../kernel/net/wire.ts";
+import { decodeFrame } from "../kernel/remote/memory_frames.ts";
 import { Sig } from "../kernel/abi/layout.ts";
 import type { KernelConfig } from "../kernel/kernel.ts";
 import type { Process } from "../kernel/proc/process.ts";

@@ -145,7 +145,8 @@ export class EmulatedNetwork {
   /**
    * Test only: sets (or, with null, clears) the fault hook that decides, frame by
    * frame, what the network does with each frame sent (see FaultHook). Decode the
-   * bytes with wire.ts `decodeFrame` to pick a frame by type, offset or sequence.
+   * bytes (kernel/remote/memory_frames.ts `decodeFrame`) to pick a frame by type,
+   * offset or sequence.
    */
   setFaultHook(hook: FaultHook | null): void {
     this.#fault = hook;
