@@ -121,10 +121,11 @@ export class SpinPolicy {
     this.us = atUs * 2 > given ? Math.min(given * 2, this.maxUs) : Math.max(given, this.us);
   }
 
-  /** The timed spin ran out ("success": halved, 0 below 1 µs). */
+  /** The timed spin ran out ("success": halved, 0 below 1 µs; a look that
+   * failed leaves it at 0). */
   missed(): void {
-    if (this.adapt !== "success") return;
-    const half = this.#given / 2;
+    if (this.adapt !== "success" || this.#given <= 0) return;
+    const half = this.us === 0 ? 0 : this.#given / 2;
     this.us = half < 1 ? 0 : half;
     if (this.us === 0) this.#idle = 0;
   }
