@@ -182,9 +182,9 @@ const PROBES = 256;
 
 /**
  * Spins until `ready()` is true (returns true) or the policy's spin is spent
- * (false): `policy.count` probes, then its timed spin (`budget()`, or
- * `usOverride`, which the policy is not told about), telling the policy whether
- * the timed spin won. Never spins on a block-only node.
+ * (false): `policy.count` probes, then its timed spin (`budget()`), telling the
+ * policy whether the timed spin won. Never spins on a block-only node, unless
+ * `usOverride` is given: then it spins that long, timed only, and tells nobody.
  */
 export function spinUntil(
   policy: SpinPolicy,
@@ -192,9 +192,10 @@ export function spinUntil(
   quit?: () => boolean,
   usOverride?: number,
 ): boolean {
+  // A caller's own spin is its choice (a test spinning on a block-only node).
+  if (usOverride !== undefined) return spinFor(usOverride, ready, quit);
   if (!policy.on) return false;
   for (let i = policy.count; i > 0; i--) if (ready()) return true;
-  if (usOverride !== undefined) return spinFor(usOverride, ready, quit);
   const us = policy.budget();
   if (us <= 0) return false;
   const start = performance.now();
