@@ -144,8 +144,9 @@ export function trapReply(
 
 /**
  * The one spin-then-wait loop written inline rather than with spin.ts' helpers:
- * trap completion is the hottest wait (null-trap), and here a closure call per
- * probe measured slower (README, performance). Its count is the trap policy's.
+ * trap completion is the hottest wait (null-trap), and through the helper's
+ * closure it measured about 10% slower (README, Benchmarks: "Spinning"). Its
+ * count is the trap policy's, spin.trap.
  */
 function awaitCompletion(t: Int32Array): void {
   for (let i = SPIN; i > 0; i--) {
