@@ -380,7 +380,8 @@ export type EndpointHandler = (end: Endpoint, msg: Uint8Array) => void;
  * An event-driven server (002 §5.3): one thread serving every connection from the
  * asynchronous event queue. A connection's rx_ready Tripwire delivers an event;
  * the server dispatches it to the handler with that connection's end, and keeps
- * taking events until the queue is empty, then spins (15 µs) before it blocks. If
+ * taking events until the queue is empty, then spins before it blocks (the event
+ * policy of spin.ts: 15 µs, kept while it catches events, none when it does not). If
  * the queue ever overflowed (events are dropped and counted), it looks at every
  * connection. A client that closes its end lets the server's go (so does a
  * handler's send failing with EPIPE); so does one that died without closing: when
@@ -445,7 +446,7 @@ export class EventServer {
   serve(stop: () => boolean = () => false): void {
     while (!stop()) {
       drainSignals(); // its own signals (SIGTERM…) run here: waiting takes no trap
-      const e = waitEvent(100); // spinning 15 µs first, unless the node runs block-only
+      const e = waitEvent(100); // spinning first as spin.events says (none on block-only)
       const dropped = eventsDropped();
       if (dropped !== this.#dropped) {
         // The queue overflowed: some connection's event is lost. Look at all of them;

@@ -57,13 +57,13 @@ import {
   asHandler,
   drainSignals,
   inSignalHandler,
-  nap,
   removeSignalHandler,
   SignalHandler,
   signalPending,
   SigWait,
   spinBudgetUs,
 } from "../rt/signals.ts";
+import { pollUntil, spin, spinFor } from "../rt/spin.ts";
 
 const LINE = CACHE_LINE_SIZE;
 /** Message slots per channel. */
@@ -406,11 +406,14 @@ export class RpcClient {
     if (budget === 0) return;
     drainSignals(); // the last reply's signal, most likely: out of the way first
     if (this.#replied) return;
-    const until = performance.now() + budget / 1000;
-    do {
-      for (let i = 256; i > 0; i--) if (this.#takeReply(seq)) return;
-    } while (performance.now() < until && !signalPending());
+    this.#watchSeq = seq;
+    spinFor(budget, this.#replyHere, signalPending);
   }
+
+  /** The reply the spin watches for (made once: the spin allocates nothing). */
+  #watchSeq = 0;
+  readonly #replyHere = () => this.#takeReply(this.#watchSeq);
+  readonly #answerHere = () => this.#takeReply(this.#watchSeq) || this.#pollAccept();
 
   /** Takes the reply to `seq` from its slot if it is there, whole; true if it did. */
   #takeReply(seq: number): boolean {
@@ -437,10 +440,8 @@ export class RpcClient {
       SigWait(ms);
       return;
     }
-    const until = performance.now() + ms;
-    while (!this.#takeReply(seq) && !this.#pollAccept() && performance.now() < until) {
-      nap(0.05);
-    }
+    this.#watchSeq = seq;
+    pollUntil(spin.signals, this.#answerHere, ms, 0.05);
   }
 
   /** Looks for this client's ACCEPT in reply slot 0 (while in a handler). */
@@ -730,22 +731,29 @@ export class RpcServer {
     if (budget === 0 || !this.#connections.has(c.key)) return false;
     if (drainSignals() > 0 || this.#hot !== c) return true; // served something: look again
     const seq = nextSeq(c.lastSeq);
-    const slot = seq % RPC_SLOTS, w = c.reqWords;
-    const at = trailerWord(slot) + T.SEQ;
-    const until = performance.now() + budget / 1000;
-    do {
-      for (let i = 256; i > 0; i--) {
-        if (Atomics.load(w, at) !== seq) continue;
-        let taken = false;
-        asHandler(() => taken = this.#onCall(c, slot, true));
-        if (!taken) continue; // not all of it is here yet
-        c.watched = seq;
-        this.stats.watched++;
-        return true;
-      }
-    } while (performance.now() < until && !signalPending());
-    return false;
+    const slot = seq % RPC_SLOTS;
+    this.#next = c;
+    this.#nextSeq = seq;
+    this.#nextSlot = slot;
+    this.#nextAt = trailerWord(slot) + T.SEQ;
+    return spinFor(budget, this.#requestHere, signalPending);
   }
+
+  /** The request #watchNext's spin watches for (made once: the spin allocates nothing). */
+  #next: Connection | null = null;
+  #nextSeq = 0;
+  #nextSlot = 0;
+  #nextAt = 0;
+  readonly #requestHere = (): boolean => {
+    const c = this.#next!, seq = this.#nextSeq;
+    if (Atomics.load(c.reqWords, this.#nextAt) !== seq) return false;
+    let taken = false;
+    asHandler(() => taken = this.#onCall(c, this.#nextSlot, true));
+    if (!taken) return false; // not all of it is here yet
+    c.watched = seq;
+    this.stats.watched++;
+    return true;
+  };
 
   /** A CONNECT line completed at word `at` of the well-known channel. */
   #onConnect(at: number): void {

@@ -37,6 +37,7 @@ import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../../kernel/memory/page_table.ts";
 import { fifoCapacity, fifoCell, fifoPost } from "../../../kernel/signal/fifo_ring.ts";
 import { runtime } from "./runtime.ts";
+import { spin, spinUntil } from "./spin.ts";
 import { collectGrants, fifos, safePoint, slotDirectory, slotSegment, trap } from "./trap.ts";
 
 /** A signal handler receives the signalled address, translated into this process. */
@@ -46,7 +47,6 @@ export type FaultFunction = (vaddr: number, faultVaddr: number, access: number) 
 
 const F: Int32Array = runtime ? runtime.fifo : new Int32Array(Fifo.ENTRIES + FIFO_ENTRY_WORDS);
 const CAP = fifoCapacity(F);
-const SPIN = runtime ? runtime.spin : 0;
 const PT: Int32Array = runtime ? runtime.pageTable : new Int32Array(1024);
 const HARDWARE = runtime ? runtime.trap[Trap.SIGNAL_PATH] === SignalPath.HARDWARE : false;
 
@@ -276,19 +276,21 @@ export function SigWait(timeoutMs: number): number {
   // Spinning: producers need not notify. (Written only on a change: the line is ours.)
   if (F[Fifo.WAITING] !== 0) Atomics.store(F, Fifo.WAITING, 0);
   let woke = false; // woken soon after blocking
+  let sleptUs = 0;
   try {
     for (;;) {
       fromPeer = false;
       if (drainSignals() > 0) {
-        // Woken soon after giving up, by a process: a conversation; spin longer next time.
-        if (woke) {
-          spinUs = fromPeer ? Math.min(spinUs * 2 || SIGWAIT_SPIN_US, SIGWAIT_SPIN_MAX_US) : 0;
-        }
+        // Woken soon after giving up, by a process: a conversation; spin longer next
+        // time (a signal the kernel posted ends the timed spin: SPIN's comment).
+        if (woke) SPIN.blocked(sleptUs, true, fromPeer);
         return deadline < 0 ? timeoutMs : Math.max(0, deadline - performance.now());
       }
       // Spin on the next entry; TAIL (the producers' line) is read only to block.
       const head = F[Fifo.HEAD];
-      if (SPIN > 0 && spinFor(head, fifoCell(CAP, head))) continue;
+      watchCell = fifoCell(CAP, head);
+      watchWant = (head + 1) | 0;
+      if (spinUntil(SPIN, cellPublished)) continue;
       const tail = Atomics.load(F, Fifo.TAIL);
       if (tail !== head) {
         skipIfAbandoned();
@@ -301,9 +303,9 @@ export function SigWait(timeoutMs: number): number {
       if (Atomics.load(F, Fifo.TAIL) === tail) {
         const slept = performance.now();
         const r = Atomics.wait(F, Fifo.TAIL, tail, left);
-        woke = r !== "timed-out" &&
-          (performance.now() - slept) * 1000 < Math.max(4 * spinUs, SIGWAIT_SOON_US);
-        if (!woke) spinUs = 0;
+        sleptUs = (performance.now() - slept) * 1000;
+        woke = r !== "timed-out" && sleptUs < Math.max(4 * SPIN.us, SPIN.soonUs);
+        if (!woke) SPIN.reset();
       }
       Atomics.store(F, Fifo.WAITING, 0);
     }
@@ -315,11 +317,11 @@ export function SigWait(timeoutMs: number): number {
 }
 
 /**
- * How long SigWait spins before it blocks. At rest, the process's spin count
- * (KernelConfig.processSpin: a few µs; 0 turns spinning off altogether). A wait
- * that had to block and was woken soon after (within SIGWAIT_SOON_US, or four spin
- * times) by a signal another process posted starts a timed spin of SIGWAIT_SPIN_US
- * and doubles it on each such wake-up, up to SIGWAIT_SPIN_MAX_US: a peer is
+ * How long SigWait spins before it blocks: the runtime's signal policy (spin.ts).
+ * At rest, the process's spin count (KernelConfig.processSpin: a few µs; 0 turns
+ * spinning off altogether). A wait that had to block and was woken soon after
+ * (within 500 µs, or four spin times) by a signal another process posted starts a
+ * timed spin of 50 µs and doubles it on each such wake-up, up to 1 ms: a peer is
  * answering us, and a futex wake-up costs 20 to 200 µs on a VM, far more than an
  * RPC. Any other wait ends the timed spin. Two processes exchanging messages thus
  * stay awake and meet within a microsecond, while a process woken now and then
@@ -328,29 +330,18 @@ export function SigWait(timeoutMs: number): number {
  * and on two cores a long spin would take its place (the software path, remote
  * notifications, the name clerk).
  */
-const SIGWAIT_SPIN_US = 50;
-const SIGWAIT_SPIN_MAX_US = 1_000;
-const SIGWAIT_SOON_US = 500;
-/** The timed part of the spin, in µs (0: the spin count only). */
-let spinUs = 0;
+const SPIN = spin.signals;
 /** Set when a signal posted by another process (not by the kernel) is taken. */
 let fromPeer = false;
 
 /**
- * Spins until the entry at position `head` is published in its cell, word `cell`
- * (true), or the spin time is up. It watches the cell, not TAIL: the publishing
- * store is the one cache line a signal must move.
+ * The spin's condition: the entry SigWait waits for is published in its cell. It
+ * watches the cell, not TAIL: the publishing store is the one cache line a signal
+ * must move. (Module state, not a closure per wait: the wait allocates nothing.)
  */
-function spinFor(head: number, cell: number): boolean {
-  const want = (head + 1) | 0;
-  for (let i = SPIN; i > 0; i--) if (Atomics.load(F, cell) === want) return true;
-  if (spinUs === 0) return false;
-  const until = performance.now() + spinUs / 1000;
-  do {
-    for (let i = 256; i > 0; i--) if (Atomics.load(F, cell) === want) return true;
-  } while (performance.now() < until);
-  return false;
-}
+let watchCell = 0;
+let watchWant = 0;
+const cellPublished = () => Atomics.load(F, watchCell) === watchWant;
 
 /**
  * Runs `fn` as if it were a signal handler: signals that arrive meanwhile (on
@@ -372,7 +363,7 @@ export function asHandler(fn: () => void): void {
  * conversation with this one (and never when this process does not spin).
  */
 export function spinBudgetUs(): number {
-  return SPIN > 0 ? spinUs : 0;
+  return SPIN.spins ? SPIN.us : 0;
 }
 
 /** True if a signal is waiting to be handled (one load of this process's FIFO). */

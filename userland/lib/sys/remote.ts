@@ -22,6 +22,7 @@ import { LookupFlag, NO_HINT } from "../../../kernel/abi/names.ts";
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { putData, trap, trapPage, trapReply } from "../rt/trap.ts";
+import { spin, waitUntil } from "../rt/spin.ts";
 
 const MREGS = new Uint8Array(trapPage().buffer, MREGS_OFFSET, MREGS_BYTES);
 const MREGS_WORDS = new Int32Array(trapPage().buffer, MREGS_OFFSET, MREGS_BYTES / 4);
@@ -173,26 +174,24 @@ export function remoteStatus(): { errors: number; errno: number } {
  */
 export function awaitRemote(before: RemoteCounters, timeoutMs = 5_000): void {
   const t = trapPage();
-  const done = (before.done + 1) | 0;
-  const errorsBefore = before.errors;
-  let deadline = -1;
-  for (let spins = 0;; spins++) {
-    const now = Atomics.load(t, Trap.REMOTE_DONE);
-    if (((now - done) | 0) >= 0) return;
-    if (Atomics.load(t, Trap.REMOTE_ERRORS) !== errorsBefore) {
-      throw new SysError(Atomics.load(t, Trap.REMOTE_ERRNO), "remote request");
-    }
-    if (spins < SPIN) continue;
-    if (deadline < 0) deadline = performance.now() + timeoutMs;
-    const left = deadline - performance.now();
-    if (left <= 0) {
-      throw new SysError(Errno.ETIMEDOUT, "remote request", `no answer in ${timeoutMs} ms`);
-    }
-    Atomics.wait(t, Trap.REMOTE_DONE, now, left);
+  awaitedDone = (before.done + 1) | 0;
+  awaitedErrors = before.errors;
+  // The spin follows the node's policy (none on a block-only node), then it blocks
+  // on the counter; the kernel wakes it on every completion, errors included.
+  if (!waitUntil(spin.remote, t, Trap.REMOTE_DONE, remoteAnswered, timeoutMs)) {
+    throw new SysError(Errno.ETIMEDOUT, "remote request", `no answer in ${timeoutMs} ms`);
   }
+  if (((Atomics.load(t, Trap.REMOTE_DONE) - awaitedDone) | 0) >= 0) return;
+  throw new SysError(Atomics.load(t, Trap.REMOTE_ERRNO), "remote request");
 }
 
-const SPIN = 2_000;
+/** What awaitRemote waits for (module state: the wait allocates nothing). */
+let awaitedDone = 0;
+let awaitedErrors = 0;
+const TP = trapPage();
+const remoteAnswered = () =>
+  ((Atomics.load(TP, Trap.REMOTE_DONE) - awaitedDone) | 0) >= 0 ||
+  Atomics.load(TP, Trap.REMOTE_ERRORS) !== awaitedErrors;
 
 /** Pins the pages of [vaddr, vaddr+len) resident; returns how many pages. */
 export function pin(vaddr: number, len: number): number {

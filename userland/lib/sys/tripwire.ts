@@ -31,13 +31,10 @@ import {
   TripwireFlag,
 } from "../../../kernel/abi/layout.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
-import { runtime } from "../rt/runtime.ts";
 import { collectGrants, events, trap } from "../rt/trap.ts";
+import { spin, spinUntil, waitUntil } from "../rt/spin.ts";
 
 const used = new Uint8Array(MAX_TRIPWIRES);
-const SPIN = runtime ? runtime.spin : 0;
-/** A wait's spin before it blocks: 002 §5.3's 15 µs, none on a block-only node. */
-const DEFAULT_SPIN_US = SPIN > 0 ? 15 : 0;
 
 /** Takes a free Tripwire id (0 .. 4095); throws ENOSPC when all are taken. */
 export function allocTripwire(): number {
@@ -104,27 +101,24 @@ export function clearTripwire(id: number): void {
 }
 
 /**
- * Waits up to `timeoutMs` for Tripwire `id` to fire, spinning for `spinUs` first
- * (by default 15 µs; none when the node runs block-only); returns true if it has.
- * No system call: it blocks on the word of its bit.
+ * Waits up to `timeoutMs` for Tripwire `id` to fire, spinning first; returns true
+ * if it has. The spin is the runtime's Tripwire policy (spin.ts): 002 §5.3's 15 µs
+ * at rest, longer while the other side answers soon after a wait blocks, none when
+ * the node runs block-only; `spinUs` fixes it instead. No system call: it blocks
+ * on the word of its bit.
  */
-export function waitTripwire(id: number, timeoutMs: number, spinUs = DEFAULT_SPIN_US): boolean {
-  const p = page(), word = EventPage.BITMAP + (id >>> 5), bit = 1 << (id & 31);
-  if (spinUs > 0) {
-    const until = performance.now() + spinUs / 1000;
-    do {
-      for (let i = 0; i < 256; i++) if (Atomics.load(p, word) & bit) return true;
-    } while (performance.now() < until);
-  }
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const v = Atomics.load(p, word);
-    if (v & bit) return true;
-    const left = deadline - performance.now();
-    if (left <= 0) return false;
-    Atomics.wait(p, word, v, left);
-  }
+export function waitTripwire(id: number, timeoutMs: number, spinUs?: number): boolean {
+  wirePage = page();
+  wireWord = EventPage.BITMAP + (id >>> 5);
+  wireBit = 1 << (id & 31);
+  return waitUntil(spin.tripwire, wirePage, wireWord, wireFired, timeoutMs, spinUs);
 }
+
+/** What waitTripwire waits for (module state: the wait allocates nothing). */
+let wirePage: Int32Array = new Int32Array(1);
+let wireWord = 0;
+let wireBit = 0;
+const wireFired = () => (Atomics.load(wirePage, wireWord) & wireBit) !== 0;
 
 /**
  * Tries `attempt` until it gives a result (anything but null) or `timeoutMs` has
@@ -198,31 +192,30 @@ export function nextEvent(): QueuedEvent | null {
 }
 
 /**
- * Takes the next event, waiting up to `timeoutMs` for one: it spins for `spinUs`
- * before it blocks (by default 15 µs, as 002 §5.3's server; none when the node
- * runs block-only). Returns null on timeout. No trap: it blocks on the queue's
- * tail word, which the kernel notifies. (`eventWaitCounts` counts a wait that
- * slept as blocked, one that found or spun its event as not.)
+ * Takes the next event, waiting up to `timeoutMs` for one: it spins before it
+ * blocks, as the runtime's event policy says (spin.ts: 15 µs at rest, as 002
+ * §5.3's server; longer while events come soon after a wait blocks, so a server
+ * under load does not pay a wake-up per request; none when the node runs
+ * block-only); `spinUs` fixes the spin instead. Returns null on timeout. No trap:
+ * it blocks on the queue's tail word, which the kernel notifies.
+ * (`eventWaitCounts` counts a wait that slept as blocked, one that found or spun
+ * its event as not.)
  */
-export function waitEvent(timeoutMs: number, spinUs = DEFAULT_SPIN_US): QueuedEvent | null {
+export function waitEvent(timeoutMs: number, spinUs?: number): QueuedEvent | null {
   let e = nextEvent();
   if (e) {
     waits.spun++;
     return e;
   }
   const p = page();
-  if (spinUs > 0) {
-    const until = performance.now() + spinUs / 1000;
-    do {
-      for (let i = 0; i < 64; i++) {
-        if ((e = nextEvent())) {
-          waits.spun++;
-          return e;
-        }
-      }
-    } while (performance.now() < until);
+  if (spinUntil(spin.events, eventTaken, undefined, spinUs)) {
+    e = taken;
+    taken = null;
+    waits.spun++;
+    return e;
   }
-  const deadline = performance.now() + timeoutMs;
+  const start = performance.now();
+  const deadline = start + timeoutMs;
   for (let slept = false;;) {
     const tail = Atomics.load(p, EventPage.TAIL);
     Atomics.store(p, EventPage.WAITING, 1);
@@ -234,8 +227,14 @@ export function waitEvent(timeoutMs: number, spinUs = DEFAULT_SPIN_US): QueuedEv
     Atomics.wait(p, EventPage.TAIL, tail, left);
   }
   Atomics.store(p, EventPage.WAITING, 0);
-  return e ?? nextEvent();
+  e ??= nextEvent();
+  if (spinUs === undefined) spin.events.blocked((performance.now() - start) * 1000, e !== null);
+  return e;
 }
+
+/** The event waitEvent's spin took (module state: the spin allocates no closure). */
+let taken: QueuedEvent | null = null;
+const eventTaken = () => (taken = nextEvent()) !== null;
 
 /** Events the kernel dropped because the queue was full. */
 export function eventsDropped(): number {
