@@ -2,7 +2,7 @@
  * The exec server: starts programs on this node for processes on other nodes. It
  * exports a segment named "exec.NODE" (writable by anyone in the cluster, notify on
  * request) and waits; a client writes a request there with one block WRITE with
- * the notify bit (userland/lib/exec.ts), and the notification transfers control
+ * the notify bit (userland/lib/sys/exec.ts), and the notification transfers control
  * here: the server reads the request and spawns the program. Started by init.
  *
  * Request layout: word 0 the length of the JSON that follows, {program, args}.

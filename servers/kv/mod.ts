@@ -1,12 +1,12 @@
 /**
  * The key-value server: string keys and values in this process's memory, served by
- * RPC (userland/lib/rpc.ts, 001 §4) under the service name "kv" (or the first
+ * RPC (userland/lib/ipc/rpc.ts, 001 §4) under the service name "kv" (or the first
  * argument). It is built only on userland/lib; its client is userland/programs/kv.ts.
  *
  *   run servers/kv/mod.ts [SERVICE] &       (from the shell; `on NODE servers/kv/mod.ts`
  *                                            starts it on another node)
  *
- * Stubs and formats (userland/lib/kv_protocol.ts has the constants and the marshalling;
+ * Stubs and formats (protocol.ts beside this file has the constants and the marshalling;
  * integers little-endian, strings UTF-8, keys 1–64 bytes, values up to 1950 bytes):
  *
  *   GET   = 1   key                          → [u8 found] value

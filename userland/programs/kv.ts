@@ -1,5 +1,5 @@
 /**
- * kv: the key-value server's client (servers/kv/, protocol in userland/lib/kv_protocol.ts).
+ * kv: the key-value server's client (servers/kv/, protocol in servers/kv/protocol.ts).
  *
  *   kv [--node N] [--service NAME] [--timeout MS] get KEY
  *   kv [options] put KEY VALUE...      (the words after KEY, joined by spaces)
