@@ -101,6 +101,7 @@ export {
   awaitRemote,
   CAS,
   clerkAttach,
+  closeDescriptor,
   type ExportOptions,
   exportSegment,
   type ImportOptions,
