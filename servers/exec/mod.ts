@@ -29,20 +29,6 @@ import {
 } from "../../userland/lib/mod.ts";
 import { EXEC_REQUEST_BYTES, execName } from "../../userland/lib/sys/exec.ts";
 
-/** Exports, retrying while the node's name clerk is still starting. */
-function exportWhenReady(segment: number, name: string): void {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    try {
-      exportSegment(segment, name, Rights.READ | Rights.WRITE);
-      return;
-    } catch (e) {
-      if (!(e instanceof SysError) || e.code !== "EIO" || performance.now() > deadline) throw e;
-      SigWait(10);
-    }
-  }
-}
-
 export default function main(): number {
   const segment = CreateSegment(
     EXEC_REQUEST_BYTES,
@@ -56,7 +42,9 @@ export default function main(): number {
     const len = Math.min(load32(base), EXEC_REQUEST_BYTES - 4);
     requests.push(new TextDecoder().decode(read(base + 4, len)));
   });
-  exportWhenReady(segment, execName(nodeId()));
+  // Ready once exported: init and startOn wait for the name. While the node's name
+  // clerk is still starting, the kernel holds the export until it has attached.
+  exportSegment(segment, execName(nodeId()), Rights.READ | Rights.WRITE);
   for (;;) {
     SigWait(1_000);
     for (let text = requests.shift(); text !== undefined; text = requests.shift()) {

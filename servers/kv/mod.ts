@@ -35,23 +35,9 @@ import {
   Sig,
   signalAddress,
   SignalHandler,
-  SigWait,
   SysError,
 } from "../../userland/lib/mod.ts";
 import { type Procedure, RpcServer } from "../../userland/lib/ipc/rpc.ts";
-
-/** Creates the server, retrying while the node's name clerk is still starting. */
-function start(service: string, procedures: Record<number, Procedure>): RpcServer {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    try {
-      return new RpcServer(service, procedures);
-    } catch (e) {
-      if (!(e instanceof SysError) || e.code !== "EIO" || performance.now() > deadline) throw e;
-      SigWait(10);
-    }
-  }
-}
 
 export default function main(): number {
   const service = args()[0] ?? KV_SERVICE;
@@ -106,7 +92,9 @@ export default function main(): number {
 
   let server: RpcServer;
   try {
-    server = self.server = start(service, procedures);
+    // Exports rpc.SERVICE: while the node's name clerk is still starting, the kernel
+    // holds the export until it has attached.
+    server = self.server = new RpcServer(service, procedures);
   } catch (e) {
     if (!(e instanceof SysError) || e.code !== "EEXIST") throw e;
     println(`kv: a server "${service}" already runs on node ${nodeId()}`);

@@ -121,6 +121,7 @@ export {
   writeInhibit,
 } from "./sys/remote.ts";
 export { EXEC_REQUEST_BYTES, execName, startOn } from "./sys/exec.ts";
+export { waitForName } from "./sys/names.ts";
 export {
   dmaFlush,
   dmaIdle,
