@@ -8,9 +8,10 @@
  *   ipc/ (RPC, endpoints, queues); a layer imports only itself and those below;
  * - a server (servers/NAME/) imports userland/lib and its own folder, never another
  *   server's files; a program (userland/programs/) imports userland/lib, its own
- *   folder and a server's protocol (servers/NAME/protocol.ts), nothing else of a
- *   server; neither uses message passing. Tests and test programs may import a
- *   server's protocol too (they are clients); the rule does not bind them.
+ *   folder, a server's protocol (servers/NAME/protocol.ts) and the table of
+ *   servers init starts (servers/table.ts), nothing else of a server; neither uses
+ *   message passing. Tests and test programs may import a server's protocol too
+ *   (they are clients); the rule does not bind them.
  */
 
 import assert from "node:assert/strict";
@@ -130,13 +131,14 @@ Deno.test("userland/lib/mod.ts exports every public name of sys/ and ipc/", () =
   }
 });
 
-/** A server's protocol, which its clients may import. */
-const SERVER_PROTOCOL = /^servers\/[^/]+\/protocol\.ts$/;
+/** What of servers/ a program may import: a server's protocol, and init the servers' table. */
+const SERVER_PROTOCOL = /^servers\/(?:[^/]+\/protocol|table)\.ts$/;
 
 /**
  * The imports of `paths` (servers and programs) that break the layout: a server
  * (servers/NAME/...) imports userland/lib and servers/NAME/ only; a program imports
- * userland/lib, userland/programs/ and servers' protocol.ts files only.
+ * userland/lib, userland/programs/, servers' protocol.ts files and the table of
+ * servers init reads (servers/table.ts) only.
  */
 function serverViolations(paths: string[], source = read): string[] {
   const out: string[] = [];
