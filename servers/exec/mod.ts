@@ -12,6 +12,8 @@
 import {
   bind,
   CreateSegment,
+  EXEC_REQUEST_BYTES,
+  execName,
   exportSegment,
   load32,
   nodeId,
@@ -27,7 +29,6 @@ import {
   SysError,
   wait,
 } from "../../userland/lib/mod.ts";
-import { EXEC_REQUEST_BYTES, execName } from "../../userland/lib/sys/exec.ts";
 
 export default function main(): number {
   const segment = CreateSegment(

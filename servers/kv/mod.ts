@@ -32,12 +32,13 @@ import {
   args,
   nodeId,
   println,
+  type Procedure,
+  RpcServer,
   Sig,
   signalAddress,
   SignalHandler,
   SysError,
 } from "../../userland/lib/mod.ts";
-import { type Procedure, RpcServer } from "../../userland/lib/ipc/rpc.ts";
 
 export default function main(): number {
   const service = args()[0] ?? KV_SERVICE;

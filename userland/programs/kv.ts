@@ -23,8 +23,7 @@ import {
   KV_SERVICE,
   KvStub,
 } from "../../servers/kv/protocol.ts";
-import { print, println, SysError } from "../lib/mod.ts";
-import { RpcClient } from "../lib/ipc/rpc.ts";
+import { print, println, RpcClient, SysError } from "../lib/mod.ts";
 
 const USAGE = "usage: kv [--node N] [--service NAME] [--timeout MS] " +
   "get KEY | put KEY VALUE... | del KEY | list | stats";
