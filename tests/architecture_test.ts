@@ -74,6 +74,21 @@ Deno.test("userland/lib imports only the ABI and the shared emulated hardware", 
   }
 });
 
+Deno.test("every userland/lib path the README names exists (old paths as re-exports)", () => {
+  const readme = read("README.md");
+  const named = new Set<string>();
+  for (const [, p] of readme.matchAll(/`userland\/lib\/([\w/]+\.ts)`/g)) named.add(p);
+  for (const [, p] of readme.matchAll(/"\.\.\/lib\/([\w/]+\.ts)"/g)) named.add(p);
+  assert.ok(named.has("rpc.ts") && named.has("mod.ts"), [...named].join(" "));
+  for (const p of named) {
+    const path = `userland/lib/${p}`;
+    assert.doesNotThrow(() => Deno.statSync(new URL(path, ROOT)), `${path} is gone`);
+  }
+  for (const [shim, target] of [["rpc.ts", "ipc/rpc.ts"], ["dqueue.ts", "ipc/dqueue.ts"]]) {
+    assert.ok(read(`userland/lib/${shim}`).includes(`export * from "./${target}";`), shim);
+  }
+});
+
 /** userland/lib's layers, lowest first; files directly in userland/lib are on top. */
 const LAYERS = ["userland/lib/rt", "userland/lib/sys", "userland/lib/ipc", "userland/lib"];
 
