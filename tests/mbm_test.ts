@@ -571,7 +571,7 @@ Deno.test("attach() refuses an unknown descriptor, a NORMAL segment (local or re
 
 Deno.test({
   name: "a line left open when its segment is unbound never reaches what is bound there next",
-  // userland/lib/mmu.ts once named open lines by virtual address, so a stale line
+  // userland/lib/rt/mmu.ts once named open lines by virtual address, so a stale line
   // landed in another segment bound at the same address; they are named physically
   // now, and unbind/release discard the segment's open lines.
   fn: async () => {

@@ -1,5 +1,5 @@
 /**
- * RPC on memory-based messaging (001 §4, userland/lib/rpc.ts): correctness locally
+ * RPC on memory-based messaging (001 §4, userland/lib/ipc/rpc.ts): correctness locally
  * and across nodes on both signal paths, the transport under injected signal loss
  * and link loss (retransmission, at-most-once execution), a server killed mid-call
  * (ETIMEDOUT, never a hang), a message overwritten in its channel (the checksum

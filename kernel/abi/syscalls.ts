@@ -1,7 +1,7 @@
 /**
  * The system-call table: the one source of truth for the trap ABI. The kernel's
  * dispatch (kernel/trap/dispatch.ts) looks handlers up by `name`, the userland stubs
- * (userland/lib/syscalls.ts) trap with `no`, and the README's API table is this list.
+ * (userland/lib/sys/) trap with `no`, and the README's API table is this list.
  *
  * Arguments travel in the trap page's argument words as 32-bit integers; strings and
  * records travel in the data area (`data`: what the call reads from it and/or writes

@@ -2,7 +2,7 @@
  * The host layer's process host: each process is a Deno Worker with
  * `permissions: "none"` (it cannot touch files, network, environment or
  * subprocesses), whose main module is a stub importing the runtime's entry
- * (userland/lib/process_entry.ts) and the program.
+ * (userland/lib/rt/process_entry.ts) and the program.
  *
  * The only messages ever sent to a worker are the kernel's hand-over of memory: the
  * boot message (its trap page, FIFO, page table and doorbell) and, on its memory

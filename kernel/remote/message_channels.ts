@@ -20,7 +20,7 @@
  * Best effort by design: no acknowledgement, no retransmission, no ordering beyond
  * the link's. A lost unit is lost whole; a unit is never deposited in part, so a
  * reader never sees a torn line. Reliability is the business of the protocols built
- * on top (userland/lib/rpc.ts), as the paper argues.
+ * on top (userland/lib/ipc/rpc.ts), as the paper argues.
  *
  * Nothing from the network is trusted: the owner takes units only from members
  * whose export allows writing, a replica only from its owner, and a unit must be

@@ -3,7 +3,7 @@
  * and binding a message segment that lives on another node.
  *
  * `unit_complete` is what the emulated memory system cannot do by itself. The
- * process's MMU detects the store that writes the last byte of a unit (userland/lib/
+ * process's MMU detects the store that writes the last byte of a unit (userland/lib/rt/
  * mmu.ts); on the software path it always traps here, and the kernel maps the
  * address, queues the signal and wakes the receivers (the paper's software-only
  * implementation, 001 §5.1). On the hardware path the MMU posts the signal into the

@@ -1,6 +1,6 @@
 /**
  * Address-valued signals (001 §3.1.1): SignalHandler and Signal. SigWait needs no
- * trap: the process waits on its own FIFO page (userland/lib/signals.ts).
+ * trap: the process waits on its own FIFO page (userland/lib/rt/signals.ts).
  *
  * Delivery maps the sender's address to (segment, offset) through its bindings, then
  * for every binding of that segment computes the receiver's own address for the

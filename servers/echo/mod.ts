@@ -8,8 +8,7 @@
  * service "echo" by default until SIGTERM.
  */
 
-import { println, Sig, signalAddress, SignalHandler } from "../../userland/lib/mod.ts";
-import { EventServer } from "../../userland/lib/ipc/endpoint.ts";
+import { EventServer, println, Sig, signalAddress, SignalHandler } from "../../userland/lib/mod.ts";
 
 const EMPTY = new Uint8Array(0);
 

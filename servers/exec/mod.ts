@@ -2,7 +2,7 @@
  * The exec server: starts programs on this node for processes on other nodes. It
  * exports a segment named "exec.NODE" (writable by anyone in the cluster, notify on
  * request) and waits; a client writes a request there with one block WRITE with
- * the notify bit (userland/lib/exec.ts), and the notification transfers control
+ * the notify bit (userland/lib/sys/exec.ts), and the notification transfers control
  * here: the server reads the request and spawns the program. Started by init.
  *
  * Request layout: word 0 the length of the JSON that follows, {program, args}.
@@ -12,6 +12,8 @@
 import {
   bind,
   CreateSegment,
+  EXEC_REQUEST_BYTES,
+  execName,
   exportSegment,
   load32,
   nodeId,
@@ -27,21 +29,6 @@ import {
   SysError,
   wait,
 } from "../../userland/lib/mod.ts";
-import { EXEC_REQUEST_BYTES, execName } from "../../userland/lib/sys/exec.ts";
-
-/** Exports, retrying while the node's name clerk is still starting. */
-function exportWhenReady(segment: number, name: string): void {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    try {
-      exportSegment(segment, name, Rights.READ | Rights.WRITE);
-      return;
-    } catch (e) {
-      if (!(e instanceof SysError) || e.code !== "EIO" || performance.now() > deadline) throw e;
-      SigWait(10);
-    }
-  }
-}
 
 export default function main(): number {
   const segment = CreateSegment(
@@ -56,7 +43,9 @@ export default function main(): number {
     const len = Math.min(load32(base), EXEC_REQUEST_BYTES - 4);
     requests.push(new TextDecoder().decode(read(base + 4, len)));
   });
-  exportWhenReady(segment, execName(nodeId()));
+  // Ready once exported: init and startOn wait for the name. While the node's name
+  // clerk is still starting, the kernel holds the export until it has attached.
+  exportSegment(segment, execName(nodeId()), Rights.READ | Rights.WRITE);
   for (;;) {
     SigWait(1_000);
     for (let text = requests.shift(); text !== undefined; text = requests.shift()) {

@@ -1,12 +1,12 @@
 /**
  * The key-value server: string keys and values in this process's memory, served by
- * RPC (userland/lib/rpc.ts, 001 §4) under the service name "kv" (or the first
+ * RPC (userland/lib/ipc/rpc.ts, 001 §4) under the service name "kv" (or the first
  * argument). It is built only on userland/lib; its client is userland/programs/kv.ts.
  *
  *   run servers/kv/mod.ts [SERVICE] &       (from the shell; `on NODE servers/kv/mod.ts`
  *                                            starts it on another node)
  *
- * Stubs and formats (userland/lib/kv_protocol.ts has the constants and the marshalling;
+ * Stubs and formats (protocol.ts beside this file has the constants and the marshalling;
  * integers little-endian, strings UTF-8, keys 1–64 bytes, values up to 1950 bytes):
  *
  *   GET   = 1   key                          → [u8 found] value
@@ -32,26 +32,13 @@ import {
   args,
   nodeId,
   println,
+  type Procedure,
+  RpcServer,
   Sig,
   signalAddress,
   SignalHandler,
-  SigWait,
   SysError,
 } from "../../userland/lib/mod.ts";
-import { type Procedure, RpcServer } from "../../userland/lib/ipc/rpc.ts";
-
-/** Creates the server, retrying while the node's name clerk is still starting. */
-function start(service: string, procedures: Record<number, Procedure>): RpcServer {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    try {
-      return new RpcServer(service, procedures);
-    } catch (e) {
-      if (!(e instanceof SysError) || e.code !== "EIO" || performance.now() > deadline) throw e;
-      SigWait(10);
-    }
-  }
-}
 
 export default function main(): number {
   const service = args()[0] ?? KV_SERVICE;
@@ -106,7 +93,9 @@ export default function main(): number {
 
   let server: RpcServer;
   try {
-    server = self.server = start(service, procedures);
+    // Exports rpc.SERVICE: while the node's name clerk is still starting, the kernel
+    // holds the export until it has attached.
+    server = self.server = new RpcServer(service, procedures);
   } catch (e) {
     if (!(e instanceof SysError) || e.code !== "EEXIST") throw e;
     println(`kv: a server "${service}" already runs on node ${nodeId()}`);

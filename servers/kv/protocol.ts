@@ -18,7 +18,7 @@
  * malformed request fails the call (the client sees EIO with the server's message).
  */
 
-import { RPC_MAX_PAYLOAD } from "../../userland/lib/ipc/rpc.ts";
+import { RPC_MAX_PAYLOAD } from "../../userland/lib/mod.ts";
 
 /** The service name the server exports (`rpc.kv`) unless told otherwise. */
 export const KV_SERVICE = "kv";

@@ -1,5 +1,5 @@
 /**
- * The DMA queue (userland/lib/dma.ts, 002 §3.4) between two nodes: remote WRITEs
+ * The DMA queue (userland/lib/sys/dma.ts, 002 §3.4) between two nodes: remote WRITEs
  * posted to a ring shared with the kernel, with no trap per request.
  *
  *   dma_node owner SIZE        node 0: exports a SIZE-byte segment as "dma", reports

@@ -1,5 +1,5 @@
 /**
- * The distributed queue (userland/lib/dqueue.ts) between two nodes.
+ * The distributed queue (userland/lib/ipc/dqueue.ts) between two nodes.
  *
  *   dq_node recv NAME SLOTS BYTES N   node 0: makes the queue, waits for its sender,
  *                                     reports {ready}, takes N messages and reports

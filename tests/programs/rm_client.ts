@@ -12,6 +12,7 @@
  *   {op: "counters"}                             → remoteCounters()
  *   {op: "nowait-write", desc?, off, data}       → issues and returns at once: {seq, done}
  *   {op: "sleep-until-errors", n}                → waits until n error completions
+ *   {op: "close", desc?}                         → closeDescriptor: {closed: desc}
  *
  * `desc` defaults to the last imported descriptor.
  */
@@ -20,6 +21,7 @@ import {
   awaitRemote,
   bind,
   CAS,
+  closeDescriptor,
   CreateSegment,
   importSegment,
   load32,
@@ -45,6 +47,10 @@ export default function main(args: string[]): number {
     try {
       const before = remoteCounters();
       switch (s.op) {
+        case "close":
+          closeDescriptor(desc);
+          report({ step: i, closed: desc });
+          break;
         case "import": {
           const r = importSegment(s.name, {
             hint: s.hint,

@@ -1,6 +1,11 @@
 /**
  * userland/lib: the one runtime every process imports: system calls, the MMU, and
- * address-valued signals. Programs and servers use exactly this API.
+ * address-valued signals, and the transports built on them (RPC, endpoints,
+ * distributed queues). Programs and servers use exactly this API.
+ *
+ * Layers: rt/ is the runtime core (the trap path, the MMU, signals, the process
+ * entry), sys/ the system-call stubs on it, ipc/ the transports on those. Each
+ * layer imports only the ones below it; this file is the one import for programs.
  *
  * @example
  * ```ts
@@ -32,7 +37,8 @@ export {
   unitBytes,
 } from "../../kernel/abi/layout.ts";
 export { Errno, SysError } from "../../kernel/abi/errors.ts";
-export { Sys } from "../../kernel/abi/syscalls.ts";
+export { ConsoleRead, INFO_KIND_NAMES, InfoKind, Sys } from "../../kernel/abi/syscalls.ts";
+export { LookupFlag, NO_HINT, WellKnown } from "../../kernel/abi/names.ts";
 export {
   allocate,
   attach,
@@ -80,11 +86,14 @@ export {
 } from "./sys/process.ts";
 export {
   drainSignals,
+  type FaultFunction,
   nap,
   removeSignalHandler,
   Signal,
   signalCounters,
+  type SignalFunction,
   SignalHandler,
+  signalPending,
   SigWait,
 } from "./rt/signals.ts";
 export { trap, trapPage, trapReply } from "./rt/trap.ts";
@@ -92,12 +101,16 @@ export {
   awaitRemote,
   CAS,
   clerkAttach,
+  closeDescriptor,
+  type ExportOptions,
   exportSegment,
+  type ImportOptions,
   importSegment,
   importWellKnown,
   nodeId,
   pin,
   READ,
+  type RemoteCounters,
   remoteCounters,
   remoteStatus,
   revoke,
@@ -107,7 +120,8 @@ export {
   writeBlock,
   writeInhibit,
 } from "./sys/remote.ts";
-export { execName, startOn } from "./sys/exec.ts";
+export { EXEC_REQUEST_BYTES, execName, startOn } from "./sys/exec.ts";
+export { waitForName } from "./sys/names.ts";
 export {
   dmaFlush,
   dmaIdle,
@@ -116,6 +130,7 @@ export {
   dmaWrite,
   dmaWrite32,
   dmaWriteBlock,
+  POSTED,
 } from "./sys/dma.ts";
 export {
   allocTripwire,
@@ -132,6 +147,22 @@ export {
   tripwireFired,
   type TripwireTarget,
   unregisterSignalEvents,
+  untilTripwire,
   waitEvent,
   waitTripwire,
 } from "./sys/tripwire.ts";
+export {
+  type Procedure,
+  RawChannel,
+  RPC_MAX_PAYLOAD,
+  RPC_SLOT_BYTES,
+  RPC_SLOTS,
+  RpcClient,
+  RpcKind,
+  type RpcOptions,
+  RpcServer,
+  type RpcStats,
+  sequenceAfter,
+} from "./ipc/rpc.ts";
+export { connectEndpoint, Endpoint, type EndpointHandler, EventServer } from "./ipc/endpoint.ts";
+export { QueueReceiver, QueueSender, StreamReceiver, StreamSender } from "./ipc/dqueue.ts";

@@ -1,28 +1,34 @@
 /**
- * init (pid 1 on every node): starts the node's servers, the name clerk
- * (servers/names/) and the exec server (servers/exec/), then the shell on the console, or with `--run PROGRAM [ARGS]` that one program, or with
- * `--serve` nothing more. It reaps every orphan the kernel re-parents to it and exits
- * with the status of the shell or the program, which ends the node.
+ * init (pid 1 on every node): starts the node's servers from the table in
+ * servers/table.ts (the name clerk, the exec server; clients wait for a server's
+ * name with waitForName, init does not), then the shell on the console, or with
+ * `--run PROGRAM [ARGS]` that one program, or with `--serve` nothing more. It
+ * reaps every orphan the kernel re-parents to it, starts a server that dies again
+ * as often as its row allows, and exits with the status of the shell or the
+ * program, which ends the node.
  */
 
-import { println, spawn, SysError, wait } from "../lib/mod.ts";
+import { nodeId, println, spawn, SysError, wait } from "../lib/mod.ts";
+import { type ServerRow, serversOn } from "../../servers/table.ts";
 
-const CLERK = "servers/names/mod.ts";
-const EXEC = "servers/exec/mod.ts";
-
-/** Restarts of the name clerk init makes before it gives up (a clerk that keeps dying). */
-const CLERK_RESTARTS = 5;
+interface Running {
+  row: ServerRow;
+  restarts: number;
+}
 
 export default function main(args: string[]): number {
-  let clerk = spawn(CLERK);
-  let restarts = 0;
-  /** Reaps `child`; a dead clerk is started again (the kernel re-posts its exports). */
+  const servers = new Map<number, Running>();
+  for (const row of serversOn(nodeId())) {
+    servers.set(spawn(row.module, [...row.args]), { row, restarts: 0 });
+  }
+  /** Reaps `child`; a server that died is started again if its row allows. */
   const reaped = (child: { pid: number; reason: string }) => {
-    if (child.pid !== clerk) return;
-    println(`init: the name clerk ended: ${child.reason}`);
-    if (restarts++ < CLERK_RESTARTS) clerk = spawn(CLERK);
+    const s = servers.get(child.pid);
+    if (!s) return;
+    servers.delete(child.pid);
+    println(`init: ${s.row.title} ended: ${child.reason}`);
+    if (s.restarts++ < s.row.restarts) servers.set(spawn(s.row.module, [...s.row.args]), s);
   };
-  spawn(EXEC);
   const mode = args[0];
   if (mode === "--serve") {
     for (;;) reaped(wait(-1));

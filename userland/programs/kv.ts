@@ -1,5 +1,5 @@
 /**
- * kv: the key-value server's client (servers/kv/, protocol in userland/lib/kv_protocol.ts).
+ * kv: the key-value server's client (servers/kv/, protocol in servers/kv/protocol.ts).
  *
  *   kv [--node N] [--service NAME] [--timeout MS] get KEY
  *   kv [options] put KEY VALUE...      (the words after KEY, joined by spaces)
@@ -23,8 +23,7 @@ import {
   KV_SERVICE,
   KvStub,
 } from "../../servers/kv/protocol.ts";
-import { print, println, SysError } from "../lib/mod.ts";
-import { RpcClient } from "../lib/ipc/rpc.ts";
+import { print, println, RpcClient, SysError } from "../lib/mod.ts";
 
 const USAGE = "usage: kv [--node N] [--service NAME] [--timeout MS] " +
   "get KEY | put KEY VALUE... | del KEY | list | stats";

@@ -10,8 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { println } from "../lib/mod.ts";
-import { connectEndpoint, type Endpoint } from "../lib/ipc/endpoint.ts";
+import { connectEndpoint, type Endpoint, println } from "../lib/mod.ts";
 
 export default function main(argv: string[]): number {
   const { values } = parseArgs({

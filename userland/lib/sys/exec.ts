@@ -5,27 +5,13 @@
  * apart, control only when asked for).
  */
 
-import { SysError } from "../../../kernel/abi/errors.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
-import { SigWait } from "../rt/signals.ts";
 import { write } from "../rt/mmu.ts";
-import { awaitRemote, importSegment, remoteCounters, writeBlock } from "./remote.ts";
+import { awaitRemote, closeDescriptor, remoteCounters, writeBlock } from "./remote.ts";
+import { waitForName } from "./names.ts";
 
 /** The exec server's request layout: word 0 the length, then the JSON request. */
 export const EXEC_REQUEST_BYTES = 4096;
-
-function importPatiently(name: string, node: number, timeoutMs: number): number {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    try {
-      return importSegment(name, { hint: node }).desc;
-    } catch (e) {
-      const starting = e instanceof SysError && (e.code === "ENOENT" || e.code === "EIO");
-      if (!starting || performance.now() > deadline) throw e;
-      SigWait(20);
-    }
-  }
-}
 
 /** The name the exec server of `node` exports. */
 export function execName(node: number): string {
@@ -44,7 +30,7 @@ export function startOn(
 ): void {
   const json = new TextEncoder().encode(JSON.stringify({ program, args }));
   if (json.length + 4 > EXEC_REQUEST_BYTES) throw new RangeError("exec request too long");
-  const desc = importPatiently(execName(node), node, timeoutMs);
+  const { desc } = waitForName(execName(node), timeoutMs, { hint: node });
   const seg = CreateSegment(EXEC_REQUEST_BYTES);
   const buf = bind(seg);
   const req = new Uint8Array(json.length + 4);
@@ -57,5 +43,6 @@ export function startOn(
     awaitRemote(before);
   } finally {
     release(seg);
+    closeDescriptor(desc);
   }
 }

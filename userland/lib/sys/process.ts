@@ -4,7 +4,7 @@
  */
 
 import { Sig } from "../../../kernel/abi/layout.ts";
-import { InfoKind, Sys } from "../../../kernel/abi/syscalls.ts";
+import { ConsoleRead, INFO_KIND_NAMES, Sys } from "../../../kernel/abi/syscalls.ts";
 import { putData, trap, trapReply } from "../rt/trap.ts";
 import { rt } from "../rt/runtime.ts";
 
@@ -89,28 +89,18 @@ export function readLine(): string | null {
   let line = "";
   for (;;) {
     const r = trapReply(Sys.console_read, [], { data: "text" });
-    if (r.result2 === 1) return line === "" ? null : line;
+    if (r.result2 === ConsoleRead.EOF) return line === "" ? null : line;
     line += r.data;
-    if (r.result2 !== 2) return line;
+    if (r.result2 !== ConsoleRead.MORE) return line;
   }
 }
-
-const INFO_KINDS = {
-  ps: InfoKind.PS,
-  segs: InfoKind.SEGS,
-  stats: InfoKind.STATS,
-  self: InfoKind.SELF,
-  nodes: InfoKind.NODES,
-  exports: InfoKind.EXPORTS,
-  descriptors: InfoKind.DESCRIPTORS,
-} as const;
 
 /**
  * Reads one of the kernel's tables as parsed JSON: "ps", "segs", "stats", "self",
  * "nodes", "exports" (this node's), "descriptors" (this process's).
  */
-export function info(kind: keyof typeof INFO_KINDS): any {
-  const code = INFO_KINDS[kind];
+export function info(kind: keyof typeof INFO_KIND_NAMES): any {
+  const code = INFO_KIND_NAMES[kind];
   // Chunks are bytes: a character may be split between two of them.
   const parts: Uint8Array[] = [];
   let offset = 0, total = 0;

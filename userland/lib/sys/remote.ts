@@ -217,3 +217,12 @@ export function importWellKnown(node: number, which: number): number {
 export function clerkAttach(registrySegment: number, mailboxSegment: number): number {
   return trap(Sys.clerk_attach, registrySegment, mailboxSegment);
 }
+
+/**
+ * Closes one of this process's descriptors (from `importSegment` or
+ * `importWellKnown`): its id is never reused, and using it again, or closing it
+ * again, fails with EBADF. A process's descriptors close when it exits.
+ */
+export function closeDescriptor(desc: number): void {
+  trap(Sys.descriptor_close, desc);
+}

@@ -1,0 +1,57 @@
+/**
+ * The servers every node's init starts, in this order, one row each: adding a server
+ * is a folder in servers/ and a row here, never a change to init
+ * (userland/programs/init.ts).
+ *
+ * init starts every row at once and goes on to the shell or program: it never waits
+ * for a server, so it keeps reaping (and restarting a server that died) meanwhile.
+ * A server is ready when it has exported its `name`, and a client waits for that
+ * name with a deadline (`waitForName` in userland/lib). The name clerk exports no
+ * name of its own: until it has attached, the kernel holds every name request (an
+ * export too), so no server needs to wait for it.
+ */
+
+export interface ServerRow {
+  /** What init calls it in its messages ("init: the name clerk ended: ..."). */
+  readonly title: string;
+  /** The module, from the project root. */
+  readonly module: string;
+  readonly args: readonly string[];
+  /** The nodes that run it: every node, or these node ids. */
+  readonly nodes: "all" | readonly number[];
+  /** The name it exports when ready ("{node}" is the node's id), or null for none. */
+  readonly name: string | null;
+  /** How many times init starts it again after it dies. */
+  readonly restarts: number;
+}
+
+export const SERVERS: readonly ServerRow[] = [
+  {
+    title: "the name clerk",
+    module: "servers/names/mod.ts",
+    args: [],
+    nodes: "all",
+    name: null,
+    // A dead clerk is started again (the kernel re-posts the node's exports to it).
+    restarts: 5,
+  },
+  {
+    title: "the exec server",
+    module: "servers/exec/mod.ts",
+    args: [],
+    nodes: "all",
+    name: "exec.{node}",
+    // Its export fails (EIO) if the clerk dies while it is being made: start it again.
+    restarts: 5,
+  },
+];
+
+/** The rows that run on node `node`. */
+export function serversOn(node: number): ServerRow[] {
+  return SERVERS.filter((s) => s.nodes === "all" || s.nodes.includes(node));
+}
+
+/** The name a row's server exports on node `node`, or null. */
+export function readyName(row: ServerRow, node: number): string | null {
+  return row.name === null ? null : row.name.replaceAll("{node}", String(node));
+}

@@ -1,0 +1,54 @@
+/**
+ * Servers from init's table (servers/table.ts): init starts each row's server on
+ * the nodes it names, a server is ready when it has exported its name, and a client
+ * waits for that name with one helper, waitForName (userland/lib/sys/names.ts).
+ */
+
+import assert from "node:assert/strict";
+import { readyName, SERVERS, serversOn } from "../servers/table.ts";
+import { TestCluster, withDeadline } from "./helpers.ts";
+import { until } from "./remote_helpers.ts";
+
+const INIT = new URL("../userland/programs/init.ts", import.meta.url).href;
+
+Deno.test("init starts every server of its table, and each is found by the name it exports", async () => {
+  const c = new TestCluster(2);
+  try {
+    for (const k of c.cluster.nodes) k.spawn(INIT, ["--serve"]);
+    // Started at once with init: the waits below begin before any server is ready.
+    const st = await c.run(1, "names_wait", ["table", "2"]);
+    assert.equal(st.status, 0, `${st.reason}\n${c.console.out}${c.console.err}`);
+    const want = [0, 1].flatMap((n) => serversOn(n).map((r) => readyName(r, n)))
+      .filter((n) => n !== null);
+    assert.deepEqual(want, ["exec.0", "exec.1"]);
+    const got = c.results().find((r) => r.table).table;
+    assert.deepEqual(got.map((r: { name: string }) => r.name), want);
+    for (const k of c.cluster.nodes) {
+      const running = [...k.procs.values()].filter((p) => p.ppid === 1).map((p) => p.module);
+      for (const row of SERVERS) {
+        assert.ok(running.some((m) => m.endsWith(row.module)), `${row.module} on node ${k.nodeId}`);
+      }
+    }
+  } finally {
+    c.close();
+  }
+});
+
+Deno.test("waitForName waits for a name exported after it began, and gives ENOENT at its deadline", async () => {
+  const c = new TestCluster(2);
+  try {
+    await c.startClerks();
+    const waiter = c.spawn(1, "names_wait", ["late", "late", "0"]);
+    await until(c, () => c.results().some((r) => r.waiting === "late"), "the waiter to start");
+    c.spawn(0, "rm_owner", ["late"]);
+    const st = await withDeadline(waiter.exited, 15_000, "the waiter to exit");
+    assert.equal(st.status, 0, `${st.reason}\n${c.console.out}${c.console.err}`);
+    assert.equal(c.results().find((r) => r.found !== undefined).found, 8192);
+
+    const missing = await c.run(1, "names_wait", ["missing", "nosuch", "30"]);
+    assert.equal(missing.status, 0, missing.reason);
+    assert.equal(c.results().find((r) => r.missing).missing, "ENOENT");
+  } finally {
+    c.close();
+  }
+});
