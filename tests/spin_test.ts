@@ -1,5 +1,5 @@
 /**
- * The runtime's spin policy (userland/lib/spin.ts), driven with made-up outcomes:
+ * The runtime's spin policy (userland/lib/rt/spin.ts), driven with made-up outcomes:
  * no clock, no threads, so every step of its adaptation is checked exactly.
  */
 
