@@ -9,8 +9,8 @@ import {
   importSegment,
   println,
   revoke,
+  waitForName,
 } from "../../../userland/lib/mod.ts";
-import { importWhenReady } from "./remote_ops.ts";
 
 const BATCH = 16; // exports per round; the registry has 256 slots
 
@@ -41,7 +41,7 @@ function exportRevoke(quick: boolean): void {
 export default function main(args: string[]): number {
   const quick = args[0] === "quick";
   const owner = Number(args[1] ?? 0);
-  importWhenReady("bench.name", owner); // warms the clerk's cache
+  waitForName("bench.name", 10_000, { hint: owner }); // warms the clerk's cache
   const settle = performance.now() + (quick ? 200 : 1_000);
   while (performance.now() < settle) {
     importSegment("bench.name", { hint: owner, forceRemote: true });

@@ -8,32 +8,19 @@ import {
   bind,
   CAS,
   CreateSegment,
-  importSegment,
   READ,
   remoteCounters,
-  SysError,
+  waitForName,
   WRITE,
   writeBlock,
 } from "../../../userland/lib/mod.ts";
 import { measureAndReport } from "./bench_report.ts";
 
-/** Imports a name, waiting for its exporter to come up. */
-export function importWhenReady(name: string, hint: number): number {
-  const deadline = performance.now() + 10_000;
-  for (;;) {
-    try {
-      return importSegment(name, { hint }).desc;
-    } catch (e) {
-      if (!(e instanceof SysError) || performance.now() > deadline) throw e;
-    }
-  }
-}
-
 export default async function main(args: string[]): Promise<number> {
   const quick = args[0] === "quick";
   const owner = Number(args[1] ?? 0);
   const prefix = args[2] ?? "";
-  const desc = importWhenReady("bench.target", owner);
+  const { desc } = waitForName("bench.target", 10_000, { hint: owner });
   const local = CreateSegment(4096);
   bind(local);
   const block = allocate(4096);
