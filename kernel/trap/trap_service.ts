@@ -15,6 +15,15 @@
  * setImmediate so timers, console input and worker events still run. With
  * `spinUs = 0` (block-only mode) it never spins: it serves what is posted and sleeps.
  *
+ * The spin adapts as SigWait's does (userland/lib/rt/spin.ts): a doorbell that
+ * rings soon after the service went to sleep (within SOON_MS, or four spin times)
+ * means processes are in a conversation through the kernel that the spin just
+ * missed, so the next spin is twice as long, up to MAX_SPIN_MS; a sleep that lasted
+ * longer, or ended by its safety timeout, brings the spin back to `spinUs`.
+ * Without this, traffic whose every hop crosses the kernel (a Tripwire server and
+ * its clients) settles into a convoy where each hop pays the kernel thread's
+ * wake-up, because processes that wait for it wake later than its spin lasts.
+ *
  * The sleep protocol is Dekker-style on sequentially consistent atomics: the kernel
  * sets KERNEL_SLEEPING, then re-scans; a process stores PENDING, then reads
  * KERNEL_SLEEPING. Either the re-scan sees the request or the process rings.
@@ -26,6 +35,10 @@ import type { Process } from "../proc/process.ts";
 
 const SLICE_MS = 5;
 const SAFETY_POLL_MS = 100;
+/** A wake-up this soon after going to sleep lengthens the next spin. */
+const SOON_MS = 0.2;
+/** The longest the adapted spin grows to. */
+const MAX_SPIN_MS = 1;
 
 /** Other work the service does while it spins: returns true if it did some. */
 export type Poller = () => boolean;
@@ -33,7 +46,9 @@ export type Poller = () => boolean;
 export class TrapService {
   readonly doorbellBuffer = new SharedArrayBuffer(DOORBELL_BYTES);
   readonly #doorbell = new Int32Array(this.doorbellBuffer);
+  /** The configured spin, and the spin now (adapted; see above). */
   readonly #spinMs: number;
+  #spinNowMs: number;
   readonly #clock: Clock;
   /** The processes whose trap pages are scanned; kept by their kernels. */
   readonly running: Process[] = [];
@@ -44,6 +59,7 @@ export class TrapService {
 
   constructor(spinUs: number, clock: Clock) {
     this.#spinMs = spinUs / 1000;
+    this.#spinNowMs = this.#spinMs;
     this.#clock = clock;
   }
 
@@ -116,9 +132,22 @@ export class TrapService {
       const now = clock.now();
       if (idleSince < 0) idleSince = now;
       if (now - start > SLICE_MS) return this.#schedule();
-      if (now - idleSince >= this.#spinMs) break;
+      if (now - idleSince >= this.#spinNowMs) break;
     }
     this.#sleep();
+  }
+
+  /** Lengthens the spin after a sleep that the doorbell ended soon; resets it otherwise. */
+  #adapt(sleptMs: number): void {
+    const base = this.#spinMs;
+    if (base === 0) return;
+    const now = this.#spinNowMs;
+    this.#spinNowMs = sleptMs < Math.max(SOON_MS, 4 * now) ? Math.min(now * 2, MAX_SPIN_MS) : base;
+  }
+
+  /** The spin the service uses now, in µs (for tests and `info`). */
+  get spinUs(): number {
+    return this.#spinNowMs * 1000;
   }
 
   #sleep(): void {
@@ -136,9 +165,11 @@ export class TrapService {
       Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
       return this.#schedule();
     }
-    waited.value.then(() => {
+    const slept = this.#clock.now();
+    waited.value.then((how) => {
       Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
       this.wakeups++;
+      this.#adapt(how === "ok" ? this.#clock.now() - slept : Infinity);
       this.#run();
     });
   }
