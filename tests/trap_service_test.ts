@@ -74,3 +74,16 @@ Deno.test("a block-only trap service never spins, however soon the doorbell ring
     s.stop();
   }
 });
+
+Deno.test("a trap service whose work arrives on the event loop keeps its configured spin", async () => {
+  const clock = steppedClock();
+  const s = new TrapService(50, clock);
+  s.arrivesOnEventLoop(); // as the TCP transport does
+  s.start();
+  try {
+    for (let i = 0; i < 3; i++) await ring(s, 0.001, clock);
+    assert.equal(s.spinUs, 50);
+  } finally {
+    s.stop();
+  }
+});

@@ -87,6 +87,8 @@ export class TcpTransport {
       false,
       ["sign"],
     );
+    // Replies come from sockets, on the event loop: the kernel must not out-spin them.
+    kernel.trapService.arrivesOnEventLoop();
     this.#receive = kernel.nic.attach({
       send: (to, bytes) => this.send(to, bytes),
       reachable: (node) => node === kernel.nodeId || this.#peers.get(node)?.authenticated === true,

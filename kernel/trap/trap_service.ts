@@ -22,7 +22,12 @@
  * longer, or ended by its safety timeout, brings the spin back to `spinUs`.
  * Without this, traffic whose every hop crosses the kernel (a Tripwire server and
  * its clients) settles into a convoy where each hop pays the kernel thread's
- * wake-up, because processes that wait for it wake later than its spin lasts.
+ * wake-up, because processes that wait for it wake later than its spin lasts. The
+ * spin serves only what a scan sees (trap pages, DMA rings, the emulated network's
+ * frames); a node whose frames come from a TCP socket needs the event loop for
+ * every reply, which a longer spin would hold up (a 40-byte WRITE over TCP went
+ * from 0.2 to 1.2 ms, since a chain of setImmediate does not poll sockets), so the
+ * TCP transport turns the adaptation off (arrivesOnEventLoop).
  *
  * The sleep protocol is Dekker-style on sequentially consistent atomics: the kernel
  * sets KERNEL_SLEEPING, then re-scans; a process stores PENDING, then reads
@@ -49,6 +54,8 @@ export class TrapService {
   /** The configured spin, and the spin now (adapted; see above). */
   readonly #spinMs: number;
   #spinNowMs: number;
+  /** True once the spin must not adapt (see arrivesOnEventLoop). */
+  #fixedSpin = false;
   readonly #clock: Clock;
   /** The processes whose trap pages are scanned; kept by their kernels. */
   readonly running: Process[] = [];
@@ -137,10 +144,19 @@ export class TrapService {
     this.#sleep();
   }
 
+  /**
+   * Work for this service's kernels arrives through the event loop (a TCP socket),
+   * which a spinning service holds up: from now on the spin stays at `spinUs`.
+   */
+  arrivesOnEventLoop(): void {
+    this.#fixedSpin = true;
+    this.#spinNowMs = this.#spinMs;
+  }
+
   /** Lengthens the spin after a sleep that the doorbell ended soon; resets it otherwise. */
   #adapt(sleptMs: number): void {
     const base = this.#spinMs;
-    if (base === 0) return;
+    if (base === 0 || this.#fixedSpin) return;
     const now = this.#spinNowMs;
     this.#spinNowMs = sleptMs < Math.max(SOON_MS, 4 * now) ? Math.min(now * 2, MAX_SPIN_MS) : base;
   }
