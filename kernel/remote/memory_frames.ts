@@ -53,7 +53,7 @@ export const FrameFlag = {
 } as const;
 
 /** The frame types whose body is a memory body. */
-export const MEMORY_TYPES = [
+const MEMORY_TYPES = [
   FrameType.WRITE,
   FrameType.READ,
   FrameType.CAS,

@@ -161,7 +161,7 @@ export class TrapService {
     this.#spinNowMs = sleptMs < Math.max(SOON_MS, 4 * now) ? Math.min(now * 2, MAX_SPIN_MS) : base;
   }
 
-  /** The spin the service uses now, in µs (for tests and `info`). */
+  /** The spin the service uses now, in µs (read by tests). */
   get spinUs(): number {
     return this.#spinNowMs * 1000;
   }
