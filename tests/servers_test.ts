@@ -5,7 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { readyName, SERVERS, serversOn } from "../servers/table.ts";
+import { readyName, serversOn } from "../servers/table.ts";
+import { Fifo } from "../kernel/abi/layout.ts";
 import { TestCluster, withDeadline } from "./helpers.ts";
 import { until } from "./remote_helpers.ts";
 
@@ -25,7 +26,7 @@ Deno.test("init starts every server of its table, and each is found by the name 
     assert.deepEqual(got.map((r: { name: string }) => r.name), want);
     for (const k of c.cluster.nodes) {
       const running = [...k.procs.values()].filter((p) => p.ppid === 1).map((p) => p.module);
-      for (const row of SERVERS) {
+      for (const row of serversOn(k.nodeId)) {
         assert.ok(running.some((m) => m.endsWith(row.module)), `${row.module} on node ${k.nodeId}`);
       }
     }
@@ -40,6 +41,12 @@ Deno.test("waitForName waits for a name exported after it began, and gives ENOEN
     await c.startClerks();
     const waiter = c.spawn(1, "names_wait", ["late", "late", "0"]);
     await until(c, () => c.results().some((r) => r.waiting === "late"), "the waiter to start");
+    // Its first lookup failed: it sleeps (SigWait) in waitForName's pause before asking again.
+    await until(
+      c,
+      () => Atomics.load(waiter.fifo.words, Fifo.WAITING) === 1,
+      "the waiter's pause after a failed lookup",
+    );
     c.spawn(0, "rm_owner", ["late"]);
     const st = await withDeadline(waiter.exited, 15_000, "the waiter to exit");
     assert.equal(st.status, 0, `${st.reason}\n${c.console.out}${c.console.err}`);

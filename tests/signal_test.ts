@@ -179,13 +179,17 @@ for (const [path, cfg] of PATHS) {
         10_000,
         "the process to block in SigWait",
       );
+      // Keep it blocked at least D ms of real time (load only makes that longer),
+      // so a SigWait that reported too much of T left would be caught.
+      const D = 50;
+      await new Promise((r) => setTimeout(r, D));
       Atomics.store(seg!.words, FLAG, 2);
       const st = await node.exited(p);
       assert.equal(st.status, 0, st.reason);
       const [r] = node.results();
       assert.deepEqual(r.got, [r.base + 8], "the handler ran inside SigWait");
-      // It blocked first, so time passed on SigWait's clock: less than T remains.
-      assert.ok(r.r > 0 && r.r < T, `remaining ${r.r} of ${T}`);
+      // It blocked for at least D ms before the signal: at most T - D remains.
+      assert.ok(r.r > 0 && r.r <= T - D, `remaining ${r.r} of ${T}, after ${D} ms blocked`);
       // The remaining time is counted from SigWait's own deadline, set after the
       // program read the clock; the program read it again after the return. So the
       // remaining and the elapsed together are never less than T.

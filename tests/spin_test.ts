@@ -103,12 +103,14 @@ Deno.test("spin policy (wake): soon wake-ups by a peer double it; anything else 
 });
 
 Deno.test("spin policy (none): the floor, always", () => {
-  const p = new SpinPolicy(2000);
+  // A floor above 0, and outcomes that would move a "success" or "wake" policy: a
+  // late hit (success doubles), a miss (success halves), a soon wake-up (wake grows).
+  const p = new SpinPolicy(2000, { floorUs: 15, maxUs: 60 });
   for (let i = 0; i < 4; i++) {
     p.blocked(10, true);
-    wait(p, 1);
+    wait(p, 14);
     wait(p, "miss");
   }
-  assert.equal(p.us, 0);
-  assert.equal(p.budget(), 0);
+  assert.equal(p.us, 15);
+  assert.equal(p.budget(), 15);
 });

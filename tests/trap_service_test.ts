@@ -11,11 +11,12 @@ import { TrapService } from "../kernel/trap/trap_service.ts";
 import { Doorbell } from "../kernel/abi/layout.ts";
 
 /** The host's timers with a clock that the test moves (and that creeps on each read). */
-function steppedClock(): Clock & { time: number } {
+function steppedClock(): Clock & { time: number; reads: number } {
   const c = {
     ...hostClock,
     time: 0,
-    now: () => (c.time += 0.001),
+    reads: 0,
+    now: () => (c.reads++, c.time += 0.001),
   };
   return c;
 }
@@ -68,10 +69,28 @@ Deno.test("a block-only trap service never spins, however soon the doorbell ring
   const s = new TrapService(0, clock);
   s.start();
   try {
-    for (let i = 0; i < 3; i++) await ring(s, 0.001, clock);
+    for (let i = 0; i < 3; i++) {
+      await asleep(s);
+      const before = clock.reads;
+      await ring(s, 0.001, clock);
+      // A spin would read the clock every 32 scans until 1 µs-per-read time ran out.
+      assert.ok(clock.reads - before < 10, `${clock.reads - before} clock reads for one wake-up`);
+    }
     assert.equal(s.spinUs, 0);
   } finally {
     s.stop();
+  }
+  // The same rings with a 50 µs spin: at least 50 reads each (the test can tell).
+  const spun = steppedClock();
+  const t = new TrapService(50, spun);
+  t.start();
+  try {
+    await asleep(t);
+    const before = spun.reads;
+    await ring(t, 10, spun);
+    assert.ok(spun.reads - before >= 50, `${spun.reads - before} clock reads`);
+  } finally {
+    t.stop();
   }
 });
 
