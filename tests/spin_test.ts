@@ -17,7 +17,7 @@ function wait(p: SpinPolicy, outcome: "miss" | number): number {
 Deno.test("spin policy: a block-only node never spins, whatever it is told", () => {
   for (const adapt of ["success", "wake", "none"] as const) {
     const p = new SpinPolicy(0, { floorUs: 15, adapt });
-    assert.equal(p.spins, false);
+    assert.equal(p.on, false);
     assert.equal(p.count, 0);
     assert.equal(p.us, 0);
     p.hit(10);
@@ -33,7 +33,7 @@ Deno.test("spin policy: a block-only node never spins, whatever it is told", () 
 Deno.test("spin policy: the counted spin is the node's count, and can be left out", () => {
   assert.equal(new SpinPolicy(2000).count, 2000);
   assert.equal(new SpinPolicy(2000, { counted: false }).count, 0);
-  assert.equal(new SpinPolicy(2000, { counted: false }).spins, true);
+  assert.equal(new SpinPolicy(2000, { counted: false }).on, true);
   let probes = 0;
   assert.equal(spinUntil(new SpinPolicy(7), () => ++probes === 7), true);
   assert.equal(probes, 7);

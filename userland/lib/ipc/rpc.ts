@@ -441,7 +441,7 @@ export class RpcClient {
       return;
     }
     this.#watchSeq = seq;
-    pollUntil(spin.signals, this.#answerHere, ms, 0.05);
+    pollUntil(spin.signals, this.#answerHere, ms);
   }
 
   /** Looks for this client's ACCEPT in reply slot 0 (while in a handler). */

@@ -37,7 +37,8 @@ import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../../kernel/memory/page_table.ts";
 import { fifoCapacity, fifoCell, fifoPost } from "../../../kernel/signal/fifo_ring.ts";
 import { runtime } from "./runtime.ts";
-import { spin, spinUntil } from "./spin.ts";
+import { nap, spin, spinUntil } from "./spin.ts";
+export { nap };
 import { collectGrants, fifos, safePoint, slotDirectory, slotSegment, trap } from "./trap.ts";
 
 /** A signal handler receives the signalled address, translated into this process. */
@@ -363,7 +364,7 @@ export function asHandler(fn: () => void): void {
  * conversation with this one (and never when this process does not spin).
  */
 export function spinBudgetUs(): number {
-  return SPIN.spins ? SPIN.us : 0;
+  return SPIN.us; // always 0 on a block-only node
 }
 
 /** True if a signal is waiting to be handled (one load of this process's FIFO). */
@@ -384,14 +385,6 @@ function published(): boolean {
 function sleepInHandler(timeoutMs: number): number {
   nap(timeoutMs);
   return 0;
-}
-
-/** A word nobody notifies: waiting on it is a plain sleep. */
-const NAP = new Int32Array(new SharedArrayBuffer(4));
-
-/** Sleeps `ms` milliseconds (the thread blocks; no signal runs meanwhile). */
-export function nap(ms: number): void {
-  if (ms > 0) Atomics.wait(NAP, 0, 0, ms);
 }
 
 let stuckSince = -1;

@@ -40,7 +40,7 @@
  * The helpers (`spinUntil`, `waitUntil`, `pollUntil`) take the condition as a
  * closure. A call per probe costs little next to the cache-line transfer a spin
  * waits for, but on the hottest path, trap completion (null-trap), the loop is
- * written inline in trap.ts with its count from the same policy (`spin.trap`).
+ * written inline in trap.ts with its count from the same policy (`spin.kernel`).
  */
 
 import { runtime } from "./runtime.ts";
@@ -94,11 +94,6 @@ export class SpinPolicy {
     this.us = this.floorUs;
   }
 
-  /** True unless the node runs block-only. */
-  get spins(): boolean {
-    return this.on;
-  }
-
   /** The timed spin to give the wait that starts now, µs. */
   budget(): number {
     let us = this.us;
@@ -118,7 +113,7 @@ export class SpinPolicy {
     if (this.adapt !== "success") return;
     const given = this.#given;
     if (given <= 0) return;
-    this.us = atUs * 2 > given ? Math.min(given * 2, this.maxUs) : Math.max(given, this.us);
+    this.us = atUs * 2 > given ? Math.min(given * 2, this.maxUs) : given;
   }
 
   /** The timed spin ran out ("success": halved, 0 below 1 µs; a look that
@@ -127,7 +122,6 @@ export class SpinPolicy {
     if (this.adapt !== "success" || this.#given <= 0) return;
     const half = this.us === 0 ? 0 : this.#given / 2;
     this.us = half < 1 ? 0 : half;
-    if (this.us === 0) this.#idle = 0;
   }
 
   /**
@@ -153,17 +147,19 @@ export class SpinPolicy {
 }
 
 /** The node's spin count (0 outside a process, or on a block-only node). */
-export const NODE_SPIN: number = runtime ? runtime.spin : 0;
+const NODE_SPIN: number = runtime ? runtime.spin : 0;
 
 /**
  * The runtime's policies, one per kind of wait. Each adapts on its own: a
  * process's trap completions say nothing about how soon its peers answer.
  */
 export const spin = {
-  /** Trap completion: the counted spin only (the kernel is awake or it is not). */
-  trap: new SpinPolicy(NODE_SPIN),
-  /** Remote request completion (awaitRemote): the counted spin only, as a trap's. */
-  remote: new SpinPolicy(NODE_SPIN),
+  /**
+   * What only the kernel answers, trap completion and remote request completion
+   * (awaitRemote): the counted spin only (the kernel is awake or it is not), so
+   * nothing adapts and one policy serves both.
+   */
+  kernel: new SpinPolicy(NODE_SPIN),
   /** SigWait, and the RPC library's watches of a reply or request slot. */
   signals: new SpinPolicy(NODE_SPIN, { adapt: "wake", startUs: 50, maxUs: 1_000 }),
   /** Tripwire bits (waitTripwire, hence endpoints and distributed queues). */
@@ -189,11 +185,10 @@ const PROBES = 256;
 export function spinUntil(
   policy: SpinPolicy,
   ready: () => boolean,
-  quit?: () => boolean,
   usOverride?: number,
 ): boolean {
   // A caller's own spin is its choice (a test spinning on a block-only node).
-  if (usOverride !== undefined) return spinFor(usOverride, ready, quit);
+  if (usOverride !== undefined) return spinFor(usOverride, ready);
   if (!policy.on) return false;
   for (let i = policy.count; i > 0; i--) if (ready()) return true;
   const us = policy.budget();
@@ -207,7 +202,7 @@ export function spinUntil(
         return true;
       }
     }
-  } while (performance.now() < until && !(quit && quit()));
+  } while (performance.now() < until);
   policy.missed();
   return false;
 }
@@ -243,7 +238,7 @@ export function waitUntil(
   timeoutMs: number,
   usOverride?: number,
 ): boolean {
-  if (spinUntil(policy, ready, undefined, usOverride)) return true;
+  if (spinUntil(policy, ready, usOverride)) return true;
   const start = performance.now();
   const deadline = start + timeoutMs;
   for (;;) {
@@ -264,6 +259,11 @@ export function waitUntil(
 /** A word nobody notifies: waiting on it is a plain sleep. */
 const NAP = new Int32Array(new SharedArrayBuffer(4));
 
+/** Sleeps `ms` milliseconds (the thread blocks; no signal runs meanwhile). */
+export function nap(ms: number): void {
+  if (ms > 0) Atomics.wait(NAP, 0, 0, ms);
+}
+
 /**
  * Polls `ready()` until it is true or `timeoutMs` has passed, spinning first
  * (spinUntil), then napping `napMs` between polls: for a wait with no word to
@@ -280,6 +280,6 @@ export function pollUntil(
   for (;;) {
     if (ready()) return true;
     if (performance.now() >= until) return false;
-    Atomics.wait(NAP, 0, 0, napMs);
+    nap(napMs);
   }
 }

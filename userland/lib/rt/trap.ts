@@ -30,7 +30,7 @@ const T: Int32Array = R ? R.trap : new Int32Array(TRAP_PAGE_BYTES / 4);
 const DB: Int32Array = R ? R.doorbell : new Int32Array(4);
 const DATA = new Uint8Array(T.buffer, DATA_OFFSET, DATA_BYTES);
 /** The trap's spin count: the runtime's trap policy (spin.ts), 0 on a block-only node. */
-const SPIN = spin.trap.count;
+const SPIN = spin.kernel.count;
 let grantsSeen = 0;
 
 /** Segment buffers handed over by the kernel, by slot. */
@@ -146,7 +146,7 @@ export function trapReply(
  * The one spin-then-wait loop written inline rather than with spin.ts' helpers:
  * trap completion is the hottest wait (null-trap), and through the helper's
  * closure it measured about 10% slower (README, Benchmarks: "Spinning"). Its
- * count is the trap policy's, spin.trap.
+ * count is the kernel policy's, spin.kernel.
  */
 function awaitCompletion(t: Int32Array): void {
   for (let i = SPIN; i > 0; i--) {

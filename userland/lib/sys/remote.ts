@@ -173,16 +173,15 @@ export function remoteStatus(): { errors: number; errno: number } {
  * ```
  */
 export function awaitRemote(before: RemoteCounters, timeoutMs = 5_000): void {
-  const t = trapPage();
   awaitedDone = (before.done + 1) | 0;
   awaitedErrors = before.errors;
   // The spin follows the node's policy (none on a block-only node), then it blocks
   // on the counter; the kernel wakes it on every completion, errors included.
-  if (!waitUntil(spin.remote, t, Trap.REMOTE_DONE, remoteAnswered, timeoutMs)) {
+  if (!waitUntil(spin.kernel, TP, Trap.REMOTE_DONE, remoteAnswered, timeoutMs)) {
     throw new SysError(Errno.ETIMEDOUT, "remote request", `no answer in ${timeoutMs} ms`);
   }
-  if (((Atomics.load(t, Trap.REMOTE_DONE) - awaitedDone) | 0) >= 0) return;
-  throw new SysError(Atomics.load(t, Trap.REMOTE_ERRNO), "remote request");
+  if (((Atomics.load(TP, Trap.REMOTE_DONE) - awaitedDone) | 0) >= 0) return;
+  throw new SysError(Atomics.load(TP, Trap.REMOTE_ERRNO), "remote request");
 }
 
 /** What awaitRemote waits for (module state: the wait allocates nothing). */

@@ -208,7 +208,7 @@ export function waitEvent(timeoutMs: number, spinUs?: number): QueuedEvent | nul
     return e;
   }
   const p = page();
-  if (spinUntil(spin.events, eventTaken, undefined, spinUs)) {
+  if (spinUntil(spin.events, eventTaken, spinUs)) {
     e = taken;
     taken = null;
     waits.spun++;
