@@ -11,6 +11,8 @@
  * export too), so no server needs to wait for it.
  */
 
+import { execName } from "../userland/lib/mod.ts";
+
 export interface ServerRow {
   /** What init calls it in its messages ("init: the name clerk ended: ..."). */
   readonly title: string;
@@ -19,8 +21,8 @@ export interface ServerRow {
   readonly args: readonly string[];
   /** The nodes that run it: every node, or these node ids. */
   readonly nodes: "all" | readonly number[];
-  /** The name it exports when ready ("{node}" is the node's id), or null for none. */
-  readonly name: string | null;
+  /** The name it exports when ready on a node, or null for none. */
+  readonly name: ((node: number) => string) | null;
   /** How many times init starts it again after it dies. */
   readonly restarts: number;
 }
@@ -40,7 +42,7 @@ export const SERVERS: readonly ServerRow[] = [
     module: "servers/exec/mod.ts",
     args: [],
     nodes: "all",
-    name: "exec.{node}",
+    name: execName,
     // Its export fails (EIO) if the clerk dies while it is being made: start it again.
     restarts: 5,
   },
@@ -53,5 +55,5 @@ export function serversOn(node: number): ServerRow[] {
 
 /** The name a row's server exports on node `node`, or null. */
 export function readyName(row: ServerRow, node: number): string | null {
-  return row.name === null ? null : row.name.replaceAll("{node}", String(node));
+  return row.name === null ? null : row.name(node);
 }

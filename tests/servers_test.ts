@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { readyName, serversOn } from "../servers/table.ts";
 import { Fifo } from "../kernel/abi/layout.ts";
+import { EXEC_REQUEST_BYTES } from "../userland/lib/sys/exec.ts";
 import { TestCluster, withDeadline } from "./helpers.ts";
 import { until } from "./remote_helpers.ts";
 
@@ -24,6 +25,8 @@ Deno.test("init starts every server of its table, and each is found by the name 
     assert.deepEqual(want, ["exec.0", "exec.1"]);
     const got = c.results().find((r) => r.table).table;
     assert.deepEqual(got.map((r: { name: string }) => r.name), want);
+    // Each was found by importing it: the exec server's request segment, whole.
+    for (const r of got) assert.ok(r.size >= EXEC_REQUEST_BYTES, `${r.name}: ${r.size} bytes`);
     for (const k of c.cluster.nodes) {
       const running = [...k.procs.values()].filter((p) => p.ppid === 1).map((p) => p.module);
       for (const row of serversOn(k.nodeId)) {
