@@ -32,16 +32,17 @@ export function startOn(
   if (json.length + 4 > EXEC_REQUEST_BYTES) throw new RangeError("exec request too long");
   const { desc } = waitForName(execName(node), timeoutMs, { hint: node });
   const seg = CreateSegment(EXEC_REQUEST_BYTES);
-  const buf = bind(seg);
-  const req = new Uint8Array(json.length + 4);
-  new DataView(req.buffer).setUint32(0, json.length, true);
-  req.set(json, 4);
-  write(buf, req);
-  const before = remoteCounters();
-  writeBlock(desc, 0, buf, req.length, true);
   try {
+    const buf = bind(seg);
+    const req = new Uint8Array(json.length + 4);
+    new DataView(req.buffer).setUint32(0, json.length, true);
+    req.set(json, 4);
+    write(buf, req);
+    const before = remoteCounters();
+    writeBlock(desc, 0, buf, req.length, true);
     awaitRemote(before);
   } finally {
+    // Given back whatever failed: the request segment and the server's descriptor.
     release(seg);
     closeDescriptor(desc);
   }

@@ -38,8 +38,9 @@ export {
  * the one way a client waits for a server that may still be starting (a server is
  * ready when it has exported its name). While the node's name clerk is itself
  * starting, the kernel holds the request (up to its clerk wait) rather than failing
- * it; a name not exported yet (ENOENT), or a clerk that went away (EIO, init starts
- * another), is asked again after a pause that doubles from 1 ms up to 32 ms, until
+ * it; a name not exported yet (ENOENT), a clerk that went away (EIO, init starts
+ * another), or a name whose server just died (ESTALE: init starts it again, and it
+ * exports the name anew) is asked again after a pause that doubles from 1 ms up to 32 ms, until
  * the deadline, after which the last error is thrown. Any other error is thrown at
  * once. Signals are handled during the pauses (SigWait).
  *
@@ -58,7 +59,8 @@ export function waitForName(
     try {
       return importSegment(name, opts);
     } catch (e) {
-      const starting = e instanceof SysError && (e.code === "ENOENT" || e.code === "EIO");
+      const starting = e instanceof SysError &&
+        (e.code === "ENOENT" || e.code === "EIO" || e.code === "ESTALE");
       const left = deadline - performance.now();
       if (!starting || left <= 0) throw e;
       SigWait(Math.min(pause, Math.ceil(left)));
