@@ -12,23 +12,12 @@ import assert from "node:assert/strict";
 import { SYSCALLS } from "../kernel/abi/syscalls.ts";
 import { withCluster } from "./helpers.ts";
 import { until } from "./remote_helpers.ts";
-
-const ROOT = new URL("../", import.meta.url);
-
-function* files(dir: string): Generator<string> {
-  for (const e of Deno.readDirSync(new URL(dir, ROOT))) {
-    const path = `${dir}/${e.name}`;
-    if (e.isDirectory) yield* files(path);
-    else if (e.name.endsWith(".ts")) yield path;
-  }
-}
-
-const read = (path: string) => Deno.readTextFileSync(new URL(path, ROOT));
+import { blankComments, files, read } from "./source_helpers.ts";
 
 /**
  * Splits the text from `open` (the index just after an opening bracket) to its
- * matching closer at the top-level commas; skips strings, template literals and
- * comments. Returns the trimmed pieces (an empty last piece, a trailing comma, is
+ * matching closer at the top-level commas; skips strings and template literals
+ * (its input has its comments blanked already). Returns the trimmed pieces (an empty last piece, a trailing comma, is
  * dropped) and the index after the closer.
  */
 function splitArgs(src: string, open: number): { args: string[]; end: number } {
@@ -38,11 +27,6 @@ function splitArgs(src: string, open: number): { args: string[]; end: number } {
     const ch = src[i];
     if (ch === '"' || ch === "'" || ch === "`") {
       for (i++; i < src.length && src[i] !== ch; i++) if (src[i] === "\\") i++;
-    } else if (ch === "/" && src[i + 1] === "/") {
-      i = src.indexOf("\n", i);
-      if (i < 0) i = src.length;
-    } else if (ch === "/" && src[i + 1] === "*") {
-      i = src.indexOf("*/", i) + 1;
     } else if ("([{".includes(ch)) {
       depth++;
     } else if (")]}".includes(ch)) {
@@ -57,26 +41,6 @@ function splitArgs(src: string, open: number): { args: string[]; end: number } {
     }
   }
   throw new Error("unclosed call");
-}
-
-/** `src` with its comments blanked out (newlines kept, so lines keep their numbers). */
-function blankComments(src: string): string {
-  let out = "";
-  for (let i = 0; i < src.length; i++) {
-    const ch = src[i];
-    if (ch === '"' || ch === "'" || ch === "`") {
-      const from = i;
-      for (i++; i < src.length && src[i] !== ch; i++) if (src[i] === "\\") i++;
-      out += src.slice(from, i + 1);
-    } else if (ch === "/" && (src[i + 1] === "/" || src[i + 1] === "*")) {
-      const end = src[i + 1] === "/"
-        ? (src.indexOf("\n", i) + 1 || src.length + 1) - 1
-        : src.indexOf("*/", i) + 2;
-      out += src.slice(i, end).replace(/[^\n]/g, " ");
-      i = end - 1;
-    } else out += ch;
-  }
-  return out;
 }
 
 interface StubCall {

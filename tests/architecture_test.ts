@@ -16,19 +16,7 @@
 
 import assert from "node:assert/strict";
 
-const ROOT = new URL("../", import.meta.url);
-
-function* files(dir: string): Generator<string> {
-  for (const e of Deno.readDirSync(new URL(dir, ROOT))) {
-    const path = `${dir}/${e.name}`;
-    if (e.isDirectory) yield* files(path);
-    else if (e.name.endsWith(".ts")) yield path;
-  }
-}
-
-function read(path: string): string {
-  return Deno.readTextFileSync(new URL(path, ROOT));
-}
+import { blankComments, files, read, ROOT } from "./source_helpers.ts";
 
 /** The resolved project paths a file imports. */
 function imports(path: string): string[] {
@@ -51,7 +39,7 @@ Deno.test("kernel core neither uses Deno.* nor imports userland", () => {
   for (const f of files("kernel")) {
     for (const i of imports(f)) assert.ok(!i.startsWith("userland/"), `${f} imports ${i}`);
     if (f.startsWith("kernel/host/")) continue;
-    const code = read(f).replace(/^\s*(\*|\/\/).*$/gm, "");
+    const code = blankComments(read(f));
     assert.ok(!/\bDeno\./.test(code), `${f} uses Deno.* outside kernel/host/`);
   }
 });
@@ -136,10 +124,9 @@ const NOT_PUBLIC = new Set(["discardLines", "discardSegmentLines", "putData"]);
 
 Deno.test("userland/lib/mod.ts exports every public name of sys/ and ipc/", () => {
   // Only what mod.ts exports counts, not names in its comments (its @example).
-  const mod = read("userland/lib/mod.ts").replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+  const mod = blankComments(read("userland/lib/mod.ts"));
   const re = /^export\s+(?:async\s+)?(?:function|class|const|let|interface|type|enum)\s+(\w+)/gm;
   for (const f of [...files("userland/lib/sys"), ...files("userland/lib/ipc")]) {
-    if (f === "userland/lib/sys/names.ts") continue; // the clerk's layouts, by their own path
     for (const [, name] of read(f).matchAll(re)) {
       if (NOT_PUBLIC.has(name)) continue;
       assert.ok(new RegExp(`\\b${name}\\b`).test(mod), `mod.ts does not export ${name} (${f})`);
@@ -283,7 +270,7 @@ Deno.test("the kernel core calls no clock, timer or random source but the host i
   for (const f of files("kernel")) {
     // The host layer implements the interface, which only declares it.
     if (f.startsWith("kernel/host/") || f === "kernel/host_interface.ts") continue;
-    const code = read(f).replace(/^\s*(\*|\/\/).*$/gm, "").replace(/\/\/.*$/gm, "");
+    const code = blankComments(read(f));
     for (const r of HOST_ONLY) assert.ok(!r.test(code), `${f} calls ${r} outside kernel/host/`);
   }
 });
@@ -303,7 +290,7 @@ Deno.test("the ABI's tables and result codes are declared once, in kernel/abi/",
   for (const dir of ["kernel", "userland", "servers"]) {
     for (const f of files(dir)) {
       if (f.startsWith("kernel/abi/")) continue;
-      const code = read(f).replace(/\/\*[\s\S]*?\*\/|^\s*\/\/.*$/gm, "");
+      const code = blankComments(read(f));
       for (const [re, what] of ABI_COPIES) assert.ok(!re.test(code), `${f} has ${what}`);
     }
   }
