@@ -1,46 +1,20 @@
 /**
- * TrapWait (kernel/trap/trap_wait.ts) on a controlled clock: the kernel takes its
+ * TrapWait (kernel/trap/trap_wait.ts), alone and in a whole kernel, on a controlled clock: the kernel takes its
  * clock from the host interface, so a test can advance time by hand and see a
  * deadline pass without waiting for it.
  */
 
 import assert from "node:assert/strict";
 import { Errno } from "../kernel/abi/errors.ts";
-import type { Clock, TimerHandle } from "../kernel/host_interface.ts";
 import type { Process } from "../kernel/proc/process.ts";
 import { TrapWait, type WaitOptions } from "../kernel/trap/trap_wait.ts";
-
-/** A clock whose time moves only when the test says so. */
-class ManualClock implements Clock {
-  time = 0;
-  #next = 1;
-  readonly timers = new Map<number, { at: number; fn: () => void }>();
-  now = () => this.time;
-  setTimeout = (fn: () => void, ms: number): TimerHandle => {
-    const id = this.#next++;
-    this.timers.set(id, { at: this.time + ms, fn });
-    return id;
-  };
-  clearTimeout = (t: TimerHandle | undefined) => void this.timers.delete(t as number);
-  setInterval = (): TimerHandle => {
-    throw new Error("not used");
-  };
-  clearInterval = () => {};
-  setImmediate = (fn: () => void) => void this.setTimeout(fn, 0);
-  /** Moves time on by `ms`, running each timer that falls due, in order. */
-  advance(ms: number): void {
-    const end = this.time + ms;
-    for (;;) {
-      const due = [...this.timers].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at);
-      if (due.length === 0) break;
-      const [id, t] = due[0];
-      this.timers.delete(id);
-      this.time = t.at;
-      t.fn();
-    }
-    this.time = end;
-  }
-}
+import { ManualClock } from "./manual_clock.ts";
+import { Sig } from "../kernel/abi/layout.ts";
+import { MemoryConsole } from "../kernel/host/console.ts";
+import { WorkerHost } from "../kernel/host/worker_host.ts";
+import { Kernel } from "../kernel/kernel.ts";
+import { CLERK_WAIT_MS } from "../kernel/remote/name_service.ts";
+import { BLOCK_ONLY, program, withDeadline } from "./helpers.ts";
 
 type Finished = [result: number, errno: number, result2: number, detail: string];
 
@@ -111,4 +85,50 @@ Deno.test("a wait that is no longer its process's current one does not complete"
   proc.blocked = null; // e.g. the process was killed and its trap abandoned
   assert.equal(w.complete(3), false);
   assert.deepEqual(finished, []);
+});
+
+/** The host's workers, on a clock the test moves. */
+class ManualHost extends WorkerHost {
+  override readonly clock = new ManualClock();
+}
+
+Deno.test("a whole kernel on a controlled clock: a trap's deadline passes when the test says", async () => {
+  const host = new ManualHost();
+  const console = new MemoryConsole();
+  // Block-only: the trap service reads the clock only to end a spin it never makes.
+  const k = new Kernel(host, console, BLOCK_ONLY);
+  const results = () =>
+    console.out.split("\n").filter((l) => l.startsWith("RESULT ")).map((l) =>
+      JSON.parse(l.slice(7))
+    );
+  const blocked = async (p: Process) => {
+    const end = performance.now() + 10_000;
+    while (p.blocked === null) {
+      if (performance.now() > end) throw new Error(`pid ${p.pid} never blocked`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  try {
+    // No clerk is attached: a name request waits CLERK_WAIT_MS of the host's time.
+    const p = k.spawn(program("names_ask"), ["nosuch"]);
+    await blocked(p);
+    host.clock.advance(CLERK_WAIT_MS - 1);
+    assert.notEqual(p.blocked, null, "not before its deadline, however long the test took");
+    host.clock.advance(1);
+    assert.equal(p.blocked, null, "at its deadline, at once");
+    const st = await withDeadline(p.exited, 10_000, "the asker to exit");
+    assert.equal(st.status, 0, st.reason);
+    assert.deepEqual(results(), [{ asked: "EIO" }]);
+
+    // A killed process's wait lets go of its timer.
+    const q = k.spawn(program("names_ask"), ["nosuch"]);
+    await blocked(q);
+    const timers = host.clock.timers.size;
+    k.signalProcess(q, Sig.SIGKILL, 0);
+    await withDeadline(q.exited, 10_000, "the killed asker to exit");
+    assert.equal(host.clock.timers.size, timers - 1, "its deadline was dropped");
+  } finally {
+    k.halt();
+    await new Promise((r) => setTimeout(r, 0));
+  }
 });
