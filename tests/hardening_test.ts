@@ -465,9 +465,8 @@ Deno.test("TcpTransport drops a connection that sends a second HELLO", async () 
       () => /dropped a TCP peer \(node 9\): a second HELLO on one connection/.test(n1.err),
       "the second-HELLO drop",
     );
-    // Dropped at the second HELLO, not by the handshake timeout: the connection was
-    // dropped once (the peer saw one hang-up), and the first drop of node 9 the node
-    // reports names the second HELLO.
+    // Dropped at the second HELLO, not by the handshake timeout: the first drop of
+    // node 9 the node reports names the second HELLO.
     const drops = n1.err.split("\n").filter((l) => l.includes("dropped a TCP peer (node 9)"));
     assert.match(drops[0], /a second HELLO on one connection/, drops.join("\n"));
     assert.doesNotMatch(n1.err, /node 9 joined|bug|panic/i);
