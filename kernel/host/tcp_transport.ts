@@ -157,7 +157,12 @@ export class TcpTransport {
     }, HANDSHAKE_MS);
     this.#all.add(peer);
     this.#write(peer, control(this.#k.nodeId, Control.HELLO, peer.myNonce));
-    this.#read(peer).catch((e) => this.#drop(peer, `connection error: ${e}`));
+    // A reset is a peer that hung up with frames still unread (its process ended
+    // between two heartbeats): dropped quietly, as at end of stream; the failure
+    // detector says what became of the node.
+    this.#read(peer).catch((e) =>
+      this.#drop(peer, e instanceof Deno.errors.ConnectionReset ? "" : `connection error: ${e}`)
+    );
   }
 
   async #read(peer: Peer): Promise<void> {
