@@ -15,6 +15,7 @@ import type { ProcessHost } from "../host_interface.ts";
 import type { ProcessHandle } from "../proc/process.ts";
 import { hostClock, hostRandom32 } from "./clock.ts";
 
+const LOCKDOWN = new URL("../../userland/lib/rt/lockdown.ts", import.meta.url).href;
 const ENTRY = new URL("../../userland/lib/rt/process_entry.ts", import.meta.url).href;
 const ROOT = new URL("../../", import.meta.url);
 
@@ -54,7 +55,8 @@ export class WorkerHost implements ProcessHost {
   start(boot: BootMessage, onCrash: (message: string) => void): ProcessHandle {
     // The worker's main module: the runtime's entry, then the program. Both are loaded
     // by the host (which may read the project), never by the sandboxed worker.
-    const stub = `import { start } from ${JSON.stringify(ENTRY)};\n` +
+    const stub = `import ${JSON.stringify(LOCKDOWN)};\n` +
+      `import { start } from ${JSON.stringify(ENTRY)};\n` +
       `import * as program from ${JSON.stringify(boot.module)};\nstart(program);\n`;
     const worker = new Worker(`data:application/javascript,${encodeURIComponent(stub)}`, {
       type: "module",
