@@ -177,6 +177,11 @@ export const TrapState = {
   SLEEPING: 2,
   /** The kernel has written RESULT/ERRNO. */
   DONE: 3,
+  /**
+   * The process has ended (exited or killed); set by the kernel, never left. The
+   * runtime stops its worker on seeing it: at its next trap, memory access or wait.
+   */
+  ENDED: 4,
 } as const;
 
 // ---------------------------------------------------------------------------

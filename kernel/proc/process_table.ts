@@ -10,7 +10,15 @@
  * or whose parent is gone, is reaped at once; orphans go to init (pid 1).
  */
 
-import { EXIT_KILLED_BASE, Sig, SignalPath, Trap } from "../abi/layout.ts";
+import {
+  EventPage,
+  EXIT_KILLED_BASE,
+  Fifo,
+  Sig,
+  SignalPath,
+  Trap,
+  TrapState,
+} from "../abi/layout.ts";
 import type { ProcessHost } from "../host_interface.ts";
 import type { NodeStats } from "../node_stats.ts";
 import { fail } from "../panic.ts";
@@ -140,6 +148,7 @@ export class ProcessTable {
       d.stats.exited++;
       d.stats.signalsDropped += p.fifo.dropped();
       p.markExited({ pid: p.pid, status, reason: clip(reason) });
+      stopWorker(p);
       this.#reparentChildren(p);
       this.#notifyParent(p);
     }
@@ -225,6 +234,22 @@ export class ProcessTable {
     this.#childExited(parent);
     this.#deps.childEnded(parent, p);
   }
+}
+
+/**
+ * Tells an ended process's worker to stop itself. `worker.terminate()` does not stop
+ * a worker that is busy or blocked (Deno 2.9), so the kernel marks the trap page
+ * ENDED for good, wakes every wait the runtime can be in on the kernel's pages (the
+ * trap's STATE, the signal FIFO's TAIL, the event queue's TAIL) and shoots down the
+ * TLB, so that the runtime stops the worker at its next trap, memory access or wait
+ * (userland/lib/rt/runtime.ts stopIfEnded), freeing its thread.
+ */
+function stopWorker(p: Process): void {
+  Atomics.store(p.trap, Trap.STATE, TrapState.ENDED);
+  Atomics.add(p.trap, Trap.TLB_EPOCH, 1);
+  Atomics.notify(p.trap, Trap.STATE);
+  Atomics.notify(p.fifo.words, Fifo.TAIL);
+  if (p.events) Atomics.notify(p.events, EventPage.TAIL);
 }
 
 /** Keeps an exit reason to a length that fits any trap's data area, saying so. */

@@ -43,7 +43,7 @@ import {
 } from "../../../kernel/abi/layout.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../../kernel/memory/page_table.ts";
-import { runtime } from "./runtime.ts";
+import { runtime, stopIfEnded } from "./runtime.ts";
 import { boundCount, completeUnit, runFaultHandler } from "./signals.ts";
 import { safePoint, slotBuffer, slotSegment, trap } from "./trap.ts";
 
@@ -87,8 +87,12 @@ safePoint.epoch = (e) => {
   if (e !== epoch) flushTlb(e);
 };
 
-/** Empties the TLB (a shootdown). */
+/**
+ * Empties the TLB (a shootdown). The kernel shoots down the TLB of a process it
+ * ends, so every memory access after that comes here and stops the worker.
+ */
 export function flushTlb(newEpoch = Atomics.load(TRAP, Trap.TLB_EPOCH)): void {
+  stopIfEnded();
   tagR.fill(-1);
   tagW.fill(-1);
   epoch = newEpoch;

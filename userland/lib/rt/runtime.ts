@@ -7,7 +7,8 @@
  * a type) it stays empty.
  */
 
-import { Trap } from "../../../kernel/abi/layout.ts";
+import { Trap, TrapState } from "../../../kernel/abi/layout.ts";
+import { endWorker } from "./lockdown.ts";
 import type { BootMessage } from "../../../kernel/abi/boot.ts";
 
 export interface Runtime {
@@ -66,3 +67,14 @@ export function rt(): Runtime {
 
 /** The runtime, or null outside a process (module initialisers use this). */
 export const runtime: Runtime | null = current;
+
+const ENDED_TRAP: Int32Array | null = current ? current.trap : null;
+
+/**
+ * Stops this worker for good if the kernel has ended the process (TrapState.ENDED):
+ * every wait of the runtime asks after it wakes, the MMU on a TLB shootdown, the
+ * trap on entry and exit. The kernel cannot stop a worker from outside (lockdown.ts).
+ */
+export function stopIfEnded(): void {
+  if (ENDED_TRAP && Atomics.load(ENDED_TRAP, Trap.STATE) === TrapState.ENDED) endWorker();
+}

@@ -36,7 +36,7 @@ import {
 import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../../kernel/memory/page_table.ts";
 import { fifoCapacity, fifoCell, fifoPost } from "../../../kernel/signal/fifo_ring.ts";
-import { runtime } from "./runtime.ts";
+import { runtime, stopIfEnded } from "./runtime.ts";
 import { nap, spin, spinUntil } from "./spin.ts";
 export { nap };
 import { collectGrants, fifos, safePoint, slotDirectory, slotSegment, trap } from "./trap.ts";
@@ -304,6 +304,7 @@ export function SigWait(timeoutMs: number): number {
       if (Atomics.load(F, Fifo.TAIL) === tail) {
         const slept = performance.now();
         const r = Atomics.wait(F, Fifo.TAIL, tail, left);
+        stopIfEnded(); // the kernel wakes TAIL when it ends the process
         sleptUs = (performance.now() - slept) * 1000;
         woke = r !== "timed-out" && sleptUs < Math.max(4 * SPIN.us, SPIN.soonUs);
         if (!woke) SPIN.reset();

@@ -43,7 +43,7 @@
  * written inline in trap.ts with its count from the same policy (`spin.kernel`).
  */
 
-import { runtime } from "./runtime.ts";
+import { runtime, stopIfEnded } from "./runtime.ts";
 
 export interface SpinLimits {
   /** The timed spin at rest, µs (0: the counted spin only). */
@@ -252,9 +252,15 @@ export function waitUntil(
       if (usOverride === undefined) policy.blocked((performance.now() - start) * 1000, false);
       return false;
     }
-    Atomics.wait(words, index, v, left);
+    // The kernel cannot wake this word when it ends the process (it may be any
+    // word of a segment), so a long wait looks up every WAKE_MS whether it has.
+    Atomics.wait(words, index, v, Math.min(left, WAKE_MS));
+    stopIfEnded();
   }
 }
+
+/** The longest a runtime wait on a segment word sleeps before it looks whether its process has ended. */
+const WAKE_MS = 100;
 
 /** A word nobody notifies: waiting on it is a plain sleep. */
 const NAP = new Int32Array(new SharedArrayBuffer(4));
@@ -281,5 +287,6 @@ export function pollUntil(
     if (ready()) return true;
     if (performance.now() >= until) return false;
     nap(napMs);
+    stopIfEnded();
   }
 }

@@ -22,6 +22,7 @@ import {
 } from "../../../kernel/abi/layout.ts";
 import { syscallByNumber } from "../../../kernel/abi/syscalls.ts";
 import { runtime } from "./runtime.ts";
+import { endWorker } from "./lockdown.ts";
 import { spin } from "./spin.ts";
 import type { MemoryGrant } from "../../../kernel/abi/boot.ts";
 
@@ -77,9 +78,13 @@ function enter(
   t[Trap.ARG0 + 3] = a3;
   t[Trap.ARG0 + 4] = a4;
   t[Trap.ARG0 + 5] = a5;
-  Atomics.store(t, Trap.STATE, TrapState.PENDING);
+  // IDLE to PENDING, unless the kernel has ended the process (ENDED is for good).
+  if (
+    Atomics.compareExchange(t, Trap.STATE, TrapState.IDLE, TrapState.PENDING) !== TrapState.IDLE
+  ) ended(t);
   ringDoorbell();
   awaitCompletion(t);
+  if (Atomics.load(t, Trap.STATE) !== TrapState.DONE) ended(t);
   return t[Trap.ERRNO];
 }
 
@@ -87,7 +92,9 @@ function leave(errno: number, sysno: number): void {
   // On failure the kernel leaves the reason in the data area: take it before the
   // safe point, whose handlers may trap again.
   const detail = errno !== 0 ? takeData() : "";
-  Atomics.store(T, Trap.STATE, TrapState.IDLE);
+  if (Atomics.compareExchange(T, Trap.STATE, TrapState.DONE, TrapState.IDLE) !== TrapState.DONE) {
+    ended(T);
+  }
   afterTrap(T);
   if (errno !== 0) {
     throw new SysError(errno, syscallByNumber(sysno)?.name ?? `trap ${sysno}`, detail);
@@ -150,12 +157,22 @@ export function trapReply(
  */
 function awaitCompletion(t: Int32Array): void {
   for (let i = SPIN; i > 0; i--) {
-    if (Atomics.load(t, Trap.STATE) === TrapState.DONE) return;
+    if (Atomics.load(t, Trap.STATE) >= TrapState.DONE) return;
   }
   if (Atomics.compareExchange(t, Trap.STATE, TrapState.PENDING, TrapState.SLEEPING) !== 1) return;
   while (Atomics.load(t, Trap.STATE) === TrapState.SLEEPING) {
     Atomics.wait(t, Trap.STATE, TrapState.SLEEPING);
   }
+}
+
+/**
+ * The trap found STATE neither IDLE (on entry) nor DONE (on exit): the kernel has
+ * ended the process (exit, kill, fault). The worker stops here, its thread freed.
+ */
+function ended(t: Int32Array): never {
+  const s = Atomics.load(t, Trap.STATE);
+  if (s !== TrapState.ENDED) throw new Error(`trap page corrupted: STATE ${s}`);
+  endWorker();
 }
 
 function afterTrap(t: Int32Array): void {

@@ -32,6 +32,7 @@ import {
 } from "../../../kernel/abi/layout.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { collectGrants, events, trap } from "../rt/trap.ts";
+import { stopIfEnded } from "../rt/runtime.ts";
 import { spin, spinUntil, waitUntil } from "../rt/spin.ts";
 
 const used = new Uint8Array(MAX_TRIPWIRES);
@@ -225,6 +226,7 @@ export function waitEvent(timeoutMs: number, spinUs?: number): QueuedEvent | nul
     if (!slept) waits.blocked++;
     slept = true;
     Atomics.wait(p, EventPage.TAIL, tail, left);
+    stopIfEnded(); // the kernel wakes TAIL when it ends the process
   }
   Atomics.store(p, EventPage.WAITING, 0);
   e ??= nextEvent();
