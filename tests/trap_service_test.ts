@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { hostClock } from "../kernel/host/clock.ts";
 import type { Clock } from "../kernel/host_interface.ts";
 import { TrapService } from "../kernel/trap/trap_service.ts";
-import { Doorbell } from "../kernel/abi/layout.ts";
 
 /** The host's timers with a clock that the test moves (and that creeps on each read). */
 function steppedClock(): Clock & { time: number; reads: number } {
@@ -23,9 +22,8 @@ function steppedClock(): Clock & { time: number; reads: number } {
 
 /** Waits (with a deadline) until the service sleeps on its doorbell. */
 async function asleep(s: TrapService): Promise<void> {
-  const db = new Int32Array(s.doorbellBuffer);
   const end = performance.now() + 5_000;
-  while (Atomics.load(db, Doorbell.KERNEL_SLEEPING) === 0) {
+  while (!s.sleeping) {
     if (performance.now() > end) throw new Error("the trap service never slept");
     await new Promise((r) => setTimeout(r, 1));
   }

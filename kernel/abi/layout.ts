@@ -160,6 +160,12 @@ export const Trap = {
   REMOTE_ERRORS: 22,
   REMOTE_ERRNO: 23,
   REMOTE_ERR_DESC: 24,
+  /**
+   * 1 while the trap service serving this process sleeps: a request then rings the
+   * doorbell. Written by the kernel into every process's own page, so no process
+   * can hold down the word another's traps read (a shared one could be held at 0).
+   */
+  KERNEL_SLEEPING: 25,
 } as const;
 export const TRAP_ARGS = 8;
 /** Message registers: the small-WRITE data area (000 §3.1.1), 40 bytes. */
@@ -188,10 +194,11 @@ export const TrapState = {
 // The kernel doorbell: one per node, shared by all its processes.
 
 export const Doorbell = {
-  /** Incremented by a process after it posts a request while the kernel sleeps. */
+  /**
+   * Incremented by a process after it posts a request while the kernel sleeps
+   * (Trap.KERNEL_SLEEPING). A process that scribbles on it only wakes the kernel.
+   */
   SEQ: 0,
-  /** 1 while the kernel's trap service is blocked in Atomics.waitAsync. */
-  KERNEL_SLEEPING: 1,
 } as const;
 export const DOORBELL_BYTES = 16;
 

@@ -123,6 +123,8 @@ export class ProcessTable {
       pageTable: p.space.pageTable.buffer,
       doorbell: d.trapService.doorbellBuffer,
     }, (message) => this.exit(p, EXIT_KILLED_BASE + Sig.SIGABRT, `crashed: ${message}`));
+    // Its first trap must ring a service that is asleep now (trap_service.ts).
+    Atomics.store(p.trap, Trap.KERNEL_SLEEPING, d.trapService.sleeping ? 1 : 0);
     d.trapService.running.push(p);
     return p;
   }

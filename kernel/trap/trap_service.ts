@@ -8,7 +8,8 @@
  * requests waiting, round-robin, before looking at its trap page.
  *
  * A process posts a request by filling its trap page and storing PENDING in STATE;
- * if the kernel is asleep (Doorbell.KERNEL_SLEEPING) it also bumps Doorbell.SEQ and
+ * if the kernel is asleep (its own trap page's KERNEL_SLEEPING, which the service
+ * sets in every process's page before it sleeps) it also bumps Doorbell.SEQ and
  * notifies. The service spins over the running processes' STATE words for up to
  * `spinUs` after the last request it served, then sleeps in Atomics.waitAsync on the
  * doorbell. A busy stretch longer than SLICE_MS yields to the event loop with
@@ -32,6 +33,11 @@
  * The sleep protocol is Dekker-style on sequentially consistent atomics: the kernel
  * sets KERNEL_SLEEPING, then re-scans; a process stores PENDING, then reads
  * KERNEL_SLEEPING. Either the re-scan sees the request or the process rings.
+ *
+ * Each process reads the flag in its own trap page, so a process that stores 0 there
+ * slows only its own traps (to the sleep's SAFETY_POLL_MS bound); the doorbell's one
+ * shared word, SEQ, only ever wakes the service. A process that spawns after the
+ * service fell asleep finds its flag set (ProcessTable.spawn asks `sleeping`).
  */
 
 import type { Clock } from "../host_interface.ts";
@@ -54,6 +60,7 @@ export class TrapService {
   /** The configured spin, and the spin now (adapted; see above). */
   readonly #spinMs: number;
   #spinNowMs: number;
+  #sleeping = false;
   /** True once the spin must not adapt (see arrivesOnEventLoop). */
   #fixedSpin = false;
   readonly #clock: Clock;
@@ -63,6 +70,8 @@ export class TrapService {
   #stopped = false;
   #scheduled = false;
   wakeups = 0;
+  /** Sleeps that only the safety timeout ended (no doorbell rang). */
+  timeouts = 0;
 
   constructor(spinUs: number, clock: Clock) {
     this.#spinMs = spinUs / 1000;
@@ -90,7 +99,7 @@ export class TrapService {
   /** Wakes the service if it sleeps: work that was held back may go now. */
   kick(): void {
     const db = this.#doorbell;
-    if (Atomics.load(db, Doorbell.KERNEL_SLEEPING) !== 0) {
+    if (this.#sleeping) {
       Atomics.add(db, Doorbell.SEQ, 1);
       Atomics.notify(db, Doorbell.SEQ);
     }
@@ -166,25 +175,39 @@ export class TrapService {
     return this.#spinNowMs * 1000;
   }
 
+  /** True while the service sleeps on its doorbell. */
+  get sleeping(): boolean {
+    return this.#sleeping;
+  }
+
+  /** Sets (or clears) KERNEL_SLEEPING in every running process's trap page. */
+  #setSleeping(on: boolean): void {
+    this.#sleeping = on;
+    const v = on ? 1 : 0;
+    const procs = this.running;
+    for (let i = 0; i < procs.length; i++) Atomics.store(procs[i].trap, Trap.KERNEL_SLEEPING, v);
+  }
+
   #sleep(): void {
     const db = this.#doorbell;
-    Atomics.store(db, Doorbell.KERNEL_SLEEPING, 1);
+    this.#setSleeping(true);
     const seq = Atomics.load(db, Doorbell.SEQ);
     if (this.scan() > 0 || this.#stopped) {
-      Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
+      this.#setSleeping(false);
       return this.#schedule();
     }
     // The doorbell is shared memory a process could scribble on, so the sleep is
     // bounded: at worst a request waits SAFETY_POLL_MS, never forever.
     const waited = Atomics.waitAsync(db, Doorbell.SEQ, seq, SAFETY_POLL_MS);
     if (!waited.async) {
-      Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
+      this.#setSleeping(false);
       return this.#schedule();
     }
     const slept = this.#clock.now();
     waited.value.then((how) => {
-      Atomics.store(db, Doorbell.KERNEL_SLEEPING, 0);
+      this.#setSleeping(false);
       this.wakeups++;
+      if (how !== "ok") this.timeouts++;
       this.#adapt(how === "ok" ? this.#clock.now() - slept : Infinity);
       this.#run();
     });

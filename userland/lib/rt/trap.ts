@@ -54,7 +54,7 @@ export const safePoint = {
 
 /** Rings the kernel's doorbell if it sleeps: something was posted for it. */
 export function ringDoorbell(): void {
-  if (Atomics.load(DB, Doorbell.KERNEL_SLEEPING) !== 0) {
+  if (Atomics.load(T, Trap.KERNEL_SLEEPING) !== 0) {
     Atomics.add(DB, Doorbell.SEQ, 1);
     Atomics.notify(DB, Doorbell.SEQ, 1);
   }
