@@ -25,7 +25,41 @@ export interface KernelConfig {
   /** Fault injection: drop every n-th signal posted to each process's FIFO (0: none). */
   signalLossEvery: number;
   trace: ReadonlySet<TraceKind>;
+  /** What one process, and the whole node, may hold (see `Limits`). */
+  limits: Limits;
 }
+
+/**
+ * Per-process and per-node limits. Each costs the host memory the kernel must
+ * count: a process is a worker thread (~10 MB while it runs), a segment a
+ * SharedArrayBuffer and its tables (~10 KB however small), a descriptor a record.
+ * Past a limit the call fails: spawn with EAGAIN, create_segment with ENOMEM,
+ * import/attach with EMFILE (the process's) or ENFILE (the node's).
+ */
+export interface Limits {
+  /** Processes on the node, zombies included. */
+  processes: number;
+  /** Children of one process not yet reaped. */
+  children: number;
+  /** Segments on the node, and made by one process, counted until freed for good. */
+  segments: number;
+  processSegments: number;
+  /** Bytes of segments one process made, counted until freed for good. */
+  processMemoryBytes: number;
+  /** Descriptors open in one process, and on the whole node. */
+  descriptors: number;
+  nodeDescriptors: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  processes: 512,
+  children: 256,
+  segments: 16_384,
+  processSegments: 4_096,
+  processMemoryBytes: 2 * MAX_SEGMENT_BYTES,
+  descriptors: 4_096,
+  nodeDescriptors: 65_536,
+};
 
 export const DEFAULT_CONFIG: KernelConfig = {
   nodeId: 0,
@@ -39,4 +73,5 @@ export const DEFAULT_CONFIG: KernelConfig = {
   signalPath: "hardware",
   signalLossEvery: 0,
   trace: new Set(),
+  limits: DEFAULT_LIMITS,
 };

@@ -54,6 +54,10 @@ export class Segment {
   readonly bindings = new Set<Binding>();
   /** Processes entitled to bind it, with the rights each may use. */
   readonly holders = new Map<number, number>();
+  /** Processes that were handed the buffer and have not exited (segment_table.ts). */
+  readonly handedTo = new Set<number>();
+  /** Set once the segment table has freed it (its buffer may still be held). */
+  freed = false;
   /** Which processes have handlers where: read by senders on the hardware path. */
   readonly directory = new SignalDirectory();
   /** A kernel-side signal handler (the name channel): called with the signalled offset. */

@@ -12,7 +12,7 @@ import { AddressSpace } from "../memory/address_space.ts";
 import type { Segment } from "../memory/segment.ts";
 import { HandlerTable } from "../signal/handler_table.ts";
 import { SignalFifo } from "../signal/signal_fifo.ts";
-import { DescriptorTable } from "../remote/descriptor_table.ts";
+import { type DescriptorQuota, DescriptorTable } from "../remote/descriptor_table.ts";
 
 /** How a process ended: a status (0–255; 128+n when killed by signal n) and why. */
 export interface ExitStatus {
@@ -75,7 +75,7 @@ export class Process {
   readonly space: AddressSpace;
   readonly handlers = new HandlerTable();
   /** Remote segments this process imported (000 §3.1.1 descriptors). */
-  readonly descriptors = new DescriptorTable();
+  readonly descriptors: DescriptorTable;
   readonly children = new Set<number>();
   state: "running" | "zombie" = "running";
   exit: ExitStatus | null = null;
@@ -91,7 +91,7 @@ export class Process {
   /** Pids whose signal FIFOs this process has been handed (hardware path). */
   readonly fifosGranted = new Set<number>();
   /** Cached JSON of the last `info` answer, for reads at an offset. */
-  infoCache = "";
+  infoCache: Uint8Array = new Uint8Array(0);
   readonly counters: ProcessCounters = {
     traps: 0,
     faults: 0,
@@ -110,7 +110,9 @@ export class Process {
     args: string[],
     fifoCapacity: number,
     signalLossEvery = 0,
+    descriptorQuota?: DescriptorQuota,
   ) {
+    this.descriptors = new DescriptorTable(descriptorQuota);
     this.server = server;
     this.pid = pid;
     this.ppid = ppid;

@@ -20,6 +20,7 @@ import {
   TrapState,
 } from "../abi/layout.ts";
 import type { ProcessHost } from "../host_interface.ts";
+import type { Limits } from "../config.ts";
 import type { NodeStats } from "../node_stats.ts";
 import { fail } from "../panic.ts";
 import type { TrapService } from "../trap/trap_service.ts";
@@ -45,6 +46,7 @@ export interface ProcessTableDeps {
   readonly traps: TrapServer;
   readonly segments: SegmentTable;
   readonly stats: NodeStats;
+  readonly limits: Limits;
   /** Frees everything an ending process held (bindings, segments, exports, services). */
   release(p: Process): void;
   /** Tells a parent a child ended (SIGCHLD, whose default action is to ignore it). */
@@ -62,9 +64,17 @@ export class ProcessTable {
   readonly #deps: ProcessTableDeps;
   readonly #waits = new Map<Process, ChildWait>();
   #nextPid = 1;
+  /** Descriptors open on the node, shared by every process's table. */
+  readonly #descriptors: { open: number; readonly max: number };
 
   constructor(deps: ProcessTableDeps) {
     this.#deps = deps;
+    this.#descriptors = { open: 0, max: deps.limits.nodeDescriptors };
+  }
+
+  /** Descriptors open on the node. */
+  get descriptorsOpen(): number {
+    return this.#descriptors.open;
   }
 
   get(pid: number): Process | undefined {
@@ -89,13 +99,20 @@ export class ProcessTable {
     return p && p.state === "running" ? p : undefined;
   }
 
-  /** Starts a process; throws KernelError (ENOENT, EBADF, EPERM) if it cannot. */
+  /** Starts a process; throws KernelError (ENOENT, EBADF, EPERM, EAGAIN) if it cannot. */
   spawn(module: string, args: string[] = [], opts: SpawnOptions = {}): Process {
     const d = this.#deps;
+    const { processes, children } = d.limits;
+    if (this.byPid.size >= processes) {
+      fail("EAGAIN", `the node has ${this.byPid.size} processes (zombies too), its most`);
+    }
     const url = d.host.resolveModule(module);
     if (!url) fail("ENOENT", `no program ${JSON.stringify(module)}`);
     const ppid = opts.ppid ?? 0;
     const parent = this.byPid.get(ppid);
+    if (parent && parent.children.size >= children) {
+      fail("EAGAIN", `pid ${ppid} has ${parent.children.size} children not yet reaped, its most`);
+    }
     const share = opts.share ?? [];
     for (const s of share) {
       const seg = d.segments.get(s.segment);
@@ -104,7 +121,10 @@ export class ProcessTable {
       if (s.rights & ~held) fail("EPERM", `segment ${s.segment}: rights ${s.rights} not held`);
     }
     const pid = this.#nextPid++;
-    const p = new Process(d.traps, pid, ppid, url, args, d.fifoCapacity, d.signalLossEvery);
+    const p = new Process(d.traps, pid, ppid, url, args, d.fifoCapacity, d.signalLossEvery, {
+      perProcess: d.limits.descriptors,
+      node: this.#descriptors,
+    });
     Atomics.store(p.trap, Trap.SPIN, d.processSpin);
     Atomics.store(p.trap, Trap.NODE, d.nodeId);
     const path = d.signalPath === "software" ? SignalPath.SOFTWARE : SignalPath.HARDWARE;

@@ -20,13 +20,35 @@ export interface Descriptor {
   stale: boolean;
 }
 
+/** How many descriptors one table may hold, and the node's count shared by all. */
+export interface DescriptorQuota {
+  readonly perProcess: number;
+  readonly node: { open: number; readonly max: number };
+}
+
+const UNLIMITED: DescriptorQuota = { perProcess: Infinity, node: { open: 0, max: Infinity } };
+
 export class DescriptorTable {
   readonly #byId = new Map<number, Descriptor>();
+  readonly #quota: DescriptorQuota;
   #next = 1;
 
+  constructor(quota: DescriptorQuota = UNLIMITED) {
+    this.#quota = quota;
+  }
+
+  /** Opens a descriptor; EMFILE past the process's limit, ENFILE past the node's. */
   add(d: Omit<Descriptor, "id" | "stale">): Descriptor {
+    const q = this.#quota;
+    if (this.#byId.size >= q.perProcess) {
+      fail("EMFILE", `${this.#byId.size} descriptors open, the most a process may have`);
+    }
+    if (q.node.open >= q.node.max) {
+      fail("ENFILE", `${q.node.open} descriptors open on the node, the most it may have`);
+    }
     const full: Descriptor = { ...d, id: this.#next++, stale: false };
     this.#byId.set(full.id, full);
+    q.node.open++;
     return full;
   }
 
@@ -40,11 +62,14 @@ export class DescriptorTable {
 
   /** Closes descriptor `id`; false if there is none. */
   close(id: number): boolean {
-    return this.#byId.delete(id);
+    if (!this.#byId.delete(id)) return false;
+    this.#quota.node.open--;
+    return true;
   }
 
   /** Closes every descriptor (the process exited). */
   clear(): void {
+    this.#quota.node.open -= this.#byId.size;
     this.#byId.clear();
   }
 

@@ -82,6 +82,8 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         ...k.stats,
         processes: k.procs.size,
         segments: k.segments.size,
+        segmentsRetained: k.segments.counts().retained,
+        descriptorsOpen: k.procs.descriptorsOpen,
         wakeups: k.trapService.wakeups,
         remoteIssued: k.remote.stats.issued,
         remoteServed: k.remote.stats.served,
@@ -110,8 +112,9 @@ function shortModule(url: string): string {
 export function infoHandlers(k: NodeParts): Handlers<"info"> {
   return {
     info: (p, [kind, offset]) => {
-      if (offset === 0) p.infoCache = JSON.stringify(infoSnapshot(k, p, kind));
-      const bytes = encoder.encode(p.infoCache);
+      // Encoded once per snapshot, so reading it chunk by chunk stays linear.
+      if (offset === 0) p.infoCache = encoder.encode(JSON.stringify(infoSnapshot(k, p, kind)));
+      const bytes = p.infoCache;
       const n = writeDataChunk(p.trap, bytes, offset);
       return { result: n, result2: bytes.length };
     },

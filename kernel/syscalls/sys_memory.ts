@@ -87,6 +87,7 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
           directory: seg.directory.buffer,
         });
         Atomics.add(p.trap, Trap.GRANTS, 1);
+        k.segments.handOver(seg, p.pid);
       }
       p.space.bind(seg, at, rights, slot);
       k.signals.refreshDirectory(seg);
