@@ -45,3 +45,17 @@ Deno.test("500 short processes in a row leave the host's memory within 200 MB", 
     assert.ok(grown <= 200, `the host grew ${grown.toFixed(0)} MB over 500 processes`);
   });
 });
+
+Deno.test("the boundary: a killed child writing through a raw view runs on until its next MMU access", async () => {
+  // A SharedArrayBuffer cannot be taken back, and Deno cannot stop a busy worker
+  // from outside: a child that stepped outside the runtime (a raw view32 of a
+  // segment) keeps writing until it next traps or accesses memory through the MMU.
+  await withNode(async (node) => {
+    const st = await node.run("end_ghost", ["parent", "view"]);
+    assert.equal(st.status, 0, st.reason);
+    const [r] = node.results();
+    assert.equal(r.status, 128 + 9, r.reason);
+    assert.notDeepEqual(r.after400, r.after100, "the raw writes went on after the kill");
+    assert.deepEqual(r.after700, r.after400, "its first MMU access stopped it");
+  });
+});

@@ -8,6 +8,9 @@
  *     store    stores a rising counter at 0x0 through the MMU, forever
  *     wait     blocks in a raw Atomics.wait on 0x4, then stores at 0xC forever
  *     trap     makes null traps forever, counting them at 0x0
+ *     view     stores the counter at 0x0 through a raw view (view32), outside the
+ *              MMU, for 300 ms of its own clock, then loads through the MMU: the
+ *              boundary (README, "The protection boundary")
  *
  * Words: 0x0 the child's counter, 0x4 the parent's "go" (notified after the kill),
  * 0x8 the child's "about to wait", 0xC what a woken child writes.
@@ -61,7 +64,9 @@ function parent(mode: string): number {
   const after100 = [load32(a), load32(a + 12)];
   nap(300);
   const after400 = [load32(a), load32(a + 12)];
-  report({ mode, started, status: st.status, reason: st.reason, after100, after400 });
+  nap(300);
+  const after700 = [load32(a), load32(a + 12)];
+  report({ mode, started, status: st.status, reason: st.reason, after100, after400, after700 });
   return 0;
 }
 
@@ -69,6 +74,12 @@ function child(mode: string, seg: number): number {
   const a = bind(seg);
   if (mode === "store") {
     for (let i = 1;; i++) store32(a, i);
+  }
+  if (mode === "view") {
+    const words = view32(a, 1, true);
+    const until = performance.now() + 300;
+    for (let i = 1; performance.now() < until; i++) Atomics.store(words, 0, i);
+    for (;;) load32(a + 8);
   }
   if (mode === "trap") {
     for (let i = 1;; i++) {
