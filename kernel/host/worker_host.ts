@@ -10,7 +10,9 @@
  * port synchronously on return from the bind trap.
  */
 
+import { getHeapStatistics } from "node:v8";
 import type { BootMessage } from "../abi/boot.ts";
+import { Trap, TrapState } from "../abi/layout.ts";
 import type { ProcessHost } from "../host_interface.ts";
 import type { ProcessHandle } from "../proc/process.ts";
 import { hostClock, hostRandom32 } from "./clock.ts";
@@ -66,6 +68,7 @@ export class WorkerHost implements ProcessHost {
     });
     const memory = new MessageChannel();
     let alive = true;
+    const watched = heapWatch.add(boot);
     worker.onerror = (e) => {
       e.preventDefault();
       if (!alive) return;
@@ -85,9 +88,94 @@ export class WorkerHost implements ProcessHost {
       terminate() {
         if (!alive) return;
         alive = false;
+        heapWatch.remove(watched);
         worker.terminate();
         memory.port1.close();
       },
     };
   }
 }
+
+type Watched = { pid: number; module: string; trap: Int32Array };
+
+/**
+ * Names the processes that may be exhausting a JavaScript heap before V8 aborts the
+ * host (issue 11, hole 2). Deno 2.9 gives a web Worker no heap limit of its own and no
+ * near-heap-limit callback: a worker whose heap reaches V8's limit (the same for every
+ * isolate; `--v8-flags=--max-old-space-size=N` lowers it for the kernel too) ends the
+ * whole host with "Fatal JavaScript out of memory", status 133, and nothing of the
+ * host's JavaScript runs after it. So while processes run, the host samples its
+ * resident memory every 100 ms, and each time it climbs past half, three quarters and
+ * nine tenths of that limit above where it started, it prints the processes running
+ * JavaScript outside a trap (their trap page is idle or done: not waiting on the
+ * kernel), which is where a heap grows. It is a diagnosis, not a defence: a program
+ * can write its own trap page, and a process blocked in a raw `Atomics.wait` looks
+ * like one running.
+ */
+class HeapWatch {
+  static readonly PERIOD_MS = 100;
+  static readonly LEVELS = [0.5, 0.75, 0.9];
+  readonly #procs = new Set<Watched>();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #base = 0;
+  #last = 0;
+  #level = 0;
+
+  add(boot: BootMessage): Watched {
+    const p = { pid: boot.pid, module: boot.module, trap: new Int32Array(boot.trap) };
+    this.#procs.add(p);
+    if (this.#timer === undefined) {
+      this.#base = this.#last = Deno.memoryUsage().rss;
+      this.#level = 0;
+      const timer = setInterval(() => this.#sample(), HeapWatch.PERIOD_MS);
+      Deno.unrefTimer(timer);
+      this.#timer = timer;
+    }
+    return p;
+  }
+
+  remove(p: Watched): void {
+    this.#procs.delete(p);
+    if (this.#procs.size === 0 && this.#timer !== undefined) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    }
+  }
+
+  #sample(): void {
+    const rss = Deno.memoryUsage().rss;
+    const limit = getHeapStatistics().heap_size_limit;
+    const grown = rss - this.#base;
+    const rate = (rss - this.#last) * 1000 / HeapWatch.PERIOD_MS;
+    this.#last = rss;
+    // Re-armed once the host is back under four fifths of the level last reported.
+    while (this.#level > 0 && grown < HeapWatch.LEVELS[this.#level - 1] * limit * 0.8) {
+      this.#level--;
+    }
+    let crossed = false;
+    while (
+      this.#level < HeapWatch.LEVELS.length && grown >= HeapWatch.LEVELS[this.#level] * limit
+    ) {
+      this.#level++;
+      crossed = true;
+    }
+    if (!crossed) return;
+    const running: string[] = [];
+    for (const p of this.#procs) {
+      const state = Atomics.load(p.trap, Trap.STATE);
+      if (state === TrapState.IDLE || state === TrapState.DONE) {
+        const where = p.module.startsWith(ROOT.href) ? p.module.slice(ROOT.href.length) : p.module;
+        running.push(`node ${Atomics.load(p.trap, Trap.NODE)} pid ${p.pid} (${where})`);
+      }
+    }
+    const mb = (n: number) => Math.round(n / 2 ** 20);
+    console.error(
+      `kernel: host memory is ${mb(grown)} MB above its start (${mb(rate)} MB/s); a process ` +
+        `whose JavaScript heap reaches V8's limit of ${mb(limit)} MB aborts the whole host ` +
+        `(Deno gives a worker no heap limit of its own). Running JavaScript outside a trap: ` +
+        `${running.length ? running.join(", ") : "none"}`,
+    );
+  }
+}
+
+const heapWatch = new HeapWatch();
