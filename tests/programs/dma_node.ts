@@ -374,6 +374,10 @@ function scribble(): number {
   const b2 = remoteCounters();
   dmaWrite32(desc, 8, 0x5151);
   awaitDone(b2, 1);
+  // The completion can land before the kernel stores HEAD past the entry (a link
+  // with no latency completes on the kernel's thread, mid-batch): wait for HEAD.
+  const idleBy = performance.now() + 5_000;
+  while (!dmaIdle() && performance.now() < idleBy) nap(1);
   report({ role: "scribble", resynced: { status, headBack: head2 === mine, idle: dmaIdle() } });
   return 0;
 }
