@@ -3,6 +3,7 @@
  * glue over the process table (kernel/proc/process_table.ts).
  */
 
+import { Cap, CAPS_ALL } from "../abi/layout.ts";
 import type { NodeParts } from "../parts.ts";
 import { fail } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
@@ -14,6 +15,8 @@ interface SpawnRequest {
   module: string;
   args: string[];
   share: { segment: number; rights: number }[];
+  /** Capabilities for the child (Cap): only init may ask for any. */
+  caps: number;
 }
 
 /** Parses and checks a spawn request from the data area, or fails with EINVAL. */
@@ -35,7 +38,24 @@ function parseSpawn(text: string): SpawnRequest {
       Number.isInteger(s?.segment) && Number.isInteger(s?.rights) && s.rights > 0
     );
   if (!okShare) fail("EINVAL", "spawn: share must be [{segment, rights}]");
-  return { module: v.module, args, share };
+  const caps = v.caps ?? 0;
+  if (!Number.isInteger(caps) || (caps & ~CAPS_ALL) !== 0 || caps < 0) {
+    fail("EINVAL", `spawn: caps ${JSON.stringify(caps)} (a mask of Cap, within ${CAPS_ALL})`);
+  }
+  return { module: v.module, args, share, caps };
+}
+
+/**
+ * Whether `from` may send a Unix-style signal (and so kill) `to`: itself, its
+ * parent, init, or the process acting for the user at the console (Cap.USER, which
+ * init hands the shell). Init itself is signalled by no one else. Everyone else is
+ * refused, whatever the signal: a signal is a kill the target may handle, and even
+ * a handled one costs it a FIFO entry (a flood of them drops its other signals).
+ */
+export function maySignal(from: Process, to: Process): boolean {
+  if (from === to) return true;
+  if (to.pid === 1) return false;
+  return to.ppid === from.pid || from.pid === 1 || (from.caps & Cap.USER) !== 0;
 }
 
 export function procHandlers(
@@ -62,7 +82,13 @@ export function procHandlers(
 
     spawn: (p) => {
       const req = parseSpawn(readDataString(p.trap));
-      return n.procs.spawn(req.module, req.args, { ppid: p.pid, share: req.share }).pid;
+      // Capabilities are minted only here, only by init: never inherited, never
+      // asked for by a program (an orphan re-parented to init gets none either).
+      if (req.caps !== 0 && p.pid !== 1) {
+        fail("EPERM", `spawn: only init (pid 1) may grant capabilities; pid ${p.pid} asked`);
+      }
+      return n.procs.spawn(req.module, req.args, { ppid: p.pid, share: req.share, caps: req.caps })
+        .pid;
     },
 
     wait: (p, [wpid, timeout]) => {
@@ -85,6 +111,13 @@ export function procHandlers(
       const target = procs.running(pid);
       if (!target) fail("ESRCH", `no process ${pid}`);
       if (pid === 1 && p.pid !== 1) fail("EPERM", "init cannot be signalled");
+      if (!maySignal(p, target)) {
+        fail(
+          "EPERM",
+          `pid ${p.pid} may not signal pid ${pid}: only its parent (pid ${target.ppid}), ` +
+            "init or the shell may",
+        );
+      }
       // Queued before the trap completes, so a handled signal sent to oneself runs on
       // this trap's return; if the default action ends the caller, nothing completes.
       n.signals.signalProcess(target, signo, p.pid);
