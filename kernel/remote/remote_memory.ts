@@ -346,17 +346,26 @@ export class RemoteMemory {
     if (!e) return;
     const joined = this.#host.join(f, e);
     if (joined !== 0) return this.#reply(f, FrameType.NACK, joined);
-    this.#reply(f, FrameType.REPLY, e.segment.unit, undefined, e.segment.mode);
+    // The reply names the export's owner (its source pid): the joining process may
+    // then export what it shares with this peer to it alone (export's `peer`).
+    this.#reply(f, FrameType.REPLY, e.segment.unit, undefined, e.segment.mode, e.owner);
   }
 
-  #reply(req: Frame, type: number, value: number, payload?: Uint8Array, arg0 = 0): void {
+  #reply(
+    req: Frame,
+    type: number,
+    value: number,
+    payload?: Uint8Array,
+    arg0 = 0,
+    srcPid = 0,
+  ): void {
     // A refusal of a posted WRITE answers no request: it says whose WRITE it refuses.
     const refusal = type === FrameType.NACK && (req.flags & FrameFlag.POSTED) !== 0;
     const bytes = buildFrame(
       type,
       this.#host.nodeId,
       req.srcNode,
-      0,
+      srcPid,
       req.seq,
       req.exportId,
       req.genHi,

@@ -1,0 +1,83 @@
+/**
+ * Bystanders on an RPC connection (tests/protection_test.ts, issue 11 hole 8).
+ *
+ *   prot_rpc.ts client SERVICE HINT   connects; reports {who: "client", prefix}; on
+ *                                     SIGHUP makes 20 echo calls and reports
+ *                                     {who: "client", calls, ok}
+ *   prot_rpc.ts snoop PREFIX HINT     a process sharing nothing with the connection:
+ *                                     imports its two channels (names are public) and
+ *                                     tries to attach, READ and WRITE them; reports
+ *                                     {who: "snoop", node, q: {...}, r: {...}}
+ */
+
+import {
+  awaitRemote,
+  bind,
+  CreateSegment,
+  getpid,
+  importSegment,
+  nodeId,
+  READ,
+  remoteCounters,
+  WRITE,
+} from "../../userland/lib/mod.ts";
+import { attach } from "../../userland/lib/sys/memory.ts";
+import { RpcClient } from "../../userland/lib/ipc/rpc.ts";
+import { attempt, report, signalGate } from "./report.ts";
+import { Stub } from "./rpc_common.ts";
+
+function client(service: string, hint: number): number {
+  const gate = signalGate();
+  const c = RpcClient.connect(service, { hint, timeoutMs: 10_000 });
+  // The first connection of this process (rpc.ts's channelPrefix).
+  report({ who: "client", prefix: `rpc.${nodeId()}.${getpid().toString(36)}.1` });
+  gate();
+  let ok = 0;
+  for (let i = 0; i < 20; i++) {
+    const bytes = new TextEncoder().encode(`call ${i}`);
+    const got = c.call(Stub.ECHO, bytes);
+    if (new TextDecoder().decode(got) === `call ${i}`) ok++;
+  }
+  c.close();
+  report({ who: "client", calls: 20, ok });
+  return 0;
+}
+
+/** Every way in to one channel, by its code. */
+function tryChannel(name: string, hint: number): Record<string, unknown> {
+  const imported = attempt(() => importSegment(name, { hint }).desc);
+  if (typeof imported === "string") return { imported };
+  const desc = imported;
+  const local = CreateSegment(4096);
+  bind(local);
+  const remote = (op: () => void) =>
+    attempt(() => {
+      const before = remoteCounters();
+      op();
+      awaitRemote(before);
+      return "ok";
+    });
+  return {
+    imported: "ok",
+    attach: attempt(() => attach(desc)),
+    read: remote(() => READ(desc, 0, 32, local, 0)),
+    write: remote(() => WRITE(desc, 4064, new Uint8Array(32).fill(0x55))),
+  };
+}
+
+function snoop(prefix: string, hint: number): number {
+  report({
+    who: "snoop",
+    node: nodeId(),
+    q: tryChannel(prefix + "q", hint),
+    r: tryChannel(prefix + "r", hint),
+  });
+  return 0;
+}
+
+export default function main(args: string[]): number {
+  const [mode, a, b] = args;
+  if (mode === "client") return client(a, Number(b));
+  if (mode === "snoop") return snoop(a, Number(b));
+  throw new Error(`prot_rpc: unknown mode ${mode}`);
+}
