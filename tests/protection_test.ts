@@ -213,3 +213,36 @@ for (const [label, clientNode] of [["across nodes", 1], ["on one node", 0]] as c
     }
   });
 }
+
+Deno.test("an endpoint connection's ends take WRITEs from each other alone", async () => {
+  const c = new TestCluster(2, QUIET);
+  try {
+    await c.startClerks();
+    c.spawn(0, "servers/echo/mod.ts", ["prot"]);
+    await until(c, () => c.console.out.includes('echo: serving "prot"'), "the echo server");
+    const client = c.spawn(1, "prot_rpc", ["epclient", "prot", "0"]);
+    await until(c, () => c.results().some((r) => r.who === "epclient" && r.name), "connect");
+    const { name } = c.results().find((r) => r.who === "epclient" && r.name);
+    for (const node of [0, 1]) c.spawn(node, "prot_rpc", ["epsnoop", name, "1"]);
+    const snoops = () => c.results().filter((r) => r.who === "epsnoop");
+    await until(c, () => snoops().length === 2, "the bystanders");
+    for (const s of snoops()) {
+      for (const end of ["client", "server"]) {
+        assert.equal(s[end].imported, "ok", JSON.stringify(s));
+        assert.equal(s[end].write, "EPERM", `node ${s.node}, ${end}'s end: ${JSON.stringify(s)}`);
+        assert.equal(s[end].read, "EPERM", "an end is exported for WRITEs only");
+      }
+    }
+    c.node(1).signalProcess(client, Sig.SIGHUP, 0);
+    await until(
+      c,
+      () => c.results().some((r) => r.who === "epclient" && r.ok !== undefined),
+      "calls",
+    );
+    const done = c.results().find((r) => r.who === "epclient" && r.ok !== undefined);
+    assert.deepEqual(done, { who: "epclient", calls: 20, ok: 20 });
+  } finally {
+    c.close();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+});

@@ -8,6 +8,11 @@
  *                                     imports its two channels (names are public) and
  *                                     tries to attach, READ and WRITE them; reports
  *                                     {who: "snoop", node, q: {...}, r: {...}}
+ *   prot_rpc.ts epclient SERVICE HINT the same for an endpoint connection (echo
+ *                                     server): {who: "epclient", name}, then on
+ *                                     SIGHUP 20 calls → {who: "epclient", calls, ok}
+ *   prot_rpc.ts epsnoop NAME HINT     tries the client's end NAME and the server's
+ *                                     NAME.s → {who: "epsnoop", node, client, server}
  */
 
 import {
@@ -23,6 +28,7 @@ import {
 } from "../../userland/lib/mod.ts";
 import { attach } from "../../userland/lib/sys/memory.ts";
 import { RpcClient } from "../../userland/lib/ipc/rpc.ts";
+import { connectEndpoint } from "../../userland/lib/ipc/endpoint.ts";
 import { attempt, report, signalGate } from "./report.ts";
 import { Stub } from "./rpc_common.ts";
 
@@ -75,8 +81,35 @@ function snoop(prefix: string, hint: number): number {
   return 0;
 }
 
+function epClient(service: string, hint: number): number {
+  const gate = signalGate();
+  const end = connectEndpoint(service, hint);
+  // The first end of this process (endpoint.ts's connectEndpoint).
+  report({ who: "epclient", name: `ep.${nodeId()}.${getpid().toString(36)}.1` });
+  gate();
+  let ok = 0;
+  for (let i = 0; i < 20; i++) {
+    const got = end.call(new TextEncoder().encode(`call ${i}`), 5_000);
+    if (new TextDecoder().decode(got) === `call ${i}`) ok++;
+  }
+  end.close();
+  report({ who: "epclient", calls: 20, ok });
+  return 0;
+}
+
 export default function main(args: string[]): number {
   const [mode, a, b] = args;
+  if (mode === "epclient") return epClient(a, Number(b));
+  if (mode === "epsnoop") {
+    const hint = Number(b);
+    report({
+      who: "epsnoop",
+      node: nodeId(),
+      client: tryChannel(a, hint),
+      server: tryChannel(a + ".s", 0),
+    });
+    return 0;
+  }
   if (mode === "client") return client(a, Number(b));
   if (mode === "snoop") return snoop(a, Number(b));
   throw new Error(`prot_rpc: unknown mode ${mode}`);
