@@ -246,3 +246,28 @@ Deno.test("an endpoint connection's ends take WRITEs from each other alone", asy
     await new Promise((r) => setTimeout(r, 0));
   }
 });
+
+Deno.test("a distributed queue's counter segment takes WRITEs from its receiver alone", async () => {
+  const c = new TestCluster(2, QUIET);
+  try {
+    await c.startClerks();
+    c.spawn(0, "prot_rpc", ["dqrecv", "prot"]);
+    await until(c, () => c.results().some((r) => r.who === "dqrecv" && r.ready), "the receiver");
+    const sender = c.spawn(1, "prot_rpc", ["dqsend", "prot", "0"]);
+    await until(c, () => c.results().some((r) => r.who === "dqsend" && r.tx), "the sender");
+    const { tx } = c.results().find((r) => r.who === "dqsend" && r.tx);
+    for (const node of [0, 1]) c.spawn(node, "prot_rpc", ["dqsnoop", tx, "1"]);
+    const snoops = () => c.results().filter((r) => r.who === "dqsnoop");
+    await until(c, () => snoops().length === 2, "the bystanders");
+    for (const s of snoops()) {
+      assert.equal(s.tx.imported, "ok", JSON.stringify(s));
+      assert.equal(s.tx.write, "EPERM", `node ${s.node}: ${JSON.stringify(s)}`);
+    }
+    c.node(1).signalProcess(sender, Sig.SIGHUP, 0);
+    await until(c, () => c.results().some((r) => r.who === "dqrecv" && r.ok !== undefined), "20");
+    assert.equal(c.results().find((r) => r.who === "dqrecv" && r.ok !== undefined).ok, 20);
+  } finally {
+    c.close();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+});

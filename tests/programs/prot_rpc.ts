@@ -13,6 +13,11 @@
  *                                     SIGHUP 20 calls → {who: "epclient", calls, ok}
  *   prot_rpc.ts epsnoop NAME HINT     tries the client's end NAME and the server's
  *                                     NAME.s → {who: "epsnoop", node, client, server}
+ *   prot_rpc.ts dqrecv NAME           a queue's receiver (8 slots of 64 bytes): takes
+ *                                     20 messages → {who: "dqrecv", ok}
+ *   prot_rpc.ts dqsend NAME HINT      its sender: {who: "dqsend", tx} (its counter's
+ *                                     export), then on SIGHUP sends 20
+ *   prot_rpc.ts dqsnoop TX HINT       tries the sender's counter → {who: "dqsnoop", ...}
  */
 
 import {
@@ -29,6 +34,7 @@ import {
 import { attach } from "../../userland/lib/sys/memory.ts";
 import { RpcClient } from "../../userland/lib/ipc/rpc.ts";
 import { connectEndpoint } from "../../userland/lib/ipc/endpoint.ts";
+import { QueueReceiver, QueueSender } from "../../userland/lib/ipc/dqueue.ts";
 import { attempt, report, signalGate } from "./report.ts";
 import { Stub } from "./rpc_common.ts";
 
@@ -97,8 +103,35 @@ function epClient(service: string, hint: number): number {
   return 0;
 }
 
+function dqRecv(name: string): number {
+  const q = new QueueReceiver(name, 8, 64);
+  report({ who: "dqrecv", ready: true });
+  let ok = 0;
+  for (let i = 0; i < 20; i++) {
+    const m = q.receive(10_000);
+    if (m && m[0] === i) ok++;
+  }
+  report({ who: "dqrecv", ok });
+  return 0;
+}
+
+function dqSend(name: string, hint: number): number {
+  const gate = signalGate();
+  const q = new QueueSender(name, 8, 64, hint);
+  report({ who: "dqsend", tx: `dq.${name}.8x64.tx` });
+  gate();
+  for (let i = 0; i < 20; i++) q.send(new Uint8Array(64).fill(i), 10_000);
+  return 0;
+}
+
 export default function main(args: string[]): number {
   const [mode, a, b] = args;
+  if (mode === "dqrecv") return dqRecv(a);
+  if (mode === "dqsend") return dqSend(a, Number(b));
+  if (mode === "dqsnoop") {
+    report({ who: "dqsnoop", node: nodeId(), tx: tryChannel(a, Number(b)) });
+    return 0;
+  }
   if (mode === "epclient") return epClient(a, Number(b));
   if (mode === "epsnoop") {
     const hint = Number(b);
