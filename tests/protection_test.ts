@@ -114,6 +114,36 @@ Deno.test("a --run program and an orphan cannot kill, replace or flood the syste
   }
 });
 
+Deno.test("while init restarts the exec server no program can take its name", async () => {
+  const n = new Booted(["--run", program("prot_rogue"), "squat"]);
+  try {
+    await n.until(() => n.results().some((r) => r.who === "squat"), "the squatter");
+    await n.until(() => n.kernel.exports.byName("exec.0") !== undefined, "exec.0");
+    const first = n.running(EXEC)!;
+    n.kernel.signalProcess(first, Sig.SIGKILL, 0); // it crashed, say
+    let second: Process | undefined;
+    await n.until(
+      () =>
+        (second = n.running(EXEC)) !== undefined && second !== first &&
+        n.kernel.exports.byName("exec.0")?.owner === second.pid,
+      "the new exec server to export exec.0",
+    );
+    const squatter = n.running("prot_rogue.ts")!;
+    n.kernel.signalProcess(squatter, Sig.SIGHUP, 0);
+    await withDeadline(n.init.exited, 15_000, "the squatter to end");
+    const { tally } = n.results().find((r) => r.who === "squat" && r.tally);
+    assert.equal(tally.ok, undefined, `a program took exec.0: ${JSON.stringify(tally)}`);
+    assert.deepEqual(
+      Object.keys(tally).filter((k) => k !== "EEXIST" && k !== "EPERM"),
+      [],
+      JSON.stringify(tally),
+    );
+    assert.match(n.console.out, /init: the exec server ended: killed by SIGKILL/);
+  } finally {
+    await n.close();
+  }
+});
+
 Deno.test("the shell kills for the user (init restarts the server); its programs cannot kill it; a crash loop is named", async () => {
   const n = new Booted([]);
   try {

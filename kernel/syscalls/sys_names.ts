@@ -6,7 +6,7 @@
  */
 
 import { Errno } from "../abi/errors.ts";
-import { NotifyPolicy, Rights, RIGHTS_ALL } from "../abi/layout.ts";
+import { Cap, NotifyPolicy, Rights, RIGHTS_ALL } from "../abi/layout.ts";
 import {
   CHANNEL_BYTES,
   LookupFlag,
@@ -128,6 +128,14 @@ export function nameHandlers(
         (rights & (Rights.WRITE | Rights.CAS) ? Rights.WRITE : 0);
       if (needs & ~held) fail("EPERM", `segment ${segment}: cannot grant rights ${rights}`);
       if (n.exports.byName(req.name)) fail("EEXIST", `"${req.name}" is already exported here`);
+      const service = (p.caps & Cap.SERVICE) !== 0;
+      if (!service && n.exports.reservedForServices(req.name)) {
+        fail(
+          "EPERM",
+          `"${req.name}" is a system server's name on this node: only a server init starts ` +
+            "may export it",
+        );
+      }
       const only = req.peer === null ? req : peerOf(p, req.peer);
       const e = n.exports.add(seg, p.pid, req.name, rights & RIGHTS_ALL, only);
       const r = blankRecord(NameOp.ADD, req.name);
@@ -140,7 +148,10 @@ export function nameHandlers(
         size: seg.size,
       });
       return ask(p, r, (a, w) => {
-        if (a.status === 0) return void w.complete(e.id);
+        if (a.status === 0) {
+          if (service) n.exports.reserveForServices(req.name);
+          return void w.complete(e.id);
+        }
         n.exports.remove(e.id);
         w.fail(a.status, "the name clerk refused");
       });

@@ -7,6 +7,8 @@
  *   prot_rogue.ts mid SEG    spawns an `orphan` sharing SEG and exits at once
  *   prot_rogue.ts orphan SEG waits until init adopted it, then attacks; stores 1 in SEG
  *   prot_rogue.ts shell      run by the shell: tries to kill it, its parent
+ *   prot_rogue.ts squat      reports {who: "squat", ready}, then exports exec.N over
+ *                            and over until SIGHUP: {who: "squat", tally}
  *
  * RESULT lines: {who: "orphan", ppid, attach, killClerk, killExec}; then
  * {who: "rogue", ...} with every attack's code, and {who: "rogue", alive: ...}.
@@ -28,6 +30,8 @@ import {
   nodeId,
   Rights,
   Sig,
+  signalAddress,
+  SignalHandler,
   SigWait,
   spawn,
   store32,
@@ -149,6 +153,20 @@ export default function main(args: string[]): number {
     return 0; // its child is init's from now on
   }
   if (mode === "orphan") return orphan(Number(arg));
+  if (mode === "squat") {
+    let stop = false;
+    SignalHandler(signalAddress(Sig.SIGHUP), 4, () => stop = true);
+    const seg = CreateSegment(4096);
+    report({ who: "squat", ready: true });
+    const tally: Record<string, number> = {};
+    while (!stop) {
+      const r = attempt(() => exportSegment(seg, execName(nodeId())));
+      const key = typeof r === "string" ? r : "ok";
+      tally[key] = (tally[key] ?? 0) + 1;
+    }
+    report({ who: "squat", tally });
+    return 0;
+  }
   if (mode === "shell") {
     // Run by the shell: it may not signal its parent.
     report({
