@@ -93,6 +93,7 @@ Deno.test("a --run program and an orphan cannot kill, replace or flood the syste
     assert.equal(attack.killInit, "EPERM");
     assert.equal(attack.spawnService, "EPERM", "only init grants capabilities");
     assert.equal(attack.spawnUser, "EPERM");
+    assert.equal(attack.spawnReserve, "EPERM", "only init reserves names");
     assert.deepEqual(attack.hupClerk, { EPERM: 1000 });
     assert.deepEqual(attack.hupExec, { EPERM: 1000 });
     assert.deepEqual(attack.ownChild, { sent: "ok", status: 128 + Sig.SIGKILL }, "its own child");
@@ -120,6 +121,8 @@ Deno.test("while init restarts the exec server no program can take its name", as
     await n.until(() => n.results().some((r) => r.who === "squat"), "the squatter");
     await n.until(() => n.kernel.exports.byName("exec.0") !== undefined, "exec.0");
     const first = n.running(EXEC)!;
+    // The squatter ran from boot, before the exec server exported: init reserved it.
+    assert.equal(n.kernel.exports.byName("exec.0")!.owner, first.pid, "exec.0 at boot");
     n.kernel.signalProcess(first, Sig.SIGKILL, 0); // it crashed, say
     let second: Process | undefined;
     await n.until(

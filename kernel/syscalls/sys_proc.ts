@@ -4,6 +4,7 @@
  */
 
 import { Cap, CAPS_ALL } from "../abi/layout.ts";
+import { MAX_NAME_BYTES } from "../abi/names.ts";
 import type { NodeParts } from "../parts.ts";
 import { fail } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
@@ -11,12 +12,16 @@ import { readDataString, writeDataPrefix } from "../trap/data_area.ts";
 import { BLOCKED } from "../trap/dispatch.ts";
 import type { Handlers } from "../trap/trap_entry.ts";
 
+const encoder = new TextEncoder();
+
 interface SpawnRequest {
   module: string;
   args: string[];
   share: { segment: number; rights: number }[];
   /** Capabilities for the child (Cap): only init may ask for any. */
   caps: number;
+  /** Names only system servers may export on this node from now on (init's, with SERVICE). */
+  reserve: string[];
 }
 
 /** Parses and checks a spawn request from the data area, or fails with EINVAL. */
@@ -42,7 +47,13 @@ function parseSpawn(text: string): SpawnRequest {
   if (!Number.isInteger(caps) || (caps & ~CAPS_ALL) !== 0 || caps < 0) {
     fail("EINVAL", `spawn: caps ${JSON.stringify(caps)} (a mask of Cap, within ${CAPS_ALL})`);
   }
-  return { module: v.module, args, share, caps };
+  const reserve = v.reserve ?? [];
+  const okReserve = Array.isArray(reserve) &&
+    reserve.every((r: unknown) =>
+      typeof r === "string" && r !== "" && encoder.encode(r).length <= MAX_NAME_BYTES
+    );
+  if (!okReserve) fail("EINVAL", `spawn: reserve must be names of 1 to ${MAX_NAME_BYTES} bytes`);
+  return { module: v.module, args, share, caps, reserve };
 }
 
 /**
@@ -87,8 +98,18 @@ export function procHandlers(
       if (req.caps !== 0 && p.pid !== 1) {
         fail("EPERM", `spawn: only init (pid 1) may grant capabilities; pid ${p.pid} asked`);
       }
-      return n.procs.spawn(req.module, req.args, { ppid: p.pid, share: req.share, caps: req.caps })
-        .pid;
+      // init reserves a table server's name before it starts: no program can take it
+      // first, at boot or while the server is restarted.
+      if (req.reserve.length !== 0 && !(req.caps & Cap.SERVICE)) {
+        fail("EPERM", "spawn: only init may reserve names, for a server it starts with SERVICE");
+      }
+      const child = n.procs.spawn(req.module, req.args, {
+        ppid: p.pid,
+        share: req.share,
+        caps: req.caps,
+      });
+      for (const name of req.reserve) n.exports.reserveForServices(name);
+      return child.pid;
     },
 
     wait: (p, [wpid, timeout]) => {

@@ -113,6 +113,7 @@ function services(): number {
     // Capabilities come from init alone.
     spawnService: attempt(() => spawn(SELF, ["orphan", "0"], { caps: Cap.SERVICE })),
     spawnUser: attempt(() => spawn(SELF, ["orphan", "0"], { caps: Cap.USER })),
+    spawnReserve: attempt(() => spawn(SELF, ["orphan", "0"], { reserve: ["mine"] })),
     // A flood of handled-or-not signals to processes it shares nothing with.
     hupClerk: tally(1000, () => kill(clerk, Sig.SIGHUP)),
     hupExec: tally(1000, () => kill(exec, Sig.SIGHUP)),

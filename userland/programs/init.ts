@@ -8,13 +8,14 @@
  * of the shell or the program, which ends the node.
  *
  * init alone may hand out capabilities (kernel/abi/layout.ts, Cap): the servers of
- * the table get Cap.SERVICE (they may attach as kernel services), the shell gets
+ * the table get Cap.SERVICE (they may attach as kernel services, and the name each
+ * row exports is reserved for system servers as it starts), the shell gets
  * Cap.USER (it acts for the user at the console, so it may kill any process but
  * init); the `--run` program, like every orphan, gets none.
  */
 
 import { Cap, nodeId, println, spawn, SysError, wait } from "../lib/mod.ts";
-import { type ServerRow, serversOn } from "../../servers/table.ts";
+import { readyName, type ServerRow, serversOn } from "../../servers/table.ts";
 
 interface Running {
   row: ServerRow;
@@ -24,7 +25,11 @@ interface Running {
 
 export default function main(args: string[]): number {
   const servers = new Map<number, Running>();
-  const start = (row: ServerRow) => spawn(row.module, [...row.args], { caps: Cap.SERVICE });
+  // Its name is reserved as it starts: no program can export it first.
+  const start = (row: ServerRow) => {
+    const name = readyName(row, nodeId());
+    return spawn(row.module, [...row.args], { caps: Cap.SERVICE, reserve: name ? [name] : [] });
+  };
   for (const row of serversOn(nodeId())) servers.set(start(row), { row, ends: [] });
   /** Reaps `child`; a server that died is started again unless it is in a crash loop. */
   const reaped = (child: { pid: number; reason: string }) => {

@@ -23,11 +23,23 @@ export interface SpawnOptions {
    * everyone else); the child's own children never inherit them.
    */
   caps?: number;
+  /**
+   * Names only system servers may export on this node from now on: init reserves a
+   * table server's name as it starts it (EPERM without `caps` holding Cap.SERVICE,
+   * which only init may give).
+   */
+  reserve?: string[];
 }
 
 /** Starts `module` (a path or a program name such as "hello") as a child; returns its pid. */
 export function spawn(module: string, args: string[] = [], opts: SpawnOptions = {}): number {
-  const request = JSON.stringify({ module, args, share: opts.share ?? [], caps: opts.caps ?? 0 });
+  const request = JSON.stringify({
+    module,
+    args,
+    share: opts.share ?? [],
+    caps: opts.caps ?? 0,
+    reserve: opts.reserve ?? [],
+  });
   if (putData(request) < request.length) throw new RangeError("spawn request too long");
   return trap(Sys.spawn);
 }
