@@ -3,6 +3,9 @@
  * is a folder in servers/ and a row here, never a change to init
  * (userland/programs/init.ts).
  *
+ * Each runs with the service capability (Cap.SERVICE) init hands it at spawn: only
+ * these servers may attach as the node's kernel services (the name clerk's role).
+ *
  * init starts every row at once and goes on to the shell or program: it never waits
  * for a server, so it keeps reaping (and restarting a server that died) meanwhile.
  * A server is ready when it has exported its `name`, and a client waits for that
@@ -23,8 +26,12 @@ export interface ServerRow {
   readonly nodes: "all" | readonly number[];
   /** The name it exports when ready on a node, or null for none. */
   readonly name: ((node: number) => string) | null;
-  /** How many times init starts it again after it dies. */
-  readonly restarts: number;
+  /**
+   * init starts it again every time it ends, with no fixed limit, unless it ended
+   * `ends` times within `withinMs` (a crash loop): then init says plainly that the
+   * node has lost it and stops starting it.
+   */
+  readonly crashLoop: { readonly ends: number; readonly withinMs: number };
 }
 
 export const SERVERS: readonly ServerRow[] = [
@@ -35,7 +42,7 @@ export const SERVERS: readonly ServerRow[] = [
     nodes: "all",
     name: null,
     // A dead clerk is started again (the kernel re-posts the node's exports to it).
-    restarts: 5,
+    crashLoop: { ends: 5, withinMs: 10_000 },
   },
   {
     title: "the exec server",
@@ -44,7 +51,7 @@ export const SERVERS: readonly ServerRow[] = [
     nodes: "all",
     name: execName,
     // Its export fails (EIO) if the clerk dies while it is being made: start it again.
-    restarts: 5,
+    crashLoop: { ends: 5, withinMs: 10_000 },
   },
 ];
 

@@ -4,9 +4,11 @@ import assert from "node:assert/strict";
 import { ServiceRegistry } from "../kernel/proc/service_registry.ts";
 import { KernelError } from "../kernel/panic.ts";
 import { errnoName } from "../kernel/abi/errors.ts";
+import { Cap } from "../kernel/abi/layout.ts";
 import type { Process } from "../kernel/proc/process.ts";
 
-const proc = (pid: number, ppid: number) => ({ pid, ppid, state: "running" }) as unknown as Process;
+const proc = (pid: number, ppid: number, caps: number = Cap.SERVICE) =>
+  ({ pid, ppid, caps, state: "running" }) as unknown as Process;
 
 function errno(fn: () => void): string {
   try {
@@ -39,10 +41,14 @@ Deno.test("a service has one holder; a second server is EBUSY until the first en
   assert.equal(errno(() => r.checkAttach("names", pager)), "ok", "a successor may attach");
 });
 
-Deno.test("only a server started by init (or the host) may hold a service", () => {
+Deno.test("only a process holding the service capability may hold a service", () => {
   const r = new ServiceRegistry();
-  assert.equal(errno(() => r.checkAttach("names", proc(9, 4))), "EPERM");
-  assert.equal(errno(() => r.checkAttach("names", proc(9, 0))), "ok");
+  assert.equal(errno(() => r.checkAttach("names", proc(9, 4, 0))), "EPERM");
+  // An orphan (or --run's program) has init as its parent and still no capability.
+  assert.equal(errno(() => r.checkAttach("names", proc(9, 1, 0))), "EPERM");
+  assert.equal(errno(() => r.checkAttach("names", proc(9, 1, Cap.USER))), "EPERM");
+  assert.equal(errno(() => r.checkAttach("names", proc(9, 1))), "ok");
+  assert.equal(errno(() => r.checkAttach("names", proc(9, 4))), "ok", "a capability, not a pid");
 });
 
 Deno.test("a holder that is no longer running holds nothing", () => {

@@ -80,6 +80,30 @@ export function signalAddress(signo: number): number {
 export const FAULT_ADDRESS = SIGNAL_REGION + Sig.SIGSEGV * 4;
 
 // ---------------------------------------------------------------------------
+// Capabilities
+
+/**
+ * What a process may do beyond an ordinary program, fixed when it is spawned and
+ * never inherited by its children. Only the host (which starts init) and init
+ * (pid 1) may spawn a process with any (`spawn`'s `caps`): a program cannot mint
+ * one, and an orphan re-parented to init gets none.
+ */
+export const Cap = {
+  /**
+   * May attach as one of the node's kernel services (the name clerk's
+   * `clerk_attach`; later file clerks and pagers): init hands it to the servers it
+   * starts from servers/table.ts.
+   */
+  SERVICE: 1,
+  /**
+   * Acts for the user at the console: may signal (and so kill) any process but init.
+   * init hands it to the shell it starts on the console, and to nothing else.
+   */
+  USER: 2,
+} as const;
+export const CAPS_ALL = Cap.SERVICE | Cap.USER;
+
+// ---------------------------------------------------------------------------
 // Rights, segment attributes
 
 /** Rights on a binding (and, later, on an exported segment). */

@@ -83,7 +83,8 @@ const TABLE = [
     name: "spawn",
     args: [],
     data: "in",
-    doc: "Starts a process from a JSON {module, args, share} request; returns its pid.",
+    doc:
+      "Starts a process from a JSON {module, args, share, caps, reserve} request; returns its pid.",
   },
   {
     no: 3,

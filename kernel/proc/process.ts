@@ -77,6 +77,11 @@ export class Process {
   /** Remote segments this process imported (000 §3.1.1 descriptors). */
   readonly descriptors: DescriptorTable;
   readonly children = new Set<number>();
+  /**
+   * Its capabilities (Cap in kernel/abi/layout.ts): set once at spawn, before its
+   * worker starts, and never inherited by its children.
+   */
+  caps = 0;
   state: "running" | "zombie" = "running";
   exit: ExitStatus | null = null;
   handle: ProcessHandle | null = null;

@@ -11,6 +11,7 @@
  */
 
 import {
+  Cap,
   EventPage,
   EXIT_KILLED_BASE,
   Fifo,
@@ -32,6 +33,12 @@ export interface SpawnOptions {
   ppid?: number;
   /** Segments the child may bind, with rights (never more than the parent holds). */
   share?: { segment: number; rights: number }[];
+  /**
+   * Its capabilities (Cap in kernel/abi/layout.ts), never inherited. The caller
+   * checks who may grant them (sys_spawn: init only); a process the host starts
+   * with none given gets Cap.SERVICE (the host starts init, and in tests clerks).
+   */
+  caps?: number;
 }
 
 /** What the process table is told at boot: the node's settings and its other parts. */
@@ -125,6 +132,7 @@ export class ProcessTable {
       perProcess: d.limits.descriptors,
       node: this.#descriptors,
     });
+    p.caps = opts.caps ?? (ppid === 0 ? Cap.SERVICE : 0);
     Atomics.store(p.trap, Trap.SPIN, d.processSpin);
     Atomics.store(p.trap, Trap.NODE, d.nodeId);
     const path = d.signalPath === "software" ? SignalPath.SOFTWARE : SignalPath.HARDWARE;

@@ -4,10 +4,14 @@
  * pagers). The registry says which process holds each role; when that process
  * ends, the kernel lets go of the service (`detach`), and a successor may attach.
  *
- * A role is held by one process at a time, and only by a server init started (or
- * the node's host, in tests): never by a user's program.
+ * A role is held by one process at a time, and only by a process holding the
+ * service capability (Cap.SERVICE), which the kernel records at spawn and only init
+ * (for the servers of servers/table.ts) or the node's host (init; clerks in tests)
+ * can hand out: never a user's program, an orphan init inherited, or `--run`'s
+ * program. A capability, not a pid test: every orphan's parent is 1.
  */
 
+import { Cap } from "../abi/layout.ts";
 import { fail } from "../panic.ts";
 import type { Process } from "./process.ts";
 
@@ -37,15 +41,19 @@ export class ServiceRegistry {
   }
 
   /**
-   * Checks that `p` may take `role` now (it is free, and `p` is a server started by
-   * init or the host); throws EBUSY or EPERM. Call before building the service.
+   * Checks that `p` may take `role` now (it holds the service capability, and the
+   * role is free); throws EPERM or EBUSY. Call before building the service.
    */
   checkAttach(role: string, p: Process): void {
+    if (!(p.caps & Cap.SERVICE)) {
+      fail(
+        "EPERM",
+        `pid ${p.pid} lacks the service capability: only a server init starts from ` +
+          `servers/table.ts may hold ${role}`,
+      );
+    }
     const h = this.holder(role);
     if (h) fail("EBUSY", `pid ${h.pid} holds ${role}`);
-    if (p.ppid !== 0 && p.ppid !== 1) {
-      fail("EPERM", `only a server started by init may hold ${role}`);
-    }
   }
 
   /** `p` holds `role` from now on (checked by checkAttach). */

@@ -18,6 +18,12 @@ export interface Descriptor {
   readonly size: number;
   /** Set when the name clerk found the export gone: operations fail with ESTALE. */
   stale: boolean;
+  /**
+   * The pid of the process that exported it, once the kernel knows (a local export's
+   * owner; a remote one's from the owner's answer to an attach): `export`'s `peer`
+   * option exports a segment to that process alone.
+   */
+  owner?: number;
 }
 
 /** How many descriptors one table may hold, and the node's count shared by all. */

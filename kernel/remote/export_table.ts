@@ -33,6 +33,12 @@ export type ExportOptions = Pick<Export, "nodes" | "pids">;
 export class ExportTable {
   readonly incarnation: number;
   readonly #byId = new Map<number, Export>();
+  /**
+   * Names a system server (a process with Cap.SERVICE) has exported on this node:
+   * from then on only such a server may export them, so while one is restarted no
+   * program can take its name (`exec.N`). Kept for the node's life; a handful.
+   */
+  readonly #serviceNames = new Set<string>();
   #nextId = FIRST_EXPORT_ID;
   #counter = 0;
 
@@ -91,6 +97,16 @@ export class ExportTable {
       if (e.name === name && (owner === undefined || e.owner === owner)) return e;
     }
     return undefined;
+  }
+
+  /** `name` is a system server's from now on (see #serviceNames). */
+  reserveForServices(name: string): void {
+    this.#serviceNames.add(name);
+  }
+
+  /** True if only a system server may export `name` here. */
+  reservedForServices(name: string): boolean {
+    return this.#serviceNames.has(name);
   }
 
   remove(id: number): void {

@@ -5,7 +5,8 @@
  * request means at the owner:
  *
  *   offset  size  field (after the outer header's 12 bytes)
- *   12      4     source pid (the issuer; 0 for the kernel)
+ *   12      4     source pid (the issuer; 0 for the kernel; in a REPLY the
+ *                       export's owner)
  *   16      4     sequence (the issuer's request id, echoed in replies)
  *   20      4     export id at the owner (the remote segment)
  *   24      4     generation, high word  28  4  generation, low word

@@ -105,6 +105,7 @@ export class MessageChannels {
       if (e.segment.mode === SegMode.NORMAL) return done(Errno.EINVAL, null);
       if (e.nodes && !e.nodes.includes(host.nodeId)) return done(Errno.EPERM, null);
       if (e.pids && !e.pids.includes(p.pid)) return done(Errno.EPERM, null);
+      d.owner = e.owner;
       return done(0, e.segment);
     }
     // Every attach asks the owner, even when this node has the replica already: the
@@ -126,6 +127,7 @@ export class MessageChannels {
           const valid = (mode === SegMode.MESSAGE || mode === SegMode.MESSAGE_QUIET) &&
             (unit === SegUnit.CACHE_LINE || unit === SegUnit.PAGE);
           if (!valid) return done(Errno.EIO, null);
+          d.owner = f.srcPid; // the owner's kernel names the exporter in its reply
           const known = this.#replicas.get(key);
           if (known) return done(0, known);
           let seg: Segment;

@@ -312,32 +312,32 @@ export class RemoteMemory {
 
   /** A WRITE at the owner: REPLY, or for a posted one nothing unless refused. */
   #serveWrite(f: Frame): void {
-    const seg = this.#admit(f)?.segment;
+    const e = this.#admit(f), seg = e?.segment;
     if (!seg || !this.#supplied(f, seg, f.count)) return;
     storeBytes(seg, f.offset, f.payload);
     this.#host.tripwires.matchLocal(seg.id, f.offset, f.count, Access.WRITE);
     if (notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
     if ((f.flags & FrameFlag.POSTED) !== 0) return; // nothing goes back for a posted WRITE that landed
-    this.#reply(f, FrameType.REPLY, 0);
+    this.#reply(f, FrameType.REPLY, 0, undefined, 0, e!.owner);
   }
 
   /** A READ at the owner: REPLY with the bytes. */
   #serveRead(f: Frame): void {
-    const seg = this.#admit(f)?.segment;
+    const e = this.#admit(f), seg = e?.segment;
     if (!seg || !this.#supplied(f, seg, f.count)) return;
     this.#host.tripwires.matchLocal(seg.id, f.offset, f.count, Access.READ);
-    this.#reply(f, FrameType.REPLY, 0, loadBytes(seg, f.offset, f.count));
+    this.#reply(f, FrameType.REPLY, 0, loadBytes(seg, f.offset, f.count), 0, e!.owner);
   }
 
   /** A CAS at the owner: REPLY with 1 if it swapped, 0 if not. */
   #serveCas(f: Frame): void {
-    const seg = this.#admit(f)?.segment;
+    const e = this.#admit(f), seg = e?.segment;
     if (!seg || !this.#supplied(f, seg, 4)) return;
     const old = f.arg0 | 0;
     const swapped = Atomics.compareExchange(seg.words, f.offset >> 2, old, f.arg1 | 0) === old;
     this.#host.tripwires.matchLocal(seg.id, f.offset, 4, swapped ? Access.WRITE : Access.READ);
     if (swapped && notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
-    this.#reply(f, FrameType.REPLY, swapped ? 1 : 0);
+    this.#reply(f, FrameType.REPLY, swapped ? 1 : 0, undefined, 0, e!.owner);
   }
 
   /** A JOIN of a message segment: REPLY with its unit and mode. */
@@ -346,17 +346,29 @@ export class RemoteMemory {
     if (!e) return;
     const joined = this.#host.join(f, e);
     if (joined !== 0) return this.#reply(f, FrameType.NACK, joined);
-    this.#reply(f, FrameType.REPLY, e.segment.unit, undefined, e.segment.mode);
+    this.#reply(f, FrameType.REPLY, e.segment.unit, undefined, e.segment.mode, e.owner);
   }
 
-  #reply(req: Frame, type: number, value: number, payload?: Uint8Array, arg0 = 0): void {
+  /**
+   * Answers `req`. A REPLY names the export's owner as its source pid (`srcPid`):
+   * the issuer's kernel records it on the descriptor, and the issuer may then export
+   * what it shares with that process to it alone (export's `peer`).
+   */
+  #reply(
+    req: Frame,
+    type: number,
+    value: number,
+    payload?: Uint8Array,
+    arg0 = 0,
+    srcPid = 0,
+  ): void {
     // A refusal of a posted WRITE answers no request: it says whose WRITE it refuses.
     const refusal = type === FrameType.NACK && (req.flags & FrameFlag.POSTED) !== 0;
     const bytes = buildFrame(
       type,
       this.#host.nodeId,
       req.srcNode,
-      0,
+      srcPid,
       req.seq,
       req.exportId,
       req.genHi,
@@ -395,6 +407,11 @@ export class RemoteMemory {
 
   #complete(seq: number, p: Pending, errno: number, f: Frame | null): void {
     this.#pending.delete(seq);
+    // The owner's kernel named the exporter: the descriptor knows its peer from now on.
+    if (errno === 0 && f && f.srcPid > 0 && p.proc) {
+      const d = p.proc.descriptors.get(p.descId);
+      if (d && d.owner === undefined) d.owner = f.srcPid;
+    }
     if (p.proc) {
       const n = this.#perProcess(p.proc) - 1;
       if (n > 0) this.#outstanding.set(p.proc, n);

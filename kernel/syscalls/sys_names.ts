@@ -6,7 +6,7 @@
  */
 
 import { Errno } from "../abi/errors.ts";
-import { NotifyPolicy, Rights, RIGHTS_ALL } from "../abi/layout.ts";
+import { Cap, NotifyPolicy, Rights, RIGHTS_ALL } from "../abi/layout.ts";
 import {
   CHANNEL_BYTES,
   LookupFlag,
@@ -41,6 +41,8 @@ interface ExportRequest {
   name: string;
   nodes: number[] | null;
   pids: number[] | null;
+  /** A descriptor: export to the process that exported it alone (its node and pid). */
+  peer: number | null;
 }
 
 function parseExport(text: string): ExportRequest {
@@ -57,11 +59,20 @@ function parseExport(text: string): ExportRequest {
     }
     return x;
   };
-  return {
+  const peer = v?.peer ?? null;
+  if (peer !== null && !(Number.isInteger(peer) && peer > 0)) {
+    fail("EINVAL", `export: peer must be a descriptor, not ${JSON.stringify(peer)}`);
+  }
+  const r = {
     name: checkName(String(v?.name ?? "")),
     nodes: list(v?.nodes, "nodes"),
     pids: list(v?.pids, "pids"),
+    peer,
   };
+  if (peer !== null && (r.nodes || r.pids)) {
+    fail("EINVAL", "export: peer names the one node and pid: give no nodes or pids with it");
+  }
+  return r;
 }
 
 export function nameHandlers(
@@ -86,6 +97,27 @@ export function nameHandlers(
     return BLOCKED;
   };
 
+  /**
+   * The one node and pid an export with `peer` is for: the process that exported
+   * what descriptor `id` names, as its kernel vouches for it (a local export's owner,
+   * or the owner a remote kernel named when the descriptor was attached), never a
+   * pid a peer wrote into shared memory.
+   */
+  const peerOf = (p: Process, id: number): { nodes: number[]; pids: number[] } => {
+    const d = p.descriptors.get(id);
+    if (!d) fail("EBADF", `export: no descriptor ${id} to name the peer`);
+    let owner = d.owner;
+    if (d.node === n.nodeId) {
+      const e = n.exports.get(d.exportId);
+      if (e && e.genHi === d.genHi && e.genLo === d.genLo) owner = e.owner;
+      else fail("ESTALE", `export: descriptor ${id} (${d.name}) is revoked`);
+    }
+    if (owner === undefined) {
+      fail("EINVAL", `export: descriptor ${id} (${d.name}) names no known owner: attach it first`);
+    }
+    return { nodes: [d.node], pids: [owner] };
+  };
+
   return {
     export: (p, [segment, rights]) => {
       const req = parseExport(readDataString(p.trap));
@@ -96,7 +128,16 @@ export function nameHandlers(
         (rights & (Rights.WRITE | Rights.CAS) ? Rights.WRITE : 0);
       if (needs & ~held) fail("EPERM", `segment ${segment}: cannot grant rights ${rights}`);
       if (n.exports.byName(req.name)) fail("EEXIST", `"${req.name}" is already exported here`);
-      const e = n.exports.add(seg, p.pid, req.name, rights & RIGHTS_ALL, req);
+      const service = (p.caps & Cap.SERVICE) !== 0;
+      if (!service && n.exports.reservedForServices(req.name)) {
+        fail(
+          "EPERM",
+          `"${req.name}" is a system server's name on this node: only a server init starts ` +
+            "may export it",
+        );
+      }
+      const only = req.peer === null ? req : peerOf(p, req.peer);
+      const e = n.exports.add(seg, p.pid, req.name, rights & RIGHTS_ALL, only);
       const r = blankRecord(NameOp.ADD, req.name);
       Object.assign(r, {
         node: n.nodeId,
@@ -107,7 +148,10 @@ export function nameHandlers(
         size: seg.size,
       });
       return ask(p, r, (a, w) => {
-        if (a.status === 0) return void w.complete(e.id);
+        if (a.status === 0) {
+          if (service) n.exports.reserveForServices(req.name);
+          return void w.complete(e.id);
+        }
         n.exports.remove(e.id);
         w.fail(a.status, "the name clerk refused");
       });

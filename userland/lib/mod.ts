@@ -23,6 +23,7 @@
 export {
   Access,
   CACHE_LINE_SIZE,
+  Cap,
   EventKind,
   FAULT_ADDRESS,
   NotifyPolicy,

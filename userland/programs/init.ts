@@ -4,39 +4,64 @@
  * name with waitForName, init does not), then the shell on the console, or with
  * `--run PROGRAM [ARGS]` that one program, or with `--serve` nothing more. It
  * reaps every orphan the kernel re-parents to it, starts a server that dies again
- * as often as its row allows, and exits with the status of the shell or the
- * program, which ends the node.
+ * (unless it is in a crash loop, which it says plainly), and exits with the status
+ * of the shell or the program, which ends the node.
+ *
+ * init alone may hand out capabilities (kernel/abi/layout.ts, Cap): the servers of
+ * the table get Cap.SERVICE (they may attach as kernel services, and the name each
+ * row exports is reserved for system servers as it starts), the shell gets
+ * Cap.USER (it acts for the user at the console, so it may kill any process but
+ * init); the `--run` program, like every orphan, gets none.
  */
 
-import { nodeId, println, spawn, SysError, wait } from "../lib/mod.ts";
-import { type ServerRow, serversOn } from "../../servers/table.ts";
+import { Cap, nodeId, println, spawn, SysError, wait } from "../lib/mod.ts";
+import { readyName, type ServerRow, serversOn } from "../../servers/table.ts";
 
 interface Running {
   row: ServerRow;
-  restarts: number;
+  /** When it ended lately (ms), within its row's crash-loop window. */
+  ends: number[];
 }
 
 export default function main(args: string[]): number {
   const servers = new Map<number, Running>();
-  for (const row of serversOn(nodeId())) {
-    servers.set(spawn(row.module, [...row.args]), { row, restarts: 0 });
-  }
-  /** Reaps `child`; a server that died is started again if its row allows. */
+  // Its name is reserved as it starts: no program can export it first.
+  const start = (row: ServerRow) => {
+    const name = readyName(row, nodeId());
+    return spawn(row.module, [...row.args], { caps: Cap.SERVICE, reserve: name ? [name] : [] });
+  };
+  for (const row of serversOn(nodeId())) servers.set(start(row), { row, ends: [] });
+  /** Reaps `child`; a server that died is started again unless it is in a crash loop. */
   const reaped = (child: { pid: number; reason: string }) => {
     const s = servers.get(child.pid);
     if (!s) return;
     servers.delete(child.pid);
     println(`init: ${s.row.title} ended: ${child.reason}`);
-    if (s.restarts++ < s.row.restarts) servers.set(spawn(s.row.module, [...s.row.args]), s);
+    const now = performance.now(), { ends, withinMs } = s.row.crashLoop;
+    s.ends = [...s.ends.filter((t) => now - t < withinMs), now];
+    if (s.ends.length >= ends) {
+      println(
+        `init: node ${nodeId()} has lost ${s.row.title}: it ended ${s.ends.length} times ` +
+          `within ${withinMs / 1000} s, and is not started again`,
+      );
+      return;
+    }
+    try {
+      servers.set(start(s.row), s);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      println(`init: node ${nodeId()} has lost ${s.row.title}: ${e.message}`);
+    }
   };
   const mode = args[0];
   if (mode === "--serve") {
     for (;;) reaped(wait(-1));
   }
-  const [program, ...rest] = mode === "--run" ? args.slice(1) : ["userland/programs/shell.ts"];
+  const run = mode === "--run";
+  const [program, ...rest] = run ? args.slice(1) : ["userland/programs/shell.ts"];
   let pid: number;
   try {
-    pid = spawn(program, rest);
+    pid = spawn(program, rest, { caps: run ? 0 : Cap.USER });
   } catch (e) {
     if (e instanceof SysError) {
       println(`init: cannot start ${program}: ${e.message}`);
@@ -48,7 +73,7 @@ export default function main(args: string[]): number {
     const child = wait(-1);
     reaped(child);
     if (child.pid !== pid) continue; // an orphan, now reaped
-    if (child.status !== 0 && mode === "--run") println(`init: ${program}: ${child.reason}`);
+    if (child.status !== 0 && run) println(`init: ${program}: ${child.reason}`);
     return child.status;
   }
 }

@@ -42,7 +42,15 @@ import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { DMA_INLINE_BYTES, PAGE_SIZE, Rights } from "../../../kernel/abi/layout.ts";
 import { bind, CreateSegment, release } from "../sys/memory.ts";
 import { read, view, view32 } from "../rt/mmu.ts";
-import { exportSegment, importSegment, nodeId, WRITE32 } from "../sys/remote.ts";
+import {
+  awaitRemote,
+  exportSegment,
+  importSegment,
+  nodeId,
+  READ,
+  remoteCounters,
+  WRITE32,
+} from "../sys/remote.ts";
 import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "../sys/dma.ts";
 import {
   allocTripwire,
@@ -212,7 +220,19 @@ export class QueueSender {
     this.#tripwire = allocTripwire();
     try {
       armTripwire(this.#tripwire, { vaddr: this.#base, len: 4, write: true });
-      exportSegment(this.#segment, `${queueName(name, slots, slotBytes)}.tx`, Rights.WRITE);
+      // One READ of the ring names its owner to our kernel: our counter's segment is
+      // exported to the receiving process alone (export's `peer`).
+      const scratch = CreateSegment(PAGE_SIZE);
+      try {
+        const before = remoteCounters();
+        READ(this.#rx, 0, 4, scratch, 0);
+        awaitRemote(before);
+      } finally {
+        release(scratch);
+      }
+      exportSegment(this.#segment, `${queueName(name, slots, slotBytes)}.tx`, Rights.WRITE, {
+        peer: this.#rx,
+      });
     } catch (e) {
       this.close(); // (a second sender of this queue on this node: EEXIST)
       throw e;

@@ -37,7 +37,10 @@
  * their identity into, watched by a Tripwire with events); the client exports its
  * end as `ep.<node>.<pid>.<k>`, the server makes its end, exports it as the same
  * name + `.s` (a dot: base-36 numbers in the name never make one), and writes its
- * node into the client's word 0.
+ * node into the client's word 0. Each end is exported to the other alone: the
+ * client first READs a word of `ep.<service>`, whose answer names the listening
+ * process to its kernel (export's `peer`); the server exports its end to the node
+ * and pid the client wrote (a forged pair gives the process it names, no one else).
  */
 
 import {
@@ -51,7 +54,17 @@ import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { bind, CreateSegment, release } from "../sys/memory.ts";
 import { view, view32 } from "../rt/mmu.ts";
 import { getpid } from "../sys/process.ts";
-import { exportSegment, importSegment, nodeId, WRITE, WRITE32 } from "../sys/remote.ts";
+import {
+  awaitRemote,
+  type ExportOptions,
+  exportSegment,
+  importSegment,
+  nodeId,
+  READ,
+  remoteCounters,
+  WRITE,
+  WRITE32,
+} from "../sys/remote.ts";
 import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "../sys/dma.ts";
 import { drainSignals } from "../rt/signals.ts";
 import {
@@ -119,9 +132,9 @@ export class Endpoint {
 
   /**
    * Makes an end with a receive buffer of at least `size` bytes, exported as `name`
-   * (for writes from `nodes` only, when given).
+   * (for writes from `only`'s nodes, pids or peer alone, when given).
    */
-  constructor(name: string, size: number, rxEvent = false, nodes?: number[]) {
+  constructor(name: string, size: number, rxEvent = false, only: ExportOptions = {}) {
     this.name = name;
     const bytes = Math.ceil((BUF + Math.max(size, 0) + TAIL) / PAGE_SIZE) * PAGE_SIZE;
     this.size = bytes - BUF - TAIL;
@@ -142,7 +155,7 @@ export class Endpoint {
       event: rxEvent,
     });
     armTripwire(this.#txTripwire, { vaddr: this.#base + this.#txAt, len: 4, write: true });
-    exportSegment(this.#segment, name, Rights.WRITE, nodes ? { nodes } : {});
+    exportSegment(this.#segment, name, Rights.WRITE, only);
   }
 
   /** Attaches the peer's end (exported as `peerName` on node `hint`). */
@@ -352,8 +365,18 @@ export function connectEndpoint(
 ): Endpoint {
   const k = nextEnd++;
   const name = `ep.${nodeId()}.${getpid().toString(36)}.${k.toString(36)}`;
-  const end = new Endpoint(name, size);
   const listen = importSegment(`ep.${service}`, { hint }).desc;
+  // One READ of the listening segment: its answer names the server's process to our
+  // kernel, and our end is exported to that process alone.
+  const scratch = CreateSegment(PAGE_SIZE);
+  try {
+    const before = remoteCounters();
+    READ(listen, 0, 4, scratch, 0);
+    awaitRemote(before, timeoutMs);
+  } finally {
+    release(scratch);
+  }
+  const end = new Endpoint(name, size, false, { peer: listen });
   const deadline = performance.now() + timeoutMs;
   // [node + 1, pid, k]: the server derives our name from it. Another client may
   // take the same slot before the server looks: say it again until answered.
@@ -434,7 +457,8 @@ export class EventServer {
       write: true,
       event: true,
     });
-    exportSegment(this.#listen, `ep.${service}`, Rights.WRITE);
+    // Readable too: a client's READ of it tells its kernel who listens (connectEndpoint).
+    exportSegment(this.#listen, `ep.${service}`, Rights.READ | Rights.WRITE);
   }
 
   /** Connections open. */
@@ -524,7 +548,7 @@ export class EventServer {
       if (this.#byClient.has(name)) continue;
       let end: Endpoint | null = null;
       try {
-        end = new Endpoint(name + SERVER_END, this.size, true, [node]);
+        end = new Endpoint(name + SERVER_END, this.size, true, { nodes: [node], pids: [pid] });
         end.connect(name, node);
         end.introduce();
       } catch {

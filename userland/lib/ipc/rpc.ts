@@ -297,7 +297,8 @@ export class RpcClient {
   #asyncSeq = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
 
-  private constructor(service: string, opts: RpcOptions) {
+  /** `server`: the attached descriptor of `rpc.<service>`, whose owner is the peer. */
+  private constructor(service: string, opts: RpcOptions, server: number) {
     this.service = service;
     this.#retransmitMs = opts.retransmitMs ?? 20;
     this.#timeoutMs = opts.timeoutMs ?? 2000;
@@ -309,7 +310,9 @@ export class RpcClient {
       const segment = CreateSegment(CHANNEL_BYTES, SegMode.MESSAGE, SegUnit.PAGE);
       const base = bind(segment, 0, bound);
       const name = prefix + suffix;
-      exportSegment(segment, name, exported);
+      // To the server alone (its node and pid, as the kernel knows them from the
+      // attached well-known channel): no bystander can bind or read them.
+      exportSegment(segment, name, exported, { peer: server });
       return { segment, base, name };
     };
     this.#req = make("q", Rights.READ, Rights.READ | Rights.WRITE);
@@ -325,9 +328,19 @@ export class RpcClient {
    * is not known locally). Throws ETIMEDOUT if the server never accepts.
    */
   static connect(service: string, opts: RpcOptions & { hint?: number } = {}): RpcClient {
-    const c = new RpcClient(service, opts);
+    // The well-known channel first: attaching it tells the kernel which process serves
+    // it, and the connection's two channels are exported to that process alone.
+    const { desc } = importSegment(`rpc.${service}`, { hint: opts.hint });
+    const wk = attach(desc);
+    let c: RpcClient;
     try {
-      c.#handshake(opts.hint);
+      c = new RpcClient(service, opts, desc);
+    } catch (e) {
+      release(wk);
+      throw e;
+    }
+    try {
+      c.#handshake(wk);
     } catch (e) {
       c.close();
       throw e;
@@ -335,9 +348,7 @@ export class RpcClient {
     return c;
   }
 
-  #handshake(hint: number | undefined): void {
-    const { desc } = importSegment(`rpc.${this.service}`, { hint });
-    const wk = attach(desc);
+  #handshake(wk: number): void {
     const wkBase = bind(wk, 0, Rights.READ | Rights.WRITE);
     const bytes = new Uint8Array(LINE);
     const line = new Int32Array(bytes.buffer);

@@ -18,11 +18,28 @@ export function exit(status = 0, reason = ""): never {
 export interface SpawnOptions {
   /** Segments the child may bind, with the rights it gets (at most the caller's). */
   share?: { segment: number; rights: number }[];
+  /**
+   * Capabilities for the child (a mask of `Cap`): only init may give any (EPERM for
+   * everyone else); the child's own children never inherit them.
+   */
+  caps?: number;
+  /**
+   * Names only system servers may export on this node from now on: init reserves a
+   * table server's name as it starts it (EPERM without `caps` holding Cap.SERVICE,
+   * which only init may give).
+   */
+  reserve?: string[];
 }
 
 /** Starts `module` (a path or a program name such as "hello") as a child; returns its pid. */
 export function spawn(module: string, args: string[] = [], opts: SpawnOptions = {}): number {
-  const request = JSON.stringify({ module, args, share: opts.share ?? [] });
+  const request = JSON.stringify({
+    module,
+    args,
+    share: opts.share ?? [],
+    caps: opts.caps ?? 0,
+    reserve: opts.reserve ?? [],
+  });
   if (putData(request) < request.length) throw new RangeError("spawn request too long");
   return trap(Sys.spawn);
 }
@@ -44,7 +61,10 @@ export function wait(pid = -1, timeoutMs = -1): WaitResult {
   return { pid: r.result, status: r.result2, reason: r.data };
 }
 
-/** Sends Unix-style signal `signo` (default SIGTERM) to `pid`. */
+/**
+ * Sends Unix-style signal `signo` (default SIGTERM) to `pid`: allowed to oneself, to
+ * one's children, and for init and the shell (EPERM otherwise; ESRCH if none).
+ */
 export function kill(pid: number, signo: number = Sig.SIGTERM): void {
   trap(Sys.kill, pid, signo);
 }

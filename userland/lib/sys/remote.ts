@@ -37,6 +37,13 @@ export interface ExportOptions {
   nodes?: number[];
   /** Only these remote pids may use it (default: any). */
   pids?: number[];
+  /**
+   * A descriptor: only the process that exported what it names may use it, on its
+   * node (the kernel knows that process once the descriptor is attached, or at once
+   * for a local one). For a connection's segments, exported to its peer alone. Not
+   * with `nodes` or `pids`.
+   */
+  peer?: number;
 }
 
 /** Exports a segment the caller holds under `name`; returns the export id. */
@@ -46,7 +53,12 @@ export function exportSegment(
   rights: number = RIGHTS_ALL,
   opts: ExportOptions = {},
 ): number {
-  putData(JSON.stringify({ name, nodes: opts.nodes ?? null, pids: opts.pids ?? null }));
+  putData(JSON.stringify({
+    name,
+    nodes: opts.nodes ?? null,
+    pids: opts.pids ?? null,
+    peer: opts.peer ?? null,
+  }));
   return trap(Sys.export, segment, rights);
 }
 
