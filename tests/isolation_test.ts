@@ -56,7 +56,14 @@ Deno.test("the host runs programs with node: modules confined and npm: off", () 
 Deno.test("a program cannot signal the host, hold its signals, or take its stdin", async () => {
   await withNode(async (node) => {
     const { results, values } = await runChannels(node);
-    assertDenied(results, ["denoKill", "processGlobal", "signalListener", "stdin", "denoInternal"]);
+    assertDenied(results, [
+      "denoKill",
+      "processGlobal",
+      "signalListener",
+      "permissionRequest",
+      "stdin",
+      "denoInternal",
+    ]);
     assert.equal(values.process, "undefined");
     assert.equal(values.internal, "undefined");
     assert.equal(values.args, "[]", "the host's command line (a node's --secret) stays hidden");

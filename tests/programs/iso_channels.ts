@@ -33,6 +33,9 @@ export default async function main(args: string[]): Promise<number> {
   const results: Record<string, string> = {
     denoKill: await probe(() => Deno.kill(Deno.pid, sig)),
     signalListener: await probe(() => Deno.addSignalListener("SIGINT", () => {})),
+    permissionRequest: await probe(() =>
+      Deno.permissions.requestSync({ name: "read", path: "/etc/hostname" })
+    ),
     stdin: await probe(() => Deno.stdin.isTerminal()),
     stdout: await probe(() => Deno.stdout.writeSync(bytes)),
     stderr: await probe(() => Deno.stderr.writeSync(bytes)),
@@ -86,6 +89,8 @@ export default async function main(args: string[]): Promise<number> {
     Worker: typeof g.Worker,
     postMessage: typeof g.postMessage,
     internal: typeof g.Deno[g.Deno.internal],
+    globals: Object.getOwnPropertyNames(globalThis).filter((k) => g[k] !== undefined).join(),
+    symbols: [globalThis, Deno].flatMap((o) => Object.getOwnPropertySymbols(o).map(String)).join(),
   };
   report({ results, values });
   console.dir({ iso: "dir" });

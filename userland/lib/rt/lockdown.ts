@@ -6,7 +6,7 @@
  *
  * - `Deno.kill` (it signals any host process, the emulator's own included),
  *   `Deno.addSignalListener` (a listener for SIGINT keeps Ctrl-C from ending the
- *   host), `Deno.stdin`, `Deno.stdout`, `Deno.stderr` (the host's terminal, around
+ *   host), `Deno.permissions.request` (it prompts on the host's terminal), `Deno.stdin`, `Deno.stdout`, `Deno.stderr` (the host's terminal, around
  *   the kernel's console), `Deno.args` (the host's command line, a node's
  *   `--secret` included) and `Deno[Deno.internal]` (Deno's internals, with an op
  *   table);
@@ -142,6 +142,13 @@ function lockDown(): void {
     pin(Deno, key, denied(`Deno.${key} (the host's terminal)`), true);
   }
   pin(Deno, "args", Object.freeze([]));
+  // A permission request prompts on the host's terminal (the tasks also pass
+  // --no-prompt); a process holds no permission it could ask for.
+  for (const perms of [Deno.permissions, Deno.Permissions?.prototype]) {
+    if (!perms) continue;
+    pin(perms, "request", denied("Deno.permissions.request"));
+    pin(perms, "requestSync", denied("Deno.permissions.requestSync"));
+  }
   drop(Deno, D.internal);
 
   // Messages out of the process: none. The memory port is one-way.
