@@ -67,6 +67,7 @@ Deno.test("a program cannot signal the host, hold its signals, or take its stdin
     assert.equal(values.process, "undefined");
     assert.equal(values.internal, "undefined");
     assert.equal(values.args, "[]", "the host's command line (a node's --secret) stays hidden");
+    assert.match(values.cwd, DENIED, "the host's directory stays hidden");
   });
 });
 

@@ -45,12 +45,14 @@ export function resolveProgram(spec: string): string | null {
  * How programs are loaded, checked once per host: Node's built-in modules (all but
  * a few pure ones) resolve to a module that refuses, through the import map
  * kernel/host/program_imports.json (`--import-map`), and npm: specifiers are not
- * resolved at all (`--no-npm`). `--no-remote` and `--no-lock` (no module is fetched
- * at run time, no lock file written into the project) come with them in the
- * deno.json tasks; Deno offers no way to check those two from inside.
+ * resolved at all (`--no-npm`). `--no-remote`, `--no-lock` and `--no-prompt` (no
+ * module is fetched at run time, no lock file written into the project, no
+ * permission prompt on the host's terminal) come with them in the deno.json
+ * tasks; Deno offers no way to check those from inside.
  */
 export function programLoadingProblem(): string | null {
-  const flags = "--import-map=kernel/host/program_imports.json --no-npm --no-remote --no-lock";
+  const flags = "--import-map=kernel/host/program_imports.json --no-npm --no-remote --no-lock " +
+    "--no-prompt (as the deno.json tasks do)";
   if (!import.meta.resolve("node:process").startsWith("data:")) {
     return `node: built-in modules are not confined: run the host with ${flags}`;
   }

@@ -83,6 +83,7 @@ export default async function main(args: string[]): Promise<number> {
   results.nodeUtil = await probe(async () => await import(spec("node:", "util")));
   const values = {
     args: JSON.stringify(Deno.args),
+    cwd: await probe(() => Deno.cwd()),
     process: typeof g.process,
     BroadcastChannel: typeof g.BroadcastChannel,
     caches: typeof g.caches,

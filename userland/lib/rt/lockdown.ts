@@ -6,10 +6,11 @@
  *
  * - `Deno.kill` (it signals any host process, the emulator's own included),
  *   `Deno.addSignalListener` (a listener for SIGINT keeps Ctrl-C from ending the
- *   host), `Deno.permissions.request` (it prompts on the host's terminal), `Deno.stdin`, `Deno.stdout`, `Deno.stderr` (the host's terminal, around
- *   the kernel's console), `Deno.args` (the host's command line, a node's
- *   `--secret` included) and `Deno[Deno.internal]` (Deno's internals, with an op
- *   table);
+ *   host), `Deno.permissions.request` (it prompts on the host's terminal),
+ *   `Deno.stdin`, `Deno.stdout`, `Deno.stderr` (the host's terminal, around the
+ *   kernel's console), `Deno.args` and `Deno.cwd` (the host's command line, a
+ *   node's `--secret` included, and its directory) and `Deno[Deno.internal]`
+ *   (Deno's internals, with an op table);
  * - channels between workers of one host: `BroadcastChannel`, the Cache API
  *   (`caches`), Web Locks (`navigator.locks`), blob: URLs (`URL.createObjectURL`),
  *   nested `Worker`s, WebGPU (`navigator.gpu`);
@@ -142,6 +143,7 @@ function lockDown(): void {
     pin(Deno, key, denied(`Deno.${key} (the host's terminal)`), true);
   }
   pin(Deno, "args", Object.freeze([]));
+  pin(Deno, "cwd", denied("Deno.cwd (the host's directory)"));
   // A permission request prompts on the host's terminal (the tasks also pass
   // --no-prompt); a process holds no permission it could ask for.
   for (const perms of [Deno.permissions, Deno.Permissions?.prototype]) {
