@@ -43,8 +43,36 @@ export function resolveProgram(spec: string): string | null {
   return null;
 }
 
+/**
+ * How programs are loaded, checked once per host: Node's built-in modules (all but
+ * a few pure ones) resolve to a module that refuses, through the import map
+ * kernel/host/program_imports.json (`--import-map`), and npm: specifiers are not
+ * resolved at all (`--no-npm`). `--no-remote`, `--no-lock` and `--no-prompt` (no
+ * module is fetched at run time, no lock file written into the project, no
+ * permission prompt on the host's terminal) come with them in the deno.json
+ * tasks; Deno offers no way to check those from inside.
+ */
+export function programLoadingProblem(): string | null {
+  const flags = "--import-map=kernel/host/program_imports.json --no-npm --no-remote --no-lock " +
+    "--no-prompt (as the deno.json tasks do)";
+  if (!import.meta.resolve("node:process").startsWith("data:")) {
+    return `node: built-in modules are not confined: run the host with ${flags}`;
+  }
+  try {
+    import.meta.resolve("npm:none");
+  } catch {
+    return null;
+  }
+  return `npm: modules can be fetched: run the host with ${flags}`;
+}
+
 export class WorkerHost implements ProcessHost {
   readonly clock = hostClock;
+
+  constructor() {
+    const problem = programLoadingProblem();
+    if (problem) throw new Error(`WorkerHost refuses to start processes: ${problem}`);
+  }
 
   random32(): number {
     return hostRandom32();
@@ -80,6 +108,19 @@ export class WorkerHost implements ProcessHost {
       }
     };
     worker.onmessageerror = () => {};
+    // Nothing a process posts is a message: the memory port is one-way and the
+    // worker's own channel carries only the boot message. (The runtime's lockdown
+    // already refuses both; a message that arrives anyway ends the process.)
+    const refuse = () => {
+      if (!alive) return;
+      try {
+        onCrash("posted a message to the host: a process speaks only through traps");
+      } catch (err) {
+        console.error(`kernel: bug while reaping pid ${boot.pid}:`, err);
+      }
+    };
+    worker.onmessage = refuse;
+    memory.port1.onmessage = refuse;
     worker.postMessage({ ...boot, memoryPort: memory.port2 }, [memory.port2]);
     return {
       grant(grant) {

@@ -12,6 +12,7 @@
 
 import { EXIT_KILLED_BASE, Sig } from "../../../kernel/abi/layout.ts";
 import { exit, print } from "../sys/process.ts";
+import { routedConsole } from "./lockdown.ts";
 import { rt } from "./runtime.ts";
 import { setCrashHandler } from "./signals.ts";
 
@@ -36,6 +37,13 @@ function routeConsole(): void {
     args.map((a) => typeof a === "string" ? a : Deno.inspect(a)).join(" ") + "\n";
   const out = (...a: unknown[]) => print(format(a), 1);
   const err = (...a: unknown[]) => print(format(a), 2);
+  // Every other method (dir, table, trace, assert, count, group, time...) from a
+  // console that prints through the kernel too: none may write the host's terminal.
+  const routed = routedConsole((text, level) => print(text, level > 1 ? 2 : 1)) ?? {};
+  const c = console as unknown as Record<string, unknown>;
+  for (const key of Object.keys(c)) {
+    if (typeof c[key] === "function") c[key] = routed[key] ?? (() => {});
+  }
   Object.assign(console, { log: out, info: out, debug: out, warn: err, error: err });
 }
 

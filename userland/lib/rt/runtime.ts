@@ -10,6 +10,7 @@
 import { Trap, TrapState } from "../../../kernel/abi/layout.ts";
 import { endWorker } from "./lockdown.ts";
 import type { BootMessage } from "../../../kernel/abi/boot.ts";
+import { bootMessage } from "./lockdown.ts";
 
 export interface Runtime {
   pid: number;
@@ -33,14 +34,10 @@ export interface Runtime {
 type Boot = BootMessage & { memoryPort: MessagePort };
 
 async function receiveBoot(): Promise<Runtime | null> {
-  if (!("WorkerGlobalScope" in globalThis)) return null;
-  const scope = self as unknown as { onmessage: ((e: MessageEvent) => void) | null };
-  const boot: Boot = await new Promise((resolve) => {
-    scope.onmessage = (e) => {
-      scope.onmessage = null;
-      resolve(e.data);
-    };
-  });
+  // lockdown.ts listens for the boot message before any other module evaluates.
+  const message = bootMessage();
+  if (!message) return null;
+  const boot = await message as Boot;
   const trap = new Int32Array(boot.trap);
   const fifo = new Int32Array(boot.fifo);
   return {
