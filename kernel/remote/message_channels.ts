@@ -13,7 +13,13 @@
  * and signals the handlers on it, exactly as a local completion would.
  *
  * A member leaves when its replica is freed (LEAVE), when the export it joined
- * through dies (revoked, or its segment freed), and when its node goes down.
+ * through dies (revoked, or its segment freed), and when the owner gets a unit's
+ * answer that it has no such replica (a LEAVE too: the member restarted, or its
+ * LEAVE was lost). A member whose node goes down is only suspended: the owner
+ * sends it nothing, but a loss spike can make a live node look down, so the
+ * membership comes back as soon as the node is up again (the owner's next unit
+ * for the segment finds it up) or sends a unit itself. A restarted node keeps no
+ * replica, answers the first unit it gets with LEAVE and is forgotten.
  * Every attach is checked by the owner, for each process. A replica starts zeroed:
  * units completed before it joined are not replayed (a multicast group's rule).
  *
@@ -81,6 +87,15 @@ export class MessageChannels {
   readonly #host: ChannelHost;
   /** Replicas on this node, by the owner's key. */
   readonly #replicas = new Map<string, Segment>();
+  /** Replicas being joined (a JOIN not yet answered), by the owner's key. */
+  readonly #joining = new Map<string, number>();
+  /**
+   * At the owner: members suspended because their node looked down, by segment
+   * (as members are keyed); `#suspensions` counts them, so the unit path looks
+   * only when there are any.
+   */
+  readonly #suspended = new Map<Segment, Map<string, Member>>();
+  #suspensions = 0;
 
   constructor(host: ChannelHost) {
     this.#host = host;
@@ -111,6 +126,28 @@ export class MessageChannels {
     // Every attach asks the owner, even when this node has the replica already: the
     // owner decides for each process (its export may name pids).
     const key = keyOf(d.node, d.exportId, d.genHi, d.genLo);
+    this.#joining.set(key, (this.#joining.get(key) ?? 0) + 1);
+    const joined = () => {
+      const n = this.#joining.get(key)! - 1;
+      if (n === 0) this.#joining.delete(key);
+      else this.#joining.set(key, n);
+    };
+    try {
+      this.#issueJoin(p, d, key, joined, done);
+    } catch (e) {
+      joined();
+      throw e;
+    }
+  }
+
+  #issueJoin(
+    p: Process,
+    d: Descriptor,
+    key: string,
+    joined: () => void,
+    done: (errno: number, seg: Segment | null) => void,
+  ): void {
+    const host = this.#host;
     host.remote.issue(
       FrameType.JOIN,
       d,
@@ -122,6 +159,7 @@ export class MessageChannels {
         localOffset: 0,
         notify: false,
         done: (errno, f) => {
+          joined();
           if (errno !== 0 || !f) return done(errno || Errno.EIO, null);
           const mode = f.arg0, unit = f.arg1;
           const valid = (mode === SegMode.MESSAGE || mode === SegMode.MESSAGE_QUIET) &&
@@ -171,36 +209,88 @@ export class MessageChannels {
     const e = this.#host.exports.get(f.exportId);
     const c = e?.segment.channel;
     if (!e || !c || e.genHi !== f.genHi || e.genLo !== f.genLo) return;
-    if (c.members.delete(memberKey(f.srcNode, e.id))) this.#host.refreshDirectory(e.segment);
+    const key = memberKey(f.srcNode, e.id);
+    this.#unsuspend(e.segment, key);
+    if (c.members.delete(key)) this.#host.refreshDirectory(e.segment);
   }
 
   /** At the owner: an export died (revoked, or its segment freed): its members go. */
   dropExport(e: Export): void {
-    this.#dropMembers(e.segment, (m) => m.key.exportId === e.id);
+    this.#dropMembers(e.segment, (m) => m.key.exportId === e.id, false);
   }
 
-  /** At the owner: a node went down or restarted: it binds nothing any more. */
+  /**
+   * At the owner: a node went down (or restarted): it is sent nothing while it is
+   * down. Its memberships are suspended, not dropped: a live node can look down
+   * (a loss spike), and one that restarted answers its first unit with LEAVE.
+   */
   dropNode(node: number, segments: Iterable<Segment>): void {
-    for (const seg of segments) this.#dropMembers(seg, (m) => m.node === node);
+    for (const seg of segments) this.#dropMembers(seg, (m) => m.node === node, true);
   }
 
-  #dropMembers(seg: Segment, which: (m: Member) => boolean): void {
+  #dropMembers(seg: Segment, which: (m: Member) => boolean, suspend: boolean): void {
     const c = seg.channel;
     if (!c || c.owner) return;
     let dropped = false;
     for (const [k, m] of c.members) {
-      if (which(m)) dropped = c.members.delete(k) || dropped;
+      if (!which(m)) continue;
+      dropped = c.members.delete(k) || dropped;
+      if (!suspend) continue;
+      let held = this.#suspended.get(seg);
+      if (!held) this.#suspended.set(seg, held = new Map());
+      if (!held.has(k)) this.#suspensions++;
+      held.set(k, m);
+    }
+    const held = this.#suspended.get(seg);
+    if (!suspend && held) {
+      for (const [k, m] of held) if (which(m)) this.#unsuspend(seg, k);
     }
     if (dropped) this.#host.refreshDirectory(seg);
   }
 
+  /** Forgets a suspended membership; returns it. */
+  #unsuspend(seg: Segment, key: string): Member | undefined {
+    const held = this.#suspended.get(seg);
+    const m = held?.get(key);
+    if (!m) return undefined;
+    held!.delete(key);
+    this.#suspensions--;
+    if (held!.size === 0) this.#suspended.delete(seg);
+    return m;
+  }
+
+  /** At the owner: suspended members of `seg` whose node is up (or `node`) are members again. */
+  #resume(seg: Segment, node = -1): void {
+    const held = this.#suspended.get(seg);
+    if (!held) return;
+    let back = false;
+    for (const [k, m] of held) {
+      if (m.node !== node && this.#host.nodeDown(m.node)) continue;
+      this.#unsuspend(seg, k);
+      seg.channel!.members.set(k, m);
+      this.#host.tracer.trace("remote", `node ${m.node} binds segment ${seg.id} again`);
+      back = true;
+    }
+    if (back) this.#host.refreshDirectory(seg);
+  }
+
   /** A segment is being freed: a replica is forgotten and its owner told (LEAVE). */
   forget(seg: Segment): void {
+    const held = this.#suspended.get(seg);
+    if (held) {
+      this.#suspensions -= held.size;
+      this.#suspended.delete(seg);
+    }
     const owner = seg.channel?.owner;
     const key = owner && keyOf(owner.node, owner.exportId, owner.genHi, owner.genLo);
     if (!owner || this.#replicas.get(key!) !== seg) return;
     this.#replicas.delete(key!);
     if (this.#host.nodeDown(owner.node)) return;
+    this.#sendLeave(owner);
+  }
+
+  /** Tells an owner this node binds its segment no more. */
+  #sendLeave(owner: ChannelKey): void {
     const { exportId, genHi, genLo } = owner;
     const me = this.#host.nodeId;
     this.#host.nic.send(
@@ -242,6 +332,7 @@ export class MessageChannels {
     const payload = loadBytes(seg, offset, size);
     if (c.owner) this.#sendUnit(c.owner.node, c.owner, offset, payload);
     else {
+      if (this.#suspensions !== 0) this.#resume(seg);
       for (const m of c.members.values()) this.#sendUnit(m.node, m.key, offset, payload);
     }
   }
@@ -281,6 +372,8 @@ export class MessageChannels {
       // At the owner: from a member allowed to write, through the export it joined,
       // while the export is not write-inhibited.
       const e = host.exports.get(f.exportId);
+      // A unit from a suspended member says its node is alive: it is a member again.
+      if (this.#suspensions !== 0 && e) this.#resume(e.segment, f.srcNode);
       const m = e?.segment.channel?.members.get(memberKey(f.srcNode, f.exportId));
       if (!e || e.genHi !== f.genHi || e.genLo !== f.genLo || !m || !m.writable) {
         return this.#refuse(f, "not a writing member");
@@ -290,7 +383,17 @@ export class MessageChannels {
     } else {
       // At a replica: only from its owner.
       seg = this.#replicas.get(keyOf(f.arg0, f.exportId, f.genHi, f.genLo));
-      if (!seg || f.srcNode !== f.arg0) return this.#refuse(f, "no replica");
+      if (f.srcNode !== f.arg0) return this.#refuse(f, "not from its owner");
+      if (!seg) {
+        // Units can overtake the answer to our JOIN (a lost answer is sent again):
+        // while a JOIN is out, the unit is only refused.
+        const key = keyOf(f.arg0, f.exportId, f.genHi, f.genLo);
+        if (this.#joining.has(key)) return this.#refuse(f, "replica not joined yet");
+        // The owner thinks this node binds the segment (we restarted, or our LEAVE
+        // was lost): say it again, so it stops sending.
+        this.#sendLeave({ node: f.srcNode, exportId: f.exportId, genHi: f.genHi, genLo: f.genLo });
+        return this.#refuse(f, "no replica");
+      }
     }
     const size = unitBytes(seg.unit);
     if (f.count !== size || f.offset % size !== 0 || f.offset + size > seg.size) {

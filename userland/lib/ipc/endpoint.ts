@@ -4,34 +4,57 @@
  * (§3.5, §5.3).
  *
  * Each end of a connection owns a segment of S bytes (whole pages) holding its
- * receive buffer and three flags right after it:
+ * receive buffer and four words right after it:
  *
  *   word 0   the peer's node + 1, once connected (set by the server's WRITE)
- *   byte 64  the receive buffer, S − 76 bytes; a message of n bytes lies at its
- *            end, [S − 12 − n, S − 12)
+ *   byte 60  the receive buffer, S − 76 bytes; a message of n bytes lies at its
+ *            end, [S − 16 − n, S − 16) (one longer than a frame with its stamps
+ *            before, 4 bytes of the buffer for each frame but the last: see Loss)
+ *   S − 16   seq: the message's sequence number (1, 2, …; never 0)
  *   S − 12   rx_ready: 0, or n + 1
  *   S − 8    closed: 1 once the peer has closed its end
- *   S − 4    tx_ready: 1 when the peer's buffer is free for our next message
+ *   S − 4    tx_ready: the sequence number of the last message the peer took (0:
+ *            none yet); the peer's buffer is free for our next message when it is
+ *            the number of the last one we sent
  *
  * An end learns the peer's S when it imports the peer's segment, and so where
  * the peer's flags are. Messages too long to ride in the DMA queue are staged in
  * a second, private segment laid out like the peer's.
  *
- * To send, an end waits for its own tx_ready, clears it, and writes the message
- * and the peer's rx_ready, in that order, as one WRITE: the message sits right
- * before the flag, and a WRITE lands in address order. To receive, an end waits
- * for its own rx_ready, copies the message out and clears it; the peer's tx_ready
- * is then owed. It is paid with the end's next send (the WRITE runs on over
- * closed and tx_ready: a piggybacked acknowledgement), or alone (`flush`) before
- * the end waits, to receive or to send, and when a server's handler returns
- * without sending. Closing writes closed and tx_ready (waking a peer waiting to
- * send) and leaves rx_ready alone: a message sent just before is not lost. Every
+ * To send, an end waits for its own tx_ready to name its last message, and writes
+ * the message, its seq and the peer's rx_ready, in that order, as one WRITE: the
+ * message sits right before the words, and a WRITE lands in address order. To
+ * receive, an end waits for its own rx_ready, checks seq is the one after the last
+ * it took, copies the message out and clears rx_ready; the peer's tx_ready is then
+ * owed. It is paid with the end's next send (the WRITE runs on over closed and
+ * tx_ready: a piggybacked acknowledgement), or alone (`flush`) before the end
+ * waits, to receive or to send, and when a server's handler returns without
+ * sending. Closing writes closed and tx_ready (waking a peer waiting to send) and
+ * leaves rx_ready alone: a message sent just before is not lost. Every
  * cross-network access is a WRITE, every flag an end polls is in its own memory,
  * each end waits on one Tripwire per flag, and WRITEs go through the DMA queue:
  * sending or receiving takes no trap. A request and its reply cost two WRITEs,
- * posted (no completion: nothing comes back for them). Nothing is retransmitted:
- * on a lossy link a lost message or acknowledgement stalls the connection until a
- * timeout (the RPC library, rpc.ts, is the one that recovers from loss).
+ * posted (no completion: nothing comes back for them).
+ *
+ * Loss: one message is in flight each way (stop and wait), numbered. An end that
+ * waits (to send, or to receive) `retransmitMs` with its last message still not
+ * acknowledged sends it again, with the same number; the peer takes a message
+ * whose number it has taken already as a duplicate: it drops it, acknowledges
+ * again and sends its own unacknowledged message again (so a lost reply is
+ * repeated when the call's request is). So each message is taken exactly once, in
+ * order. A message longer than one frame (more than 64 KiB − 16 bytes) goes as one
+ * WRITE per frame, in order; every frame before the last starts with the
+ * message's number (a stamp) followed by its part of the message, and the last
+ * holds the message's last 64 KiB − 16 bytes and the words after it. The receiver
+ * takes the message only when every stamp is there, so a frame lost before the
+ * last never yields a torn message. With two frames the message stays contiguous
+ * (its one stamp right before it); with more, it is copied out of its parts. The
+ * last frame brought the sender our acknowledgement, so a torn message makes our
+ * next retransmission go even if our message was acknowledged (a poke: the peer
+ * resends its own). Retransmission
+ * happens only while an end waits in the library (send, receive, call); an
+ * EventServer never waits on one connection, and relies on its clients'. A close
+ * lost is not repeated (the EventServer's probes find a client that is gone).
  *
  * Connecting: a server listens on `ep.<service>` (a segment of slots clients write
  * their identity into, watched by a Tripwire with events); the client exports its
@@ -65,23 +88,33 @@ import {
   WRITE,
   WRITE32,
 } from "../sys/remote.ts";
-import { dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "../sys/dma.ts";
+import { dmaFlush, dmaIdle, dmaWrite, dmaWrite32, dmaWriteBlock, POSTED } from "../sys/dma.ts";
 import { drainSignals } from "../rt/signals.ts";
 import {
   allocTripwire,
   armTripwire,
+  clearTripwire,
   eventsDropped,
   freeTripwire,
   type QueuedEvent,
   untilTripwire,
   waitEvent,
+  waitTripwire,
 } from "../sys/tripwire.ts";
 
-const BUF = 64;
-/** rx_ready, closed and tx_ready, after the receive buffer. */
-const TAIL = 12;
-/** What closing writes over the peer's closed and tx_ready words. */
-const CLOSING = new Uint8Array([1, 0, 0, 0, 1, 0, 0, 0]);
+/** The receive buffer starts after word 0 (and 14 words unused). */
+const BUF = 60;
+/** seq, rx_ready, closed and tx_ready, after the receive buffer. */
+const TAIL = 16;
+/** The word before a long message (its stamp). */
+const STAMP = 4;
+/** A message's bytes in its last frame (all of one that fits a frame): the words follow. */
+const LAST = DMA_MAX_BLOCK - TAIL;
+/** A message's bytes in each frame before its last: a stamp leads them. */
+const EARLIER = DMA_MAX_BLOCK - STAMP;
+/** Default: resend an unacknowledged message after waiting this long. */
+const RETRANSMIT_MS = 10;
+const MAX_BACKOFF_MS = 320;
 /**
  * A probe's completion codes that mean the client's end is gone for good (not
  * EHOSTDOWN: a node may be suspected and come back).
@@ -92,10 +125,40 @@ const PEER = 0;
 const SERVER_END = ".s";
 /** Client slots in a listening segment: [node, pid, k, 0] each. */
 const LISTEN_SLOTS = 256;
-/** A message, rx_ready and tx_ready that fit this go inline in the DMA queue. */
-const inline = new Uint8Array(DMA_INLINE_BYTES);
-const inlineView = new DataView(inline.buffer);
 const EMPTY = new Uint8Array(0);
+
+/** The sequence number after `s` (never 0). */
+function nextSeq(s: number): number {
+  return ((s + 1) | 0) || 1;
+}
+
+/** The frames a message of `n` bytes takes: more than one, and each carries a stamp. */
+function frames(n: number): number {
+  return n <= LAST ? 1 : 2 + Math.floor((n - LAST - 1) / EARLIER);
+}
+
+/** The largest message a segment of `bytes` takes (room for the stamps included). */
+function capacity(bytes: number): number {
+  const room = bytes - BUF - TAIL;
+  return room <= LAST ? room : Math.max(LAST, room - STAMP * (frames(room) - 1));
+}
+
+/**
+ * Where the frames of a message of `n` bytes ending at `end` start, first to last
+ * (one for a message that fits a frame). From the end: the last frame holds the
+ * message's last LAST bytes and the words after it; each one before it a stamp and
+ * EARLIER bytes, the first a stamp and the rest. With two frames the message is
+ * still contiguous, its stamp right before it; with more, stamps lie between parts.
+ */
+function frameStarts(end: number, n: number): number[] {
+  const k = frames(n);
+  if (k === 1) return [end - n];
+  const starts = new Array<number>(k);
+  starts[k - 1] = end - LAST;
+  for (let j = k - 2; j >= 1; j--) starts[j] = starts[j + 1] - STAMP - EARLIER;
+  starts[0] = end - n - STAMP * (k - 1);
+  return starts;
+}
 
 let nextEnd = 1;
 
@@ -108,6 +171,7 @@ export class Endpoint {
   readonly #base: number;
   readonly #words: Int32Array;
   readonly #bytes: Uint8Array;
+  readonly #stampView: DataView;
   /** Byte offsets of our rx_ready (the receive buffer ends there) and tx_ready. */
   readonly #rxAt: number;
   readonly #txAt: number;
@@ -124,6 +188,34 @@ export class Endpoint {
   #stageView: DataView | null = null;
   /** We took a message and have not yet told the peer its buffer is free. */
   #owed = false;
+  /** The number of the last message we sent, and of the last one we took. */
+  #sendSeq = 0;
+  #recvSeq = 0;
+  /** The last message sent, when it went inline: its bytes (for a retransmission). */
+  readonly #inline = new Uint8Array(DMA_INLINE_BYTES);
+  readonly #inlineView = new DataView(this.#inline.buffer);
+  #inlineViews: Uint8Array[] = [];
+  /** Where the last message's WRITE starts in the peer's segment, and its length (0: inline none). */
+  #lastAt = 0;
+  #lastCount = 0;
+  /** Where its frames start (staged messages). */
+  #lastStarts: number[] = [];
+  #lastInline = false;
+  /** It carries closed and tx_ready (an acknowledgement). */
+  #lastAcks = false;
+  /** A retransmission from the staging segment may still sit in the DMA ring. */
+  #queuedResend = false;
+  /**
+   * A long message's last frame came without its first: the peer must send it
+   * again, but it has our acknowledgement (it came in that last frame) and may
+   * not be waiting. Our next retransmission pokes it, acknowledged or not.
+   */
+  #torn = false;
+  /** Resend an unacknowledged message after waiting this long (ms). */
+  retransmitMs = RETRANSMIT_MS;
+  /** Messages sent again, and duplicates taken and dropped. */
+  retransmits = 0;
+  duplicates = 0;
 
   /** Set once the peer has closed its end (it wrote -1 into our rx_ready). */
   peerClosed = false;
@@ -136,15 +228,17 @@ export class Endpoint {
    */
   constructor(name: string, size: number, rxEvent = false, only: ExportOptions = {}) {
     this.name = name;
-    const bytes = Math.ceil((BUF + Math.max(size, 0) + TAIL) / PAGE_SIZE) * PAGE_SIZE;
-    this.size = bytes - BUF - TAIL;
-    this.#rxAt = bytes - TAIL;
+    const want = Math.max(size, 0);
+    let bytes = Math.ceil((BUF + want + TAIL) / PAGE_SIZE) * PAGE_SIZE;
+    while (capacity(bytes) < want) bytes += PAGE_SIZE;
+    this.size = capacity(bytes);
+    this.#rxAt = bytes - TAIL + 4;
     this.#txAt = bytes - 4;
     this.#segment = CreateSegment(bytes);
     this.#base = bind(this.#segment);
     this.#bytes = view(this.#base, bytes, true);
     this.#words = view32(this.#base, bytes / 4, true);
-    Atomics.store(this.#words, this.#txAt >> 2, 1); // the peer's buffer starts free
+    this.#stampView = new DataView(this.#bytes.buffer, this.#bytes.byteOffset, bytes);
     this.rxTripwire = allocTripwire();
     this.#txTripwire = allocTripwire();
     // rx_ready and closed: a message or the peer's close wakes a receiver.
@@ -170,7 +264,7 @@ export class Endpoint {
 
   /** The largest message the peer can take (0 before connecting). */
   get peerSize(): number {
-    return this.#peerBytes ? this.#peerBytes - BUF - TAIL : 0;
+    return this.#peerBytes ? capacity(this.#peerBytes) : 0;
   }
 
   /** The peer's node, once a server has written it (word 0), else -1. */
@@ -218,39 +312,132 @@ export class Endpoint {
     if (n > this.peerSize) throw new RangeError(`${n} bytes exceed the peer's ${this.peerSize}`);
     const w = this.#words, tx = this.#txAt >> 2, closed = (this.#rxAt >> 2) + 1;
     if (this.peerClosed || Atomics.load(w, closed) !== 0) return this.#closedPipe("send");
-    if (Atomics.load(w, tx) === 0) {
+    if (Atomics.load(w, tx) !== this.#sendSeq) {
       this.flush(); // the peer may be waiting for its buffer before it can take ours
       // The peer frees its buffer, or says it has closed (closing sets tx_ready too).
-      const free = () => Atomics.load(w, tx) !== 0 || null;
-      if (!untilTripwire(this.#txTripwire, timeoutMs, free)) return false;
+      if (!this.#wait(this.#txTripwire, timeoutMs, this.#free)) return false;
       if (Atomics.load(w, closed) !== 0) return this.#closedPipe("send");
     }
-    Atomics.store(w, tx, 0);
-    // [message][rx_ready], and [closed = 0][tx_ready = 1] when we owe the
-    // acknowledgement: one WRITE, landing in that order.
-    const count = n + (this.#owed ? TAIL : 4);
+    const seq = this.#sendSeq = nextSeq(this.#sendSeq);
+    // [message][seq][rx_ready], and [closed = 0][tx_ready] when we owe the
+    // acknowledgement: one WRITE, landing in that order (a long message: two, the
+    // first starting with its stamp).
+    const owed = this.#owed;
+    let count = n + (owed ? TAIL : 8);
     const at = this.#peerBytes - TAIL - n;
     if (count <= DMA_INLINE_BYTES) {
-      inline.set(msg);
-      inlineView.setInt32(n, n + 1, true);
-      if (this.#owed) {
-        inlineView.setInt32(n + 4, 0, true);
-        inlineView.setInt32(n + 8, 1, true);
+      const b = this.#inline, v = this.#inlineView;
+      b.set(msg);
+      v.setInt32(n, seq, true);
+      v.setInt32(n + 4, n + 1, true);
+      if (owed) {
+        v.setInt32(n + 8, 0, true);
+        v.setInt32(n + 12, this.#recvSeq, true);
       }
-      dmaWrite(this.#peer, at, inline.subarray(0, count), POSTED);
+      this.#lastInline = true;
+      this.#lastAcks = owed;
+      this.#lastAt = at;
+      this.#lastCount = count;
+      dmaWrite(this.#peer, at, this.#inlineViews[count] ??= b.subarray(0, count), POSTED);
     } else {
-      this.#staging().set(msg, at);
-      this.#stageView!.setInt32(at + n, n + 1, true);
-      this.#stageView!.setInt32(at + n + 4, 0, true);
-      this.#stageView!.setInt32(at + n + 8, 1, true);
-      // In pieces of at most one frame, in order: the flags land with the last.
-      for (let done = 0; done < count; done += DMA_MAX_BLOCK) {
-        const len = Math.min(DMA_MAX_BLOCK, count - done);
-        dmaWriteBlock(this.#peer, at + done, this.#stageBase + at + done, len, POSTED);
+      this.#settle();
+      count = n + TAIL; // from staging, the acknowledgement always goes along
+      const stage = this.#staging(), sv = this.#stageView!;
+      sv.setInt32(at + n, seq, true);
+      sv.setInt32(at + n + 4, n + 1, true);
+      sv.setInt32(at + n + 8, 0, true);
+      sv.setInt32(at + n + 12, this.#recvSeq, true);
+      const starts = frameStarts(at + n, n), k = starts.length;
+      if (k === 1) stage.set(msg, at);
+      else {
+        // [stamp][part] for each frame before the last, whose part ends the message.
+        stage.set(msg.subarray(n - LAST), at + n - LAST);
+        for (let j = 0, done = 0; j < k - 1; j++) {
+          const len = starts[j + 1] - starts[j] - STAMP;
+          sv.setInt32(starts[j], seq, true);
+          stage.set(msg.subarray(done, done + len), starts[j] + STAMP);
+          done += len;
+        }
       }
+      this.#lastInline = false;
+      this.#lastAt = starts[0];
+      this.#lastCount = at + count - starts[0];
+      this.#lastStarts = starts;
+      this.#sendStaged();
     }
     this.#owed = false;
     return true;
+  }
+
+  /** The peer took our last message (or closed its end: closing sets tx_ready too). */
+  readonly #free = () =>
+    Atomics.load(this.#words, this.#txAt >> 2) === this.#sendSeq ||
+    Atomics.load(this.#words, (this.#rxAt >> 2) + 1) !== 0;
+
+  /** Queues the staged message: in pieces of at most one frame, in order; the flags land with the last. */
+  #sendStaged(): void {
+    const starts = this.#lastStarts, end = this.#lastAt + this.#lastCount;
+    for (let j = 0; j < starts.length; j++) {
+      const at = starts[j], len = (j + 1 < starts.length ? starts[j + 1] : end) - at;
+      dmaWriteBlock(this.#peer, at, this.#stageBase + at, len, POSTED);
+    }
+  }
+
+  /** True while our last message has not been acknowledged. */
+  #unacknowledged(): boolean {
+    return this.#sendSeq !== 0 && !this.#free() && this.#peer >= 0;
+  }
+
+  /**
+   * Sends our last message again (it, or its acknowledgement, was lost); also when
+   * `poke`, even acknowledged: the peer takes it as a duplicate and sends its own
+   * unacknowledged message again.
+   */
+  #resend(poke = false): void {
+    if (!this.#unacknowledged() && !(poke && this.#sendSeq !== 0 && this.#peer >= 0)) return;
+    this.retransmits++;
+    if (this.#lastInline) {
+      const b = this.#inline, v = this.#inlineView, count = this.#lastCount;
+      // The acknowledgement it carries is brought up to date (a newer one is as true).
+      if (this.#lastAcks) {
+        v.setInt32(count - 4, this.#recvSeq, true);
+        this.#owed = false;
+      }
+      dmaWrite(this.#peer, this.#lastAt, this.#inlineViews[count] ??= b.subarray(0, count), POSTED);
+    } else {
+      this.#stageView!.setInt32(this.#lastAt + this.#lastCount - 4, this.#recvSeq, true);
+      this.#owed = false;
+      this.#sendStaged();
+      this.#queuedResend = true;
+    }
+  }
+
+  /** Before the staging segment is written again: no retransmission queued may still read it. */
+  #settle(): void {
+    if (!this.#queuedResend) return;
+    this.#queuedResend = false;
+    while (!dmaIdle()) dmaFlush();
+  }
+
+  /**
+   * untilTripwire, resending our last message after each `retransmitMs` the wait
+   * ran with it unacknowledged.
+   */
+  #wait<T>(tripwire: number, timeoutMs: number, attempt: () => T | null | false): T | null {
+    const deadline = performance.now() + timeoutMs;
+    // Each resend waits twice as long as the one before (a slow peer, not a lossy
+    // link, is the likelier reason), up to MAX_BACKOFF_MS.
+    for (let slice = this.retransmitMs;;) {
+      clearTripwire(tripwire);
+      const r = attempt();
+      if (r !== null && r !== false) return r;
+      const left = deadline - performance.now();
+      if (left <= 0) return null;
+      if (!waitTripwire(tripwire, Math.min(left, slice))) {
+        this.#resend(this.#torn);
+        slice = Math.min(2 * slice, MAX_BACKOFF_MS);
+      }
+    }
   }
 
   /** The staging segment, laid out like the peer's (made on first use). */
@@ -281,13 +468,58 @@ export class Endpoint {
       Atomics.store(w, rx, 0); // garbage a writer left: drop it
       return null;
     }
-    const end = this.#rxAt;
+    const seq = Atomics.load(w, rx - 1);
+    if (seq !== nextSeq(this.#recvSeq)) {
+      // A retransmission of what we took (its acknowledgement, or our reply, was
+      // lost), or garbage: dropped, and both our words said again.
+      Atomics.compareExchange(w, rx, r, 0);
+      if (seq === this.#recvSeq) {
+        this.duplicates++;
+        this.#owed = true;
+        if (this.#unacknowledged()) this.#resend();
+        this.flush();
+      }
+      return null;
+    }
+    const end = this.#rxAt - 4;
+    const n = r - 1;
+    if (n > LAST) {
+      // Longer than a frame: whole once every earlier frame's stamp is there too.
+      const starts = frameStarts(end, n), v = this.#stampView;
+      for (let j = 0; j < starts.length - 1; j++) {
+        if (v.getInt32(starts[j], true) !== seq) {
+          this.#torn = true;
+          return null;
+        }
+      }
+      if (starts.length > 2) return this.#takeParts(n, seq, starts, end);
+    }
+    this.#torn = false;
     const msg = r === 1
       ? EMPTY
       : copy
       ? this.#bytes.slice(end - (r - 1), end)
       : this.#bytes.subarray(end - (r - 1), end);
     Atomics.store(w, rx, 0);
+    this.#recvSeq = seq;
+    this.#owed = true;
+    this.received++;
+    return msg;
+  }
+
+  /** Takes a whole message of three frames or more: its parts, copied together. */
+  #takeParts(n: number, seq: number, starts: number[], end: number): Uint8Array {
+    this.#torn = false;
+    const msg = new Uint8Array(n), k = starts.length;
+    let done = 0;
+    for (let j = 0; j < k - 1; j++) {
+      const p = starts[j] + STAMP, len = starts[j + 1] - p;
+      msg.set(this.#bytes.subarray(p, p + len), done);
+      done += len;
+    }
+    msg.set(this.#bytes.subarray(end - LAST, end), done);
+    Atomics.store(this.#words, this.#rxAt >> 2, 0);
+    this.#recvSeq = seq;
     this.#owed = true;
     this.received++;
     return msg;
@@ -303,7 +535,7 @@ export class Endpoint {
   flush(): void {
     if (!this.#owed || this.#peer < 0) return;
     this.#owed = false;
-    dmaWrite32(this.#peer, this.#peerBytes - 4, 1, POSTED);
+    dmaWrite32(this.#peer, this.#peerBytes - 4, this.#recvSeq, POSTED);
   }
 
   /** Takes the next message, waiting up to `timeoutMs`; null on timeout or once the peer closed. */
@@ -311,7 +543,7 @@ export class Endpoint {
     const m = this.tryReceive();
     if (m || this.peerClosed) return m;
     this.flush(); // the peer may be waiting for its buffer before it can send
-    const r = untilTripwire(
+    const r = this.#wait(
       this.rxTripwire,
       timeoutMs,
       () => this.tryReceive() ?? (this.peerClosed ? EMPTY : null),
@@ -342,7 +574,8 @@ export class Endpoint {
    */
   close(): void {
     if (this.#peer >= 0 && !this.peerClosed) {
-      dmaWrite(this.#peer, this.#peerBytes - 8, CLOSING, POSTED);
+      const closing = new Uint8Array(new Int32Array([1, this.#recvSeq]).buffer);
+      dmaWrite(this.#peer, this.#peerBytes - 8, closing, POSTED);
     }
     this.#owed = false;
     this.#peer = -1;
@@ -545,7 +778,11 @@ export class EventServer {
       const pid = w[s * 4 + 1], k = w[s * 4 + 2];
       Atomics.store(w, s * 4, 0);
       const name = `ep.${node}.${pid.toString(36)}.${k.toString(36)}`;
-      if (this.#byClient.has(name)) continue;
+      const known = this.#byClient.get(name);
+      if (known) {
+        known.introduce(); // asked again: our first answer may have been lost
+        continue;
+      }
       let end: Endpoint | null = null;
       try {
         end = new Endpoint(name + SERVER_END, this.size, true, { nodes: [node], pids: [pid] });

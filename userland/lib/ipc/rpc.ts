@@ -251,8 +251,12 @@ export function sequenceAfter(a: number, b: number): boolean {
 }
 
 const EMPTY = new Uint8Array(0);
-/** What attach says when a client's channel is gone. */
-const GONE = new Set(["ESTALE", "ENOENT", "EHOSTDOWN"]);
+/**
+ * What attach says when a client's channel is gone. Not EHOSTDOWN: a node that
+ * looks down (a loss spike) may be up again a moment later, its connections whole;
+ * one that restarted comes back with a new incarnation, and its old names ESTALE.
+ */
+const GONE = new Set(["ESTALE", "ENOENT"]);
 let nextConnection = 1;
 
 /** The names a client exports its two channels under (+ "q" and "r"): at most 32 bytes. */
