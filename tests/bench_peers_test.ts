@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { messageChannelRpc32, type PeerResult, postMessageRpc32 } from "./bench/peers.ts";
 import { runBenchProgramCases } from "./bench/kernel_runner.ts";
 import { median } from "./bench/stats.ts";
+import { QUICK_NOTE, suiteTable, toJson } from "./bench/report.ts";
 
 function assertSane(what: string, r: PeerResult): void {
   assert.ok(r.n > 0, `${what}: n = ${r.n}`);
@@ -35,4 +36,21 @@ Deno.test("bench program mbm_setup reports every setup call (quick)", async () =
     "release",
   ]);
   for (const r of results) assertSane(r.case, r);
+});
+
+Deno.test("a --quick run says, in every table header and in its JSON, that its figures are not comparable", () => {
+  const cases = [{ name: "null-trap", samples_us: [1, 2, 3], n: 3 }];
+  const quick = suiteTable({ name: "trap", cases, quick: true });
+  const heading = quick.split("\n")[0];
+  assert.match(heading, /^## suite trap \(quick smoke run: figures not comparable\)$/);
+  assert.ok(quick.includes(QUICK_NOTE), quick);
+  assert.match(quick, /\| case \| median µs \(quick\) \|/);
+  const full = suiteTable({ name: "trap", cases });
+  assert.equal(full.split("\n")[0], "## suite trap");
+  assert.ok(!full.includes("quick"), full);
+
+  const json = toJson([{ name: "trap", cases, quick: true }]);
+  assert.equal(json.quick, QUICK_NOTE);
+  assert.equal(json.suites[0].quick, true);
+  assert.equal(toJson([{ name: "trap", cases }]).quick, undefined);
 });

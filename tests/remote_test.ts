@@ -180,6 +180,73 @@ Deno.test("WRITE/block WRITE/READ/CAS each change exactly the owner's memory the
   });
 });
 
+Deno.test("--trace remote: every WRITE, READ and CAS is traced as issued, served and completed, errors too", async () => {
+  await withCluster(
+    async (c) => {
+      await owner(c, [{ name: "mem" }]);
+      const o = script(c, 0, "owner2", [
+        { op: "segment", as: "w" },
+        { op: "export", seg: "w", name: "ro" },
+        { op: "inhibit", name: "ro", on: true }, // the owner refuses writes
+        { op: "serve" },
+      ]);
+      await o.step(2);
+      const client = script(c, 1, "client", [
+        { op: "import", name: "mem", hint: 0 }, // 0
+        { op: "import", name: "ro", hint: 0 }, // 1
+        { op: "write", d: "mem", off: 8, len: 40, seed: 1 }, // 2
+        { op: "read", d: "mem", off: 4096, count: 4096 }, // 3
+        { op: "cas", d: "mem", off: 100, old: 0x1234, new: 7 }, // 4
+        { op: "write", d: "ro", off: 0, len: 4, seed: 1 }, // 5: the owner refuses it
+        { op: "status" }, // 6
+      ]);
+      const r = await client.finished();
+      const pid = client.proc.pid;
+      const d = { mem: r[0].desc, ro: r[1].desc };
+      assert.equal(r[6].errors, 1, JSON.stringify(r[6]));
+      const lines = (node: number) =>
+        c.console.err.split("\n").filter((l) => l.startsWith(`[trace node${node} remote] `))
+          .map((l) => l.slice(`[trace node${node} remote] `.length));
+      const at1 = lines(1), at0 = lines(0);
+      const expect = (log: string[], re: RegExp) =>
+        assert.ok(log.some((l) => re.test(l)), `no line matching ${re}:\n${log.join("\n")}`);
+      for (
+        const [type, off, size, desc] of [
+          ["WRITE", 8, 40, d.mem],
+          ["READ", 4096, 4096, d.mem],
+          ["CAS", 100, 4, d.mem],
+          ["WRITE", 0, 4, d.ro],
+        ] as const
+      ) {
+        expect(
+          at1,
+          new RegExp(
+            `^issue ${type} pid ${pid} descriptor ${desc} to node 0 export \\d+ offset ${off} size ${size} seq \\d+$`,
+          ),
+        );
+        const verdict = desc === d.ro ? "EPERM" : "ok";
+        expect(
+          at0,
+          new RegExp(
+            `^serve ${type} from node 1 pid ${pid} export \\d+ offset ${off} size ${size}: ${verdict}$`,
+          ),
+        );
+        if (desc === d.mem) {
+          expect(
+            at1,
+            new RegExp(
+              `^complete ${type} pid ${pid} descriptor ${desc} offset ${off} size ${size} from node 0$`,
+            ),
+          );
+        }
+      }
+      expect(at1, new RegExp(`^error pid ${pid} descriptor ${d.ro}: EPERM from node 0$`));
+    },
+    2,
+    { ...QUIET, trace: new Set(["remote"] as const) },
+  );
+});
+
 // ---------------------------------------------------------------------------
 // 2. Non-blocking issue
 

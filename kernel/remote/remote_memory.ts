@@ -116,11 +116,13 @@ export class RemoteMemory {
   #clock: number;
   /** Random at boot, so a restarted node's replies never match an old request. */
   #seq: number;
+  readonly #tracing: boolean;
 
   constructor(host: RemoteHost) {
     this.#host = host;
     this.#clock = host.clock.now();
     this.#seq = (host.random32() >>> 1) + 1;
+    this.#tracing = host.tracer.has("remote");
     const nic = host.nic;
     nic.register(FrameType.WRITE, decodeBody, (f) => this.#serveWrite(f));
     nic.register(FrameType.READ, decodeBody, (f) => this.#serveRead(f));
@@ -138,8 +140,9 @@ export class RemoteMemory {
    * awaited, nothing is counted when it lands, and outgoing Tripwires see it as it
    * leaves; only a refusal by the owner comes back, as an error completion.
    */
-  post(proc: Process, to: IssueTarget, offset: number, notify: boolean, payload: Uint8Array): void {
+  post(proc: Process, to: Descriptor, offset: number, notify: boolean, payload: Uint8Array): void {
     this.stats.posted++;
+    if (this.#tracing) this.#traceIssue("posted WRITE", proc, to.id, to, offset, payload.length);
     this.#host.tripwires.matchOutgoing(to.node, to.exportId, offset, payload.length, Access.WRITE);
     const flags = FrameFlag.POSTED | (notify ? FrameFlag.NOTIFY : 0);
     this.#request(this.#nextSeq(), FrameType.WRITE, to, proc.pid, offset, payload.length, flags, {
@@ -199,6 +202,17 @@ export class RemoteMemory {
       this.stats.reads++;
       if (pending.proc) pending.proc.counters.remoteReads++;
     }
+    if (this.#tracing && pending.proc) {
+      this.#traceIssue(
+        typeName(type),
+        pending.proc,
+        pending.descId,
+        to,
+        req.offset,
+        req.count,
+        seq,
+      );
+    }
     const flags = req.notify ? FrameFlag.NOTIFY : 0;
     this.#request(seq, type, to, pending.proc?.pid ?? 0, req.offset, req.count, flags, {
       arg0: req.arg0,
@@ -206,6 +220,23 @@ export class RemoteMemory {
       payload,
     });
     return seq;
+  }
+
+  /** `--trace remote`: one line per operation a process issues, serves or completes. */
+  #traceIssue(
+    what: string,
+    p: Process,
+    descId: number,
+    to: IssueTarget,
+    offset: number,
+    count: number,
+    seq?: number,
+  ): void {
+    this.#host.tracer.trace(
+      "remote",
+      `issue ${what} pid ${p.pid} descriptor ${descId} to node ${to.node} export ${to.exportId} ` +
+        `offset ${offset} size ${count}${seq === undefined ? "" : ` seq ${seq}`}`,
+    );
   }
 
   #nextSeq(): number {
@@ -297,6 +328,15 @@ export class RemoteMemory {
     let errno = check(f, e);
     if (errno === 0 && (f.flags & FrameFlag.POSTED) !== 0 && f.type !== FrameType.WRITE) {
       errno = Errno.EINVAL;
+    }
+    // A kernel's own requests (heartbeats, pid 0) are not traced: one per peer per period.
+    if (this.#tracing && f.srcPid !== 0) {
+      const size = f.type === FrameType.CAS ? 4 : f.count;
+      this.#host.tracer.trace(
+        "remote",
+        `serve ${typeName(f.type)} from node ${f.srcNode} pid ${f.srcPid} export ${f.exportId} ` +
+          `offset ${f.offset} size ${size}: ${errno === 0 ? "ok" : errnoName(errno)}`,
+      );
     }
     if (errno === 0) return e!;
     this.#reply(f, FrameType.NACK, errno);
@@ -419,6 +459,16 @@ export class RemoteMemory {
       // It was held back: its DMA ring (and a trap behind it) may go on now.
       if (n === MAX_OUTSTANDING - 1) this.#host.resume(p.proc);
     }
+    if (this.#tracing && p.proc) {
+      const what =
+        `${typeName(p.type)} pid ${p.proc.pid} descriptor ${p.descId} offset ${p.offset} ` +
+        `size ${p.type === FrameType.CAS ? 4 : p.count}`;
+      // An error that reaches the process is traced by #errorCompletion, with its code.
+      if (errno === 0) this.#host.tracer.trace("remote", `complete ${what} from node ${p.node}`);
+      else if (p.done) {
+        this.#host.tracer.trace("remote", `error ${what}: ${errnoName(errno)} from node ${p.node}`);
+      }
+    }
     if (p.done) return p.done(errno, f);
     const proc = p.proc;
     if (!proc || proc.state !== "running") return;
@@ -481,7 +531,7 @@ export class RemoteMemory {
     Atomics.notify(proc.trap, Trap.REMOTE_DONE); // awaitRemote sleeps on REMOTE_DONE
     this.#host.tracer.trace(
       "remote",
-      `pid ${proc.pid} descriptor ${descId}: ${errnoName(errno)} from node ${node}`,
+      `error pid ${proc.pid} descriptor ${descId}: ${errnoName(errno)} from node ${node}`,
     );
   }
 }
@@ -516,4 +566,11 @@ function notifies(seg: Segment, f: Frame): boolean {
   if (seg.notifyPolicy === NotifyPolicy.ALWAYS) return true;
   if (seg.notifyPolicy === NotifyPolicy.NEVER) return false;
   return (f.flags & FrameFlag.NOTIFY) !== 0;
+}
+
+const TYPE_NAMES = new Map<number, string>(Object.entries(FrameType).map(([k, v]) => [v, k]));
+
+/** A frame type's name (WRITE, READ, CAS, JOIN...), for traces. */
+function typeName(type: number): string {
+  return TYPE_NAMES.get(type) ?? `type ${type}`;
 }

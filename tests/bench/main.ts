@@ -4,7 +4,7 @@
 
 import { parseArgs } from "node:util";
 import { suites } from "./suites/mod.ts";
-import { type SuiteRun, suiteTable, toJson } from "./report.ts";
+import { QUICK_NOTE, type SuiteRun, suiteTable, toJson } from "./report.ts";
 
 const USAGE = "usage: deno task bench [--suite NAME]... [--json FILE] [--quick]";
 const valid = () => `valid suites: ${suites.map((s) => s.name).join(", ")}`;
@@ -44,12 +44,14 @@ if (args.json !== undefined) {
   }
 }
 
+if (args.quick) console.log(`bench: ${QUICK_NOTE}\n`);
+
 const runs: SuiteRun[] = [];
 let failed = false;
 for (const suite of selected) {
   try {
     const cases = await suite.run({ quick: args.quick });
-    runs.push({ name: suite.name, cases });
+    runs.push({ name: suite.name, cases, quick: args.quick });
     console.log(suiteTable(runs[runs.length - 1]));
   } catch (e) {
     failed = true;

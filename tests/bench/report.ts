@@ -6,7 +6,13 @@ import { summarize } from "./stats.ts";
 export interface SuiteRun {
   name: string;
   cases: CaseResult[];
+  /** Measured with --quick: a smoke run, too short for its figures to be compared. */
+  quick?: boolean;
 }
+
+/** What every table and the JSON of a --quick run say about it. */
+export const QUICK_NOTE =
+  "quick: a smoke run with short budgets; its figures are not comparable with a full run's";
 
 export interface JsonCase {
   name: string;
@@ -36,11 +42,12 @@ function throughput(c: CaseResult): string {
 /** Markdown for one suite: heading, machine line, table, then case notes. */
 export function suiteTable(run: SuiteRun): string {
   const lines = [
-    `## suite ${run.name}`,
+    `## suite ${run.name}${run.quick ? " (quick smoke run: figures not comparable)" : ""}`,
     "",
     machineLine(),
+    ...(run.quick ? ["", `**${QUICK_NOTE}.**`] : []),
     "",
-    "| case | median µs | p99 µs | n | throughput |",
+    `| case | median µs${run.quick ? " (quick)" : ""} | p99 µs | n | throughput |`,
     "| --- | ---: | ---: | ---: | ---: |",
   ];
   for (const c of run.cases) {
@@ -56,11 +63,16 @@ export function suiteTable(run: SuiteRun): string {
   return lines.join("\n") + "\n";
 }
 
-/** The --json document: {"suites":[{"name","cases":[{name,median_us,p99_us,n,ops_per_s?,mb_per_s?}]}]}. */
-export function toJson(runs: SuiteRun[]): { suites: { name: string; cases: JsonCase[] }[] } {
+/** The --json document ("quick" is there only for a --quick run): {"suites":[{"name","cases":[{name,median_us,p99_us,n,ops_per_s?,mb_per_s?}]}]}. */
+export function toJson(
+  runs: SuiteRun[],
+): { quick?: string; suites: { name: string; quick?: true; cases: JsonCase[] }[] } {
+  const quick = runs.some((r) => r.quick);
   return {
+    ...(quick ? { quick: QUICK_NOTE } : {}),
     suites: runs.map((r) => ({
       name: r.name,
+      ...(r.quick ? { quick: true as const } : {}),
       cases: r.cases.map((c) => {
         const s = summarize(c.samples_us, c.n);
         const j: JsonCase = {
