@@ -58,7 +58,7 @@ function assertClippedCrash(crashed: any, pid: number): void {
   assert.equal(crashed.pid, pid);
   assert.equal(crashed.status, 134, crashed.reason);
   const reason: string = crashed.reason;
-  assert.ok(reason.startsWith("crashed: "), reason.slice(0, 80));
+  assert.ok(reason.startsWith("crashed at load: Error: boom:x"), reason.slice(0, 80));
   const at = reason.indexOf("boom:x");
   assert.ok(at > 0, reason.slice(0, 80));
   const m = reason.match(/… \((\d+) more characters\)$/);

@@ -402,3 +402,22 @@ export const TripwireFlag = {
 // Exit statuses (shell convention: 128 + signal number when killed).
 
 export const EXIT_KILLED_BASE = 128;
+
+/** The longest exit reason kept whole; a longer one is clipped, saying by how much. */
+export const MAX_REASON = 1000;
+/** The most a clipped reason's note (`… (N more characters)`) adds. */
+const CLIP_NOTE_MAX = 32;
+
+/**
+ * Keeps an exit reason to MAX_REASON characters, saying how many it dropped. The
+ * runtime clips what it reports (a crash's message may be longer than the data
+ * area) and the kernel clips every reason; a reason the runtime clipped is kept.
+ */
+export function clipReason(reason: string): string {
+  if (reason.length <= MAX_REASON + CLIP_NOTE_MAX && /… \(\d+ more characters\)$/.test(reason)) {
+    return reason;
+  }
+  return reason.length <= MAX_REASON
+    ? reason
+    : `${reason.slice(0, MAX_REASON)}… (${reason.length - MAX_REASON} more characters)`;
+}

@@ -1,8 +1,8 @@
 /**
  * The host layer's process host: each process is a Deno Worker with
  * `permissions: "none"` (it cannot touch files, network, environment or
- * subprocesses), whose main module is a stub importing the runtime's entry
- * (userland/lib/rt/process_entry.ts) and the program.
+ * subprocesses), whose main module is a stub importing the lockdown and the
+ * runtime's entry (userland/lib/rt/process_entry.ts), which imports the program.
  *
  * The only messages ever sent to a worker are the kernel's hand-over of memory: the
  * boot message (its trap page, FIFO, page table and doorbell) and, on its memory
@@ -83,11 +83,14 @@ export class WorkerHost implements ProcessHost {
   }
 
   start(boot: BootMessage, onCrash: (message: string) => void): ProcessHandle {
-    // The worker's main module: the runtime's entry, then the program. Both are loaded
-    // by the host (which may read the project), never by the sandboxed worker.
+    // The worker's main module: the lockdown and the runtime's entry, which then
+    // imports the program (the host's module loader reads it: the worker itself may
+    // read no file). A program that fails to load (it throws at its top level, or an
+    // import is refused) is caught by the runtime and exits 134 with the reason;
+    // a failed main module would also be printed on the host's stderr by Deno.
     const stub = `import ${JSON.stringify(LOCKDOWN)};\n` +
       `import { start } from ${JSON.stringify(ENTRY)};\n` +
-      `import * as program from ${JSON.stringify(boot.module)};\nstart(program);\n`;
+      `start(() => import(${JSON.stringify(boot.module)}));\n`;
     const worker = new Worker(`data:application/javascript,${encodeURIComponent(stub)}`, {
       type: "module",
       name: `pid ${boot.pid}`,

@@ -12,6 +12,7 @@
 
 import {
   Cap,
+  clipReason,
   EventPage,
   EXIT_KILLED_BASE,
   Fifo,
@@ -177,7 +178,7 @@ export class ProcessTable {
       // Whatever freeing met, the process is gone and its parent must hear of it.
       d.stats.exited++;
       d.stats.signalsDropped += p.fifo.dropped();
-      p.markExited({ pid: p.pid, status, reason: clip(reason) });
+      p.markExited({ pid: p.pid, status, reason: clipReason(reason) });
       stopWorker(p);
       this.#reparentChildren(p);
       this.#notifyParent(p);
@@ -280,14 +281,6 @@ function stopWorker(p: Process): void {
   Atomics.notify(p.trap, Trap.STATE);
   Atomics.notify(p.fifo.words, Fifo.TAIL);
   if (p.events) Atomics.notify(p.events, EventPage.TAIL);
-}
-
-/** Keeps an exit reason to a length that fits any trap's data area, saying so. */
-function clip(reason: string): string {
-  const MAX = 1000;
-  return reason.length <= MAX
-    ? reason
-    : `${reason.slice(0, MAX)}… (${reason.length - MAX} more characters)`;
 }
 
 export type { ExitStatus };

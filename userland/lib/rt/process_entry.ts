@@ -1,16 +1,19 @@
 /**
- * How every process starts. The host makes each worker's main module a two-line
- * stub: `import { start } from "process_entry.ts"; import * as program from
- * "PROGRAM"; start(program);`. By then runtime.ts has taken the kernel's boot
+ * How every process starts. The host makes each worker's main module a short
+ * stub: `import "lockdown.ts"; import { start } from "process_entry.ts";
+ * start(() => import("PROGRAM"));`. By then runtime.ts has taken the kernel's boot
  * message (its memory); `start` routes the worker's own `console` through the
- * kernel's console, runs the program's `main(args)` (the default export, or an
- * export named `main`) and exits with the status `main` returns (0 for none).
+ * kernel's console, loads the program, runs its `main(args)` (the default export,
+ * or an export named `main`; it may be async) and exits with the status `main`
+ * returns (0 for none).
  *
- * An exception that escapes the program or a signal handler ends the process with
- * status 134 (128 + SIGABRT) and the error as the reason.
+ * An exception that escapes the program's top level as it loads (or an import of
+ * it that is refused), its main or a signal handler ends the process with status
+ * 134 (128 + SIGABRT) and the error as the reason: "crashed at load: …",
+ * "crashed in main: …".
  */
 
-import { EXIT_KILLED_BASE, Sig } from "../../../kernel/abi/layout.ts";
+import { clipReason, EXIT_KILLED_BASE, Sig } from "../../../kernel/abi/layout.ts";
 import { exit, print } from "../sys/process.ts";
 import { routedConsole } from "./lockdown.ts";
 import { rt } from "./runtime.ts";
@@ -24,13 +27,13 @@ function describe(err: unknown): string {
   return String(err);
 }
 
-/** Ends the process after an uncaught exception. */
-function crash(what: string, err: unknown): never {
-  const text = `crashed in ${what}: ${describe(err)}`;
+/** Ends the process after an uncaught exception (`where`: "in main", "at load"...). */
+function crash(where: string, err: unknown): never {
+  const text = `crashed ${where}: ${describe(err)}`;
   try {
     print(`pid ${rt().pid}: ${text}\n`, 2);
   } finally {
-    exit(EXIT_KILLED_BASE + Sig.SIGABRT, text.slice(0, 1000));
+    exit(EXIT_KILLED_BASE + Sig.SIGABRT, clipReason(text));
   }
 }
 
@@ -62,34 +65,40 @@ function routeExits(): void {
   });
 }
 
-/** Runs a program module's main and exits with its status. */
-export async function start(program: Record<string, unknown>): Promise<never> {
+/** Loads a program module, runs its main and exits with its status. */
+export async function start(load: () => Promise<Record<string, unknown>>): Promise<never> {
   const r = rt();
   setCrashHandler(crash);
   routeConsole();
   routeExits();
   self.addEventListener("unhandledrejection", (e) => {
     e.preventDefault();
-    crash("a promise", e.reason);
+    crash("in a promise", e.reason);
   });
   self.addEventListener("error", (e) => {
     e.preventDefault();
-    crash("the program", e.error ?? e.message);
+    crash("in the program", e.error ?? e.message);
   });
+  let program: Record<string, unknown>;
+  try {
+    program = await load();
+  } catch (err) {
+    crash("at load", err);
+  }
   const main = program.default ?? program.main;
   if (typeof main !== "function") {
     print(`pid ${r.pid}: ${r.module} exports no main function\n`, 2);
     exit(127, "not a program: no main function");
   }
-  // main runs in a task of its own, after the worker's main module has finished
-  // evaluating: a worker that ends (endWorker) while Deno still evaluates its main
+  // main runs in a task of its own, well after the worker's main module has
+  // evaluated: a worker that ends (endWorker) while Deno still evaluates its main
   // module leaks that module graph's memory, ~0.4 MB per process (issue 11, hole 4).
   await new Promise((resolve) => later(resolve, 0));
   let status: unknown;
   try {
     status = await main([...r.args]);
   } catch (err) {
-    crash("main", err);
+    crash("in main", err);
   }
   exit(typeof status === "number" ? status : 0);
 }

@@ -15,7 +15,7 @@
  * the address through its page table to (segment, offset), reads the segment's
  * signal directory, and posts the physical address into each receiver's FIFO.
  *
- * A handler that throws ends the process ("crashed in signal handler"). Protection
+ * A handler that throws ends the process ("crashed in the signal handler for 0x…"). Protection
  * faults are the exception: the MMU runs the FAULT_ADDRESS handler synchronously,
  * and an exception it throws propagates to the faulting access.
  */
@@ -464,7 +464,7 @@ function run(vaddr: number, id: number): void {
   try {
     fn(vaddr);
   } catch (err) {
-    crash(`signal handler for 0x${vaddr.toString(16)}`, err);
+    crash(`in the signal handler for 0x${vaddr.toString(16)}`, err);
   }
 }
 
