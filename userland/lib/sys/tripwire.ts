@@ -159,7 +159,9 @@ export type TripwireEvent = QueuedEvent;
  * writes the queue.
  */
 export function signalEvents(vaddr: number, len: number, tag: number): void {
-  if (!Number.isInteger(tag) || tag <= 0) throw new RangeError(`tag ${tag}: a positive integer`);
+  if (!Number.isInteger(tag) || tag <= 0) {
+    throw new SysError(Errno.EINVAL, "signalEvents", `tag ${tag}: a positive integer`);
+  }
   trap(Sys.event_signal, vaddr, len, tag);
   if (!events.page) collectGrants();
 }
