@@ -6,8 +6,9 @@
  * `signalEvents`, `unregisterSignalEvents`).
  *
  * A Tripwire watches memory for accesses that cross the network: reads or writes
- * from other nodes to a range of this process's memory, or (`outgoing`) this
- * node's own accesses to a range of a remote segment, seen as they complete (so a
+ * from other nodes to a range of this process's memory, or (an outgoing one, armed
+ * on a descriptor) this node's own accesses to a range of a remote segment, seen as
+ * they complete (so a
  * process sees its block WRITE land; a posted WRITE, which never completes, as it
  * leaves). When one fires, the kernel sets its bit in
  * the event page this process shares with it, and, if asked, puts an event in the
