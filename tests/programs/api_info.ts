@@ -8,8 +8,8 @@ import {
   CreateSegment,
   exportSegment,
   importSegment,
-  INFO_KIND_NAMES,
   info,
+  INFO_KIND_NAMES,
 } from "../../userland/lib/mod.ts";
 import { report } from "./report.ts";
 
