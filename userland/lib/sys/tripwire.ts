@@ -88,7 +88,9 @@ export function disarmTripwire(id: number): boolean {
 
 function page(): Int32Array {
   if (!events.page) collectGrants();
-  if (!events.page) throw new Error("no Tripwire has been armed yet");
+  if (!events.page) {
+    throw new SysError(Errno.EINVAL, "tripwire", "no Tripwire has been armed yet: no event page");
+  }
   return events.page;
 }
 
