@@ -1,7 +1,10 @@
 /** Counts a node keeps for `info stats`; each part bumps its own. */
 export interface NodeStats {
   traps: number;
-  faults: number;
+  /** Page faults the kernel mapped (first touches; a zero-filled page is also in zeroFills). */
+  pagefaults: number;
+  /** Protection faults: a store to a read-only page, a touch of an unmapped or no-access one. */
+  protfaults: number;
   zeroFills: number;
   signalsQueued: number;
   signalsDropped: number;
@@ -13,7 +16,8 @@ export interface NodeStats {
 export function newStats(): NodeStats {
   return {
     traps: 0,
-    faults: 0,
+    pagefaults: 0,
+    protfaults: 0,
     zeroFills: 0,
     signalsQueued: 0,
     signalsDropped: 0,

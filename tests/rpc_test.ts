@@ -185,6 +185,105 @@ for (const [path, cfg] of PATHS) {
   });
 }
 
+/** Sizes around one message (RPC_MAX_PAYLOAD = 4064) and far beyond it. */
+const LONG = [4064, 4065, 8128, 8129, 100_000, 1_000_000];
+
+for (const [path, cfg] of PATHS) {
+  Deno.test(`RPC arguments and results longer than one message go in pieces, locally and across nodes${path}`, async () => {
+    await withCluster(
+      async (c) => {
+        await server(c, 0, "long");
+        const steps: Step[] = [
+          // A long retransmission interval: with no loss, nothing may need it.
+          { op: "connect", service: "long", hint: 0, timeoutMs: 10_000, retransmitMs: 5_000 }, // 0
+          { op: "echo", sizes: LONG }, // 1: long arguments, long results
+          { op: "big", sizes: [0, 5000, 300_000] }, // 2: a short call, a long result
+          { op: "async", sizes: [10, 9000, 200_000] }, // 3
+          { op: "async", sizes: [12_000, 3], big: true }, // 4
+          { op: "onewaybig", stub: Stub.NOTE, size: 50_000 }, // 5
+          { op: "server" }, // 6
+          { op: "echo", sizes: ["over"] }, // 7: over RPC_MAX_BYTES
+          { op: "big", sizes: [16 * 1024 * 1024 + 1] }, // 8: a result over RPC_MAX_BYTES
+          { op: "inc", n: 2 }, // 9: the connection still serves
+          { op: "stats" }, // 10
+        ];
+        const [l, r] = await Promise.all([
+          client(c, 0, "local", steps).finished(60_000),
+          client(c, 1, "remote", steps).finished(60_000),
+        ]);
+        for (const [who, s] of [["local", l], ["remote", r]] as const) {
+          assert.deepEqual(ok(s[1]).digest, LONG.map((n) => digest(pattern(n))), `${who}: echoes`);
+          assert.deepEqual(
+            ok(s[2]).digest,
+            [0, 5000, 300_000].map((n) => digest(pattern(n, 9))),
+            `${who}: long results`,
+          );
+          assert.deepEqual(
+            ok(s[3]).digest,
+            [10, 9000, 200_000].map((n) => digest(pattern(n, 3))),
+            `${who}: async echoes`,
+          );
+          assert.deepEqual(
+            ok(s[4]).digest,
+            [12_000, 3].map((n) => digest(pattern(n, 9))),
+            `${who}: async long results`,
+          );
+          ok(s[5]);
+          assert.ok(ok(s[6]).server.noteBytes >= 50_000, `${who}: the long one-way call arrived`);
+          assert.equal(s[7].error, "EMSGSIZE", `${who}: arguments over the limit`);
+          assert.match(s[7].message, /16777217 bytes of arguments exceed 16777216/);
+          assert.equal(s[8].error, "EIO", `${who}: a result over the limit`);
+          assert.match(s[8].message, /EMSGSIZE/);
+          assert.equal(ok(s[9]).values.length, 2);
+          const stats = ok(s[10]).stats;
+          assert.ok(stats.pieces > 2 * (1_000_000 / 4064), `${who}: pieces (${stats.pieces})`);
+          assert.equal(stats.retransmits, 0, `${who}: nothing lost, nothing resent`);
+        }
+        // Both long one-way calls, whole.
+        const srv = ok(r[6]).server.noteBytes > ok(l[6]).server.noteBytes ? r[6] : l[6];
+        assert.equal(srv.server.noteBytes, 100_000);
+      },
+      2,
+      cfg,
+    );
+  });
+}
+
+Deno.test("RPC pieces across a link losing 10% of frames (seeded): every piece once, every call executed once", async () => {
+  const c = new TestCluster(2, QUIET);
+  try {
+    await c.startClerks(600_000); // no refresh traffic
+    await server(c, 0, "long");
+    const remote = client(c, 1, "remote", [
+      { op: "connect", service: "long", hint: 0, timeoutMs: 15_000 }, // 0
+      { op: "wait", word: 0, value: 1 }, // (the test turns loss on)
+      { op: "echo", sizes: [30_000, 100_000] }, // 2
+      { op: "async", sizes: [50_000] }, // 3
+      { op: "inc", n: 5 }, // 4
+      { op: "stats" }, // 5
+      { op: "server" }, // 6
+    ]);
+    ok(await remote.step(0));
+    const net = c.cluster.network;
+    net.setDefaultLink({ loss: 0.1 }, 20261212);
+    await remote.set(0, 1);
+    const s = await remote.finished(60_000);
+    net.setDefaultLink({ loss: 0 });
+    assert.ok(net.stats.lost > 0, "frames were lost");
+    assert.deepEqual(ok(s[2]).digest, [30_000, 100_000].map((n) => digest(pattern(n))));
+    assert.deepEqual(ok(s[3]).digest, [digest(pattern(50_000, 3))]);
+    assert.deepEqual(ok(s[4]).values, range(1, 5), "each increment once, in order");
+    const client_ = ok(s[5]).stats, srv = ok(s[6]).server;
+    assert.ok(client_.retransmits > 0, `retransmitted (${JSON.stringify(client_)})`);
+    // At most once: 2 echoes + 1 async echo (+ 1 one-way behind it, if it went).
+    assert.equal(srv.echoes, s[3].oneWayWhilePending === "sent" ? 4 : 3, "echoes executed");
+    assert.equal(srv.stats.calls, client_.calls + 1, "calls executed (+ STATS)");
+    assert.equal(srv.stats.pieces, client_.pieces, "every piece taken once");
+  } finally {
+    c.close();
+  }
+});
+
 // ---------------------------------------------------------------------------
 // 2. Loss: every call completes once
 

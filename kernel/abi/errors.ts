@@ -28,6 +28,7 @@ export const Errno = {
   ENOSPC: 28,
   EPIPE: 32,
   ENOSYS: 38,
+  EMSGSIZE: 90,
   ETIMEDOUT: 110,
   EHOSTDOWN: 112,
   ESTALE: 116,
@@ -55,6 +56,7 @@ const MESSAGES: Record<ErrnoName, string> = {
   ENOSPC: "No space left",
   EPIPE: "The other end is closed",
   ENOSYS: "Function not implemented",
+  EMSGSIZE: "Message too long",
   ETIMEDOUT: "Timed out",
   EHOSTDOWN: "Host is down",
   ESTALE: "Stale handle",
@@ -76,8 +78,10 @@ export function errnoMessage(errno: number): string {
 }
 
 /**
- * A failed system call, thrown by the userland stubs (never by the kernel, which
- * returns codes). `code` is the symbolic name, e.g. `"EINVAL"`.
+ * A failed system call or a library call given a bad argument, thrown by userland
+ * (never by the kernel, which returns codes): the one error type for API misuse,
+ * whether the kernel or the runtime caught it. `code` is the symbolic name, e.g.
+ * `"EINVAL"`; `errno` its number.
  */
 export class SysError extends Error {
   readonly errno: number;

@@ -46,7 +46,10 @@ export interface BlockedTrap {
 
 export interface ProcessCounters {
   traps: number;
-  faults: number;
+  /** Page faults the kernel mapped for it (first touches). */
+  pagefaults: number;
+  /** Protection faults it took (handled by onFault or not). */
+  protfaults: number;
   zeroFills: number;
   signalsSent: number;
   signalsQueued: number;
@@ -99,7 +102,8 @@ export class Process {
   infoCache: Uint8Array = new Uint8Array(0);
   readonly counters: ProcessCounters = {
     traps: 0,
-    faults: 0,
+    pagefaults: 0,
+    protfaults: 0,
     zeroFills: 0,
     signalsSent: 0,
     signalsQueued: 0,

@@ -47,7 +47,8 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
 
   /** A fault the process cannot continue from: deliver it to a handler or end it. */
   const protectionFault = (p: Process, vaddr: number, access: number, why: string): Reply => {
-    k.stats.faults++;
+    k.stats.protfaults++;
+    p.counters.protfaults++;
     const text = `${why}: ${accessName(access)} ${access === Access.WRITE ? "to" : "of"} ${
       hex(vaddr)
     }`;
@@ -141,7 +142,8 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
       const o = p.space.fault(vaddr, access);
       switch (o.kind) {
         case "mapped":
-          p.counters.faults++;
+          p.counters.pagefaults++;
+          k.stats.pagefaults++;
           if (o.filled) {
             p.counters.zeroFills++;
             k.stats.zeroFills++;
@@ -152,7 +154,7 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
           );
           return o.filled ? 1 : 0;
         case "unmapped":
-          return protectionFault(p, vaddr, access, "segmentation fault: unmapped address");
+          return protectionFault(p, vaddr, access, "protection fault: unmapped address");
         case "protection":
           return protectionFault(
             p,

@@ -6,7 +6,7 @@
  *                                unmapped address; a read-only binding; then valid
  *                                calls (signal, send, on a quiet segment)
  *   attach(descriptor)           a descriptor that does not exist
- *   view(…, writable)            of a message page (RangeError); read-only is fine
+ *   view(…, writable)            of a message page (SysError EINVAL); read-only is fine
  */
 
 import {

@@ -22,9 +22,9 @@ import { report } from "./report.ts";
 
 const PAGES = 4;
 
-function counters(): { faults: number; zeroFills: number } {
+function counters(): { pagefaults: number; zeroFills: number } {
   const s = info("self");
-  return { faults: s.faults, zeroFills: s.zeroFills };
+  return { pagefaults: s.pagefaults, zeroFills: s.zeroFills };
 }
 
 export default function main(): number {
@@ -37,7 +37,7 @@ export default function main(): number {
   const seg = CreateSegment(PAGES * PAGE_SIZE);
   const at = bind(seg);
   const c0 = counters();
-  const steps: { faults: number; zeroFills: number }[] = [];
+  const steps: { pagefaults: number; zeroFills: number }[] = [];
   const firstLoads: number[] = [];
   // First touch of each page: a load at a different offset in each.
   for (let p = 0; p < PAGES; p++) {

@@ -103,7 +103,6 @@ function issueAndWait(issue: () => number): number {
     seq = issue();
   } catch (e) {
     if (e instanceof SysError) throw new Failed(e.code, "issue");
-    if (e instanceof RangeError) throw new Failed("RangeError", "lib");
     throw e;
   }
   complete(before);

@@ -9,8 +9,11 @@
  *
  *   {op: "connect", service, hint?, retransmitMs?, timeoutMs?, c?}   → {ms}
  *   {op: "echo", sizes, seed?, c?}         → {sizes, digest: [...]} the results' digests
- *                                          ("max" in sizes: RPC_MAX_PAYLOAD)
- *   {op: "async", sizes, c?}               callAsync echoes, all queued at once, and a
+ *                                          ("max" in sizes: RPC_MAX_PAYLOAD, "over":
+ *                                          RPC_MAX_BYTES + 1)
+ *   {op: "big", sizes, c?}                 BIG calls: long results → {digest: [...]}
+ *   {op: "onewaybig", stub, size, c?}      one one-way call of pattern(size)
+ *   {op: "async", sizes, big?, c?}         callAsync echoes (or BIG calls), all queued at once, and a
  *                                          one-way call while they are pending
  *                                          → {digest, oneWayWhilePending}
  *   {op: "inc", n, c?}                     → {values} the counter after each call
@@ -39,6 +42,7 @@ import {
 } from "../../userland/lib/mod.ts";
 import { encodePut, KvStub } from "../../servers/kv/protocol.ts";
 import {
+  RPC_MAX_BYTES,
   RPC_MAX_PAYLOAD,
   RPC_SLOT_BYTES,
   RPC_SLOTS,
@@ -52,6 +56,12 @@ type Step = Record<string, any>;
 const ctl = CreateSegment(4096);
 const ctlWords = view32(bind(ctl), 1024);
 const clients = new Map<string, RpcClient>();
+
+function u32(n: number): Uint8Array {
+  const a = new Uint8Array(4);
+  new DataView(a.buffer).setUint32(0, n, true);
+  return a;
+}
 
 function client(s: Step): RpcClient {
   const c = clients.get(s.c ?? "c");
@@ -144,13 +154,19 @@ export default async function main(args: string[]): Promise<number> {
           break;
         }
         case "echo": {
-          const sizes = (s.sizes as (number | "max")[]).map((n) =>
-            n === "max" ? RPC_MAX_PAYLOAD : n
+          const sizes = (s.sizes as (number | "max" | "over")[]).map((n) =>
+            n === "max" ? RPC_MAX_PAYLOAD : n === "over" ? RPC_MAX_BYTES + 1 : n
           );
           out.sizes = sizes;
           out.digest = sizes.map((n) => digest(client(s).call(Stub.ECHO, pattern(n, s.seed ?? 0))));
           break;
         }
+        case "big":
+          out.digest = (s.sizes as number[]).map((n) => digest(client(s).call(Stub.BIG, u32(n))));
+          break;
+        case "onewaybig":
+          client(s).oneWay(s.stub, pattern(s.size, 0));
+          break;
         case "kvput":
           for (let k = 0; k < s.n; k++) {
             const key = `key${k}`.padEnd(s.keyBytes, "#");
@@ -159,7 +175,9 @@ export default async function main(args: string[]): Promise<number> {
           break;
         case "async": {
           const c = client(s);
-          const all = (s.sizes as number[]).map((n) => c.callAsync(Stub.ECHO, pattern(n, 3)));
+          const all = (s.sizes as number[]).map((n) =>
+            s.big ? c.callAsync(Stub.BIG, u32(n)) : c.callAsync(Stub.ECHO, pattern(n, 3))
+          );
           // Across nodes the replies can all come back at the safe points of the
           // calls' own traps: then nothing is pending any more, and the one-way goes.
           out.pendingAtOneWay = c.pending;

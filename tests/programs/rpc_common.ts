@@ -5,7 +5,7 @@
 
 /** The test server's procedures (tests/programs/rpc_server.ts). */
 export const Stub = {
-  /** Returns its arguments. */
+  /** Returns its arguments (written into the reply buffer when they fit, else returned). */
   ECHO: 1,
   /** Not idempotent: increments the counter, returns it (u32). */
   INC: 2,
@@ -21,6 +21,8 @@ export const Stub = {
   HOLD: 7,
   /** Reports {mark, badChecksums, calls} (a one-way marker through the server's FIFO). */
   MARK: 8,
+  /** Returns pattern(n, 9) for its u32 argument n (a long result from a short call). */
+  BIG: 9,
 } as const;
 
 /** `size` bytes that differ between sizes and positions (and are never all zero). */

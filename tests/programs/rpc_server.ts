@@ -17,13 +17,13 @@ import {
 } from "../../userland/lib/mod.ts";
 import { type Procedure, RpcServer } from "../../userland/lib/ipc/rpc.ts";
 import { report } from "./report.ts";
-import { Stub } from "./rpc_common.ts";
+import { pattern, Stub } from "./rpc_common.ts";
 
 export default function main(args: string[]): number {
   const [who, service] = args;
   const ctl = CreateSegment(4096);
   const ctlBase = bind(ctl);
-  let counter = 0, echoes = 0, notes = 0, noteSum = 0;
+  let counter = 0, echoes = 0, notes = 0, noteSum = 0, noteBytes = 0;
   const self: { server?: RpcServer } = {};
   const u32 = (a: Uint8Array) => new DataView(a.buffer, a.byteOffset, a.length).getUint32(0, true);
   const json = (value: unknown, reply: Uint8Array) => {
@@ -34,9 +34,11 @@ export default function main(args: string[]): number {
   const procedures: Record<number, Procedure> = {
     [Stub.ECHO]: (a, reply) => {
       echoes++;
+      if (a.length > reply.length) return a;
       reply.set(a);
       return a.length;
     },
+    [Stub.BIG]: (a) => pattern(u32(a), 9),
     [Stub.INC]: (_a, reply) => {
       counter++;
       new DataView(reply.buffer).setUint32(0, counter, true);
@@ -51,11 +53,12 @@ export default function main(args: string[]): number {
     },
     [Stub.NOTE]: (a) => {
       notes++;
+      noteBytes += a.length;
       noteSum += u32(a);
       return 0;
     },
     [Stub.STATS]: (_a, reply) =>
-      json({ counter, echoes, notes, noteSum, stats: self.server!.stats }, reply),
+      json({ counter, echoes, notes, noteSum, noteBytes, stats: self.server!.stats }, reply),
     [Stub.HOLD]: () => {
       report({ who, holding: true });
       while (load32(ctlBase) === 0) SigWait(1);

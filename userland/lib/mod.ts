@@ -155,6 +155,7 @@ export {
 export {
   type Procedure,
   RawChannel,
+  RPC_MAX_BYTES,
   RPC_MAX_PAYLOAD,
   RPC_SLOT_BYTES,
   RPC_SLOTS,

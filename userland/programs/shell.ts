@@ -61,11 +61,11 @@ function ps(): void {
     p.ppid,
     p.state,
     p.traps,
-    p.faults,
+    p.pagefaults,
     p.signalsDropped,
     [p.module, ...p.args].join(" "),
   ]);
-  println(table(["PID", "PPID", "STATE", "TRAPS", "FAULTS", "SIGDROP", "COMMAND"], rows));
+  println(table(["PID", "PPID", "STATE", "TRAPS", "PAGEFAULTS", "SIGDROP", "COMMAND"], rows));
 }
 
 function segs(): void {

@@ -419,9 +419,11 @@ export class QueueReceiver {
 
   /** Creates the buffer (`slots` messages of `slotBytes`) and exports it (see the names above). */
   constructor(name: string, slots: number, slotBytes: number) {
-    if (!Number.isInteger(slots) || slots < 2) throw new RangeError(`${slots} slots: at least 2`);
+    if (!Number.isInteger(slots) || slots < 2) {
+      throw new SysError(Errno.EINVAL, "QueueReceiver", `${slots} slots: at least 2`);
+    }
     if (!Number.isInteger(slotBytes) || slotBytes < 1 || slotBytes > 60_000) {
-      throw new RangeError(`slots of ${slotBytes} bytes: 1 to 60000`);
+      throw new SysError(Errno.EINVAL, "QueueReceiver", `slots of ${slotBytes} bytes: 1 to 60000`);
     }
     this.name = name;
     this.slots = slots;
@@ -547,7 +549,11 @@ export class QueueSender extends SenderEnd {
   /** Sends `msg` (at most slotBytes) if there is room; false if the queue is full. */
   trySend(msg: Uint8Array): boolean {
     if (msg.length > this.slotBytes) {
-      throw new RangeError(`a message of ${msg.length} bytes exceeds slots of ${this.slotBytes}`);
+      throw new SysError(
+        Errno.EMSGSIZE,
+        "QueueSender.send",
+        `a message of ${msg.length} bytes exceeds slots of ${this.slotBytes}`,
+      );
     }
     const k = this.sent;
     if (k - this.progress() >= this.slots - 1) return false; // one free slot: full
@@ -585,7 +591,9 @@ export class StreamReceiver {
 
   /** A ring of `bytes` bytes (rounded down to words; at least 64). */
   constructor(name: string, bytes: number) {
-    if (!Number.isInteger(bytes) || bytes < 64) throw new RangeError(`a ring of ${bytes} bytes`);
+    if (!Number.isInteger(bytes) || bytes < 64) {
+      throw new SysError(Errno.EINVAL, "StreamReceiver", `a ring of ${bytes} bytes: at least 64`);
+    }
     this.#ring = bytes & ~3;
     this.#end = new ReceiverEnd(queueName(name, bytes, 1), this.#ring);
   }

@@ -309,7 +309,13 @@ export class Endpoint {
   send(msg: Uint8Array, timeoutMs: number): boolean {
     if (this.#peer < 0) throw new SysError(Errno.EINVAL, "endpoint", "not connected");
     const n = msg.length;
-    if (n > this.peerSize) throw new RangeError(`${n} bytes exceed the peer's ${this.peerSize}`);
+    if (n > this.peerSize) {
+      throw new SysError(
+        Errno.EMSGSIZE,
+        "endpoint",
+        `${n} bytes exceed the peer's ${this.peerSize}`,
+      );
+    }
     const w = this.#words, tx = this.#txAt >> 2, closed = (this.#rxAt >> 2) + 1;
     if (this.peerClosed || Atomics.load(w, closed) !== 0) return this.#closedPipe("send");
     if (Atomics.load(w, tx) !== this.#sendSeq) {

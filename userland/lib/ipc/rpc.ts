@@ -11,7 +11,16 @@
  *
  *   slot + 4064 − padded   payload, `len` bytes, padded to whole lines
  *   slot + 4064            trailer (the last line): seq, stub, len, checksum,
- *                          kind, 0, 0, MAGIC
+ *                          kind, rest, 0, MAGIC
+ *
+ * Arguments and results longer than one slot's payload (RPC_MAX_PAYLOAD, 4,064
+ * bytes) go in pieces, each a message of its own with its own sequence number, so
+ * retransmission and duplicate suppression cover every piece: the client sends
+ * the arguments but the last part as PIECE messages, each acknowledged by an empty
+ * REPLY, then the CALL with the last part; a reply whose `rest` is not 0 has that
+ * many bytes to come, which the client asks for with MORE messages, each answered
+ * by the next part. One piece is in flight at a time (stop-and-wait). A call and
+ * its result are at most RPC_MAX_BYTES (16 MiB) each.
  *
  * First contact goes through the server's well-known channel, a message segment
  * exported as `rpc.<service>` that any client may write (001 §4: "similar to the
@@ -70,7 +79,7 @@ const LINE = CACHE_LINE_SIZE;
 export const RPC_SLOTS = 4;
 const MAGIC = 0x3143_5052; // "RPC1"
 /** Trailer words. */
-const T = { SEQ: 0, STUB: 1, LEN: 2, SUM: 3, KIND: 4, MAGIC: 7 } as const;
+const T = { SEQ: 0, STUB: 1, LEN: 2, SUM: 3, KIND: 4, REST: 5, MAGIC: 7 } as const;
 /** What a message is. */
 export const RpcKind = {
   CALL: 1,
@@ -84,6 +93,10 @@ export const RpcKind = {
   CONNECT: 7,
   /** The client is closing: the server lets the connection's segments go. */
   CLOSE: 8,
+  /** A part of a long call's arguments (all but the last); answered by an empty REPLY. */
+  PIECE: 9,
+  /** The client asks for the next part of a long result. */
+  MORE: 10,
 } as const;
 /** Slots in a server's well-known channel (one line each). */
 const CONNECT_SLOTS = 64;
@@ -95,8 +108,13 @@ export interface RpcOptions {
   timeoutMs?: number;
 }
 
-/** A procedure: reads `args`, writes its result into `reply`, returns the result's length. */
-export type Procedure = (args: Uint8Array, reply: Uint8Array) => number;
+/**
+ * A procedure: reads `args` (valid during the call), and either writes its result
+ * into `reply` (RPC_MAX_PAYLOAD bytes) and returns the result's length, or returns
+ * the result itself, of any length up to RPC_MAX_BYTES (a result longer than one
+ * message goes in pieces).
+ */
+export type Procedure = (args: Uint8Array, reply: Uint8Array) => number | Uint8Array;
 
 /** Transport counters of one end. */
 export interface RpcStats {
@@ -108,17 +126,22 @@ export interface RpcStats {
   duplicates: number;
   /** Replies taken by watching the reply slot before their signal was handled. */
   watched: number;
+  /** Messages that carried a part of a long call or result (PIECE, MORE and their answers). */
+  pieces: number;
 }
 
 /** A slot is one page: the channel signals on page ends only (001 §3.3). */
 export const RPC_SLOT_BYTES = PAGE_SIZE;
-/** The largest argument or result. */
+/** The largest argument or result carried in one message; longer ones go in pieces. */
 export const RPC_MAX_PAYLOAD = RPC_SLOT_BYTES - LINE;
+/** The largest argument or result of one call (EMSGSIZE beyond). */
+export const RPC_MAX_BYTES = 16 * 1024 * 1024;
 const CHANNEL_BYTES = RPC_SLOTS * RPC_SLOT_BYTES;
 const TRAILER = RPC_SLOT_BYTES - LINE;
 
-function seedOf(kind: number, seq: number, stub: number, len: number): number {
-  return Math.imul(seq ^ MAGIC, 0x85eb_ca6b) ^ Math.imul((stub + (len << 8)) ^ kind, 0xc2b2_ae35);
+function seedOf(kind: number, seq: number, stub: number, len: number, rest: number): number {
+  return Math.imul(seq ^ MAGIC, 0x85eb_ca6b) ^ Math.imul((stub + (len << 8)) ^ kind, 0xc2b2_ae35) ^
+    Math.imul(rest, 0x27d4_eb2d);
 }
 
 /** A Fletcher-style sum of `words` words of `src` from `at`, copying them to `dst` if given. */
@@ -189,6 +212,7 @@ function send(
   seq: number,
   stub: number,
   data: Uint8Array,
+  rest = 0,
 ): void {
   const len = data.length;
   const start = TRAILER - ((len + LINE - 1) & ~(LINE - 1));
@@ -199,9 +223,9 @@ function send(
   w[t + T.SEQ] = seq;
   w[t + T.STUB] = stub;
   w[t + T.LEN] = len;
-  w[t + T.SUM] = copySum(w, start >> 2, null, (len + 3) >> 2, seedOf(kind, seq, stub, len));
+  w[t + T.SUM] = copySum(w, start >> 2, null, (len + 3) >> 2, seedOf(kind, seq, stub, len, rest));
   w[t + T.KIND] = kind;
-  w[t + 5] = 0;
+  w[t + T.REST] = rest;
   w[t + 6] = 0;
   w[t + T.MAGIC] = MAGIC;
   write(base + (seq % RPC_SLOTS) * RPC_SLOT_BYTES + start, b.msgView(start));
@@ -216,7 +240,7 @@ function receive(w: Int32Array, slot: number, b: Buffers): number {
   const h = b.header;
   const len = h[T.LEN];
   if (h[T.MAGIC] !== MAGIC || len < 0 || len > RPC_MAX_PAYLOAD) return -1;
-  const seed = seedOf(h[T.KIND], h[T.SEQ], h[T.STUB], len);
+  const seed = seedOf(h[T.KIND], h[T.SEQ], h[T.STUB], len, h[T.REST]);
   const t = trailerWord(slot);
   const start = t - (((len + LINE - 1) & ~(LINE - 1)) >> 2);
   const sum = copySum(w, start, b.inWords, (len + 3) >> 2, seed);
@@ -251,6 +275,21 @@ export function sequenceAfter(a: number, b: number): boolean {
 }
 
 const EMPTY = new Uint8Array(0);
+/** What a server takes from a request channel, and which of those it answers. */
+const REQUESTS = new Set<number>([
+  RpcKind.CALL,
+  RpcKind.ONEWAY,
+  RpcKind.CLOSE,
+  RpcKind.PIECE,
+  RpcKind.MORE,
+]);
+const ANSWERED = new Set<number>([RpcKind.CALL, RpcKind.PIECE, RpcKind.MORE]);
+
+/** Copies a short result into the connection's reply buffer; returns its length. */
+function copyOut(c: { b: Buffers }, r: Uint8Array): number {
+  if (r !== c.b.out) c.b.out.set(r);
+  return r.length;
+}
 /**
  * What attach says when a client's channel is gone. Not EHOSTDOWN: a node that
  * looks down (a loss spike) may be up again a moment later, its connections whole;
@@ -264,6 +303,19 @@ function channelPrefix(node: number, pid: number, conn: number): string {
   return `rpc.${node}.${pid.toString(36)}.${conn.toString(36)}`;
 }
 
+/** An asynchronous call, queued or in flight, and how far its pieces have got. */
+interface AsyncCall {
+  readonly stub: number;
+  readonly args: Uint8Array;
+  /** Bytes of the arguments sent as acknowledged pieces. */
+  sent: number;
+  /** A long result being gathered, and its bytes so far. */
+  result: Uint8Array | null;
+  got: number;
+  resolve: (r: Uint8Array) => void;
+  reject: (e: Error) => void;
+}
+
 /** The client end of a connection. */
 export class RpcClient {
   readonly service: string;
@@ -273,6 +325,7 @@ export class RpcClient {
     badChecksums: 0,
     duplicates: 0,
     watched: 0,
+    pieces: 0,
   };
   readonly #retransmitMs: number;
   readonly #timeoutMs: number;
@@ -285,18 +338,15 @@ export class RpcClient {
   #replied = false;
   #replyKind = 0;
   #replyLen = 0;
+  /** Bytes of a long result still to come after this reply's part. */
+  #replyRest = 0;
   /** The last reply taken by watching its slot (its signal comes later). */
   #watched = 0;
   #accepted = false;
   readonly #nonce: number;
   readonly #conn: number;
   #closed = false;
-  readonly #async: {
-    stub: number;
-    args: Uint8Array;
-    resolve: (r: Uint8Array) => void;
-    reject: (e: Error) => void;
-  }[] = [];
+  readonly #async: AsyncCall[] = [];
   #asyncSent = 0;
   #asyncSeq = 0;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -405,6 +455,7 @@ export class RpcClient {
     }
     this.#replyKind = kind;
     this.#replyLen = len;
+    this.#replyRest = h[T.REST];
     this.#replied = true;
     if (this.#async.length !== 0 && seq === this.#asyncSeq) this.#finishAsync();
   }
@@ -440,6 +491,7 @@ export class RpcClient {
     if (len < 0) return false; // not all of it is here yet
     this.#replyKind = h[T.KIND];
     this.#replyLen = len;
+    this.#replyRest = h[T.REST];
     this.#replied = true;
     this.#watched = seq;
     this.stats.watched++;
@@ -469,38 +521,39 @@ export class RpcClient {
     return this.#accepted;
   }
 
-  #check(args: Uint8Array): void {
+  #check(args: Uint8Array, call: string): void {
     if (this.#closed) throw new SysError(Errno.EBADF, "rpc", "the connection is closed");
-    if (args.length > RPC_MAX_PAYLOAD) {
-      throw new RangeError(`rpc: ${args.length} bytes of arguments exceed ${RPC_MAX_PAYLOAD}`);
+    if (args.length > RPC_MAX_BYTES) {
+      throw new SysError(
+        Errno.EMSGSIZE,
+        `rpc ${call}`,
+        `${args.length} bytes of arguments exceed ${RPC_MAX_BYTES}`,
+      );
     }
   }
 
-  #issue(kind: number, stub: number, args: Uint8Array): number {
+  /** Sends a request; `at` is where its bytes start in a call's arguments (PIECE, CALL). */
+  #issue(kind: number, stub: number, args: Uint8Array, at = 0): number {
     const seq = nextSeq(this.#seq);
     this.#seq = seq;
-    this.stats.calls++;
-    if (kind === RpcKind.CALL) {
+    if (kind === RpcKind.PIECE || kind === RpcKind.MORE) this.stats.pieces++;
+    else this.stats.calls++;
+    if (kind !== RpcKind.ONEWAY && kind !== RpcKind.CLOSE) {
       // Before the send: a trap it makes (across nodes) returns through a safe point
       // where the reply's handler may already run.
       this.#waiting = seq;
       this.#replied = false;
     }
-    send(this.#req.base, this.#b, kind, seq, stub, args);
+    send(this.#req.base, this.#b, kind, seq, stub, args, at);
     return seq;
   }
 
   /**
-   * Calls procedure `stub` with `args` and waits for its result. The returned bytes
-   * alias a private buffer, valid until the next call. Throws ETIMEDOUT when no
-   * reply came within the timeout, ENOENT for an unknown stub, EIO if it failed.
+   * Sends one message that expects an answer (CALL, PIECE or MORE) and waits for
+   * it, retransmitting; the answer is left in #replyKind, #replyLen and #replyRest.
    */
-  call(stub: number, args: Uint8Array = EMPTY): Uint8Array {
-    this.#check(args);
-    if (this.#async.length !== 0) {
-      throw new SysError(Errno.EBUSY, "rpc call", "asynchronous calls are pending");
-    }
-    const seq = this.#issue(RpcKind.CALL, stub, args);
+  #exchange(kind: number, stub: number, data: Uint8Array, at = 0): void {
+    const seq = this.#issue(kind, stub, data, at);
     this.#watch(seq);
     let start = -1, resend = 0;
     while (!this.#replied) {
@@ -522,12 +575,64 @@ export class RpcClient {
       }
       if (now >= resend) {
         this.stats.retransmits++;
-        send(this.#req.base, this.#b, RpcKind.CALL, seq, stub, args);
+        send(this.#req.base, this.#b, kind, seq, stub, data, at);
         resend = now + this.#retransmitMs;
       }
     }
     this.#waiting = 0;
-    return this.#result(stub);
+  }
+
+  /**
+   * Sends all of `args` but its last part as acknowledged pieces; returns where the
+   * last part starts (0 for arguments that fit one message).
+   */
+  #sendPieces(stub: number, args: Uint8Array): number {
+    let at = 0;
+    for (; args.length - at > RPC_MAX_PAYLOAD; at += RPC_MAX_PAYLOAD) {
+      this.#exchange(RpcKind.PIECE, stub, args.subarray(at, at + RPC_MAX_PAYLOAD), at);
+      this.#result(stub); // the server refused the call (EIO)
+    }
+    return at;
+  }
+
+  /**
+   * Calls procedure `stub` with `args` (at most RPC_MAX_BYTES, 16 MiB; longer than
+   * RPC_MAX_PAYLOAD, 4,064 bytes, they go in pieces) and waits for its result. The
+   * returned bytes alias a private buffer, valid until the next call. Throws
+   * ETIMEDOUT when no reply came within the timeout, ENOENT for an unknown stub,
+   * EIO if it failed, EMSGSIZE for arguments over the limit, EBUSY while
+   * asynchronous calls are pending, EBADF once closed.
+   */
+  call(stub: number, args: Uint8Array = EMPTY): Uint8Array {
+    this.#check(args, "call");
+    if (this.#async.length !== 0) {
+      throw new SysError(Errno.EBUSY, "rpc call", "asynchronous calls are pending");
+    }
+    const at = this.#sendPieces(stub, args);
+    this.#exchange(RpcKind.CALL, stub, at === 0 ? args : args.subarray(at), at);
+    const first = this.#result(stub);
+    if (this.#replyRest === 0) return first;
+    const all = this.#longResult(stub, first.length);
+    all.set(first);
+    for (let at = first.length; at < all.length;) {
+      this.#exchange(RpcKind.MORE, stub, EMPTY);
+      const part = this.#result(stub);
+      if (at + part.length > all.length) this.#badPiece(stub);
+      all.set(part, at);
+      at += part.length;
+    }
+    return all;
+  }
+
+  /** A buffer for a result of `first` bytes plus #replyRest more. */
+  #longResult(stub: number, first: number): Uint8Array {
+    const total = first + this.#replyRest;
+    if (this.#replyRest < 0 || total > RPC_MAX_BYTES) this.#badPiece(stub);
+    return new Uint8Array(total);
+  }
+
+  #badPiece(stub: number): never {
+    throw new SysError(Errno.EIO, "rpc call", `${this.service} stub ${stub}: a malformed piece`);
   }
 
   #result(stub: number): Uint8Array {
@@ -541,41 +646,66 @@ export class RpcClient {
     return bytes;
   }
 
-  /** Sends `args` to `stub` with no reply and no retransmission (best effort). */
+  /**
+   * Sends `args` (at most RPC_MAX_BYTES) to `stub` with no reply and no
+   * retransmission (best effort); arguments longer than RPC_MAX_PAYLOAD go in
+   * acknowledged pieces, and only the last is best effort.
+   */
   oneWay(stub: number, args: Uint8Array = EMPTY): void {
-    this.#check(args);
+    this.#check(args, "oneWay");
     if (this.#async.length !== 0) {
       // Its sequence number would overtake the pending call's: a retransmission of
       // that call would then look old to the server and never be answered.
       throw new SysError(Errno.EBUSY, "rpc oneWay", "asynchronous calls are pending");
     }
-    this.#issue(RpcKind.ONEWAY, stub, args);
+    const at = this.#sendPieces(stub, args);
+    this.#issue(RpcKind.ONEWAY, stub, at === 0 ? args : args.subarray(at), at);
   }
 
   /**
    * An asynchronous call: resolves with a copy of the result when the reply's signal
    * is handled (while the program's event loop is idle). Calls queue and go one at
-   * a time; an interval timer retransmits and times them out.
+   * a time; an interval timer retransmits and times them out. Long arguments and
+   * results go in pieces, as for `call`.
    */
   callAsync(stub: number, args: Uint8Array = EMPTY): Promise<Uint8Array> {
-    this.#check(args);
+    this.#check(args, "callAsync");
     if (this.#async.length === 0 && this.#waiting !== 0) {
       // A synchronous call is waiting (this runs in a handler during it).
       throw new SysError(Errno.EBUSY, "rpc callAsync", "a synchronous call is pending");
     }
     return new Promise((resolve, reject) => {
-      this.#async.push({ stub, args: args.slice(), resolve, reject });
+      this.#async.push({
+        stub,
+        args: args.slice(),
+        sent: 0,
+        result: null,
+        got: 0,
+        resolve,
+        reject,
+      });
       if (this.#async.length === 1) this.#startAsync();
     });
   }
 
+  /** The message the first asynchronous call sends next: a piece, its CALL, or MORE. */
+  #asyncStep(a: AsyncCall): [number, Uint8Array] {
+    if (a.result) return [RpcKind.MORE, EMPTY];
+    if (a.args.length - a.sent > RPC_MAX_PAYLOAD) {
+      return [RpcKind.PIECE, a.args.subarray(a.sent, a.sent + RPC_MAX_PAYLOAD)];
+    }
+    return [RpcKind.CALL, a.sent === 0 ? a.args : a.args.subarray(a.sent)];
+  }
+
   #startAsync(): void {
     const next = this.#async[0];
-    this.#asyncSeq = nextSeq(this.#seq); // the sequence #issue will use
-    this.#issue(RpcKind.CALL, next.stub, next.args);
-    // #issue's safe point may have run the reply's handler, finished this call and
+    const [kind, data] = this.#asyncStep(next);
+    const at = kind === RpcKind.MORE ? 0 : next.sent;
+    const seq = this.#asyncSeq = nextSeq(this.#seq); // the sequence #issue will use
+    this.#issue(kind, next.stub, data, at);
+    // #issue's safe point may have run the reply's handler, finished this step and
     // started the next one already.
-    if (this.#async[0] !== next || this.#replied) return;
+    if (this.#asyncSeq !== seq || this.#replied) return;
     this.#asyncSent = performance.now();
     const first = this.#asyncSent;
     clearInterval(this.#timer);
@@ -588,20 +718,48 @@ export class RpcClient {
         this.#advanceAsync();
       } else if (now - this.#asyncSent >= this.#retransmitMs) {
         this.stats.retransmits++;
-        send(this.#req.base, this.#b, RpcKind.CALL, this.#asyncSeq, next.stub, next.args);
+        send(this.#req.base, this.#b, kind, seq, next.stub, data, at);
         this.#asyncSent = now;
       }
     }, Math.max(1, this.#retransmitMs / 2));
   }
 
+  /** The answer to the first asynchronous call's current step has come. */
   #finishAsync(): void {
-    const done = this.#async.shift()!;
+    const a = this.#async[0];
     try {
-      done.resolve(this.#result(done.stub).slice());
+      const bytes = this.#result(a.stub);
+      if (!a.result && a.args.length - a.sent > RPC_MAX_PAYLOAD) {
+        a.sent += RPC_MAX_PAYLOAD; // a piece acknowledged
+        return this.#continueAsync();
+      }
+      if (!a.result) {
+        if (this.#replyRest === 0) {
+          this.#async.shift();
+          a.resolve(bytes.slice());
+          return this.#advanceAsync();
+        }
+        a.result = this.#longResult(a.stub, bytes.length);
+      }
+      if (a.got + bytes.length > a.result.length) this.#badPiece(a.stub);
+      a.result.set(bytes, a.got);
+      a.got += bytes.length;
+      if (a.got < a.result.length) return this.#continueAsync();
+      this.#async.shift();
+      a.resolve(a.result);
     } catch (e) {
-      done.reject(e as Error);
+      this.#async.shift();
+      a.reject(e as Error);
     }
     this.#advanceAsync();
+  }
+
+  /** Sends the first asynchronous call's next step. */
+  #continueAsync(): void {
+    this.#waiting = 0;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#startAsync();
   }
 
   #advanceAsync(): void {
@@ -647,10 +805,18 @@ interface Connection {
   readonly repBase: number;
   readonly b: Buffers;
   lastSeq: number;
-  /** The cached reply for lastSeq (kind, length in b.out, stub), for duplicates. */
+  /** The cached reply for lastSeq (kind, bytes, stub, rest), for duplicates; null: none. */
   replyKind: number;
-  replyLen: number;
+  replyData: Uint8Array | null;
   replyStub: number;
+  replyRest: number;
+  /** A long call's arguments gathered from its PIECEs so far, and its stub. */
+  args: Uint8Array | null;
+  argsLen: number;
+  argsStub: number;
+  /** A long result whose parts MORE takes, and how far it has been sent. */
+  result: Uint8Array | null;
+  resultAt: number;
   /** A request taken by watching its slot: its signal, still to come, is ignored once. */
   watched: number;
   /** The descriptors of the client's two channels (to see whether it still exists). */
@@ -669,6 +835,7 @@ export class RpcServer {
     badChecksums: 0,
     duplicates: 0,
     watched: 0,
+    pieces: 0,
     connections: 0,
   };
   readonly #procedures: Map<number, Procedure>;
@@ -816,8 +983,14 @@ export class RpcServer {
         b: new Buffers(),
         lastSeq: 0,
         replyKind: 0,
-        replyLen: -1,
+        replyData: null,
         replyStub: 0,
+        replyRest: 0,
+        args: null,
+        argsLen: 0,
+        argsStub: 0,
+        result: null,
+        resultAt: 0,
         watched: 0,
         descs,
         calls: 0,
@@ -842,7 +1015,7 @@ export class RpcServer {
     const w = c.reqWords;
     const h = readTrailer(w, slot, c.b);
     const kind = h[T.KIND];
-    if (kind !== RpcKind.CALL && kind !== RpcKind.ONEWAY && kind !== RpcKind.CLOSE) return false;
+    if (!REQUESTS.has(kind)) return false;
     const seq = h[T.SEQ];
     if (!sequenceAfter(seq, c.lastSeq)) {
       if (watching) return false;
@@ -852,8 +1025,8 @@ export class RpcServer {
       }
       // At most once: a retransmitted call gets the cached reply; older ones nothing.
       this.stats.duplicates++;
-      if (seq === c.lastSeq && kind === RpcKind.CALL && c.replyLen >= 0) {
-        send(c.repBase, c.b, c.replyKind, seq, c.replyStub, c.b.outView(c.replyLen));
+      if (seq === c.lastSeq && ANSWERED.has(kind) && c.replyData) {
+        send(c.repBase, c.b, c.replyKind, seq, c.replyStub, c.replyData, c.replyRest);
       }
       return false;
     }
@@ -865,37 +1038,132 @@ export class RpcServer {
     const stub = h[T.STUB];
     c.lastSeq = seq;
     c.calls++;
-    if (kind === RpcKind.CLOSE) {
-      this.#drop(c);
-      return true;
+    switch (kind) {
+      case RpcKind.CLOSE:
+        this.#drop(c);
+        return true;
+      case RpcKind.PIECE:
+        this.stats.pieces++;
+        this.#gather(c, stub, c.b.inView(len), h[T.REST]);
+        return true;
+      case RpcKind.MORE:
+        this.stats.pieces++;
+        this.#nextPart(c, stub);
+        return true;
     }
     this.#hot = c;
     this.stats.calls++;
-    const proc = this.#procedures.get(stub);
-    let replyKind: number = RpcKind.REPLY, replyLen = 0;
-    if (!proc) replyKind = RpcKind.NOSTUB;
-    else {
-      try {
-        replyLen = proc(c.b.inView(len), c.b.out);
-        if (!Number.isInteger(replyLen) || replyLen < 0 || replyLen > RPC_MAX_PAYLOAD) {
-          throw new RangeError(`stub ${stub} returned a length of ${replyLen}`);
-        }
-      } catch (e) {
-        replyKind = RpcKind.FAILED;
-        const text = this.#encoder.encode(e instanceof Error ? e.message : String(e));
-        replyLen = Math.min(text.length, RPC_MAX_PAYLOAD);
-        c.b.out.set(text.subarray(0, replyLen));
-      }
-    }
+    // The last part of a long call (at > 0) runs only after all the pieces before it.
+    const at = h[T.REST];
+    const whole = at === 0 || (c.args !== null && c.argsStub === stub && c.argsLen === at);
+    const args = at === 0 ? c.b.inView(len) : whole ? this.#gathered(c, c.b.inView(len)) : EMPTY;
+    c.args = null;
+    const [replyKind, result] = whole
+      ? this.#run(c, stub, at === 0 ? args : args.subarray(0, at + len))
+      : this.#refusal(c, `stub ${stub}: the pieces before byte ${at} are missing`);
     if (kind === RpcKind.ONEWAY) {
-      c.replyLen = -1;
+      c.replyData = null;
       return true;
     }
-    c.replyKind = replyKind;
-    c.replyLen = replyLen;
-    c.replyStub = stub;
-    send(c.repBase, c.b, replyKind, seq, stub, c.b.outView(replyLen));
+    if (result.length <= RPC_MAX_PAYLOAD) {
+      this.#answer(c, seq, replyKind, stub, result, 0);
+    } else {
+      c.result = result;
+      c.resultAt = 0;
+      this.#nextPart(c, stub);
+    }
     return true;
+  }
+
+  /** Runs procedure `stub`; returns the reply's kind and bytes. */
+  #run(c: Connection, stub: number, args: Uint8Array): [number, Uint8Array] {
+    const proc = this.#procedures.get(stub);
+    if (!proc) return [RpcKind.NOSTUB, EMPTY];
+    try {
+      const r = proc(args, c.b.out);
+      if (r instanceof Uint8Array) {
+        if (r.length > RPC_MAX_BYTES) {
+          throw new SysError(Errno.EMSGSIZE, "rpc", `stub ${stub} returned ${r.length} bytes`);
+        }
+        return [
+          RpcKind.REPLY,
+          r.length <= RPC_MAX_PAYLOAD ? c.b.outView(copyOut(c, r)) : r.slice(),
+        ];
+      }
+      if (!Number.isInteger(r) || r < 0 || r > RPC_MAX_PAYLOAD) {
+        throw new SysError(Errno.EINVAL, "rpc", `stub ${stub} returned a length of ${r}`);
+      }
+      return [RpcKind.REPLY, c.b.outView(r)];
+    } catch (e) {
+      return this.#refusal(c, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /** Sends a reply to `seq` and keeps it for a retransmitted request. */
+  #answer(c: Connection, seq: number, kind: number, stub: number, data: Uint8Array, rest: number) {
+    c.replyKind = kind;
+    c.replyData = data;
+    c.replyStub = stub;
+    c.replyRest = rest;
+    send(c.repBase, c.b, kind, seq, stub, data, rest);
+  }
+
+  /** A PIECE of a long call's arguments at byte `at`: kept, and acknowledged by an empty REPLY. */
+  #gather(c: Connection, stub: number, part: Uint8Array, at: number): void {
+    if (at === 0) {
+      c.args = new Uint8Array(4 * RPC_MAX_PAYLOAD);
+      c.argsLen = 0;
+      c.argsStub = stub;
+    }
+    let refused = "";
+    if (!c.args || c.argsStub !== stub || c.argsLen !== at) {
+      refused = `stub ${stub}: a piece at byte ${at} out of order`;
+    } else if (at + part.length > RPC_MAX_BYTES) {
+      refused = `stub ${stub}: arguments over ${RPC_MAX_BYTES} bytes`;
+    }
+    if (refused) {
+      c.args = null;
+      const [kind, text] = this.#refusal(c, refused);
+      return this.#answer(c, c.lastSeq, kind, stub, text, 0);
+    }
+    c.args = this.#gathered(c, part);
+    c.argsLen += part.length;
+    this.#answer(c, c.lastSeq, RpcKind.REPLY, stub, EMPTY, 0);
+  }
+
+  /** A FAILED reply saying `why`, in the connection's reply buffer. */
+  #refusal(c: Connection, why: string): [number, Uint8Array] {
+    const text = this.#encoder.encode(why);
+    const n = Math.min(text.length, RPC_MAX_PAYLOAD);
+    c.b.out.set(text.subarray(0, n));
+    return [RpcKind.FAILED, c.b.outView(n)];
+  }
+
+  /** c.args (grown if needed) with `part` written at c.argsLen, which is left unchanged. */
+  #gathered(c: Connection, part: Uint8Array): Uint8Array {
+    let buf = c.args!;
+    const end = c.argsLen + part.length;
+    if (end > buf.length) {
+      const grown = new Uint8Array(Math.max(end, buf.length * 2));
+      grown.set(buf.subarray(0, c.argsLen));
+      buf = grown;
+    }
+    buf.set(part, c.argsLen);
+    return buf;
+  }
+
+  /** Sends the next part of the long result (after its CALL, or on MORE). */
+  #nextPart(c: Connection, stub: number): void {
+    const r = c.result;
+    if (!r || c.resultAt >= r.length) {
+      const [kind, text] = this.#refusal(c, "no long result to continue");
+      return this.#answer(c, c.lastSeq, kind, stub, text, 0);
+    }
+    const part = r.subarray(c.resultAt, c.resultAt + RPC_MAX_PAYLOAD);
+    c.resultAt += part.length;
+    const rest = r.length - c.resultAt;
+    if (rest === 0) c.result = null;
+    this.#answer(c, c.lastSeq, RpcKind.REPLY, stub, part, rest);
   }
 
   /** Lets a closed connection's channels go. */
@@ -951,7 +1219,11 @@ export class RawChannel {
   constructor(base: number, size: number, recordBytes = LINE, unit: number = SegUnit.CACHE_LINE) {
     this.#unit = unit === SegUnit.PAGE ? PAGE_SIZE : LINE;
     if (recordBytes % this.#unit !== 0 || recordBytes === 0 || size % recordBytes !== 0) {
-      throw new RangeError(`raw channel: records of ${recordBytes} bytes in ${size}`);
+      throw new SysError(
+        Errno.EINVAL,
+        "RawChannel",
+        `records of ${recordBytes} bytes in ${size}: a multiple of the unit, dividing the size`,
+      );
     }
     this.base = base;
     this.size = size;
@@ -969,7 +1241,11 @@ export class RawChannel {
   /** Sends `data` as the next record (wrapping around). */
   send(data: Uint8Array): void {
     if (data.length > this.maxPayload) {
-      throw new RangeError(`raw channel: ${data.length} bytes exceed ${this.maxPayload}`);
+      throw new SysError(
+        Errno.EMSGSIZE,
+        "RawChannel.send",
+        `${data.length} bytes exceed ${this.maxPayload}`,
+      );
     }
     const seq = this.#next++;
     this.#buf.fill(0);

@@ -31,7 +31,7 @@
  * segment being unbound or released are discarded.
  */
 
-import { SysError } from "../../../kernel/abi/errors.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import {
   Access,
   accessName,
@@ -472,15 +472,19 @@ export function write(va: number, bytes: Uint8Array): void {
  * memory, not this process's buffered lines.
  */
 export function view(va: number, len: number, writable = false): Uint8Array {
-  if (len <= 0) throw new RangeError(`view: length ${len} must be positive`);
+  if (len <= 0) throw new SysError(Errno.EINVAL, "view", `length ${len} must be positive`);
   const from = (va & ~PAGE_MASK) >>> 0, end = (va >>> 0) + len;
-  if (end > 2 ** 32) throw new RangeError(`view: ${hex(va)}+${len} wraps the address space`);
+  if (end > 2 ** 32) {
+    throw new SysError(Errno.EINVAL, "view", `${hex(va)}+${len} wraps the address space`);
+  }
   let first = -1, buf: ArrayBufferLike | null = null, start = 0;
   for (let p = from; p < end; p += PAGE_SIZE) {
     const i = writable ? forWrite(p) : forRead(p);
     if (writable && kind[i] !== 0) {
-      throw new RangeError(
-        `view: ${hex(p)} is a message page: stores through a view would never complete a unit`,
+      throw new SysError(
+        Errno.EINVAL,
+        "view",
+        `${hex(p)} is a message page: stores through a view would never complete a unit`,
       );
     }
     if (first < 0) {
@@ -488,7 +492,7 @@ export function view(va: number, len: number, writable = false): Uint8Array {
       buf = u8[i].buffer;
       start = base[i] + (va & PAGE_MASK);
     } else if (u8[i].buffer !== buf || base[i] !== first + (p - from)) {
-      throw new RangeError(`view: ${hex(va)}+${len} spans more than one binding`);
+      throw new SysError(Errno.EINVAL, "view", `${hex(va)}+${len} spans more than one binding`);
     }
   }
   return new Uint8Array(buf!, start, len);
@@ -496,7 +500,7 @@ export function view(va: number, len: number, writable = false): Uint8Array {
 
 /** Like `view`, as 32-bit words; `va` must be 4-aligned. */
 export function view32(va: number, count: number, writable = false): Int32Array {
-  if (va & 3) throw new RangeError(`view32: ${hex(va)} is not 4-aligned`);
+  if (va & 3) throw new SysError(Errno.EINVAL, "view32", `${hex(va)} is not 4-aligned`);
   const bytes = view(va, count * 4, writable);
   return new Int32Array(bytes.buffer, bytes.byteOffset, count);
 }

@@ -43,6 +43,7 @@ import {
   DmaQueue,
 } from "../../../kernel/abi/layout.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { collectGrants, dma, ringDoorbell, trap } from "../rt/trap.ts";
 
 export interface DmaOptions {
@@ -94,7 +95,9 @@ function publish(): void {
 }
 
 function fill(at: number, op: number, desc: number, offset: number, count: number, o: DmaOptions) {
-  if (o.posted && o.tag) throw new RangeError("a posted WRITE has no completion to tag");
+  if (o.posted && o.tag) {
+    throw new SysError(Errno.EINVAL, "dma", "a posted WRITE has no completion to tag");
+  }
   const q = Q!;
   q[at + DmaEntry.OP] = op | (o.notify ? DmaFlag.NOTIFY : 0) | (o.posted ? DmaFlag.POSTED : 0);
   q[at + DmaEntry.DESC] = desc;
@@ -108,7 +111,11 @@ const NONE: DmaOptions = {};
 /** Queues a WRITE of up to DMA_INLINE_BYTES (40) bytes, carried in the ring itself. */
 export function dmaWrite(desc: number, offset: number, data: Uint8Array, o = NONE): void {
   if (data.length === 0 || data.length > DMA_INLINE_BYTES) {
-    throw new RangeError(`a queued WRITE carries 1..${DMA_INLINE_BYTES} bytes; use dmaWriteBlock`);
+    throw new SysError(
+      data.length === 0 ? Errno.EINVAL : Errno.EMSGSIZE,
+      "dmaWrite",
+      `${data.length} bytes: a queued WRITE carries 1..${DMA_INLINE_BYTES}; use dmaWriteBlock`,
+    );
   }
   const at = reserve();
   fill(at, DmaOp.WRITE, desc, offset, data.length, o);
@@ -136,7 +143,11 @@ export function dmaWriteBlock(
   o = NONE,
 ): void {
   if (!Number.isInteger(count) || count < 1 || count > DMA_MAX_BLOCK) {
-    throw new RangeError(`a queued block WRITE moves 1..${DMA_MAX_BLOCK} bytes, not ${count}`);
+    throw new SysError(
+      count > DMA_MAX_BLOCK ? Errno.EMSGSIZE : Errno.EINVAL,
+      "dmaWriteBlock",
+      `a queued block WRITE moves 1..${DMA_MAX_BLOCK} bytes, not ${count}`,
+    );
   }
   const at = reserve();
   fill(at, DmaOp.WRITE_BLOCK, desc, offset, count, o);

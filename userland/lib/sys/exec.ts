@@ -6,6 +6,7 @@
  */
 
 import { bind, CreateSegment, release } from "./memory.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { write } from "../rt/mmu.ts";
 import { awaitRemote, closeDescriptor, remoteCounters, writeBlock } from "./remote.ts";
 import { waitForName } from "./names.ts";
@@ -29,7 +30,15 @@ export function startOn(
   timeoutMs = 5_000,
 ): void {
   const json = new TextEncoder().encode(JSON.stringify({ program, args }));
-  if (json.length + 4 > EXEC_REQUEST_BYTES) throw new RangeError("exec request too long");
+  if (json.length + 4 > EXEC_REQUEST_BYTES) {
+    throw new SysError(
+      Errno.E2BIG,
+      "startOn",
+      `a request of ${json.length} bytes (program and args as JSON) exceeds ${
+        EXEC_REQUEST_BYTES - 4
+      }`,
+    );
+  }
   const { desc } = waitForName(execName(node), timeoutMs, { hint: node });
   const seg = CreateSegment(EXEC_REQUEST_BYTES);
   try {

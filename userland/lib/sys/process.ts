@@ -3,7 +3,8 @@
  * and the kernel's tables through `info`.
  */
 
-import { Sig } from "../../../kernel/abi/layout.ts";
+import { DATA_BYTES, Sig } from "../../../kernel/abi/layout.ts";
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { ConsoleRead, INFO_KIND_NAMES, Sys } from "../../../kernel/abi/syscalls.ts";
 import { putData, trap, trapReply } from "../rt/trap.ts";
 import { rt } from "../rt/runtime.ts";
@@ -40,7 +41,14 @@ export function spawn(module: string, args: string[] = [], opts: SpawnOptions = 
     caps: opts.caps ?? 0,
     reserve: opts.reserve ?? [],
   });
-  if (putData(request) < request.length) throw new RangeError("spawn request too long");
+  if (putData(request) < request.length) {
+    const bytes = new TextEncoder().encode(request).length;
+    throw new SysError(
+      Errno.E2BIG,
+      "spawn",
+      `a request of ${bytes} bytes (module, args, share, reserve as JSON) exceeds ${DATA_BYTES}`,
+    );
+  }
   return trap(Sys.spawn);
 }
 

@@ -92,7 +92,11 @@ export function revoke(name: string): void {
 /** WRITE(rd, off, count, notify) of up to 40 bytes through the message registers. */
 export function WRITE(desc: number, offset: number, data: Uint8Array, notify = false): number {
   if (data.length > MREGS_BYTES) {
-    throw new RangeError(`WRITE carries at most ${MREGS_BYTES} bytes; use writeBlock`);
+    throw new SysError(
+      Errno.EMSGSIZE,
+      "WRITE",
+      `${data.length} bytes: WRITE carries at most ${MREGS_BYTES}; use writeBlock`,
+    );
   }
   MREGS.set(data);
   return trap(Sys.remote_write, desc, offset, data.length, notify ? 1 : 0);

@@ -6,8 +6,9 @@
  * `signalEvents`, `unregisterSignalEvents`).
  *
  * A Tripwire watches memory for accesses that cross the network: reads or writes
- * from other nodes to a range of this process's memory, or (`outgoing`) this
- * node's own accesses to a range of a remote segment, seen as they complete (so a
+ * from other nodes to a range of this process's memory, or (an outgoing one, armed
+ * on a descriptor) this node's own accesses to a range of a remote segment, seen as
+ * they complete (so a
  * process sees its block WRITE land; a posted WRITE, which never completes, as it
  * leaves). When one fires, the kernel sets its bit in
  * the event page this process shares with it, and, if asked, puts an event in the
@@ -87,7 +88,9 @@ export function disarmTripwire(id: number): boolean {
 
 function page(): Int32Array {
   if (!events.page) collectGrants();
-  if (!events.page) throw new Error("no Tripwire has been armed yet");
+  if (!events.page) {
+    throw new SysError(Errno.EINVAL, "tripwire", "no Tripwire has been armed yet: no event page");
+  }
   return events.page;
 }
 
@@ -159,7 +162,9 @@ export type TripwireEvent = QueuedEvent;
  * writes the queue.
  */
 export function signalEvents(vaddr: number, len: number, tag: number): void {
-  if (!Number.isInteger(tag) || tag <= 0) throw new RangeError(`tag ${tag}: a positive integer`);
+  if (!Number.isInteger(tag) || tag <= 0) {
+    throw new SysError(Errno.EINVAL, "signalEvents", `tag ${tag}: a positive integer`);
+  }
   trap(Sys.event_signal, vaddr, len, tag);
   if (!events.page) collectGrants();
 }
