@@ -463,7 +463,8 @@ export class TcpTransport {
       j.delayMs = REJOIN_MIN_MS;
       j.settle(true);
     }
-    this.#k.watch(peer.node);
+    // The kernel learns of a restart before any frame of the new incarnation's.
+    this.#k.watch(peer.node, peer.incarnation);
     this.onPeer(peer.node);
   }
 
