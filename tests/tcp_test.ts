@@ -278,6 +278,61 @@ Deno.test("a second process with node id 2 is refused while node 2's link answer
   });
 });
 
+/**
+ * A relay to `target` for one connection that, when its client hangs up, keeps the
+ * target's side open and silent: a peer gone without the target seeing its link close.
+ */
+async function silentRelay(target: string): Promise<{ addr: string; close: () => void }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    const client = await listener.accept();
+    const [hostname, port] = target.split(":");
+    const server = await Deno.connect({ hostname, port: Number(port), transport: "tcp" });
+    conns.push(client, server);
+    const keep = { preventClose: true, preventCancel: true, preventAbort: true };
+    client.readable.pipeTo(server.writable, keep).catch(() => {});
+    server.readable.pipeTo(client.writable, keep).catch(() => {});
+  })().catch(() => {});
+  return {
+    addr: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    close: () => {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // closed already
+        }
+      }
+    },
+  };
+}
+
+Deno.test("a restarted node whose old link has not been seen to close is admitted once that link fails to answer", async () => {
+  await withNodes(async (nodes) => {
+    const { n1, addr } = await owner(nodes);
+    const relay = await silentRelay(addr);
+    try {
+      const steps = [{ op: "import", name: "counter", hint: 1 }, READ_100];
+      const first = await client(nodes, 2, relay.addr, steps);
+      assert.deepEqual(first.results[1], { step: 1, data: [0x34, 0x12, 0, 0] }, first.n.err);
+      // Node 2 has ended; node 1 still holds its link open. Node 2 comes back.
+      const again = await client(nodes, 2, addr, steps);
+      assert.equal(again.code, 0, again.n.err);
+      assert.deepEqual(again.results[1], { step: 1, data: [0x34, 0x12, 0, 0] }, again.n.err);
+      assert.match(
+        n1.err,
+        /dropped a TCP peer \(node 2\): node 2 came back as incarnation [0-9a-f]{8}; its old link \(incarnation [0-9a-f]{8}\) did not answer in 2000 ms/,
+      );
+      assert.equal(count(n1.err, /^node 1: node 2 joined$/gm), 2, n1.err);
+      assert.doesNotMatch(n1.err + again.n.err, /refused|bug|panic/i);
+    } finally {
+      relay.close();
+    }
+  });
+});
+
 Deno.test("a joiner rejoins a node restarted twice and sees each incarnation up; the old ones' descriptors fail", async () => {
   await withNodes(async (nodes) => {
     let { n1, addr } = await owner(nodes);
