@@ -282,7 +282,7 @@ Deno.test("a second process with node id 2 is refused while node 2's link answer
  * A relay to `target` for one connection that, when its client hangs up, keeps the
  * target's side open and silent: a peer gone without the target seeing its link close.
  */
-async function silentRelay(target: string): Promise<{ addr: string; close: () => void }> {
+function silentRelay(target: string): { addr: string; close: () => void } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
   const conns: Deno.Conn[] = [];
   (async () => {
@@ -312,7 +312,7 @@ async function silentRelay(target: string): Promise<{ addr: string; close: () =>
 Deno.test("a restarted node whose old link has not been seen to close is admitted once that link fails to answer", async () => {
   await withNodes(async (nodes) => {
     const { n1, addr } = await owner(nodes);
-    const relay = await silentRelay(addr);
+    const relay = silentRelay(addr);
     try {
       const steps = [{ op: "import", name: "counter", hint: 1 }, READ_100];
       const first = await client(nodes, 2, relay.addr, steps);
