@@ -214,9 +214,9 @@ export class Kernel implements NodeParts {
     if (tellClerk && !e.wellKnown) this.nameService.tell(blankRecord(NameOp.DELETE, e.name));
   }
 
-  /** Starts watching a peer's heartbeat. */
-  watch(node: number): void {
-    if (node !== this.nodeId) this.detector.watch(node);
+  /** Starts watching a peer's heartbeat (its incarnation, if a transport proved it). */
+  watch(node: number, incarnation = 0): void {
+    if (node !== this.nodeId) this.detector.watch(node, incarnation);
   }
 
   nodeDown(node: number): boolean {

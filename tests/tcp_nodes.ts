@@ -134,11 +134,16 @@ export class NodeProc {
 
 /** Starts `deno task node --id ID --listen 127.0.0.1:0 --secret S ARGS`. */
 export function node(id: number, args: string[] = [], secret = SECRET): NodeProc {
+  return nodeAt(id, "127.0.0.1:0", args, secret);
+}
+
+/** The same, listening on `listen` (HOST:PORT): a node restarted where it was. */
+export function nodeAt(id: number, listen: string, args: string[], secret = SECRET): NodeProc {
   return new NodeProc(id, [
     "--id",
     String(id),
     "--listen",
-    "127.0.0.1:0",
+    listen,
     "--secret",
     secret,
     "--block-only",

@@ -1,7 +1,9 @@
 /**
  * Nodes in separate Deno processes joined over TCP on loopback (`deno task node`):
  * remote memory between them, HMAC authentication with the cluster secret, a peer
- * that breaks the framing or talks before authenticating, and the CLI's usage errors.
+ * that breaks the framing or talks before authenticating, a second process with a
+ * node id already connected, a joiner rejoining a restarted node, and the CLI's
+ * usage errors.
  *
  * Every node is a real subprocess; the first listens on port 0 and the test reads
  * the port it got from its "listening on" line as stderr streams. Every wait has a
@@ -10,16 +12,22 @@
 
 import assert from "node:assert/strict";
 import { withDeadline } from "./helpers.ts";
-import { node, NodeProc, SECRET, spawnNode, WAIT_MS, withNodes } from "./tcp_nodes.ts";
+import { node, nodeAt, NodeProc, SECRET, spawnNode, WAIT_MS, withNodes } from "./tcp_nodes.ts";
 import { FrameType, WIRE_MAGIC } from "../kernel/net/wire.ts";
 import { emptyFrame, encodeFrame } from "../kernel/remote/memory_frames.ts";
 import { buildControl } from "../kernel/net/control_frames.ts";
 
 const decoder = new TextDecoder();
 
-/** Node 1 serving "counter" with rm_owner; returns its address and export id. */
-async function owner(nodes: NodeProc[]): Promise<{ n1: NodeProc; addr: string; exportId: number }> {
-  const n1 = node(1, ["--run", "tests/programs/rm_owner.ts", "counter"]);
+/**
+ * Node 1 serving "counter" with rm_owner (listening on `listen`, by default a port of
+ * its choosing); returns its address and export id.
+ */
+async function owner(
+  nodes: NodeProc[],
+  listen = "127.0.0.1:0",
+): Promise<{ n1: NodeProc; addr: string; exportId: number }> {
+  const n1 = nodeAt(1, listen, ["--run", "tests/programs/rm_owner.ts", "counter"]);
   nodes.push(n1);
   const addr = await n1.address();
   await n1.until(() => n1.results().some((r) => "exported" in r), "rm_owner's export");
@@ -219,6 +227,146 @@ Deno.test("malformed frames from a raw TCP peer are dropped with a reason; the n
     ]);
     assert.equal(drops().length, 4, n1.err);
     assert.doesNotMatch(n1.err, /bug|panic/i);
+  });
+});
+
+const count = (text: string, re: RegExp) => text.match(re)?.length ?? 0;
+
+Deno.test("a second process with node id 2 is refused while node 2's link answers; that link keeps working", async () => {
+  await withNodes(async (nodes) => {
+    const { n1, addr } = await owner(nodes);
+    const n2 = node(2, [
+      "--join",
+      addr,
+      "--run",
+      "tests/programs/rm_watch.ts",
+      "counter",
+      "1",
+      "200",
+    ]);
+    nodes.push(n2);
+    await n2.until(() => n2.results().some((r) => "imported" in r), "node 2's import");
+
+    // The impostor holds the secret and claims id 2: refused, on both sides, with the reason.
+    const imp = await client(nodes, 2, addr, [{ op: "import", name: "counter", hint: 1 }]);
+    assert.equal(imp.code, 0, imp.n.err);
+    assert.ok(
+      ["EHOSTDOWN", "ETIMEDOUT"].includes(imp.results[0]?.error),
+      `import through a refused link: ${JSON.stringify(imp.results)}\n${imp.n.err}`,
+    );
+    const reason = /node 2 is already connected \(incarnation [0-9a-f]{8}\) and its link answers/;
+    assert.match(n1.err, new RegExp(`refused a TCP peer \\(node 2\\): ${reason.source}`));
+    assert.match(imp.n.err, new RegExp(`node 1 refused this node: ${reason.source}`));
+    assert.match(imp.n.err, new RegExp(`not rejoining ${addr}`));
+    assert.doesNotMatch(imp.n.err, /node 1 joined/);
+
+    // It has left. A third node writes the word node 2 has been READing all along.
+    const n3 = await client(nodes, 3, addr, [
+      { op: "import", name: "counter", hint: 1 },
+      { op: "write", off: 200, data: [7, 0, 0, 0] },
+    ]);
+    assert.equal(n3.code, 0, n3.n.err);
+    assert.equal(n3.results[1].error, undefined, JSON.stringify(n3.results));
+    assert.equal(await n2.exited(), 0, n2.err);
+    const seen = n2.results().find((r) => "value" in r);
+    assert.equal(seen?.value, 7, `${JSON.stringify(n2.results())}\n${n2.err}`);
+    assert.equal(seen.errors, 0, "no READ of node 2's failed while the impostor came and went");
+    // One link all along: node 1 took node 2 once and never dropped it.
+    assert.equal(count(n1.err, /node 2 joined/g), 1, n1.err);
+    assert.doesNotMatch(n1.err, /dropped a TCP peer \(node 2\)|bug|panic/i);
+    assert.doesNotMatch(n2.err, /dropped|lost|refused|bug|panic/i);
+  });
+});
+
+/**
+ * A relay to `target` for one connection that, when its client hangs up, keeps the
+ * target's side open and silent: a peer gone without the target seeing its link close.
+ */
+function silentRelay(target: string): { addr: string; close: () => void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0, transport: "tcp" });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    const client = await listener.accept();
+    const [hostname, port] = target.split(":");
+    const server = await Deno.connect({ hostname, port: Number(port), transport: "tcp" });
+    conns.push(client, server);
+    const keep = { preventClose: true, preventCancel: true, preventAbort: true };
+    client.readable.pipeTo(server.writable, keep).catch(() => {});
+    server.readable.pipeTo(client.writable, keep).catch(() => {});
+  })().catch(() => {});
+  return {
+    addr: `127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    close: () => {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch {
+          // closed already
+        }
+      }
+    },
+  };
+}
+
+Deno.test("a restarted node whose old link has not been seen to close is admitted once that link fails to answer", async () => {
+  await withNodes(async (nodes) => {
+    const { n1, addr } = await owner(nodes);
+    const relay = silentRelay(addr);
+    try {
+      const steps = [{ op: "import", name: "counter", hint: 1 }, READ_100];
+      const first = await client(nodes, 2, relay.addr, steps);
+      assert.deepEqual(first.results[1], { step: 1, data: [0x34, 0x12, 0, 0] }, first.n.err);
+      // Node 2 has ended; node 1 still holds its link open. Node 2 comes back.
+      const again = await client(nodes, 2, addr, steps);
+      assert.equal(again.code, 0, again.n.err);
+      assert.deepEqual(again.results[1], { step: 1, data: [0x34, 0x12, 0, 0] }, again.n.err);
+      assert.match(
+        n1.err,
+        /dropped a TCP peer \(node 2\): node 2 came back as incarnation [0-9a-f]{8}; its old link \(incarnation [0-9a-f]{8}\) did not answer in 2000 ms/,
+      );
+      assert.equal(count(n1.err, /^node 1: node 2 joined$/gm), 2, n1.err);
+      assert.doesNotMatch(n1.err + again.n.err, /refused|bug|panic/i);
+    } finally {
+      relay.close();
+    }
+  });
+});
+
+Deno.test("a joiner rejoins a node restarted twice and sees each incarnation up; the old ones' descriptors fail", async () => {
+  await withNodes(async (nodes) => {
+    let { n1, addr } = await owner(nodes);
+    const n2 = node(2, [
+      "--join",
+      addr,
+      "--run",
+      "tests/programs/rm_follow.ts",
+      "counter",
+      "1",
+      "3",
+    ]);
+    nodes.push(n2);
+    const result = (round: number, key: string) =>
+      n2.results().find((r) => r.round === round && key in r);
+    const incarnations: number[] = [];
+    for (let round = 0;; round++) {
+      await n2.until(() => result(round, "value") !== undefined, `node 2's round ${round}`);
+      const r = result(round, "value");
+      assert.equal(r.value, 0x1234, `${JSON.stringify(r)}\n${n2.err}`);
+      if (round > 0) assert.ok(["ESTALE", "EHOSTDOWN"].includes(r.old), JSON.stringify(r));
+      incarnations.push(r.incarnation);
+      if (round === 2) break;
+      // Node 1 ends; node 2's READs through its descriptor fail; node 1 comes back.
+      await n1.close();
+      await n2.until(() => result(round, "lost") !== undefined, `node 2 to lose node 1`);
+      assert.equal(result(round, "lost").lost, "EHOSTDOWN", n2.err);
+      ({ n1 } = await owner(nodes, addr));
+    }
+    assert.equal(await n2.exited(), 0, n2.err);
+    assert.equal(new Set(incarnations).size, 3, `three incarnations: ${incarnations}`);
+    assert.equal(count(n2.err, /^node 2: node 1 joined$/gm), 3, n2.err);
+    assert.equal(count(n2.err, new RegExp(`lost node 1; rejoining ${addr}$`, "gm")), 2, n2.err);
+    assert.doesNotMatch(n2.err, /refused|not rejoining|bug|panic/i);
   });
 });
 

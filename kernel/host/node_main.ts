@@ -8,7 +8,9 @@
  *                  [--serve] [--run PROGRAM [ARGS...]] [kernel options]
  *
  * The secret may also come from `--secret-file F`. The address actually bound is
- * printed on the error stream as "node N listening on HOST:PORT".
+ * printed on the error stream as "node N listening on HOST:PORT", and each link that
+ * comes up as "node N: node M joined". A joined peer that goes away is rejoined with
+ * backoff (tcp_transport.ts).
  */
 
 import { Kernel } from "../kernel.ts";
@@ -64,20 +66,14 @@ await runCli("node", USAGE, async () => {
   const bound = tcp.listen(listen.hostname, listen.port);
   console_.write(2, `node ${id} listening on ${bound.hostname}:${bound.port}\n`);
   tcp.onPeer = (node) => console_.write(2, `node ${id}: node ${node} joined\n`);
-  let joined = 0;
-  for (const j of joins) {
-    try {
-      await tcp.join(j.hostname, j.port);
-      joined++;
-    } catch (e) {
-      console_.write(
-        2,
-        `node ${id}: cannot join ${j.hostname}:${j.port}: ${(e as Error).message}\n`,
-      );
-    }
-  }
-  // Programs start once the peers we joined have authenticated (or failed to).
-  await tcp.waitForPeers(joined, 5_000);
+  // Programs start once the peers we joined are up (or their first attempts failed);
+  // the transport keeps rejoining them either way.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    Promise.all(joins.map((j) => tcp.join(j.hostname, j.port))),
+    new Promise((r) => timer = setTimeout(r, 5_000)),
+  ]);
+  clearTimeout(timer);
   const init = kernel.spawn("userland/programs/init.ts", initArgs(run, Boolean(values.serve)));
   const status = await init.exited;
   tcp.close();

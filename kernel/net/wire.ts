@@ -40,10 +40,12 @@ export function get32(b: Uint8Array, at: number): number {
 
 export const WIRE_MAGIC = 0x4d52;
 /**
- * 3 since bodies are per protocol (control frames lost the memory fields); 2 was
- * posted WRITEs: a version-1 kernel would answer them and lose their refusals.
+ * 4 since the TCP handshake names incarnations and admits links (AUTH grew; ADMIT,
+ * REFUSE, PING, PONG); 3 made bodies per protocol (control frames lost the memory
+ * fields); 2 was posted WRITEs: a version-1 kernel would answer them and lose their
+ * refusals.
  */
-export const WIRE_VERSION = 3;
+export const WIRE_VERSION = 4;
 /** The outer header: magic, version, type, length, source and destination. */
 export const OUTER_HEADER_BYTES = 12;
 export const CHECKSUM_BYTES = 4;

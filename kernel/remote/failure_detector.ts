@@ -63,16 +63,23 @@ export class FailureDetector {
     this.#failAfterMs = failAfterMs;
   }
 
-  /** Starts watching `node` (idempotent). */
-  watch(node: number): void {
-    if (!this.peers.has(node)) {
+  /**
+   * Starts watching `node` (idempotent). A transport that has just authenticated a
+   * link to it passes the `incarnation` it proved: heard at once, so a restart is
+   * seen before any request reaches the new incarnation (0: not known).
+   */
+  watch(node: number, incarnation = 0): void {
+    const peer = this.peers.get(node);
+    if (!peer) {
       this.peers.set(node, {
         node,
         up: true,
-        incarnation: 0,
+        incarnation,
         lastHeard: this.#host.clock.now(),
         beats: 0,
       });
+    } else if (incarnation !== 0) {
+      this.#heard(peer, peer.beats, incarnation);
     }
     this.#timer ??= this.#host.clock.setInterval(() => this.tick(), this.#periodMs);
   }
