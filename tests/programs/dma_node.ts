@@ -296,8 +296,13 @@ function errors(): number {
   dmaWrite(desc, 8, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]));
   dmaWriteBlock(desc, 24, buf, 64, { notify: true });
   awaitDone(before, 3);
+  // As in scribble(): a completion can land before the kernel stores HEAD past the
+  // entry, so wait (with a deadline) for HEAD before asking whether the ring is idle.
+  const event = waitEvent(WAIT_MS);
+  const idleBy = performance.now() + 5_000;
+  while (!dmaIdle() && performance.now() < idleBy) nap(1);
   cases.after = {
-    event: waitEvent(WAIT_MS),
+    event,
     idle: dmaIdle(),
     errors: remoteCounters().errors,
     stray: nextEvent(),
