@@ -5,6 +5,8 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DATA_BYTES } from "../abi/layout.ts";
+import { spawnRequest } from "../abi/syscalls.ts";
 import type { KernelConfig } from "../kernel.ts";
 import { parseTraceKinds } from "../trace.ts";
 
@@ -17,12 +19,23 @@ export const KERNEL_OPTIONS = {
 
 export class UsageError extends Error {}
 
-/** Splits argv at --run: everything after the program belongs to it. */
+/**
+ * Splits argv at --run: everything after the program belongs to it. The program
+ * and its arguments must fit in the spawn request init makes for it (UsageError:
+ * "arguments too long").
+ */
 export function splitRun(argv: string[]): { own: string[]; run: string[] | null } {
   const i = argv.indexOf("--run");
   if (i < 0) return { own: argv, run: null };
   const run = argv.slice(i + 1);
   if (run.length === 0) throw new UsageError("--run needs a program");
+  const bytes = new TextEncoder().encode(spawnRequest(run[0], run.slice(1))).length;
+  if (bytes > DATA_BYTES) {
+    throw new UsageError(
+      `--run: arguments too long: the program and its arguments take ${bytes} bytes ` +
+        `in a spawn request, at most ${DATA_BYTES}`,
+    );
+  }
   return { own: argv.slice(0, i), run };
 }
 

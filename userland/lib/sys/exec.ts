@@ -5,6 +5,7 @@
  * apart, control only when asked for).
  */
 
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
 import { write } from "../rt/mmu.ts";
 import { awaitRemote, closeDescriptor, remoteCounters, writeBlock } from "./remote.ts";
@@ -29,7 +30,13 @@ export function startOn(
   timeoutMs = 5_000,
 ): void {
   const json = new TextEncoder().encode(JSON.stringify({ program, args }));
-  if (json.length + 4 > EXEC_REQUEST_BYTES) throw new RangeError("exec request too long");
+  if (json.length + 4 > EXEC_REQUEST_BYTES) {
+    throw new SysError(
+      Errno.E2BIG,
+      "startOn",
+      `arguments too long: the request is ${json.length + 4} bytes, at most ${EXEC_REQUEST_BYTES}`,
+    );
+  }
   const { desc } = waitForName(execName(node), timeoutMs, { hint: node });
   const seg = CreateSegment(EXEC_REQUEST_BYTES);
   try {
