@@ -156,3 +156,43 @@ Deno.test("boot shell: run README.md says it is not a program, with no stack tra
   assert.match(r.stdout, /^\$ run: README\.md is not a program: .*\(ENOEXEC\)$/m);
   assert.doesNotMatch(r.stdout + r.stderr, /Uncaught|\n\s+at /);
 });
+
+Deno.test("boot --run: a SIGINT to the host process is a Ctrl-C: SIGINT to the program, not the end of the emulator", async () => {
+  // The boot task's command line, run directly so the signal reaches the host itself.
+  const task = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks.boot;
+  const args = task.split(/\s+/).slice(2); // after "deno run"
+  const child = new Deno.Command(await denoCommand(), {
+    args: ["run", ...args, "--run", "tests/programs/sh_loop.ts"],
+    cwd: ROOT,
+    stdin: "piped", // kept open: no end of input
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("looping pid")) {
+      const r = await withDeadline(reader.read(), 20_000, "the program to start");
+      if (r.done) throw new Error(`boot ended early:\n${out}`);
+      out += r.value;
+    }
+    child.kill("SIGINT");
+    for (;;) {
+      const r = await withDeadline(reader.read(), 20_000, "boot to end");
+      if (r.done) break;
+      out += r.value;
+    }
+    const status = await child.status;
+    assert.equal(status.code, 130, out);
+    assert.match(out, /init: tests\/programs\/sh_loop\.ts: killed by SIGINT from pid 1/);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already ended
+    }
+    await child.status;
+    await child.stderr.cancel().catch(() => {});
+  }
+});

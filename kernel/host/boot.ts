@@ -11,7 +11,15 @@
  */
 
 import { Cluster } from "../cluster.ts";
-import { initArgs, kernelConfig, parseOptions, runCli, splitRun, UsageError } from "./cli.ts";
+import {
+  endOnSecondInterrupt,
+  initArgs,
+  kernelConfig,
+  parseOptions,
+  runCli,
+  splitRun,
+  UsageError,
+} from "./cli.ts";
 import { TerminalConsole } from "./console.ts";
 import { WorkerHost } from "./worker_host.ts";
 
@@ -33,13 +41,7 @@ await runCli("boot", USAGE, async () => {
   const terminal = new TerminalConsole();
   const cluster = new Cluster(new WorkerHost(), terminal, { nodes, config: kernelConfig(values) });
   // Ctrl-C goes to the foreground program; a second one within a second ends it all.
-  terminal.listenForInterrupt();
-  terminal.onSecondInterrupt = () => {
-    terminal.write(2, "\nboot: a second Ctrl-C within a second: ending the emulator\n");
-    cluster.halt();
-    terminal.restore();
-    Deno.exit(130);
-  };
+  endOnSecondInterrupt("boot", terminal, () => cluster.halt());
   for (let id = 1; id < nodes; id++) cluster.nodes[id].spawn(INIT, initArgs(null, true));
   const init = cluster.nodes[0].spawn(INIT, initArgs(run, false));
   const status = await init.exited;

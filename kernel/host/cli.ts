@@ -9,6 +9,7 @@ import { DATA_BYTES } from "../abi/layout.ts";
 import { spawnRequest } from "../abi/syscalls.ts";
 import type { KernelConfig } from "../kernel.ts";
 import { parseTraceKinds } from "../trace.ts";
+import type { TerminalConsole } from "./console.ts";
 
 export const KERNEL_OPTIONS = {
   trace: { type: "string", default: "" },
@@ -93,4 +94,20 @@ export async function runCli(name: string, usage: string, main: () => Promise<nu
 export function initArgs(run: string[] | null, serve: boolean): string[] {
   if (run) return ["--run", ...run];
   return serve ? ["--serve"] : [];
+}
+
+/**
+ * Wires the terminal's Ctrl-C for a CLI: a SIGINT the host gets becomes the Ctrl-C
+ * key (the shell, or init with --run, sends the foreground program SIGINT), and a
+ * second Ctrl-C within a second ends the process with status 130, saying so, after
+ * `halt` (which stops the node or the cluster) and with the terminal restored.
+ */
+export function endOnSecondInterrupt(name: string, terminal: TerminalConsole, halt: () => void) {
+  terminal.listenForInterrupt();
+  terminal.onSecondInterrupt = () => {
+    terminal.write(2, `\n${name}: a second Ctrl-C within a second: ending the emulator\n`);
+    halt();
+    terminal.restore();
+    Deno.exit(130);
+  };
 }

@@ -136,8 +136,10 @@ export interface ReadConsoleOptions {
   /** Take only control keys: lines stay queued for the next line read. */
   onlyKeys?: boolean;
   /**
-   * A signal for this process (SIGCHLD, a kill) that arrives first ends the read
-   * with SysError EINTR, after its handler has run; nothing typed is lost.
+   * A signal the kernel queues for this process (SIGCHLD, a kill; any signal on
+   * the software path) that arrives first ends the read with SysError EINTR, after
+   * its handler has run; nothing typed is lost. (A signal another process posts
+   * itself on the hardware path does not interrupt the read: the kernel never sees it.)
    */
   interruptible?: boolean;
 }
