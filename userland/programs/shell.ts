@@ -35,6 +35,7 @@ import {
   type WaitResult,
 } from "../lib/mod.ts";
 import { describeExit, type Job, JobTable } from "./shell/jobs.ts";
+import { hex, names, nodes, ps, segs, stats, table } from "./shell/tables.ts";
 import { CommandError, splitWords } from "./shell/words.ts";
 
 const HELP = `commands:
@@ -60,45 +61,6 @@ background, Ctrl-L clears the screen, Ctrl-D leaves; quote words with "..." or '
 const jobs = new JobTable();
 /** The last command's status: `$?`. */
 let lastStatus = 0;
-
-/** Formats rows as a left-aligned table. */
-function table(head: string[], rows: (string | number)[][]): string {
-  const cells = [head, ...rows.map((r) => r.map(String))];
-  const widths = head.map((_, c) => Math.max(...cells.map((r) => r[c].length)));
-  return cells.map((r) => r.map((v, c) => v.padEnd(widths[c])).join("  ").trimEnd()).join("\n");
-}
-
-const hex = (v: number) => "0x" + (v >>> 0).toString(16).padStart(8, "0");
-
-function ps(): void {
-  const rows = info("ps").map((p: any) => [
-    p.pid,
-    p.ppid,
-    p.state,
-    p.traps,
-    p.faults,
-    p.signalsDropped,
-    [p.module, ...p.args].join(" "),
-  ]);
-  println(table(["PID", "PPID", "STATE", "TRAPS", "FAULTS", "SIGDROP", "COMMAND"], rows));
-}
-
-function segs(): void {
-  const rows = info("segs").map((s: any) => [
-    s.id,
-    s.size,
-    s.mode === 1 ? "MESSAGE" : "NORMAL",
-    s.resident,
-    s.holders.join(","),
-    s.bindings.map((b: any) => `${b.pid}@${hex(b.vaddr)}`).join(" ") || "-",
-  ]);
-  println(table(["ID", "SIZE", "MODE", "RESIDENT", "HOLDERS", "BINDINGS"], rows));
-}
-
-function stats(): void {
-  const s = info("stats");
-  println(Object.entries(s).map(([k, v]) => `${k.padEnd(16)} ${v}`).join("\n"));
-}
 
 /** A word as it would be typed: quoted if it holds blanks, quotes or is empty. */
 const quoted = (w: string) => /^[^\s"'\\$&]+$/.test(w) ? w : JSON.stringify(w);
@@ -202,16 +164,6 @@ function killCommand(words: string[]): void {
   kill(Number(target), signo);
 }
 
-function nodes(): void {
-  const rows = info("nodes").map((n: any) => [
-    n.node,
-    n.self ? "self" : n.up ? "up" : "down",
-    n.incarnation ? (n.incarnation >>> 0).toString(16) : "?",
-    n.self ? "-" : n.incarnation ? `${n.heardMsAgo} ms ago` : "not yet",
-  ]);
-  println(table(["NODE", "STATE", "INCARNATION", "HEARD"], rows));
-}
-
 function exportCommand(words: string[]): void {
   const [name, sizeText] = words;
   if (!name) throw new CommandError("usage: export NAME [SIZE]");
@@ -227,20 +179,6 @@ function importCommand(words: string[]): void {
   if (!name) throw new CommandError("usage: import NAME [NODE]");
   const r = importSegment(name, node === undefined ? {} : { hint: Number(node) });
   println(`descriptor ${r.desc}: "${name}", ${r.size} bytes`);
-}
-
-function names(): void {
-  const exports = info("exports").filter((e: any) => !e.wellKnown).map((e: any) => [
-    e.id,
-    e.name,
-    e.size,
-    e.owner,
-    e.generation,
-    e.inhibited ? "inhibited" : "-",
-  ]);
-  println(table(["EXPORT", "NAME", "SIZE", "OWNER", "GENERATION", "WRITES"], exports));
-  const descs = info("descriptors").map((d: any) => [d.desc, d.name, d.node, d.size, d.state]);
-  if (descs.length) println(table(["DESC", "NAME", "NODE", "SIZE", "STATE"], descs));
 }
 
 function on(words: string[]): void {
