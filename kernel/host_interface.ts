@@ -27,7 +27,10 @@ export interface Clock {
 }
 
 export interface ProcessHost {
-  /** Returns a module URL for a program path or short name, or null if there is none. */
+  /**
+   * Returns a module URL for a program path or short name, or null if there is none;
+   * throws KernelError ENOEXEC for a file that is not a program module.
+   */
   resolveModule(spec: string): string | null;
   /**
    * Starts a worker for a process. `onCrash` is called once if the worker dies by an
@@ -43,6 +46,10 @@ export interface ProcessHost {
 export interface Console {
   /** Writes text to console output (fd 1) or error (fd 2). */
   write(fd: number, text: string): void;
-  /** Resolves with the next input line, or null at end of input. */
+  /**
+   * Resolves with the next input line, or null at end of input. A control key
+   * (ConsoleKey in kernel/abi/syscalls.ts: Ctrl-C, Ctrl-L, Ctrl-Z) comes as a piece
+   * of its own, the one character.
+   */
   readLine(): Promise<string | null>;
 }

@@ -1,6 +1,6 @@
 /**
  * The real CLI, `deno task boot`, run as a subprocess: --run, errors, the shell on
- * stdin, and --trace.
+ * stdin, Ctrl-C (the byte \x03 on stdin, as a raw terminal sends it), and --trace.
  *
  * Needs permission to run deno: the test task must grant `--allow-run=deno` (or the
  * path of Deno.execPath()).
@@ -103,7 +103,7 @@ Deno.test("boot shell driven by stdin prints help, tables and errors, and exits 
   assert.match(out, /^traps\s+\d+$/m);
   assert.match(out, /^spawned\s+5$/m, "init, the name clerk, the exec server, shell, hello");
   assert.match(out, /^processes\s+4$/m, "hello was reaped");
-  assert.match(out, /kill: ESRCH \(No such process\)/);
+  assert.match(out, /\$ kill: no process 999 \(ESRCH\)$/m);
   assert.doesNotMatch(r.stderr, /bug|panic/i);
 });
 
@@ -127,4 +127,72 @@ Deno.test("boot --trace with an unknown kind exits 2 naming it", async () => {
   const r = await boot(["--trace", "traps,bogus", "--run", "hello"]);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /bogus/);
+});
+
+Deno.test("boot --run with 6000 bytes of arguments exits 2: arguments too long", async () => {
+  const r = await boot(["--run", "hello", "a".repeat(6000)]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /^boot: --run: arguments too long: .* 6\d{3} bytes .*, at most 3840$/m);
+  assert.match(r.stderr, /^usage: deno task boot /m);
+  assert.doesNotMatch(r.stdout + r.stderr, /crashed|RangeError/);
+});
+
+Deno.test("boot --run: Ctrl-C on stdin interrupts the program (SIGINT), status 130", async () => {
+  const r = await boot(["--run", "tests/programs/sh_loop.ts"], "\x03");
+  assert.equal(r.code, 130, r.stdout + r.stderr);
+  assert.match(r.stdout, /init: tests\/programs\/sh_loop\.ts: killed by SIGINT from pid 1/);
+  assert.doesNotMatch(r.stderr, /second Ctrl-C/);
+});
+
+Deno.test("boot shell: a second Ctrl-C within a second ends the emulator, saying so", async () => {
+  const r = await boot([], "\x03\x03");
+  assert.equal(r.code, 130, r.stdout + r.stderr);
+  assert.match(r.stderr, /boot: a second Ctrl-C within a second: ending the emulator/);
+});
+
+Deno.test("boot shell: run README.md says it is not a program, with no stack trace", async () => {
+  const r = await boot([], "run README.md\nexit\n");
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\$ run: README\.md is not a program: .*\(ENOEXEC\)$/m);
+  assert.doesNotMatch(r.stdout + r.stderr, /Uncaught|\n\s+at /);
+});
+
+Deno.test("boot --run: a SIGINT to the host process is a Ctrl-C: SIGINT to the program, not the end of the emulator", async () => {
+  // The boot task's command line, run directly so the signal reaches the host itself.
+  const task = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks.boot;
+  const args = task.split(/\s+/).slice(2); // after "deno run"
+  const child = new Deno.Command(await denoCommand(), {
+    args: ["run", ...args, "--run", "tests/programs/sh_loop.ts"],
+    cwd: ROOT,
+    stdin: "piped", // kept open: no end of input
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("looping pid")) {
+      const r = await withDeadline(reader.read(), 20_000, "the program to start");
+      if (r.done) throw new Error(`boot ended early:\n${out}`);
+      out += r.value;
+    }
+    child.kill("SIGINT");
+    for (;;) {
+      const r = await withDeadline(reader.read(), 20_000, "boot to end");
+      if (r.done) break;
+      out += r.value;
+    }
+    const status = await child.status;
+    assert.equal(status.code, 130, out);
+    assert.match(out, /init: tests\/programs\/sh_loop\.ts: killed by SIGINT from pid 1/);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already ended
+    }
+    await child.status;
+    await child.stderr.cancel().catch(() => {});
+  }
 });

@@ -15,6 +15,7 @@ export const Errno = {
   EINTR: 4,
   EIO: 5,
   E2BIG: 7,
+  ENOEXEC: 8,
   EBADF: 9,
   ECHILD: 10,
   EAGAIN: 11,
@@ -43,6 +44,7 @@ const MESSAGES: Record<ErrnoName, string> = {
   EINTR: "Interrupted",
   EIO: "Input/output error",
   E2BIG: "Argument list too long",
+  ENOEXEC: "Not a program",
   EBADF: "Bad descriptor",
   ECHILD: "No child processes",
   EAGAIN: "Resource temporarily unavailable",
@@ -86,11 +88,14 @@ export function errnoMessage(errno: number): string {
 export class SysError extends Error {
   readonly errno: number;
   readonly code: string;
+  /** What the kernel said about this failure ("no process 999"), or "". */
+  readonly detail: string;
   constructor(errno: number, call: string, detail?: string) {
     const name = errnoName(errno);
     super(`${call}: ${name} (${errnoMessage(errno)})${detail ? `: ${detail}` : ""}`);
     this.name = "SysError";
     this.errno = errno;
     this.code = name;
+    this.detail = detail ?? "";
   }
 }

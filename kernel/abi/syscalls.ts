@@ -67,7 +67,63 @@ export const ConsoleRead = {
   EOF: 1,
   /** A piece of a line longer than the data area: more of it follows. */
   MORE: 2,
+  /** A control key (RESULT is its ConsoleKey code); only to a read that takes keys. */
+  KEY: 3,
 } as const;
+
+/** What a `console_read` takes (its flags argument; 0 is a plain line read). */
+export const ConsoleReadFlag = {
+  /** Control keys too, in the order they were typed among the lines. */
+  KEYS: 1,
+  /** Only control keys (implies KEYS): lines stay queued for other reads. */
+  ONLY_KEYS: 2,
+  /** A signal the kernel queues for the caller ends the read with EINTR. */
+  INTERRUPTIBLE: 4,
+} as const;
+export const CONSOLE_READ_FLAGS_ALL = 7;
+
+/**
+ * Control keys the console hands out as input of their own (the host's line
+ * discipline, kernel/host/line_discipline.ts, passes each as a one-character piece).
+ */
+export const ConsoleKey = {
+  /** Ctrl-C: the shell sends SIGINT to its foreground job. */
+  INTERRUPT: 0x03,
+  /** Ctrl-L: the shell clears the screen. */
+  CLEAR: 0x0c,
+  /** Ctrl-Z: the shell leaves its foreground job running in the background. */
+  BACKGROUND: 0x1a,
+} as const;
+
+/** The ConsoleKey whose character `piece` is, or 0 (a line). */
+export function consoleKeyOf(piece: string): number {
+  if (piece.length !== 1) return 0;
+  const code = piece.charCodeAt(0);
+  return Object.values(ConsoleKey).includes(code as never) ? code : 0;
+}
+
+/** What a `spawn` request may carry besides its module and arguments. */
+export interface SpawnRequestOptions {
+  share?: { segment: number; rights: number }[];
+  caps?: number;
+  reserve?: string[];
+  label?: boolean;
+}
+
+/**
+ * The JSON request `spawn` reads from the data area (kernel/syscalls/sys_proc.ts
+ * parses it); it must fit in DATA_BYTES of UTF-8 (E2BIG otherwise, in userland).
+ */
+export function spawnRequest(module: string, args: string[], o: SpawnRequestOptions = {}): string {
+  return JSON.stringify({
+    module,
+    args,
+    share: o.share ?? [],
+    caps: o.caps ?? 0,
+    reserve: o.reserve ?? [],
+    label: o.label ?? false,
+  });
+}
 
 const TABLE = [
   { no: 0, name: "null", args: [], data: "none", doc: "Does nothing; the cost of a trap." },
@@ -111,9 +167,10 @@ const TABLE = [
   {
     no: 7,
     name: "console_read",
-    args: [],
+    args: ["u32"],
     data: "out",
-    doc: "Blocks until a console line arrives; RESULT2 = 1 at end of input.",
+    doc: "Blocks until console input (ConsoleReadFlag: keys, only keys, interruptible) arrives; " +
+      "RESULT2 is a ConsoleRead.",
   },
   {
     no: 8,

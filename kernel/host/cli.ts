@@ -5,8 +5,11 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { DATA_BYTES } from "../abi/layout.ts";
+import { spawnRequest } from "../abi/syscalls.ts";
 import type { KernelConfig } from "../kernel.ts";
 import { parseTraceKinds } from "../trace.ts";
+import type { TerminalConsole } from "./console.ts";
 
 export const KERNEL_OPTIONS = {
   trace: { type: "string", default: "" },
@@ -17,12 +20,23 @@ export const KERNEL_OPTIONS = {
 
 export class UsageError extends Error {}
 
-/** Splits argv at --run: everything after the program belongs to it. */
+/**
+ * Splits argv at --run: everything after the program belongs to it. The program
+ * and its arguments must fit in the spawn request init makes for it (UsageError:
+ * "arguments too long").
+ */
 export function splitRun(argv: string[]): { own: string[]; run: string[] | null } {
   const i = argv.indexOf("--run");
   if (i < 0) return { own: argv, run: null };
   const run = argv.slice(i + 1);
   if (run.length === 0) throw new UsageError("--run needs a program");
+  const bytes = new TextEncoder().encode(spawnRequest(run[0], run.slice(1))).length;
+  if (bytes > DATA_BYTES) {
+    throw new UsageError(
+      `--run: arguments too long: the program and its arguments take ${bytes} bytes ` +
+        `in a spawn request, at most ${DATA_BYTES}`,
+    );
+  }
   return { own: argv.slice(0, i), run };
 }
 
@@ -80,4 +94,20 @@ export async function runCli(name: string, usage: string, main: () => Promise<nu
 export function initArgs(run: string[] | null, serve: boolean): string[] {
   if (run) return ["--run", ...run];
   return serve ? ["--serve"] : [];
+}
+
+/**
+ * Wires the terminal's Ctrl-C for a CLI: a SIGINT the host gets becomes the Ctrl-C
+ * key (the shell, or init with --run, sends the foreground program SIGINT), and a
+ * second Ctrl-C within a second ends the process with status 130, saying so, after
+ * `halt` (which stops the node or the cluster) and with the terminal restored.
+ */
+export function endOnSecondInterrupt(name: string, terminal: TerminalConsole, halt: () => void) {
+  terminal.listenForInterrupt();
+  terminal.onSecondInterrupt = () => {
+    terminal.write(2, `\n${name}: a second Ctrl-C within a second: ending the emulator\n`);
+    halt();
+    terminal.restore();
+    Deno.exit(130);
+  };
 }

@@ -4,39 +4,94 @@
  */
 
 import type { Console } from "../host_interface.ts";
+import { LineDiscipline, type Piece } from "./line_discipline.ts";
 
 const encoder = new TextEncoder();
 
-/** The real terminal. Output is written synchronously so it is never lost at exit. */
+/** How close two Ctrl-Cs must come for the second to end the emulator. */
+export const SECOND_INTERRUPT_MS = 1000;
+
+/**
+ * The real terminal. Output is written synchronously so it is never lost at exit.
+ * Input goes through the line discipline (line_discipline.ts): when stdin is a
+ * terminal it is put in raw mode on the first read, so Ctrl-C arrives as a key
+ * (the shell sends SIGINT to its foreground job) instead of ending this process;
+ * `listenForInterrupt` makes a SIGINT the host receives (stdin not a terminal,
+ * or a `kill -INT`) the same key. A second Ctrl-C within SECOND_INTERRUPT_MS of
+ * the first calls `onSecondInterrupt`.
+ */
 export class TerminalConsole implements Console {
-  #lines: AsyncIterator<string> | null = null;
+  /** Called for a second Ctrl-C within a second (boot: end the emulator, saying so). */
+  onSecondInterrupt: (() => void) | null = null;
+  readonly #pieces: Piece[] = [];
+  #waiter: (() => void) | null = null;
+  #reading = false;
+  #raw = false;
+  #lastInterrupt = -Infinity;
 
   write(fd: number, text: string): void {
-    const bytes = encoder.encode(text);
+    // A raw terminal does not turn \n into \r\n by itself.
+    const bytes = encoder.encode(this.#raw ? text.replace(/\r?\n/g, "\r\n") : text);
     const out = fd === 2 ? Deno.stderr : Deno.stdout;
     let off = 0;
     while (off < bytes.length) off += out.writeSync(bytes.subarray(off));
   }
 
   async readLine(): Promise<string | null> {
-    this.#lines ??= lines(Deno.stdin.readable);
-    const r = await this.#lines.next();
-    return r.done ? null : r.value;
+    if (!this.#reading) this.#startReading();
+    while (this.#pieces.length === 0) await new Promise<void>((r) => this.#waiter = r);
+    return this.#pieces.shift()!;
   }
-}
 
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const decoder = new TextDecoder();
-  let buf = "";
-  for await (const chunk of stream) {
-    buf += decoder.decode(chunk, { stream: true });
-    let nl;
-    while ((nl = buf.indexOf("\n")) >= 0) {
-      yield buf.slice(0, nl).replace(/\r$/, "");
-      buf = buf.slice(nl + 1);
+  /** Turns a SIGINT the host receives into a Ctrl-C key. */
+  listenForInterrupt(): void {
+    Deno.addSignalListener("SIGINT", () => this.#push(["\x03"]));
+  }
+
+  /** Puts the terminal back in the mode it had (call before the process exits). */
+  restore(): void {
+    if (!this.#raw) return;
+    this.#raw = false;
+    try {
+      Deno.stdin.setRaw(false);
+    } catch {
+      // stdin already closed: nothing to restore
     }
   }
-  if (buf) yield buf;
+
+  #startReading(): void {
+    this.#reading = true;
+    if (Deno.stdin.isTerminal()) {
+      Deno.stdin.setRaw(true);
+      this.#raw = true;
+    }
+    const discipline = new LineDiscipline(this.#raw ? (text) => this.write(1, text) : null);
+    (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of Deno.stdin.readable) {
+          this.#push(discipline.feed(decoder.decode(chunk, { stream: true })));
+        }
+      } finally {
+        this.#push(discipline.end());
+      }
+    })();
+  }
+
+  #push(pieces: Piece[]): void {
+    for (const piece of pieces) {
+      if (piece === "\x03") {
+        const now = performance.now();
+        if (now - this.#lastInterrupt < SECOND_INTERRUPT_MS) this.onSecondInterrupt?.();
+        this.#lastInterrupt = now;
+      }
+      this.#pieces.push(piece);
+    }
+    if (pieces.length) {
+      this.#waiter?.();
+      this.#waiter = null;
+    }
+  }
 }
 
 /** A console with scripted input and captured output. */

@@ -15,7 +15,15 @@
 
 import { Kernel } from "../kernel.ts";
 import { MAILBOX_NODES } from "../abi/names.ts";
-import { initArgs, kernelConfig, parseOptions, runCli, splitRun, UsageError } from "./cli.ts";
+import {
+  endOnSecondInterrupt,
+  initArgs,
+  kernelConfig,
+  parseOptions,
+  runCli,
+  splitRun,
+  UsageError,
+} from "./cli.ts";
 import { TerminalConsole } from "./console.ts";
 import { TcpTransport } from "./tcp_transport.ts";
 import { WorkerHost } from "./worker_host.ts";
@@ -63,6 +71,8 @@ await runCli("node", USAGE, async () => {
   const console_ = new TerminalConsole();
   const kernel = new Kernel(new WorkerHost(), console_, { ...kernelConfig(values), nodeId: id });
   const tcp = new TcpTransport(kernel, secret);
+  // A node with a shell or a --run program: Ctrl-C is theirs (a headless one just ends).
+  if (!values.serve) endOnSecondInterrupt("node", console_, () => kernel.halt());
   const bound = tcp.listen(listen.hostname, listen.port);
   console_.write(2, `node ${id} listening on ${bound.hostname}:${bound.port}\n`);
   tcp.onPeer = (node) => console_.write(2, `node ${id}: node ${node} joined\n`);
@@ -78,5 +88,6 @@ await runCli("node", USAGE, async () => {
   const status = await init.exited;
   tcp.close();
   kernel.halt();
+  console_.restore();
   return status.status;
 });

@@ -14,12 +14,16 @@ import { getHeapStatistics } from "node:v8";
 import type { BootMessage } from "../abi/boot.ts";
 import { Trap, TrapState } from "../abi/layout.ts";
 import type { ProcessHost } from "../host_interface.ts";
+import { fail } from "../panic.ts";
 import type { ProcessHandle } from "../proc/process.ts";
 import { hostClock, hostRandom32 } from "./clock.ts";
 
 const LOCKDOWN = new URL("../../userland/lib/rt/lockdown.ts", import.meta.url).href;
 const ENTRY = new URL("../../userland/lib/rt/process_entry.ts", import.meta.url).href;
 const ROOT = new URL("../../", import.meta.url);
+
+/** What a program module's name ends with (anything else is a file, not a program). */
+const PROGRAM_EXTENSION = /\.(ts|tsx|mts|js|jsx|mjs)$/;
 
 /** Resolves a program given as a path (relative to the cwd or the project) or a short name. */
 export function resolveProgram(spec: string): string | null {
@@ -79,7 +83,11 @@ export class WorkerHost implements ProcessHost {
   }
 
   resolveModule(spec: string): string | null {
-    return resolveProgram(spec);
+    const url = resolveProgram(spec);
+    if (url && !PROGRAM_EXTENSION.test(url)) {
+      fail("ENOEXEC", `${spec} is not a program: a program is a .ts or .js module`);
+    }
+    return url;
   }
 
   start(boot: BootMessage, onCrash: (message: string) => void): ProcessHandle {

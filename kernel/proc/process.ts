@@ -42,6 +42,8 @@ export interface BlockedTrap {
   readonly sysno: number;
   /** Called if the process dies first, to drop timers and queue entries. */
   cancel(): void;
+  /** Ends the wait with EINTR if it may be interrupted by a signal; false if not. */
+  interrupt(): boolean;
 }
 
 export interface ProcessCounters {
@@ -85,6 +87,13 @@ export class Process {
    * worker starts, and never inherited by its children.
    */
   caps = 0;
+  /**
+   * Its console output is labelled "[node N pid P] " at the start of each line (a
+   * program the exec server started for another node, and its children): set at
+   * spawn; `atLineStart` is kept by the print system call.
+   */
+  labelOutput = false;
+  atLineStart = true;
   state: "running" | "zombie" = "running";
   exit: ExitStatus | null = null;
   handle: ProcessHandle | null = null;

@@ -40,6 +40,8 @@ export interface SpawnOptions {
    * with none given gets Cap.SERVICE (the host starts init, and in tests clerks).
    */
   caps?: number;
+  /** Label its console output with its node and pid (inherited by its children). */
+  labelOutput?: boolean;
 }
 
 /** What the process table is told at boot: the node's settings and its other parts. */
@@ -134,6 +136,7 @@ export class ProcessTable {
       node: this.#descriptors,
     });
     p.caps = opts.caps ?? (ppid === 0 ? Cap.SERVICE : 0);
+    p.labelOutput = (opts.labelOutput ?? false) || (parent?.labelOutput ?? false);
     Atomics.store(p.trap, Trap.SPIN, d.processSpin);
     Atomics.store(p.trap, Trap.NODE, d.nodeId);
     const path = d.signalPath === "software" ? SignalPath.SOFTWARE : SignalPath.HARDWARE;

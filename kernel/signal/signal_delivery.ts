@@ -96,12 +96,14 @@ export class SignalDelivery {
     return n;
   }
 
-  /** Puts one signal in a process's FIFO, counting drops. */
+  /** Puts one signal in a process's FIFO, counting drops; interrupts an interruptible wait. */
   queueSignal(p: Process, vaddr: number, id: number): boolean {
     const ok = p.fifo.push(vaddr, id);
     if (ok) {
       p.counters.signalsQueued++;
       this.#d.stats.signalsQueued++;
+      // An interruptible wait (a console read) ends, so the handler runs now.
+      p.blocked?.interrupt();
     }
     this.#d.tracer.trace(
       "signals",

@@ -22,6 +22,8 @@ interface SpawnRequest {
   caps: number;
   /** Names only system servers may export on this node from now on (init's, with SERVICE). */
   reserve: string[];
+  /** Label the child's console output with its node and pid. */
+  label: boolean;
 }
 
 /** Parses and checks a spawn request from the data area, or fails with EINVAL. */
@@ -53,7 +55,9 @@ function parseSpawn(text: string): SpawnRequest {
       typeof r === "string" && r !== "" && encoder.encode(r).length <= MAX_NAME_BYTES
     );
   if (!okReserve) fail("EINVAL", `spawn: reserve must be names of 1 to ${MAX_NAME_BYTES} bytes`);
-  return { module: v.module, args, share, caps, reserve };
+  const label = v.label ?? false;
+  if (typeof label !== "boolean") fail("EINVAL", "spawn: label must be true or false");
+  return { module: v.module, args, share, caps, reserve, label };
 }
 
 /**
@@ -107,6 +111,7 @@ export function procHandlers(
         ppid: p.pid,
         share: req.share,
         caps: req.caps,
+        labelOutput: req.label,
       });
       for (const name of req.reserve) n.exports.reserveForServices(name);
       return child.pid;

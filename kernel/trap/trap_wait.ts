@@ -10,7 +10,10 @@
  *     deadline and calls `onCancel`, so queues and timers let go of it; nothing
  *     completes and nothing is written to the dead process's trap page;
  *   - its completion: `complete` or `fail`, at most once, and only while it is
- *     still the process's current wait (a late answer is dropped).
+ *     still the process's current wait (a late answer is dropped);
+ *   - whether a signal interrupts it: an interruptible wait (a console read that
+ *     asked to be) fails with EINTR when the kernel queues a signal for its process,
+ *     so the handler runs on the trap's return, as a Unix read returns EINTR.
  *
  * A handler makes one with TrapEntry.block() and returns BLOCKED.
  */
@@ -38,6 +41,8 @@ export interface WaitOptions {
    * passed, or its process died): drop queue entries and requests that hold it.
    */
   onCancel?: () => void;
+  /** A signal the kernel queues for the process ends the wait with EINTR. */
+  interruptible?: boolean;
 }
 
 export class TrapWait implements BlockedTrap {
@@ -46,6 +51,7 @@ export class TrapWait implements BlockedTrap {
   readonly #finish: FinishTrap;
   readonly #clock: Clock;
   readonly #onCancel: (() => void) | undefined;
+  readonly #interruptible: boolean;
   #timer: TimerHandle | undefined;
   #ended = false;
 
@@ -55,6 +61,7 @@ export class TrapWait implements BlockedTrap {
     this.#finish = finish;
     this.#clock = clock;
     this.#onCancel = o.onCancel;
+    this.#interruptible = o.interruptible ?? false;
     const ms = o.timeoutMs ?? 0;
     if (ms > 0) {
       const detail = o.timeoutDetail ?? `timed out after ${ms} ms`;
@@ -83,6 +90,13 @@ export class TrapWait implements BlockedTrap {
     if (!this.#end()) return false;
     this.#finish(this.proc, -1, errno, 0, detail);
     return true;
+  }
+
+  /** Fails an interruptible wait with EINTR (its queue entries dropped); false if not. */
+  interrupt(): boolean {
+    if (!this.#interruptible || !this.pending) return false;
+    this.#onCancel?.();
+    return this.fail(Errno.EINTR, "interrupted by a signal");
   }
 
   /** Ends the wait without completing it: its process died, or was killed. */

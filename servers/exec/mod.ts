@@ -49,11 +49,16 @@ export default function main(): number {
   for (;;) {
     SigWait(1_000);
     for (let text = requests.shift(); text !== undefined; text = requests.shift()) {
+      let program = text;
       try {
-        const { program, args } = JSON.parse(text);
-        spawn(String(program), Array.isArray(args) ? args.map(String) : []);
+        const request = JSON.parse(text);
+        program = [request.program, ...(request.args ?? [])].join(" ");
+        // Its output is labelled with node and pid: whoever asked is elsewhere.
+        const args = Array.isArray(request.args) ? request.args.map(String) : [];
+        spawn(String(request.program), args, { label: true });
       } catch (e) {
-        println(`exec.${nodeId()}: cannot start ${text}: ${(e as Error).message}`);
+        const why = e instanceof SysError && e.detail ? `${e.detail} (${e.code})` : String(e);
+        println(`exec.${nodeId()}: cannot start ${program}: ${why}`);
       }
     }
     reapChildren();

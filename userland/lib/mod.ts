@@ -25,7 +25,9 @@ export {
   CACHE_LINE_SIZE,
   Cap,
   EventKind,
+  EXIT_KILLED_BASE,
   FAULT_ADDRESS,
+  MAX_SIGNO,
   NotifyPolicy,
   PAGE_SIZE,
   Rights,
@@ -33,12 +35,20 @@ export {
   SegMode,
   SegUnit,
   Sig,
+  SIGNAL_NAMES,
   signalAddress,
   TripwireFlag,
   unitBytes,
 } from "../../kernel/abi/layout.ts";
 export { Errno, SysError } from "../../kernel/abi/errors.ts";
-export { ConsoleRead, INFO_KIND_NAMES, InfoKind, Sys } from "../../kernel/abi/syscalls.ts";
+export {
+  ConsoleKey,
+  ConsoleRead,
+  ConsoleReadFlag,
+  INFO_KIND_NAMES,
+  InfoKind,
+  Sys,
+} from "../../kernel/abi/syscalls.ts";
 export { LookupFlag, NO_HINT, WellKnown } from "../../kernel/abi/names.ts";
 export {
   allocate,
@@ -71,6 +81,7 @@ export {
 } from "./rt/mmu.ts";
 export {
   args,
+  type ConsoleInput,
   exit,
   getpid,
   getppid,
@@ -79,12 +90,15 @@ export {
   nullTrap,
   print,
   println,
+  readConsole,
+  type ReadConsoleOptions,
   readLine,
   spawn,
   type SpawnOptions,
   wait,
   type WaitResult,
 } from "./sys/process.ts";
+export { awaitChildOrInput, type ForegroundEvent } from "./sys/foreground.ts";
 export {
   drainSignals,
   type FaultFunction,

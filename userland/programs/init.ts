@@ -5,7 +5,8 @@
  * `--run PROGRAM [ARGS]` that one program, or with `--serve` nothing more. It
  * reaps every orphan the kernel re-parents to it, starts a server that dies again
  * (unless it is in a crash loop, which it says plainly), and exits with the status
- * of the shell or the program, which ends the node.
+ * of the shell or the program, which ends the node. With `--run` it reads the
+ * keyboard for Ctrl-C meanwhile and sends the program SIGINT.
  *
  * init alone may hand out capabilities (kernel/abi/layout.ts, Cap): the servers of
  * the table get Cap.SERVICE (they may attach as kernel services, and the name each
@@ -14,7 +15,19 @@
  * init); the `--run` program, like every orphan, gets none.
  */
 
-import { Cap, nodeId, println, spawn, SysError, wait } from "../lib/mod.ts";
+import {
+  awaitChildOrInput,
+  Cap,
+  ConsoleKey,
+  kill,
+  nodeId,
+  println,
+  type ReadConsoleOptions,
+  Sig,
+  spawn,
+  SysError,
+  wait,
+} from "../lib/mod.ts";
 import { readyName, type ServerRow, serversOn } from "../../servers/table.ts";
 
 interface Running {
@@ -69,11 +82,27 @@ export default function main(args: string[]): number {
     }
     throw e;
   }
+  // With --run, init is the program's shell: Ctrl-C sends it SIGINT (the shell does
+  // that for its own jobs, so init leaves the keyboard to the shell).
+  let keys: ReadConsoleOptions | null = run ? { onlyKeys: true } : null;
   for (;;) {
-    const child = wait(-1);
+    const e = awaitChildOrInput(keys);
+    if (e.kind === "eof") keys = null;
+    if (e.kind === "key" && e.key === ConsoleKey.INTERRUPT) interrupt(pid);
+    if (e.kind !== "child") continue;
+    const child = e.child;
     reaped(child);
     if (child.pid !== pid) continue; // an orphan, now reaped
     if (child.status !== 0 && run) println(`init: ${program}: ${child.reason}`);
     return child.status;
+  }
+}
+
+/** Sends SIGINT to the --run program, unless it has just ended. */
+function interrupt(pid: number): void {
+  try {
+    kill(pid, Sig.SIGINT);
+  } catch (e) {
+    if (!(e instanceof SysError && e.code === "ESRCH")) throw e;
   }
 }

@@ -5,6 +5,7 @@
  * apart, control only when asked for).
  */
 
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { write } from "../rt/mmu.ts";
@@ -34,9 +35,7 @@ export function startOn(
     throw new SysError(
       Errno.E2BIG,
       "startOn",
-      `a request of ${json.length} bytes (program and args as JSON) exceeds ${
-        EXEC_REQUEST_BYTES - 4
-      }`,
+      `arguments too long: the request is ${json.length + 4} bytes, at most ${EXEC_REQUEST_BYTES}`,
     );
   }
   const { desc } = waitForName(execName(node), timeoutMs, { hint: node });

@@ -5,9 +5,17 @@
 
 import { DATA_BYTES, Sig } from "../../../kernel/abi/layout.ts";
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
-import { ConsoleRead, INFO_KIND_NAMES, Sys } from "../../../kernel/abi/syscalls.ts";
+import {
+  ConsoleRead,
+  ConsoleReadFlag,
+  INFO_KIND_NAMES,
+  spawnRequest,
+  Sys,
+} from "../../../kernel/abi/syscalls.ts";
 import { putData, trap, trapReply } from "../rt/trap.ts";
 import { rt } from "../rt/runtime.ts";
+
+const utf8Length = (text: string) => new TextEncoder().encode(text).length;
 
 /** Ends this process with `status` (0–255) and an optional reason. Never returns. */
 export function exit(status = 0, reason = ""): never {
@@ -30,23 +38,21 @@ export interface SpawnOptions {
    * which only init may give).
    */
   reserve?: string[];
+  /**
+   * Label the child's console output "[node N pid P] " at each line's start (and
+   * its children's): the exec server does, for programs other nodes start.
+   */
+  label?: boolean;
 }
 
 /** Starts `module` (a path or a program name such as "hello") as a child; returns its pid. */
 export function spawn(module: string, args: string[] = [], opts: SpawnOptions = {}): number {
-  const request = JSON.stringify({
-    module,
-    args,
-    share: opts.share ?? [],
-    caps: opts.caps ?? 0,
-    reserve: opts.reserve ?? [],
-  });
+  const request = spawnRequest(module, args, opts);
   if (putData(request) < request.length) {
-    const bytes = new TextEncoder().encode(request).length;
     throw new SysError(
       Errno.E2BIG,
       "spawn",
-      `a request of ${bytes} bytes (module, args, share, reserve as JSON) exceeds ${DATA_BYTES}`,
+      `arguments too long: the request is ${utf8Length(request)} bytes, at most ${DATA_BYTES}`,
     );
   }
   return trap(Sys.spawn);
@@ -112,15 +118,58 @@ export function println(text = ""): void {
   print(text + "\n");
 }
 
-/** Reads one console line (blocking); null at end of input. */
+/** Reads one console line (blocking); null at end of input. Control keys are left to others. */
 export function readLine(): string | null {
-  let line = "";
-  for (;;) {
-    const r = trapReply(Sys.console_read, [], { data: "text" });
-    if (r.result2 === ConsoleRead.EOF) return line === "" ? null : line;
-    line += r.data;
-    if (r.result2 !== ConsoleRead.MORE) return line;
+  const input = readConsole();
+  return input.kind === "line" ? input.text : null;
+}
+
+/** A piece of console input: a line, a control key (ConsoleKey), or end of input. */
+export type ConsoleInput =
+  | { kind: "line"; text: string }
+  | { kind: "key"; key: number }
+  | { kind: "eof" };
+
+export interface ReadConsoleOptions {
+  /** Take control keys (ConsoleKey: Ctrl-C, Ctrl-L, Ctrl-Z) as well as lines. */
+  keys?: boolean;
+  /** Take only control keys: lines stay queued for the next line read. */
+  onlyKeys?: boolean;
+  /**
+   * A signal the kernel queues for this process (SIGCHLD, a kill; any signal on
+   * the software path) that arrives first ends the read with SysError EINTR, after
+   * its handler has run; nothing typed is lost. (A signal another process posts
+   * itself on the hardware path does not interrupt the read: the kernel never sees it.)
+   */
+  interruptible?: boolean;
+}
+
+/**
+ * Reads the next piece of console input (blocking): a whole line, a control key
+ * when asked for keys, or end of input. Throws SysError EINTR when `interruptible`
+ * and a signal came first.
+ *
+ * @example
+ * ```ts
+ * const input = readConsole({ keys: true });
+ * if (input.kind === "key" && input.key === ConsoleKey.INTERRUPT) println("^C");
+ * ```
+ */
+export function readConsole(opts: ReadConsoleOptions = {}): ConsoleInput {
+  const flags = (opts.keys ? ConsoleReadFlag.KEYS : 0) |
+    (opts.onlyKeys ? ConsoleReadFlag.ONLY_KEYS : 0) |
+    (opts.interruptible ? ConsoleReadFlag.INTERRUPTIBLE : 0);
+  let r = trapReply(Sys.console_read, [flags], { data: "text" });
+  if (r.result2 === ConsoleRead.EOF) return { kind: "eof" };
+  if (r.result2 === ConsoleRead.KEY) return { kind: "key", key: r.result };
+  // The rest of a long line follows at once, with a plain read that takes only it.
+  let text = r.data;
+  while (r.result2 === ConsoleRead.MORE) {
+    r = trapReply(Sys.console_read, [0], { data: "text" });
+    if (r.result2 === ConsoleRead.EOF) break;
+    text += r.data;
   }
+  return { kind: "line", text };
 }
 
 /**
