@@ -7,7 +7,6 @@
 
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { bind, CreateSegment, release } from "./memory.ts";
-import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { write } from "../rt/mmu.ts";
 import { awaitRemote, closeDescriptor, remoteCounters, writeBlock } from "./remote.ts";
 import { waitForName } from "./names.ts";
