@@ -5,16 +5,28 @@
  * that one program, and the boot exits with its status).
  *
  *   deno task boot [--nodes N] [--trace traps,signals,faults,remote] [--block-only]
- *                  [--spin-us N] [--run PROGRAM [ARGS...]]
+ *                  [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994]
+ *                  [--run PROGRAM [ARGS...]]
+ *
+ * The disks `--disk` names are node 0's.
  */
 
 import { Cluster } from "../cluster.ts";
-import { initArgs, kernelConfig, parseOptions, runCli, splitRun, UsageError } from "./cli.ts";
+import {
+  initArgs,
+  kernelConfig,
+  openDisks,
+  parseOptions,
+  runCli,
+  splitRun,
+  UsageError,
+} from "./cli.ts";
 import { TerminalConsole } from "./console.ts";
 import { WorkerHost } from "./worker_host.ts";
 
 const USAGE = "usage: deno task boot [--nodes N] [--trace traps,signals,faults,remote] " +
-  "[--block-only] [--spin-us N] [--run PROGRAM [ARGS...]]";
+  "[--block-only] [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994] " +
+  "[--run PROGRAM [ARGS...]]";
 const INIT = "userland/programs/init.ts";
 
 await runCli("boot", USAGE, async () => {
@@ -28,14 +40,17 @@ await runCli("boot", USAGE, async () => {
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {
     throw new UsageError(`--nodes must be a whole number from 1 to 64, not "${values.nodes}"`);
   }
+  const disks = await openDisks(values);
   const cluster = new Cluster(new WorkerHost(), new TerminalConsole(), {
     nodes,
     config: kernelConfig(values),
   });
+  for (const d of disks) cluster.nodes[0].disks.add(d);
   for (let id = 1; id < nodes; id++) cluster.nodes[id].spawn(INIT, initArgs(null, true));
   const init = cluster.nodes[0].spawn(INIT, initArgs(run, false));
   const status = await init.exited;
   cluster.halt();
+  for (const d of disks) await d.close();
   if (status.status !== 0 && !run) console.error(`init: ${status.reason}`);
   return status.status;
 });

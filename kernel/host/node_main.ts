@@ -6,6 +6,7 @@
  *
  *   deno task node --id N --listen HOST:PORT [--join HOST:PORT]... --secret S
  *                  [--serve] [--run PROGRAM [ARGS...]] [kernel options]
+ *                  (kernel options include --disk PATH[:SIZE] and --disk-model ssd|1994)
  *
  * The secret may also come from `--secret-file F`. The address actually bound is
  * printed on the error stream as "node N listening on HOST:PORT".
@@ -13,7 +14,15 @@
 
 import { Kernel } from "../kernel.ts";
 import { MAILBOX_NODES } from "../abi/names.ts";
-import { initArgs, kernelConfig, parseOptions, runCli, splitRun, UsageError } from "./cli.ts";
+import {
+  initArgs,
+  kernelConfig,
+  openDisks,
+  parseOptions,
+  runCli,
+  splitRun,
+  UsageError,
+} from "./cli.ts";
 import { TerminalConsole } from "./console.ts";
 import { TcpTransport } from "./tcp_transport.ts";
 import { WorkerHost } from "./worker_host.ts";
@@ -59,7 +68,9 @@ await runCli("node", USAGE, async () => {
   }
 
   const console_ = new TerminalConsole();
+  const disks = await openDisks(values);
   const kernel = new Kernel(new WorkerHost(), console_, { ...kernelConfig(values), nodeId: id });
+  for (const d of disks) kernel.disks.add(d);
   const tcp = new TcpTransport(kernel, secret);
   const bound = tcp.listen(listen.hostname, listen.port);
   console_.write(2, `node ${id} listening on ${bound.hostname}:${bound.port}\n`);
@@ -82,5 +93,6 @@ await runCli("node", USAGE, async () => {
   const status = await init.exited;
   tcp.close();
   kernel.halt();
+  for (const d of disks) await d.close();
   return status.status;
 });
