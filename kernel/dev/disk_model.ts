@@ -119,7 +119,9 @@ export class DiskTimeline {
       : op === DiskOp.WRITE
       ? m.writeLatencyMs
       : m.flushLatencyMs;
-    const transfer = op === DiskOp.FLUSH ? 0 : bytes / (op === DiskOp.READ ? m.readRate : m.writeRate);
+    const transfer = op === DiskOp.FLUSH
+      ? 0
+      : bytes / (op === DiskOp.READ ? m.readRate : m.writeRate);
     let done: number;
     if (m.mechanical) {
       let seek = 0;

@@ -225,7 +225,17 @@ export class DiskRings {
       if (!(e instanceof KernelError)) throw e;
       return this.#post(tag, op, Errno.EFAULT, DiskFault.BUFFER, 0);
     }
-    const c: Command = { tag, op, offset, length, vaddr, data, timer: undefined, timed: false, io: undefined };
+    const c: Command = {
+      tag,
+      op,
+      offset,
+      length,
+      vaddr,
+      data,
+      timer: undefined,
+      timed: false,
+      io: undefined,
+    };
     this.#pending.add(c);
     Atomics.store(w, DiskReg.IN_FLIGHT, this.#pending.size);
     const now = d.clock.now();

@@ -23,7 +23,7 @@ import type { Process } from "../proc/process.ts";
 import type { ServiceRegistry } from "../proc/service_registry.ts";
 import { DiskDevice } from "./disk_device.ts";
 import { DISK_MODELS, type DiskModel } from "./disk_model.ts";
-import { type DmaMemory, DiskRings } from "./disk_rings.ts";
+import { DiskRings, type DmaMemory } from "./disk_rings.ts";
 
 /** What the disks need of their node (the Kernel itself, kernel/parts.ts). */
 export interface DiskTableDeps {

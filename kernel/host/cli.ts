@@ -62,7 +62,9 @@ export function kernelConfig(values: Record<string, unknown>): Partial<KernelCon
   }
   const diskModel = String(values["disk-model"] ?? "ssd") as DiskModelName;
   if (!DISK_MODEL_NAMES.includes(diskModel)) {
-    throw new UsageError(`--disk-model must be ${DISK_MODEL_NAMES.join(" or ")}, not "${diskModel}"`);
+    throw new UsageError(
+      `--disk-model must be ${DISK_MODEL_NAMES.join(" or ")}, not "${diskModel}"`,
+    );
   }
   return {
     trace,

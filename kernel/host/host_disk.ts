@@ -117,7 +117,9 @@ export class HostDisk implements Disk {
   }
 
   #queue(op: () => Promise<void>): Promise<DiskFailure | null> {
-    if (this.#closed) return Promise.resolve({ errno: Errno.EIO, detail: `${this.name} is closed` });
+    if (this.#closed) {
+      return Promise.resolve({ errno: Errno.EIO, detail: `${this.name} is closed` });
+    }
     const run = this.#last.then(op).then(() => null, failure);
     this.#last = run;
     return run;

@@ -124,12 +124,7 @@ export {
 export { EXEC_REQUEST_BYTES, execName, startOn } from "./sys/exec.ts";
 export { waitForName } from "./sys/names.ts";
 export { diskAttach } from "./sys/disk.ts";
-export {
-  type DiskCompletion,
-  DiskDriver,
-  diskError,
-  type SubmitOptions,
-} from "./dev/disk.ts";
+export { type DiskCompletion, DiskDriver, diskError, type SubmitOptions } from "./dev/disk.ts";
 export {
   DISK_FAULT_TEXT,
   DiskFault,

@@ -42,6 +42,7 @@ import {
   DISK_SQ_OFFSET,
   DISK_SQE_WORDS,
   DiskCqe,
+  DiskFault,
   type DiskModelName,
   DiskOp,
   DiskReg,
@@ -181,6 +182,11 @@ export class DiskDriver {
       };
       this.#cqHead = (this.#cqHead + 1) | 0;
       n++;
+      // The device found SQ_TAIL scribbled and skipped what it claimed: go on from there.
+      if (c.tag === 0 && c.reason === DiskFault.RING) {
+        this.#sqTail = Atomics.load(w, DiskReg.SQ_HEAD);
+        Atomics.store(w, DiskReg.SQ_TAIL, this.#sqTail);
+      }
       if (this.onComplete) this.onComplete(c);
       else this.#done.set(c.tag, c);
     }
