@@ -86,7 +86,13 @@ export async function openDisks(values: Record<string, unknown>): Promise<HostDi
       disks.push(await HostDisk.open(path, size));
     } catch (e) {
       for (const d of disks) await d.close();
-      throw new UsageError(`--disk ${spec}: ${(e as Error).message}`);
+      const denied = e instanceof Deno.errors.NotCapable ||
+        e instanceof Deno.errors.PermissionDenied;
+      const hint = denied
+        ? " (the boot and node tasks may write images only under disks/; elsewhere, run deno " +
+          "with --allow-read and --allow-write for the path)"
+        : "";
+      throw new UsageError(`--disk ${spec}: ${(e as Error).message}${hint}`);
     }
   }
   return disks;

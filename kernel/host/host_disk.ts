@@ -66,6 +66,8 @@ export class HostDisk implements Disk {
    * or is not a multiple of 512, and Deno's errors if the host refuses the file.
    */
   static async open(path: string, size: number | null = null): Promise<HostDisk> {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (dir) await Deno.mkdir(dir, { recursive: true }).catch(() => {}); // open says why not
     const file = await Deno.open(path, { read: true, write: true, create: true });
     try {
       const have = (await file.stat()).size;
