@@ -19,9 +19,20 @@ import {
 import { kernelConfig, openDisks, parseOptions, UsageError } from "../kernel/host/cli.ts";
 import { program, TestNode, withNode } from "./helpers.ts";
 
-async function tempImage(): Promise<string> {
+/** Temporary directories this file made, removed when it has run. */
+const made: string[] = [];
+globalThis.addEventListener("unload", () => {
+  for (const dir of made) Deno.removeSync(dir, { recursive: true });
+});
+
+async function tempDir(): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "disk_test_" });
-  return `${dir}/disk.img`;
+  made.push(dir);
+  return dir;
+}
+
+async function tempImage(): Promise<string> {
+  return `${await tempDir()}/disk.img`;
 }
 
 /** Runs the driver scenario `args` on `node`; returns its one RESULT, checking it exited 0. */
@@ -152,6 +163,16 @@ Deno.test("disk: --disk-model 1994 drives the same commands under the slow model
   await disk.close();
 });
 
+Deno.test("disk: on the software signal path the doorbell and the interrupts work the same", async () => {
+  const disk = await HostDisk.open(await tempImage(), 256 * 1024);
+  await withNode(async (node) => {
+    node.kernel.disks.add(disk);
+    const r = await drive(node, ["concurrent", "16"]);
+    assert.deepEqual([r.completed, r.errors, r.wrong], [16, 0, 0]);
+  }, { signalPath: "software" });
+  await disk.close();
+});
+
 Deno.test("HostDisk.open() makes a missing image, keeps an existing one's size, and refuses a mismatch", async () => {
   const path = await tempImage();
   const d = await HostDisk.open(path);
@@ -183,7 +204,7 @@ Deno.test("--disk PATH[:SIZE] and --disk-model parse, and a bad one is a usage e
   assert.deepEqual(v.disk, ["/tmp/x:1M", "/tmp/y"]);
   assert.equal(kernelConfig(v).diskModel, "1994");
   assert.throws(() => kernelConfig(parseOptions(["--disk-model", "floppy"], {})), UsageError);
-  const dir = await Deno.makeTempDir({ prefix: "disk_test_" });
+  const dir = await tempDir();
   await assert.rejects(openDisks({ disk: [`${dir}/a.img:512`, `${dir}/a.img:1024`] }), UsageError);
   const disks = await openDisks({ disk: [`${dir}/b.img:1K`, `${dir}/c.img:2K`] });
   assert.deepEqual(disks.map((d) => d.size), [1024, 2048]);
