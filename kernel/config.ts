@@ -1,5 +1,6 @@
 /** A node's settings, fixed at boot (`deno task boot --help` sets most of them). */
 
+import type { DiskModelName } from "./abi/disk.ts";
 import { DEFAULT_FIFO_CAPACITY, MAX_SEGMENT_BYTES } from "./abi/layout.ts";
 import type { TraceKind } from "./trace.ts";
 
@@ -27,6 +28,10 @@ export interface KernelConfig {
   trace: ReadonlySet<TraceKind>;
   /** What one process, and the whole node, may hold (see `Limits`). */
   limits: Limits;
+  /** The disks' timing model (kernel/dev/disk_model.ts): "ssd" or "1994". */
+  diskModel: DiskModelName;
+  /** Disk due times closer than this many ms are not timed (kernel/dev/disk_rings.ts). */
+  diskTimerFloorMs: number;
 }
 
 /**
@@ -74,4 +79,6 @@ export const DEFAULT_CONFIG: KernelConfig = {
   signalLossEvery: 0,
   trace: new Set(),
   limits: DEFAULT_LIMITS,
+  diskModel: "ssd",
+  diskTimerFloorMs: 1,
 };

@@ -1,6 +1,7 @@
 /**
  * What the pure kernel needs from its host, and nothing more: starting workers,
- * resolving program modules, a console, a clock with timers, and randomness.
+ * resolving program modules, a console, a clock with timers, randomness, and
+ * the disks' images.
  * kernel/host/ implements these with Deno; tests may implement them in memory (a
  * controlled clock replays an interleaving). The kernel core calls no timer, clock
  * or random source but these (tests/architecture_test.ts checks it).
@@ -52,4 +53,29 @@ export interface Console {
    * of its own, the one character.
    */
   readLine(): Promise<string | null>;
+}
+
+/** Why a disk operation failed on the host: an error code (Errno) and the host's words. */
+export interface DiskFailure {
+  readonly errno: number;
+  readonly detail: string;
+}
+
+/**
+ * A disk's backing store, the disk image (kernel/host/host_disk.ts keeps it in a
+ * host file). Every operation is asynchronous, so the kernel's thread never
+ * blocks on the host, and never rejects: it resolves with null, or with the
+ * failure (ENOSPC, EPERM, EIO). Operations take effect in the order they are
+ * called; `flush` resolves once every write called before it is durable (fsync).
+ */
+export interface Disk {
+  /** What it is on the host (the image's path), for messages. */
+  readonly name: string;
+  /** Its size in bytes: a multiple of 512. */
+  readonly size: number;
+  /** Fills `into` with the bytes at `offset` (within the size). */
+  read(offset: number, into: Uint8Array): Promise<DiskFailure | null>;
+  /** Writes `from` at `offset` (within the size). */
+  write(offset: number, from: Uint8Array): Promise<DiskFailure | null>;
+  flush(): Promise<DiskFailure | null>;
 }

@@ -1,19 +1,17 @@
 /**
- * A node's kernel: the composition root that builds a node from its parts and
- * wires them together (kernel/parts.ts says what each owns). It is pure: host I/O
- * (workers, the console, time, randomness) comes in through the host interface
- * (host_interface.ts), so tests run it in-process, on a controlled clock if they
- * like.
- *
- * What is left here is what crosses parts: a process's end (`#release` frees what
- * every part holds for it, in order), a segment's end, an export's end, and a
- * peer's failure.
+ * A node's kernel: the composition root that builds a node from its parts and wires
+ * them together (kernel/parts.ts says what each owns). It is pure: host I/O (workers,
+ * the console, time, randomness, disk images) comes through the host interface, so
+ * tests run it in-process, on a controlled clock if they like. What is left here is
+ * what crosses parts: a process's end (`#release` frees what every part holds for it,
+ * in order), a segment's end, an export's end, and a peer's failure.
  */
 
 import { EXIT_KILLED_BASE, Fifo, Sig } from "./abi/layout.ts";
 import { NameOp } from "./abi/names.ts";
 import { DEFAULT_CONFIG, type KernelConfig } from "./config.ts";
 import { ConsoleInput } from "./dev/console_input.ts";
+import { DiskTable } from "./dev/disk_table.ts";
 import type { Clock, Console, ProcessHost } from "./host_interface.ts";
 import { releasePins } from "./memory/pins.ts";
 import { Segment } from "./memory/segment.ts";
@@ -58,6 +56,7 @@ export class Kernel implements NodeParts {
   readonly services = new ServiceRegistry();
   readonly nameService: NameService;
   readonly input: ConsoleInput;
+  readonly disks: DiskTable;
   /** The remote-memory co-processor (000 §3.1.1) and what it serves. */
   readonly remote: RemoteMemory;
   readonly channels: MessageChannels;
@@ -110,6 +109,7 @@ export class Kernel implements NodeParts {
     });
     this.nameService = new NameService(c.nodeId, this.exports, this.clock);
     this.input = new ConsoleInput(console);
+    this.disks = new DiskTable(this); // the host adds the disks: kernel.disks.add(disk)
     this.tripwires = new TripwireTable({
       eventPage: (pid) => this.procs.running(pid)?.events ?? null,
     });

@@ -11,6 +11,7 @@
  *   services            well-known services and their holders (proc/service_registry.ts)
  *   nameService         the kernel's use of the name clerk (remote/name_service.ts)
  *   input               the console's input (dev/console_input.ts)
+ *   disks               the node's disks and their drivers (dev/disk_table.ts)
  *   nic                 the network interface (net/nic.ts)
  *   exports, remote, channels, tripwires, detector
  *                       the remote-memory co-processor and what it serves (remote/)
@@ -18,6 +19,7 @@
 
 import type { KernelConfig } from "./config.ts";
 import type { ConsoleInput } from "./dev/console_input.ts";
+import type { DiskTable } from "./dev/disk_table.ts";
 import type { Clock, Console } from "./host_interface.ts";
 import type { SegmentTable } from "./memory/segment_table.ts";
 import type { NetworkInterface } from "./net/nic.ts";
@@ -50,6 +52,7 @@ export interface NodeParts {
   readonly services: ServiceRegistry;
   readonly nameService: NameService;
   readonly input: ConsoleInput;
+  readonly disks: DiskTable;
   readonly nic: NetworkInterface;
   readonly exports: ExportTable;
   readonly remote: RemoteMemory;

@@ -5,7 +5,8 @@
  * - userland/lib reaches into kernel/ only for the ABI and the two pieces of emulated
  *   hardware it shares with the kernel (the page-table walk, the signal FIFO ring);
  * - userland/lib is layered: rt/ (runtime core) below sys/ (system-call stubs) below
- *   ipc/ (RPC, endpoints, queues); a layer imports only itself and those below;
+ *   dev/ (device drivers) below ipc/ (RPC, endpoints, queues); a layer imports only
+ *   itself and those below;
  * - a server (servers/NAME/) imports userland/lib and its own folder, never another
  *   server's files; a program (userland/programs/) imports userland/lib, its own
  *   folder, a server's protocol (servers/NAME/protocol.ts) and the table of
@@ -78,7 +79,13 @@ Deno.test("every userland/lib path the README names exists (old paths as re-expo
 });
 
 /** userland/lib's layers, lowest first; files directly in userland/lib are on top. */
-const LAYERS = ["userland/lib/rt", "userland/lib/sys", "userland/lib/ipc", "userland/lib"];
+const LAYERS = [
+  "userland/lib/rt",
+  "userland/lib/sys",
+  "userland/lib/dev",
+  "userland/lib/ipc",
+  "userland/lib",
+];
 
 /**
  * The process entry is the runtime's top as well as its core: it runs the program and

@@ -375,6 +375,15 @@ const TABLE = [
     doc: "Closes one of the caller's descriptors (import, import_wellknown); its id is never " +
       "reused, and using it again fails with EBADF. A process's descriptors close when it exits.",
   },
+  // --- Devices (ARCHITECTURE Wave 2; kernel/abi/disk.ts) ------------------------
+  {
+    no: 38,
+    name: "disk_attach",
+    args: ["u32"],
+    data: "none",
+    doc: "Makes the caller the driver of disk n (service capability; one driver at a time, " +
+      "until it exits): returns the id of the device segment only it may bind.",
+  },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof TABLE)[number]["name"];

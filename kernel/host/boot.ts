@@ -7,7 +7,10 @@
  * Ctrl-C within a second ends the emulator with status 130.
  *
  *   deno task boot [--nodes N] [--trace traps,signals,faults,remote] [--block-only]
- *                  [--spin-us N] [--run PROGRAM [ARGS...]]
+ *                  [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994]
+ *                  [--run PROGRAM [ARGS...]]
+ *
+ * The disks `--disk` names are node 0's.
  */
 
 import { Cluster } from "../cluster.ts";
@@ -15,6 +18,7 @@ import {
   endOnSecondInterrupt,
   initArgs,
   kernelConfig,
+  openDisks,
   parseOptions,
   runCli,
   splitRun,
@@ -24,7 +28,8 @@ import { TerminalConsole } from "./console.ts";
 import { WorkerHost } from "./worker_host.ts";
 
 const USAGE = "usage: deno task boot [--nodes N] [--trace traps,signals,faults,remote] " +
-  "[--block-only] [--spin-us N] [--run PROGRAM [ARGS...]]";
+  "[--block-only] [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994] " +
+  "[--run PROGRAM [ARGS...]]";
 const INIT = "userland/programs/init.ts";
 
 await runCli("boot", USAGE, async () => {
@@ -38,8 +43,10 @@ await runCli("boot", USAGE, async () => {
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {
     throw new UsageError(`--nodes must be a whole number from 1 to 64, not "${values.nodes}"`);
   }
+  const disks = await openDisks(values);
   const terminal = new TerminalConsole();
   const cluster = new Cluster(new WorkerHost(), terminal, { nodes, config: kernelConfig(values) });
+  for (const d of disks) cluster.nodes[0].disks.add(d);
   // Ctrl-C goes to the foreground program; a second one within a second ends it all.
   endOnSecondInterrupt("boot", terminal, () => cluster.halt());
   for (let id = 1; id < nodes; id++) cluster.nodes[id].spawn(INIT, initArgs(null, true));
@@ -47,6 +54,7 @@ await runCli("boot", USAGE, async () => {
   const status = await init.exited;
   cluster.halt();
   terminal.restore();
+  for (const d of disks) await d.close();
   if (status.status !== 0 && !run) console.error(`init: ${status.reason}`);
   return status.status;
 });

@@ -7,14 +7,18 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { DATA_BYTES } from "../abi/layout.ts";
 import { spawnRequest } from "../abi/syscalls.ts";
+import { DISK_MODEL_NAMES, type DiskModelName } from "../abi/disk.ts";
 import type { KernelConfig } from "../kernel.ts";
 import { parseTraceKinds } from "../trace.ts";
 import type { TerminalConsole } from "./console.ts";
+import { HostDisk, parseDiskSpec } from "./host_disk.ts";
 
 export const KERNEL_OPTIONS = {
   trace: { type: "string", default: "" },
   "block-only": { type: "boolean", default: false },
   "spin-us": { type: "string" },
+  disk: { type: "string", multiple: true, default: [] },
+  "disk-model": { type: "string", default: "ssd" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -70,11 +74,42 @@ export function kernelConfig(values: Record<string, unknown>): Partial<KernelCon
   if (spinUs !== undefined && !(Number.isFinite(spinUs) && spinUs >= 0)) {
     throw new UsageError(`--spin-us must be a number of microseconds ≥ 0, not "${raw}"`);
   }
+  const diskModel = String(values["disk-model"] ?? "ssd") as DiskModelName;
+  if (!DISK_MODEL_NAMES.includes(diskModel)) {
+    throw new UsageError(
+      `--disk-model must be ${DISK_MODEL_NAMES.join(" or ")}, not "${diskModel}"`,
+    );
+  }
   return {
     trace,
+    diskModel,
     ...(values["block-only"] ? { spinUs: 0, processSpin: 0 } : {}),
     ...(spinUs !== undefined ? { spinUs } : {}),
   };
+}
+
+/**
+ * Opens the images `--disk PATH[:SIZE]` names (kernel/host/host_disk.ts), in order:
+ * the node's disks 0, 1, …; throws UsageError naming the one that fails.
+ */
+export async function openDisks(values: Record<string, unknown>): Promise<HostDisk[]> {
+  const disks: HostDisk[] = [];
+  for (const spec of (values.disk ?? []) as string[]) {
+    try {
+      const { path, size } = parseDiskSpec(spec);
+      disks.push(await HostDisk.open(path, size));
+    } catch (e) {
+      for (const d of disks) await d.close();
+      const denied = e instanceof Deno.errors.NotCapable ||
+        e instanceof Deno.errors.PermissionDenied;
+      const hint = denied
+        ? " (the boot and node tasks may write images only under disks/; elsewhere, run deno " +
+          "with --allow-read and --allow-write for the path)"
+        : "";
+      throw new UsageError(`--disk ${spec}: ${(e as Error).message}${hint}`);
+    }
+  }
+  return disks;
 }
 
 /** Runs a CLI main, turning UsageError into the usage line and exit status 2. */

@@ -6,6 +6,7 @@
  *
  *   deno task node --id N --listen HOST:PORT [--join HOST:PORT]... --secret S
  *                  [--serve] [--run PROGRAM [ARGS...]] [kernel options]
+ *                  (kernel options include --disk PATH[:SIZE] and --disk-model ssd|1994)
  *
  * The secret may also come from `--secret-file F`. The address actually bound is
  * printed on the error stream as "node N listening on HOST:PORT", and each link that
@@ -19,6 +20,7 @@ import {
   endOnSecondInterrupt,
   initArgs,
   kernelConfig,
+  openDisks,
   parseOptions,
   runCli,
   splitRun,
@@ -69,7 +71,9 @@ await runCli("node", USAGE, async () => {
   }
 
   const console_ = new TerminalConsole();
+  const disks = await openDisks(values);
   const kernel = new Kernel(new WorkerHost(), console_, { ...kernelConfig(values), nodeId: id });
+  for (const d of disks) kernel.disks.add(d);
   const tcp = new TcpTransport(kernel, secret);
   // A node with a shell or a --run program: Ctrl-C is theirs (a headless one just ends).
   if (!values.serve) endOnSecondInterrupt("node", console_, () => kernel.halt());
@@ -89,5 +93,6 @@ await runCli("node", USAGE, async () => {
   tcp.close();
   kernel.halt();
   console_.restore();
+  for (const d of disks) await d.close();
   return status.status;
 });

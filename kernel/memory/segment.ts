@@ -58,6 +58,11 @@ export class Segment {
   readonly handedTo = new Set<number>();
   /** Set once the segment table has freed it (its buffer may still be held). */
   freed = false;
+  /**
+   * A device segment (kernel/dev/): only the driver it was made for holds it, so
+   * it can be neither granted nor exported.
+   */
+  driverOnly = false;
   /** Which processes have handlers where: read by senders on the hardware path. */
   readonly directory = new SignalDirectory();
   /** A kernel-side signal handler (the name channel): called with the signalled offset. */

@@ -131,8 +131,11 @@ export class SegmentTable {
     return { counted: this.#counted, retained: this.#retained };
   }
 
-  /** Lets `pid` bind `seg` with `rights` as well as what it held. */
+  /** Lets `pid` bind `seg` with `rights` as well as what it held; EPERM for a device's segment. */
   grant(seg: Segment, pid: number, rights: number): void {
+    if (seg.driverOnly) {
+      fail("EPERM", `segment ${seg.id} is a device's: only its driver may bind it`);
+    }
     seg.holders.set(pid, (seg.holders.get(pid) ?? 0) | rights);
   }
 

@@ -127,6 +127,7 @@ export class ProcessTable {
     for (const s of share) {
       const seg = d.segments.get(s.segment);
       if (!seg) fail("EBADF", `no segment ${s.segment}`);
+      if (seg.driverOnly) fail("EPERM", `segment ${s.segment} is a device's: it cannot be shared`);
       const held = parent ? seg.holders.get(ppid) ?? 0 : s.rights;
       if (s.rights & ~held) fail("EPERM", `segment ${s.segment}: rights ${s.rights} not held`);
     }

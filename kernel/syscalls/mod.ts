@@ -7,6 +7,7 @@
 import type { NodeParts } from "../parts.ts";
 import type { HandlerTable } from "../trap/trap_entry.ts";
 import { consoleHandlers } from "./sys_console.ts";
+import { diskHandlers } from "./sys_disk.ts";
 import { infoHandlers } from "./sys_info.ts";
 import { memoryHandlers } from "./sys_memory.ts";
 import { procHandlers } from "./sys_proc.ts";
@@ -27,5 +28,6 @@ export function makeHandlers(n: NodeParts): HandlerTable {
     ...nameHandlers(n),
     ...messageHandlers(n),
     ...tripwireHandlers(n),
+    ...diskHandlers(n),
   };
 }

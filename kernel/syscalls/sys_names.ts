@@ -123,6 +123,7 @@ export function nameHandlers(
       const req = parseExport(readDataString(p.trap));
       const seg = n.segments.get(segment);
       if (!seg) fail("EBADF", `no segment ${segment}`);
+      if (seg.driverOnly) fail("EPERM", `segment ${segment} is a device's: it cannot be exported`);
       const held = seg.holders.get(p.pid) ?? 0;
       const needs = (rights & Rights.READ ? Rights.READ : 0) |
         (rights & (Rights.WRITE | Rights.CAS) ? Rights.WRITE : 0);
@@ -197,7 +198,7 @@ export function nameHandlers(
       n.services.checkAttach(NAMES_SERVICE, p);
       const held = (id: number, bytes: number, what: string) => {
         const seg = n.segments.get(id);
-        if (!seg || !((seg.holders.get(p.pid) ?? 0) & Rights.WRITE)) {
+        if (!seg || seg.driverOnly || !((seg.holders.get(p.pid) ?? 0) & Rights.WRITE)) {
           fail("EPERM", `the clerk must hold its ${what} segment ${id}`);
         }
         if (seg.size < bytes) fail("EINVAL", `a ${what} needs ${bytes} bytes`);

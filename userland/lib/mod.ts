@@ -137,6 +137,15 @@ export {
 } from "./sys/remote.ts";
 export { EXEC_REQUEST_BYTES, execName, startOn } from "./sys/exec.ts";
 export { waitForName } from "./sys/names.ts";
+export { diskAttach } from "./sys/disk.ts";
+export { type DiskCompletion, DiskDriver, diskError, type SubmitOptions } from "./dev/disk.ts";
+export {
+  DISK_FAULT_TEXT,
+  DiskFault,
+  DiskOp,
+  DiskReg,
+  SECTOR_BYTES,
+} from "../../kernel/abi/disk.ts";
 export {
   dmaFlush,
   dmaIdle,
