@@ -113,7 +113,9 @@ export class DiskDriver {
     this.segment = segment;
     this.base = base;
     const w = this.#w = view32(base, DISK_SEGMENT_BYTES / 4, true);
-    if (w[DiskReg.MAGIC] !== DISK_MAGIC) throw new Error(`disk ${unit}: no device at ${base}`);
+    if (w[DiskReg.MAGIC] !== DISK_MAGIC) {
+      throw new SysError(Errno.EIO, "DiskDriver.attach", `disk ${unit}: no device at ${base}`);
+    }
     this.size = (w[DiskReg.SIZE_LO] >>> 0) + (w[DiskReg.SIZE_HI] >>> 0) * 2 ** 32;
     this.model = DISK_MODEL_NAMES[w[DiskReg.MODEL]] ?? "ssd";
     this.#sqTail = Atomics.load(w, DiskReg.SQ_TAIL);
