@@ -32,7 +32,7 @@ import { NAMES_SERVICE, NameService } from "./remote/name_service.ts";
 import { RemoteMemory } from "./remote/remote_memory.ts";
 import { completionEvent, TripwireTable } from "./remote/tripwires.ts";
 import { SignalDelivery } from "./signal/signal_delivery.ts";
-import { makeHandlers } from "./syscalls/mod.ts";
+import { flushHeldOutput, makeHandlers } from "./syscalls/mod.ts";
 import { Tracer } from "./trace.ts";
 import { TrapEntry } from "./trap/trap_entry.ts";
 import { TrapService } from "./trap/trap_service.ts";
@@ -178,9 +178,9 @@ export class Kernel implements NodeParts {
 
   /** Frees everything an ending process held, every part in turn. */
   #release(p: Process): void {
+    flushHeldOutput(this, p); // a print cut short by its end is not lost
     this.services.release(p);
-    p.handlers.ranges.length = 0;
-    p.signalEvents.ranges.length = 0;
+    p.handlers.ranges.length = p.signalEvents.ranges.length = 0;
     this.tripwires.dropProcess(p.pid);
     // Its exports die with it, as if it had revoked them: importers get ESTALE, and
     // nodes bound to its message segments stop receiving them.

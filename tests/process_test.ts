@@ -79,3 +79,19 @@ Deno.test("an exiting process gives back its pins and its remote descriptors", a
     assert.ok(k.segments.has(seg.id), "the segment itself lives on: the test holds it");
   });
 });
+
+Deno.test("one print longer than the data area lands whole, never split by another process's output", async () => {
+  await withNode(async (node) => {
+    const short = node.spawn("print_long", ["short", "3000"]);
+    const long = node.spawn("print_long", ["long", "20"]);
+    assert.equal((await node.exited(long)).status, 0);
+    assert.equal((await node.exited(short)).status, 0);
+    const lines = node.console.out.split("\n");
+    const longs = lines.filter((l) => l.includes("LONG") || /^x+/.test(l));
+    assert.equal(longs.length, 20, "twenty long lines, none cut");
+    for (const l of longs) assert.equal(l, "LONG" + "x".repeat(9_996));
+    assert.equal(lines.filter((l) => /^short \d+$/.test(l)).length, 3000);
+    assert.equal((await node.run("print_long", ["more"])).status, 0);
+    assert.deepEqual(node.results(), [{ more2: "EINVAL" }]);
+  });
+});

@@ -160,9 +160,10 @@ const TABLE = [
   {
     no: 6,
     name: "print",
-    args: ["fd"],
+    args: ["fd", "u32"],
     data: "in",
-    doc: "Writes UTF-8 text from the data area to the console through the kernel.",
+    doc: "Writes UTF-8 text from the data area to the console through the kernel; " +
+      "with arg 2 = 1 more of the same text follows, and the kernel holds it until the last piece.",
   },
   {
     no: 7,

@@ -94,6 +94,8 @@ export class Process {
    */
   labelOutput = false;
   atLineStart = true;
+  /** The pieces so far of a print call longer than the data area (sys_console.ts). */
+  heldOutput: { fd: number; text: string } | null = null;
   state: "running" | "zombie" = "running";
   exit: ExitStatus | null = null;
   handle: ProcessHandle | null = null;

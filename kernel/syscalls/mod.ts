@@ -7,6 +7,7 @@
 import type { NodeParts } from "../parts.ts";
 import type { HandlerTable } from "../trap/trap_entry.ts";
 import { consoleHandlers } from "./sys_console.ts";
+export { flushHeldOutput } from "./sys_console.ts";
 import { diskHandlers } from "./sys_disk.ts";
 import { infoHandlers } from "./sys_info.ts";
 import { memoryHandlers } from "./sys_memory.ts";

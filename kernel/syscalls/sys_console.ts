@@ -24,14 +24,41 @@ function labelled(p: Process, text: string, label: string): string {
   return out;
 }
 
+/**
+ * The most of one print call the kernel holds back while its pieces arrive: a
+ * longer text goes out in parts of this size (and may then interleave).
+ */
+export const PRINT_HOLD_MAX = 256 * 1024;
+
+/** Writes `text` to console stream `fd` for `p`, labelled if `p`'s output is. */
+function emit(n: NodeParts, p: Process, fd: number, text: string): void {
+  if (text === "") return;
+  n.console.write(fd, p.labelOutput ? labelled(p, text, `[node ${n.nodeId} pid ${p.pid}] `) : text);
+}
+
+/** Writes out what `p` has held back (a print call cut short by its end). */
+export function flushHeldOutput(n: NodeParts, p: Process): void {
+  const held = p.heldOutput;
+  p.heldOutput = null;
+  if (held) emit(n, p, held.fd, held.text);
+}
+
 export function consoleHandlers(n: NodeParts): Handlers<"print" | "console_read"> {
   return {
-    print: (p, [fd]) => {
+    // One print call longer than the data area comes as several traps, all but the
+    // last with `more` set: the kernel holds the pieces and writes the text at once,
+    // so other processes' output never lands inside it.
+    print: (p, [fd, more]) => {
+      if (more > 1) fail("EINVAL", `print: more is ${more} (0 or 1)`);
       const text = readDataString(p.trap);
-      n.console.write(
-        fd,
-        p.labelOutput ? labelled(p, text, `[node ${n.nodeId} pid ${p.pid}] `) : text,
-      );
+      if (p.heldOutput && p.heldOutput.fd !== fd) flushHeldOutput(n, p);
+      if (more === 0 && !p.heldOutput) {
+        emit(n, p, fd, text);
+        return 0;
+      }
+      const held = p.heldOutput ??= { fd, text: "" };
+      held.text += text;
+      if (more === 0 || held.text.length >= PRINT_HOLD_MAX) flushHeldOutput(n, p);
       return 0;
     },
 

@@ -108,8 +108,8 @@ export function print(text: string, fd = 1): void {
   let rest = text;
   do {
     const n = putData(rest);
-    trap(Sys.print, fd);
     rest = rest.slice(n);
+    trap(Sys.print, fd, rest.length > 0 ? 1 : 0); // 1: more of this text follows
   } while (rest.length > 0);
 }
 
