@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { Access, EXIT_KILLED_BASE, PAGE_SIZE, Sig } from "../kernel/abi/layout.ts";
+import { Access, EXIT_KILLED_BASE, PAGE_SIZE, Pte, Sig, Trap } from "../kernel/abi/layout.ts";
 import { type TestNode, withCluster, withNode } from "./helpers.ts";
 import { until } from "./remote_helpers.ts";
 
@@ -110,6 +110,7 @@ Deno.test("a pager that dies fails its outstanding faults at once", async () => 
     assert.deepEqual(client.seen, { vaddr: 0x44, access: Access.READ });
     assert.ok(client.ms < 10_000, `failed after ${client.ms} ms`); // not the 60 s deadline
     assert.equal(node.kernel.pagers.counts.timedOut, 0); // failed by the death, not the clock
+    assert.equal(client.retake, "ok"); // a holder takes the segment over from the dead pager
   }, { pagerTimeoutMs: 60_000 });
 });
 
@@ -164,10 +165,16 @@ Deno.test("evict() hands a dirty page to its pager, which supplies it back on th
     );
     const { segment } = node.results().find((x) => x.ready);
     const seg = node.kernel.segments.get(segment)!;
+    const { pid, at } = node.results().find((x) => x.written);
+    const client = node.kernel.procs.get(pid)!;
+    assert.ok(client.space.pageTable.get(at >>> 12) & Pte.DIRTY); // the MMU saw the store
+    const epoch = client.trap[Trap.TLB_EPOCH];
     assert.equal(node.kernel.pagers.evict(seg, 0), "dirty");
     assert.equal(seg.present[0], 0);
+    const pte = client.space.pageTable.get(at >>> 12);
+    assert.equal(pte & (Pte.PRESENT | Pte.DIRTY), 0); // not present in the client's binding
+    assert.equal(client.trap[Trap.TLB_EPOCH], epoch + 1); // and its TLB shot down
     assert.equal(node.kernel.pagers.evict(seg, 0), "absent");
-    const client = node.kernel.procs.get(node.results().find((x) => x.written).pid)!;
     node.kernel.signalProcess(client, Sig.SIGHUP, 0);
     const st = await node.exited(p);
     assert.equal(st.status, 0, st.reason + node.console.err);
@@ -181,7 +188,7 @@ Deno.test("evict() hands a dirty page to its pager, which supplies it back on th
   });
 });
 
-Deno.test("a remote READ of pages not present waits for the pager and returns its data", async () => {
+Deno.test("a remote READ (and WRITE) of pages not present waits for the pager; READ returns its data", async () => {
   await withCluster(async (c) => {
     c.spawn(0, "pg_pager", ["export", "paged.seg"]);
     const st = await c.run(1, "pg_remote", ["paged.seg", "0"], 30_000);
@@ -194,7 +201,13 @@ Deno.test("a remote READ of pages not present waits for the pager and returns it
     }
     assert.deepEqual(reader.bytes, want);
     await until(c, () => c.results().some((x) => x.answered), "the pager's answers");
+    // A remote WRITE to page 2, not present, waited for the pager too: it landed on
+    // the supplied page (READ back: the pattern, then the word written).
+    const around = [];
+    for (let i = 0; i < 4; i++) around.push(pattern(2, i));
+    assert.deepEqual(reader.written, [...around, 0x67, 0x45, 0x23, 0x01]);
     const answered = c.results().find((x) => x.answered);
-    assert.deepEqual(answered.answered.sort(), [0, 1]);
+    assert.deepEqual(answered.answered.sort(), [0, 1, 2]);
+    assert.equal(c.node(0).pagers.counts.requests, 3);
   });
 });

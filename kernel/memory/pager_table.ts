@@ -18,7 +18,8 @@
  *      a faulting trap then maps the page and the access is retried.
  *   4. No answer within `pagerTimeoutMs` (KernelConfig) fails the request; a pager
  *      that ends fails all of its requests at once, and every later fault on its
- *      segments fails at once with a reason naming it. Nothing waits forever.
+ *      segments fails at once with a reason naming it, until another process takes
+ *      them with `set_pager`. Nothing waits forever.
  *
  * Answers are checked in reading order (seL4's decode, then perform): a segment it
  * does not page EPERM, a page out of range or an op unknown EINVAL, a page not asked
@@ -131,7 +132,8 @@ export class PagerTable {
       fail("EINVAL", `set_pager: segment ${segment.id} is a message segment`);
     }
     if (segment.driverOnly) fail("EPERM", `set_pager: segment ${segment.id} is a device's`);
-    if (segment.pager !== zeroFillPager) {
+    const old = segment.pager;
+    if (old !== zeroFillPager && !(old instanceof ExternalPager && old.ended)) {
       fail("EBUSY", `set_pager: segment ${segment.id} has a pager already`);
     }
     let pager = this.#byPid.get(p.pid);
@@ -142,6 +144,7 @@ export class PagerTable {
       this.#host.services.attach(`pager.${p.pid}`, p, { detach: () => this.#ended(it) });
     }
     eventPage(p); // made and handed over now, so the first request can be posted
+    for (const s of pager.segments) if (s.freed) pager.segments.delete(s);
     pager.segments.add(segment);
     segment.pager = pager;
   }

@@ -143,7 +143,9 @@ function silent(): number {
 function die(): number {
   const seg = CreateSegment(2 * PAGE_SIZE);
   setPager(seg);
-  startClients(seg, "handler", 1, 2);
+  spawn(import.meta.url, ["client", "handler", String(seg), "1", "2"], {
+    share: [{ segment: seg, rights: RW }],
+  });
   const r = nextOrThrow();
   report({ who: "pager", request: r, dying: true });
   exit(7, "pager gives up");
@@ -229,7 +231,7 @@ function exporter(name: string): number {
   exportSegment(seg, name);
   report({ who: "pager", exported: name, pid: getpid() });
   const answered: number[] = [];
-  while (answered.length < 2) {
+  while (answered.length < 3) {
     const r = nextOrThrow();
     supplyPage(r.segment, r.page, src + r.page * PAGE_SIZE);
     answered.push(r.page);
@@ -265,7 +267,15 @@ function client(mode: string, seg: number, start: number, pages: number): number
     });
     const t0 = performance.now();
     const r = attempt(() => load32(at + 0x44));
-    report({ who: "client", r, seen, ms: Math.round(performance.now() - t0) });
+    const ms = Math.round(performance.now() - t0);
+    // After its pager has ended, a holder may take the segment over.
+    const retake = start === 1
+      ? attempt(() => {
+        setPager(seg);
+        return "ok";
+      })
+      : null;
+    report({ who: "client", r, seen, ms, retake });
     return 0;
   }
   if (mode === "die") {
@@ -276,7 +286,7 @@ function client(mode: string, seg: number, start: number, pages: number): number
   if (mode === "evict") {
     const gate = signalGate();
     store32(at + 16, 0xabc123);
-    report({ who: "client", pid: getpid(), written: true });
+    report({ who: "client", pid: getpid(), at, written: true });
     gate();
     report({ who: "client", value: load32(at + 16) });
     return 0;
