@@ -120,8 +120,10 @@ export class Segment {
    * calls `waiter` when it answers.
    */
   fault(page: number, access: number = Access.READ, waiter?: PageWaiter): PageOutcome {
-    const wp = access === Access.WRITE && this.writeProtected !== null &&
-      this.writeProtected[page] === 1;
+    // A write-protect fault is a store to a present page; one not present is paged in
+    // first, and the store, still not writable, faults again.
+    const wp = access === Access.WRITE && this.present[page] === 1 &&
+      this.writeProtected !== null && this.writeProtected[page] === 1;
     if (this.present[page] && !wp) return "present";
     const r = this.pager.supply(this, page, access, wp, waiter);
     if (r === "wait") return "waiting";
