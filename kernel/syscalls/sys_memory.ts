@@ -9,6 +9,7 @@ import {
   EXIT_KILLED_BASE,
   FAULT_ADDRESS,
   PAGE_MASK,
+  PAGE_SHIFT,
   Rights,
   Sig,
   Trap,
@@ -96,6 +97,8 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
    */
   const awaitPager = (p: Process, vaddr: number, access: number): Reply => {
     const w = k.traps.block(p);
+    const b = p.space.find(vaddr)!; // "waiting" came from a binding
+    const filled = b.segment.present[(vaddr - b.vaddr) >>> PAGE_SHIFT] === 0; // not write-protect
     const again = (errno: number, reason: string) => {
       if (!w.pending) return;
       if (errno !== 0) {
@@ -104,7 +107,7 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
       }
       const o = p.space.fault(vaddr, access, again);
       if (o.kind === "waiting") return;
-      if (o.kind === "mapped") w.complete(mapped(p, vaddr, true));
+      if (o.kind === "mapped") w.complete(mapped(p, vaddr, filled));
       else protectionFault(p, vaddr, access, faultText(o), (t) => w.fail(Errno.EFAULT, t));
     };
     const o = p.space.fault(vaddr, access, again);
