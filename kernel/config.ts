@@ -32,6 +32,11 @@ export interface KernelConfig {
   diskModel: DiskModelName;
   /** Disk due times closer than this many ms are not timed (kernel/dev/disk_rings.ts). */
   diskTimerFloorMs: number;
+  /**
+   * How long a page request waits for its external pager (kernel/memory/pager_table.ts)
+   * before the fault fails, in ms.
+   */
+  pagerTimeoutMs: number;
 }
 
 /**
@@ -81,4 +86,5 @@ export const DEFAULT_CONFIG: KernelConfig = {
   limits: DEFAULT_LIMITS,
   diskModel: "ssd",
   diskTimerFloorMs: 1,
+  pagerTimeoutMs: 2_000,
 };

@@ -13,6 +13,7 @@ import { DEFAULT_CONFIG, type KernelConfig } from "./config.ts";
 import { ConsoleInput } from "./dev/console_input.ts";
 import { DiskTable } from "./dev/disk_table.ts";
 import type { Clock, Console, ProcessHost } from "./host_interface.ts";
+import { PagerTable } from "./memory/pager_table.ts";
 import { releasePins } from "./memory/pins.ts";
 import { Segment } from "./memory/segment.ts";
 import { SegmentTable } from "./memory/segment_table.ts";
@@ -41,6 +42,7 @@ export { DEFAULT_CONFIG, type KernelConfig, type SpawnOptions };
 
 export class Kernel implements NodeParts {
   readonly config: KernelConfig;
+  readonly nodeId: number;
   readonly host: ProcessHost;
   readonly console: Console;
   readonly clock: Clock;
@@ -54,6 +56,7 @@ export class Kernel implements NodeParts {
   readonly procs: ProcessTable;
   readonly signals: SignalDelivery;
   readonly services = new ServiceRegistry();
+  readonly pagers = new PagerTable(this);
   readonly nameService: NameService;
   readonly input: ConsoleInput;
   readonly disks: DiskTable;
@@ -76,6 +79,7 @@ export class Kernel implements NodeParts {
     trapService?: TrapService,
   ) {
     const c = this.config = { ...DEFAULT_CONFIG, ...config };
+    this.nodeId = c.nodeId;
     if (!c.incarnation) c.incarnation = host.random32() || 1;
     // Tracing signals needs the kernel to see each one: use the software path.
     if (c.trace.has("signals")) c.signalPath = "software";
@@ -145,10 +149,6 @@ export class Kernel implements NodeParts {
   #common() {
     const { exports, tripwires, nic, clock, tracer } = this;
     return { nodeId: this.config.nodeId, exports, tripwires, nic, clock, tracer };
-  }
-
-  get nodeId(): number {
-    return this.config.nodeId;
   }
 
   /** The process holding the name clerk's role, or null. */

@@ -6,6 +6,7 @@
  *   tracer, stats       trace lines and warnings; the counts of `info stats`
  *   procs               the process table: spawn, exit, wait (proc/process_table.ts)
  *   segments            the segment table: create, grant, free (memory/segment_table.ts)
+ *   pagers              external pagers: page requests and answers (memory/pager_table.ts)
  *   signals             signal delivery and directories (signal/signal_delivery.ts)
  *   traps               trap entry and trap waits (trap/trap_entry.ts, trap_wait.ts)
  *   services            well-known services and their holders (proc/service_registry.ts)
@@ -21,6 +22,7 @@ import type { KernelConfig } from "./config.ts";
 import type { ConsoleInput } from "./dev/console_input.ts";
 import type { DiskTable } from "./dev/disk_table.ts";
 import type { Clock, Console } from "./host_interface.ts";
+import type { PagerTable } from "./memory/pager_table.ts";
 import type { SegmentTable } from "./memory/segment_table.ts";
 import type { NetworkInterface } from "./net/nic.ts";
 import type { NodeStats } from "./node_stats.ts";
@@ -46,6 +48,7 @@ export interface NodeParts {
   readonly stats: NodeStats;
   readonly procs: ProcessTable;
   readonly segments: SegmentTable;
+  readonly pagers: PagerTable;
   readonly signals: SignalDelivery;
   readonly traps: TrapEntry;
   readonly trapService: TrapService;

@@ -333,7 +333,34 @@ export const EventKind = {
    * registration's tag, info the signalled (virtual) address.
    */
   SIGNAL: 3,
+  /**
+   * A page a pager pages is wanted (kernel/memory/pager_table.ts): id is the segment,
+   * info `pageRequestInfo(page, access, writeProtect)`.
+   */
+  PAGE_FAULT: 4,
+  /** A dirty page was evicted: id is the segment, info the page; `PagerOp.TAKE` fetches it. */
+  PAGE_OUT: 5,
 } as const;
+
+/** How a pager answers a request (`pager_answer`). */
+export const PagerOp = {
+  /** Copy PAGE_SIZE bytes from the pager's own memory at vaddr into the page. */
+  SUPPLY: 1,
+  /** The page is zeros. */
+  ZERO: 2,
+  /** Fail the fault: the faulting process gets a protection fault. */
+  FAIL: 3,
+  /** Copy an evicted dirty page's contents (a PAGE_OUT) to the pager's vaddr. */
+  TAKE: 4,
+} as const;
+
+/** The bit of a PAGE_FAULT's info saying it is a store to a write-protected page. */
+export const PAGE_FAULT_WP = 4;
+
+/** A PAGE_FAULT event's info: the page in the high bits, then the WP bit and the access. */
+export function pageRequestInfo(page: number, access: number, writeProtect: boolean): number {
+  return (page << 3) | (writeProtect ? PAGE_FAULT_WP : 0) | access;
+}
 
 // ---------------------------------------------------------------------------
 // The DMA queue (002 §3.4): a ring of remote-write requests in memory a process

@@ -385,6 +385,33 @@ const TABLE = [
     doc: "Makes the caller the driver of disk n (service capability; one driver at a time, " +
       "until it exits): returns the id of the device segment only it may bind.",
   },
+  // --- External pagers (ARCHITECTURE Wave 2; kernel/memory/pager_table.ts) ------
+  {
+    no: 39,
+    name: "set_pager",
+    args: ["u32"],
+    data: "none",
+    doc: "Makes the caller the pager of a NORMAL segment it holds: a fault on a page not " +
+      "present waits and becomes a PAGE_FAULT event in the caller's queue.",
+  },
+  {
+    no: 40,
+    name: "pager_answer",
+    args: ["u32", "u32", "u32", "u32"],
+    data: "none",
+    doc: "Answers a page request (segment, page, PagerOp, vaddr): SUPPLY copies a page " +
+      "from the caller's vaddr, ZERO zero-fills, FAIL fails the fault; TAKE copies an " +
+      "evicted page's contents to vaddr.",
+  },
+  {
+    no: 41,
+    name: "pager_protect",
+    args: ["u32", "u32", "u32", "u32"],
+    data: "none",
+    doc: "Write-protects (on 1) or unprotects (on 0) pages [page, page+count) of a segment " +
+      "the caller pages, in every binding; a store to a protected page is a PAGE_FAULT " +
+      "to the pager, and unprotecting completes it.",
+  },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof TABLE)[number]["name"];

@@ -23,14 +23,15 @@ import {
 } from "../abi/layout.ts";
 import type { Binding } from "./binding.ts";
 import { PageTable } from "./page_table.ts";
-import type { Segment } from "./segment.ts";
+import type { PageWaiter, Segment } from "./segment.ts";
 
 /** What a page fault came to. */
 export type FaultOutcome =
   | { kind: "mapped"; filled: boolean }
   | { kind: "unmapped" }
   | { kind: "protection"; rights: number }
-  | { kind: "pager-failed" };
+  | { kind: "pager-failed" }
+  | { kind: "waiting" };
 
 export class AddressSpace {
   readonly pageTable = new PageTable();
@@ -143,26 +144,43 @@ export class AddressSpace {
 
   /**
    * Handles a page fault at `vaddr` for `access`: maps the page if the binding allows
-   * the access, asking the segment's pager on first touch.
+   * the access, asking the segment's pager on first touch. "waiting": an external
+   * pager was asked and calls `waiter`; the fault is then handled again.
    */
-  fault(vaddr: number, access: number): FaultOutcome {
+  fault(vaddr: number, access: number, waiter?: PageWaiter): FaultOutcome {
     const b = this.find(vaddr);
     if (!b) return { kind: "unmapped" };
     const page = (vaddr - b.vaddr) >>> PAGE_SHIFT;
     const rights = b.pageRights[page];
     const need = access === Access.WRITE ? Rights.WRITE : Rights.READ;
     if (!(rights & need)) return { kind: "protection", rights };
-    const outcome = b.segment.fault(page);
+    const outcome = b.segment.fault(page, access, waiter);
     if (outcome === "failed") return { kind: "pager-failed" };
+    if (outcome === "waiting") return { kind: "waiting" };
     this.pageTable.set(vaddr >>> PAGE_SHIFT, this.#flags(b, page, true), page, b.slot);
     return { kind: "mapped", filled: outcome === "filled" };
+  }
+
+  /**
+   * Rewrites the entry of `page` of binding `b` after its pager changed it: not
+   * present if `present` is false (an eviction), else with the present bit it had
+   * and write access as the write-protect bit now allows. Returns the entry's old
+   * flags (the DIRTY bit says whether the process wrote it).
+   */
+  refresh(b: Binding, page: number, present: boolean): number {
+    const vpn = (b.vaddr >>> PAGE_SHIFT) + page;
+    const old = this.pageTable.get(vpn);
+    const keep = present && (old & Pte.PRESENT) !== 0;
+    this.pageTable.set(vpn, this.#flags(b, page, keep), page, b.slot);
+    if (!present) this.pageTable.update(vpn, Pte.ACCESSED | Pte.DIRTY, 0);
+    return old;
   }
 
   #flags(b: Binding, page: number, present: boolean): number {
     const r = b.pageRights[page];
     let f = present && (r & Rights.READ) ? Pte.PRESENT : 0;
-    if (r & Rights.WRITE) f |= Pte.WRITABLE;
     const seg = b.segment;
+    if ((r & Rights.WRITE) && seg.writeProtected?.[page] !== 1) f |= Pte.WRITABLE;
     if (seg.mode !== SegMode.NORMAL) {
       f |= Pte.MESSAGE;
       if (seg.mode === SegMode.MESSAGE) f |= Pte.SIGNAL_ON_WRITE;

@@ -6,24 +6,45 @@
  * Pages start not present. The first touch of a page by any process is a page fault
  * that the segment's pager satisfies; the default pager zero-fills (the buffer is
  * already zero, so "filling" is marking the page present and counting the fault).
- * External pagers (memory server, DSM, checkpointer: issue 6) plug in at `pager`.
+ * External pagers (memory server, DSM, checkpointer) plug in at `pager`: a pager
+ * process's requests and answers are kernel/memory/pager_table.ts.
  */
 
-import { PAGE_SIZE } from "../abi/layout.ts";
+import { Access, PAGE_SIZE } from "../abi/layout.ts";
 import type { Binding } from "./binding.ts";
 import { SignalDirectory } from "../signal/signal_directory.ts";
 import type { ChannelLink } from "./channel_link.ts";
 
+/**
+ * How a page request ends for one waiter: errno 0 once the page is present (and, for
+ * a write-protect fault, writable), else the errno and a reason naming the pager.
+ */
+export type PageWaiter = (errno: number, reason: string) => void;
+
 /** Supplies the contents of a page that is not present; the seam for external pagers. */
 export interface Pager {
-  /** Makes `page` of `segment` present, or returns false to fail the fault. */
-  supply(segment: Segment, page: number): boolean;
+  /**
+   * Makes `page` of `segment` present now (true), fails the fault now (false), or
+   * has asked for it and calls `waiter` once it is answered ("wait"). Without a
+   * waiter the caller cannot wait: it is told "wait" and the request still goes out.
+   * `writeProtect` says the page is present but write-protected for its pager.
+   */
+  supply(
+    segment: Segment,
+    page: number,
+    access: number,
+    writeProtect: boolean,
+    waiter?: PageWaiter,
+  ): boolean | "wait";
 }
 
 /** The default pager: anonymous memory, zero-filled on first touch. */
 export const zeroFillPager: Pager = {
   supply: () => true,
 };
+
+/** What `Segment.fault` came to. */
+export type PageOutcome = "present" | "filled" | "failed" | "waiting";
 
 export interface SegmentAttributes {
   size: number;
@@ -48,6 +69,11 @@ export class Segment {
   /** Bumped whenever the segment's identity for remote users changes (issue 3). */
   generation = 1;
   pager: Pager = zeroFillPager;
+  /**
+   * One byte per page, 1 while its external pager has write-protected it
+   * (`pager_protect`): a store faults to the pager. Null until a pager protects a page.
+   */
+  writeProtected: Uint8Array | null = null;
   /** One byte per page: 1 once the page has been supplied. Kernel-owned. */
   readonly present: Uint8Array;
   /** Every current binding of this segment, in any process. */
@@ -88,10 +114,21 @@ export class Segment {
     this.pins = new Uint16Array(this.pages);
   }
 
-  /** Ensures `page` is present, asking the pager on first touch. Returns false if it cannot. */
-  fault(page: number): "present" | "filled" | "failed" {
+  /**
+   * Ensures `page` is present (and writable, for a WRITE, if its pager write-protected
+   * it), asking the pager on first touch. "waiting": an external pager was asked and
+   * calls `waiter` when it answers.
+   */
+  fault(page: number, access: number = Access.READ, waiter?: PageWaiter): PageOutcome {
+    // A write-protect fault is a store to a present page; one not present is paged in
+    // first, and the store, still not writable, faults again.
+    const wp = access === Access.WRITE && this.present[page] === 1 &&
+      this.writeProtected !== null && this.writeProtected[page] === 1;
+    if (this.present[page] && !wp) return "present";
+    const r = this.pager.supply(this, page, access, wp, waiter);
+    if (r === "wait") return "waiting";
+    if (!r) return "failed";
     if (this.present[page]) return "present";
-    if (!this.pager.supply(this, page)) return "failed";
     this.present[page] = 1;
     this.zeroFills++;
     return "filled";

@@ -6,16 +6,56 @@
  */
 
 import { PAGE_SHIFT } from "../abi/layout.ts";
-import type { Segment } from "./segment.ts";
+import { Errno } from "../abi/errors.ts";
+import type { PageWaiter, Segment } from "./segment.ts";
 
-/** Supplies every page of [offset, offset+count); false if the pager refuses one. */
+/**
+ * Supplies every page of [offset, offset+count); false if the pager refuses one or
+ * an external pager must be waited for (the request goes out: a retry may succeed).
+ */
 export function supplyRange(seg: Segment, offset: number, count: number): boolean {
   if (count === 0) return true;
   const last = (offset + count - 1) >>> PAGE_SHIFT;
   for (let p = offset >>> PAGE_SHIFT; p <= last; p++) {
-    if (seg.fault(p) === "failed") return false;
+    const o = seg.fault(p);
+    if (o === "failed" || o === "waiting") return false;
   }
   return true;
+}
+
+/**
+ * Supplies every page of [offset, offset+count) for `access`, waiting for an external
+ * pager where it must: true if all are there now; otherwise `done` is called once,
+ * with 0 when every page has come or with the first failure's errno and reason.
+ */
+export function supplyRangeThen(
+  seg: Segment,
+  offset: number,
+  count: number,
+  access: number,
+  done: PageWaiter,
+): boolean {
+  if (count === 0) return true;
+  let waiting = 0, ended = false, scanned = false;
+  const one: PageWaiter = (errno, reason) => {
+    if (ended) return;
+    if (errno !== 0 || (--waiting === 0 && scanned)) {
+      ended = true;
+      done(errno, reason);
+    }
+  };
+  const last = (offset + count - 1) >>> PAGE_SHIFT;
+  for (let p = offset >>> PAGE_SHIFT; p <= last && !ended; p++) {
+    waiting++;
+    const o = seg.fault(p, access, one);
+    if (o === "failed") {
+      one(Errno.EIO, `page ${p} of segment ${seg.id} could not be supplied`);
+    } else if (o !== "waiting") waiting--;
+  }
+  scanned = true;
+  if (ended) return false;
+  if (waiting === 0) return true;
+  return false;
 }
 
 /** Copies `bytes` into the segment at `offset` (bounds already checked). */

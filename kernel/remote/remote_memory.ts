@@ -21,7 +21,7 @@
 import { Errno, errnoName } from "../abi/errors.ts";
 import { Access, NotifyPolicy, Rights, Trap } from "../abi/layout.ts";
 import type { Segment } from "../memory/segment.ts";
-import { loadBytes, storeBytes, supplyRange } from "../memory/segment_access.ts";
+import { loadBytes, storeBytes, supplyRangeThen } from "../memory/segment_access.ts";
 import type { Clock } from "../host_interface.ts";
 import type { NetworkInterface } from "../net/nic.ts";
 import type { Tracer } from "../trace.ts";
@@ -343,17 +343,22 @@ export class RemoteMemory {
     return null;
   }
 
-  /** Supplies the range a request touches (a pager's segment); false after a NACK. */
-  #supplied(f: Frame, seg: Segment, count: number): boolean {
-    if (supplyRange(seg, f.offset, count)) return true;
-    this.#reply(f, FrameType.NACK, Errno.EIO);
-    return false;
+  /**
+   * Supplies the range a request touches. False if it cannot be served now: an
+   * external pager was asked, and the request is served `again` once it answers (the
+   * reply waits, as a local fault does), or NACKed EIO if the pager fails it.
+   */
+  #supplied(f: Frame, seg: Segment, count: number, access: number, again: () => void): boolean {
+    return supplyRangeThen(seg, f.offset, count, access, (errno) => {
+      if (errno === 0) again();
+      else this.#reply(f, FrameType.NACK, Errno.EIO);
+    });
   }
 
   /** A WRITE at the owner: REPLY, or for a posted one nothing unless refused. */
   #serveWrite(f: Frame): void {
     const e = this.#admit(f), seg = e?.segment;
-    if (!seg || !this.#supplied(f, seg, f.count)) return;
+    if (!seg || !this.#supplied(f, seg, f.count, Access.WRITE, () => this.#serveWrite(f))) return;
     storeBytes(seg, f.offset, f.payload);
     this.#host.tripwires.matchLocal(seg.id, f.offset, f.count, Access.WRITE);
     if (notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
@@ -364,7 +369,7 @@ export class RemoteMemory {
   /** A READ at the owner: REPLY with the bytes. */
   #serveRead(f: Frame): void {
     const e = this.#admit(f), seg = e?.segment;
-    if (!seg || !this.#supplied(f, seg, f.count)) return;
+    if (!seg || !this.#supplied(f, seg, f.count, Access.READ, () => this.#serveRead(f))) return;
     this.#host.tripwires.matchLocal(seg.id, f.offset, f.count, Access.READ);
     this.#reply(f, FrameType.REPLY, 0, loadBytes(seg, f.offset, f.count), 0, e!.owner);
   }
@@ -372,7 +377,7 @@ export class RemoteMemory {
   /** A CAS at the owner: REPLY with 1 if it swapped, 0 if not. */
   #serveCas(f: Frame): void {
     const e = this.#admit(f), seg = e?.segment;
-    if (!seg || !this.#supplied(f, seg, 4)) return;
+    if (!seg || !this.#supplied(f, seg, 4, Access.WRITE, () => this.#serveCas(f))) return;
     const old = f.arg0 | 0;
     const swapped = Atomics.compareExchange(seg.words, f.offset >> 2, old, f.arg1 | 0) === old;
     this.#host.tripwires.matchLocal(seg.id, f.offset, 4, swapped ? Access.WRITE : Access.READ);

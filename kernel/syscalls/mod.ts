@@ -11,6 +11,7 @@ export { flushHeldOutput } from "./sys_console.ts";
 import { diskHandlers } from "./sys_disk.ts";
 import { infoHandlers } from "./sys_info.ts";
 import { memoryHandlers } from "./sys_memory.ts";
+import { pagerHandlers } from "./sys_pager.ts";
 import { procHandlers } from "./sys_proc.ts";
 import { signalHandlers } from "./sys_signal.ts";
 import { remoteHandlers } from "./sys_remote.ts";
@@ -22,6 +23,7 @@ export function makeHandlers(n: NodeParts): HandlerTable {
   return {
     ...procHandlers(n),
     ...memoryHandlers(n),
+    ...pagerHandlers(n),
     ...signalHandlers(n),
     ...consoleHandlers(n),
     ...infoHandlers(n),

@@ -9,13 +9,17 @@ import {
   EXIT_KILLED_BASE,
   FAULT_ADDRESS,
   PAGE_MASK,
+  PAGE_SHIFT,
   Rights,
   Sig,
   Trap,
   USER_BASE,
   USER_TOP,
 } from "../abi/layout.ts";
+import { Errno } from "../abi/errors.ts";
+import type { FaultOutcome } from "../memory/address_space.ts";
 import type { Binding } from "../memory/binding.ts";
+import { ExternalPager } from "../memory/pager_table.ts";
 import type { Segment } from "../memory/segment.ts";
 import { BLOCKED, type Reply } from "../trap/dispatch.ts";
 import type { Handlers } from "../trap/trap_entry.ts";
@@ -45,8 +49,17 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
 
   const shootdown = (p: Process) => Atomics.add(p.trap, Trap.TLB_EPOCH, 1);
 
-  /** A fault the process cannot continue from: deliver it to a handler or end it. */
-  const protectionFault = (p: Process, vaddr: number, access: number, why: string): Reply => {
+  /**
+   * A fault the process cannot continue from: deliver it to a handler (its trap fails
+   * with EFAULT, through `failTrap`) or end the process.
+   */
+  const protectionFault = (
+    p: Process,
+    vaddr: number,
+    access: number,
+    why: string,
+    failTrap: (text: string) => void = (text) => fail("EFAULT", text),
+  ): Reply => {
     k.stats.protfaults++;
     p.counters.protfaults++;
     const text = `${why}: ${accessName(access)} ${access === Access.WRITE ? "to" : "of"} ${
@@ -56,9 +69,49 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
     if (p.handlers.lookup(FAULT_ADDRESS)) {
       p.trap[Trap.FAULT_VADDR] = vaddr;
       p.trap[Trap.FAULT_ACCESS] = access;
-      fail("EFAULT", text);
+      failTrap(text);
+      return BLOCKED;
     }
     k.procs.exit(p, EXIT_KILLED_BASE + Sig.SIGSEGV, text);
+    return BLOCKED;
+  };
+
+  /** A page fault mapped: counted and traced; the trap's result (1 if it was filled). */
+  const mapped = (p: Process, vaddr: number, filled: boolean): number => {
+    p.counters.pagefaults++;
+    k.stats.pagefaults++;
+    if (filled) {
+      p.counters.zeroFills++;
+      k.stats.zeroFills++;
+    }
+    k.tracer.trace(
+      "faults",
+      `pid ${p.pid} page fault at ${hex(vaddr)}${filled ? " (zero-fill)" : ""}`,
+    );
+    return filled ? 1 : 0;
+  };
+
+  /**
+   * A fault on a page an external pager must supply: the trap waits (no deadline of
+   * its own: the pager's request has one) and is handled again when the pager answers.
+   */
+  const awaitPager = (p: Process, vaddr: number, access: number): Reply => {
+    const w = k.traps.block(p);
+    const b = p.space.find(vaddr)!; // "waiting" came from a binding
+    const filled = b.segment.present[(vaddr - b.vaddr) >>> PAGE_SHIFT] === 0; // not write-protect
+    const again = (errno: number, reason: string) => {
+      if (!w.pending) return;
+      if (errno !== 0) {
+        protectionFault(p, vaddr, access, `page fault: ${reason}`, (t) => w.fail(Errno.EFAULT, t));
+        return;
+      }
+      const o = p.space.fault(vaddr, access, again);
+      if (o.kind === "waiting") return;
+      if (o.kind === "mapped") w.complete(mapped(p, vaddr, filled));
+      else protectionFault(p, vaddr, access, faultText(o), (t) => w.fail(Errno.EFAULT, t));
+    };
+    const o = p.space.fault(vaddr, access, again);
+    if (o.kind !== "waiting") again(0, ""); // answered in between: handled at once
     return BLOCKED;
   };
 
@@ -140,31 +193,25 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
         fail("EINVAL", `page_fault: access ${access}`);
       }
       const o = p.space.fault(vaddr, access);
-      switch (o.kind) {
-        case "mapped":
-          p.counters.pagefaults++;
-          k.stats.pagefaults++;
-          if (o.filled) {
-            p.counters.zeroFills++;
-            k.stats.zeroFills++;
-          }
-          k.tracer.trace(
-            "faults",
-            `pid ${p.pid} page fault at ${hex(vaddr)}${o.filled ? " (zero-fill)" : ""}`,
-          );
-          return o.filled ? 1 : 0;
-        case "unmapped":
-          return protectionFault(p, vaddr, access, "protection fault: unmapped address");
-        case "protection":
-          return protectionFault(
-            p,
-            vaddr,
-            access,
-            o.rights === 0 ? "protection fault: no access" : "protection fault: read-only page",
-          );
-        case "pager-failed":
-          return protectionFault(p, vaddr, access, "page fault: the pager could not supply");
-      }
+      if (o.kind === "mapped") return mapped(p, vaddr, o.filled);
+      if (o.kind === "waiting") return awaitPager(p, vaddr, access);
+      return protectionFault(p, vaddr, access, faultText(o, p.space.find(vaddr)?.segment));
     },
   };
+}
+
+/** The reason a fault that cannot be mapped gives. */
+function faultText(o: FaultOutcome, seg?: Segment): string {
+  switch (o.kind) {
+    case "unmapped":
+      return "protection fault: unmapped address";
+    case "protection":
+      return o.rights === 0 ? "protection fault: no access" : "protection fault: read-only page";
+    default: {
+      const pager = seg?.pager instanceof ExternalPager ? seg.pager : null;
+      return pager
+        ? `page fault: pager pid ${pager.proc.pid}${pager.ended ? " has ended" : " refused"}`
+        : "page fault: the pager could not supply";
+    }
+  }
 }

@@ -1,8 +1,9 @@
 /**
  * A trap that must wait (Wave 2 "trap waits"): the kernel accepted it and completes
  * it later — when a child exits, a console line arrives, the name clerk answers, a
- * replica joins its owner; next, when a pager supplies a page or a disk command
- * ends. One object owns everything about such a wait:
+ * replica joins its owner, an external pager answers a page fault
+ * (kernel/memory/pager_table.ts; its request owns the deadline); next, when a disk
+ * command ends. One object owns everything about such a wait:
  *
  *   - its process, whose trap page stays DONE-less until the wait ends;
  *   - its deadline: past it the trap fails with ETIMEDOUT and a reason;

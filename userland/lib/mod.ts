@@ -29,7 +29,9 @@ export {
   FAULT_ADDRESS,
   MAX_SIGNO,
   NotifyPolicy,
+  PAGE_FAULT_WP,
   PAGE_SIZE,
+  PagerOp,
   Rights,
   RIGHTS_ALL,
   SegMode,
@@ -99,6 +101,17 @@ export {
   type WaitResult,
 } from "./sys/process.ts";
 export { awaitChildOrInput, type ForegroundEvent } from "./sys/foreground.ts";
+export {
+  failPage,
+  nextPageRequest,
+  type PageRequest,
+  pageRequestOf,
+  protectForPager,
+  setPager,
+  supplyPage,
+  takePage,
+  zeroPage,
+} from "./sys/pager.ts";
 export {
   drainSignals,
   type FaultFunction,

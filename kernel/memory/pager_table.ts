@@ -1,0 +1,313 @@
+/**
+ * External pagers (ARCHITECTURE Wave 2): a process that supplies the pages of the
+ * segments it took with `set_pager`. The protocol, as Zircon's page source (a
+ * request returns SHOULD_WAIT; SupplyPages completes it) and Linux's userfaultfd
+ * (missing and write-protect faults):
+ *
+ *   1. A fault on a page not present (or a store to a page its pager write-protected)
+ *      finds the segment's ExternalPager. The first fault on a page makes a request;
+ *      later ones join it as waiters, so a page is asked for once however many
+ *      processes (or remote READs) want it. The waiter is a callback: the page-fault
+ *      trap has made itself a TrapWait, a remote request has deferred its reply.
+ *   2. The request is a PAGE_FAULT event in the pager's event queue: id the segment,
+ *      info `pageRequestInfo(page, access, writeProtect)`. The queue is the kernel's
+ *      one producer-consumer ring per process, read without a trap; a full queue
+ *      fails the fault at once rather than losing the request.
+ *   3. The pager answers with `pager_answer` (SUPPLY from its own memory, ZERO, FAIL)
+ *      or, for a write-protect fault, `pager_protect(…, 0)`. Every waiter is told;
+ *      a faulting trap then maps the page and the access is retried.
+ *   4. No answer within `pagerTimeoutMs` (KernelConfig) fails the request; a pager
+ *      that ends fails all of its requests at once, and every later fault on its
+ *      segments fails at once with a reason naming it, until another process takes
+ *      them with `set_pager`. Nothing waits forever.
+ *
+ * Answers are checked in reading order (seL4's decode, then perform): a segment it
+ * does not page EPERM, a page out of range or an op unknown EINVAL, a page not asked
+ * for ENOENT, a source not mapped readable EFAULT. A bad answer harms no one else.
+ *
+ * `evict(segment, page)` is the page-frame manager's hook (item 1 drives it): the
+ * page becomes not present in every binding (a TLB shootdown each), and a dirty
+ * page of an externally paged segment is held for its pager, announced by a
+ * PAGE_OUT event, until the pager TAKEs it.
+ */
+
+import { Errno } from "../abi/errors.ts";
+import {
+  accessName,
+  EventKind,
+  PAGE_SIZE,
+  pageRequestInfo,
+  PagerOp,
+  Pte,
+  Rights,
+  SegMode,
+  Trap,
+} from "../abi/layout.ts";
+import type { Clock, TimerHandle } from "../host_interface.ts";
+import { fail } from "../panic.ts";
+import type { Process } from "../proc/process.ts";
+import type { ServiceRegistry } from "../proc/service_registry.ts";
+import { eventPage, postEvent } from "../remote/tripwires.ts";
+import type { Tracer } from "../trace.ts";
+import { checkLocal, readLocal, writeLocal } from "./user_copy.ts";
+import { type Pager, type PageWaiter, type Segment, zeroFillPager } from "./segment.ts";
+import { storeBytes } from "./segment_access.ts";
+
+/** What the pager table needs of the node. */
+export interface PagerHost {
+  readonly clock: Clock;
+  readonly tracer: Tracer;
+  readonly services: ServiceRegistry;
+  readonly config: { readonly pagerTimeoutMs: number };
+  readonly procs: { get(pid: number): Process | undefined };
+}
+
+/** One outstanding request: a page of a segment some faults wait for. */
+interface PageRequest {
+  readonly segment: Segment;
+  readonly page: number;
+  readonly writeProtect: boolean;
+  readonly waiters: PageWaiter[];
+  timer: TimerHandle | undefined;
+}
+
+/** Counts of the table, for tests and `info`. */
+export interface PagerCounts {
+  requests: number;
+  answered: number;
+  failed: number;
+  timedOut: number;
+  evicted: number;
+}
+
+/** The Pager of every segment one pager process pages. */
+export class ExternalPager implements Pager {
+  readonly proc: Process;
+  readonly segments = new Set<Segment>();
+  /** Outstanding requests by `key(segment, page)`. */
+  readonly requests = new Map<string, PageRequest>();
+  /** Contents of evicted dirty pages the pager has not taken yet. */
+  readonly pagedOut = new Map<string, Uint8Array>();
+  ended = false;
+  readonly #table: PagerTable;
+
+  constructor(proc: Process, table: PagerTable) {
+    this.proc = proc;
+    this.#table = table;
+  }
+
+  supply(
+    segment: Segment,
+    page: number,
+    access: number,
+    writeProtect: boolean,
+    waiter?: PageWaiter,
+  ): boolean | "wait" {
+    return this.#table.request(this, { segment, page, access, writeProtect }, waiter);
+  }
+}
+
+/** A page's request key. */
+function key(segment: Segment, page: number): string {
+  return `${segment.id}:${page}`;
+}
+
+export class PagerTable {
+  readonly #host: PagerHost;
+  readonly #byPid = new Map<number, ExternalPager>();
+  readonly counts: PagerCounts = { requests: 0, answered: 0, failed: 0, timedOut: 0, evicted: 0 };
+
+  constructor(host: PagerHost) {
+    this.#host = host;
+  }
+
+  /** The pager process `pid` is, or undefined. */
+  pagerOf(pid: number): ExternalPager | undefined {
+    return this.#byPid.get(pid);
+  }
+
+  /** `set_pager`: `p` pages `segment` from now on. */
+  attach(p: Process, segment: Segment): void {
+    if (segment.mode !== SegMode.NORMAL) {
+      fail("EINVAL", `set_pager: segment ${segment.id} is a message segment`);
+    }
+    if (segment.driverOnly) fail("EPERM", `set_pager: segment ${segment.id} is a device's`);
+    const old = segment.pager;
+    if (old !== zeroFillPager && !(old instanceof ExternalPager && old.ended)) {
+      fail("EBUSY", `set_pager: segment ${segment.id} has a pager already`);
+    }
+    let pager = this.#byPid.get(p.pid);
+    if (!pager) {
+      pager = new ExternalPager(p, this);
+      this.#byPid.set(p.pid, pager);
+      const it = pager;
+      this.#host.services.attach(`pager.${p.pid}`, p, { detach: () => this.#ended(it) });
+    }
+    eventPage(p); // made and handed over now, so the first request can be posted
+    for (const s of pager.segments) if (s.freed) pager.segments.delete(s);
+    pager.segments.add(segment);
+    segment.pager = pager;
+  }
+
+  /** A fault wants a page of a segment `pager` pages (ExternalPager.supply). */
+  request(
+    pager: ExternalPager,
+    r: { segment: Segment; page: number; access: number; writeProtect: boolean },
+    waiter?: PageWaiter,
+  ): boolean | "wait" {
+    const k = key(r.segment, r.page);
+    const known = pager.requests.get(k);
+    if (known) {
+      if (waiter) known.waiters.push(waiter);
+      return "wait";
+    }
+    if (pager.ended) return false;
+    const req: PageRequest = { ...r, waiters: waiter ? [waiter] : [], timer: undefined };
+    const info = pageRequestInfo(r.page, r.access, r.writeProtect);
+    if (!postEvent(eventPage(pager.proc), EventKind.PAGE_FAULT, r.segment.id, info)) {
+      this.#host.tracer.trace("faults", `pager pid ${pager.proc.pid}: event queue full`);
+      return false;
+    }
+    this.counts.requests++;
+    pager.requests.set(k, req);
+    const ms = this.#host.config.pagerTimeoutMs;
+    req.timer = this.#host.clock.setTimeout(() => {
+      req.timer = undefined;
+      this.counts.timedOut++;
+      this.#finish(pager, req, Errno.ETIMEDOUT, `did not answer within ${ms} ms`);
+    }, ms);
+    this.#host.tracer.trace(
+      "faults",
+      `pager pid ${pager.proc.pid} asked for page ${r.page} of segment ${r.segment.id} ` +
+        `(${accessName(r.access)}${r.writeProtect ? ", write-protected" : ""})`,
+    );
+    return "wait";
+  }
+
+  /** The request of `p` (a pager) for `page` of segment `id`, checked; or fails. */
+  #check(p: Process, id: number, page: number): { pager: ExternalPager; segment: Segment } {
+    const pager = this.#byPid.get(p.pid);
+    const segment = pager && [...pager.segments].find((s) => s.id === id);
+    if (!pager || !segment) fail("EPERM", `pid ${p.pid} does not page segment ${id}`);
+    if (page >= segment.pages) {
+      fail("EINVAL", `page ${page} is outside segment ${id} (${segment.pages} pages)`);
+    }
+    return { pager, segment };
+  }
+
+  /** `pager_answer`: SUPPLY, ZERO, FAIL or TAKE (see PagerOp). */
+  answer(p: Process, id: number, page: number, op: number, vaddr: number): number {
+    const { pager, segment } = this.#check(p, id, page);
+    const k = key(segment, page);
+    if (op === PagerOp.TAKE) {
+      const held = pager.pagedOut.get(k);
+      if (!held) fail("ENOENT", `page ${page} of segment ${id} was not paged out`);
+      writeLocal(p.space, vaddr, held);
+      pager.pagedOut.delete(k);
+      return 0;
+    }
+    if (op !== PagerOp.SUPPLY && op !== PagerOp.ZERO && op !== PagerOp.FAIL) {
+      fail("EINVAL", `pager_answer: op ${op}`);
+    }
+    const req = pager.requests.get(k);
+    if (!req) fail("ENOENT", `page ${page} of segment ${id} was not asked for`);
+    if (op === PagerOp.FAIL) {
+      this.counts.failed++;
+      this.#finish(pager, req, Errno.EFAULT, "failed the fault");
+      return 0;
+    }
+    if (req.writeProtect) {
+      fail("EINVAL", `page ${page} of segment ${id} is present: unprotect it or FAIL`);
+    }
+    const at = page * PAGE_SIZE;
+    if (op === PagerOp.SUPPLY) {
+      checkLocal(p.space, vaddr, PAGE_SIZE, Rights.READ);
+      storeBytes(segment, at, readLocal(p.space, vaddr, PAGE_SIZE));
+    } else segment.bytes.fill(0, at, at + PAGE_SIZE);
+    segment.present[page] = 1;
+    segment.zeroFills++;
+    this.counts.answered++;
+    this.#finish(pager, req, 0, "");
+    return 0;
+  }
+
+  /** `pager_protect`: write-protects (or unprotects) [page, page+count) of segment `id`. */
+  protect(p: Process, id: number, page: number, count: number, on: number): number {
+    const { pager, segment } = this.#check(p, id, page);
+    if (count === 0 || page + count > segment.pages) {
+      fail("EINVAL", `pages ${page}+${count} are outside segment ${id}`);
+    }
+    if (on !== 0 && on !== 1) fail("EINVAL", `pager_protect: on is ${on} (0 or 1)`);
+    const wp = segment.writeProtected ??= new Uint8Array(segment.pages);
+    for (let i = page; i < page + count; i++) wp[i] = on;
+    this.#remap(segment, page, count, true);
+    if (on === 0) {
+      for (let i = page; i < page + count; i++) {
+        const req = pager.requests.get(key(segment, i));
+        if (req?.writeProtect) {
+          this.counts.answered++;
+          this.#finish(pager, req, 0, "");
+        }
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * The page-frame manager's hook: makes `page` of `segment` not present in every
+   * binding (a TLB shootdown in each process). A dirty page of an externally paged
+   * segment is held for its pager (a PAGE_OUT event; `PagerOp.TAKE` fetches it) and
+   * the frame is cleared. Returns what the page was; "pinned" pages stay.
+   */
+  evict(segment: Segment, page: number): "absent" | "pinned" | "clean" | "dirty" {
+    if (!segment.present[page]) return "absent";
+    if (segment.pins[page] > 0) return "pinned";
+    const flags = this.#remap(segment, page, 1, false);
+    segment.present[page] = 0;
+    this.counts.evicted++;
+    const at = page * PAGE_SIZE;
+    const pager = segment.pager instanceof ExternalPager ? segment.pager : null;
+    const dirty = (flags & Pte.DIRTY) !== 0;
+    if (pager && !pager.ended && dirty) {
+      pager.pagedOut.set(key(segment, page), segment.bytes.slice(at, at + PAGE_SIZE));
+      postEvent(eventPage(pager.proc), EventKind.PAGE_OUT, segment.id, page);
+    }
+    if (pager) segment.bytes.fill(0, at, at + PAGE_SIZE);
+    return dirty ? "dirty" : "clean";
+  }
+
+  /** Rewrites pages' entries in every binding and shoots down; returns their flags or'ed. */
+  #remap(segment: Segment, page: number, count: number, present: boolean): number {
+    let flags = 0;
+    for (const b of segment.bindings) {
+      const q = this.#host.procs.get(b.pid);
+      if (!q) continue;
+      for (let i = page; i < page + count; i++) flags |= q.space.refresh(b, i, present);
+      Atomics.add(q.trap, Trap.TLB_EPOCH, 1);
+    }
+    return flags;
+  }
+
+  /** Ends a request: its timer stops, every waiter is told (0, or why it failed). */
+  #finish(pager: ExternalPager, req: PageRequest, errno: number, why: string): void {
+    if (pager.requests.get(key(req.segment, req.page)) !== req) return;
+    pager.requests.delete(key(req.segment, req.page));
+    this.#host.clock.clearTimeout(req.timer);
+    req.timer = undefined;
+    const reason = errno === 0
+      ? ""
+      : `pager pid ${pager.proc.pid} ${why} (page ${req.page} of segment ${req.segment.id})`;
+    for (const w of req.waiters) w(errno, reason);
+  }
+
+  /** The pager process ended: its requests fail now, and so does every later fault. */
+  #ended(pager: ExternalPager): void {
+    pager.ended = true;
+    this.#byPid.delete(pager.proc.pid);
+    pager.pagedOut.clear();
+    for (const req of [...pager.requests.values()]) {
+      this.counts.failed++;
+      this.#finish(pager, req, Errno.EFAULT, "ended");
+    }
+  }
+}

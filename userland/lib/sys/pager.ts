@@ -1,0 +1,107 @@
+/**
+ * External pagers (kernel/memory/pager_table.ts; README "Pagers"): a process takes
+ * segments to page with `setPager`; every fault on a page not present (or a store to
+ * a page it write-protected) waits in the kernel and comes to it as a PAGE_FAULT
+ * event; it answers with `supplyPage` (from its own memory), `zeroPage` or
+ * `failPage`, or for a write-protect fault `protectForPager(…, false)`. A dirty page
+ * the kernel evicts comes as a PAGE_OUT event, and `takePage` fetches its contents.
+ * Every call throws SysError on a bad answer (EPERM, EINVAL, ENOENT, EFAULT).
+ */
+
+import { EventKind, PAGE_FAULT_WP, PagerOp } from "../../../kernel/abi/layout.ts";
+import { Sys } from "../../../kernel/abi/syscalls.ts";
+import { collectGrants, events, trap } from "../rt/trap.ts";
+import { type QueuedEvent, waitEvent } from "./tripwire.ts";
+
+/** A page request (PAGE_FAULT) or a paged-out page (PAGE_OUT), as the pager gets it. */
+export interface PageRequest {
+  segment: number;
+  page: number;
+  /** Access.READ or Access.WRITE. */
+  access: number;
+  /** A store to a page this pager write-protected: answer by unprotecting (or failing). */
+  writeProtect: boolean;
+  /** A PAGE_OUT: the page was evicted dirty; `takePage` copies its contents. */
+  pagedOut: boolean;
+}
+
+/**
+ * Makes this process the pager of segment `id` (a NORMAL segment it holds, with no
+ * pager yet: EINVAL, EPERM, EBUSY).
+ *
+ * @example
+ * ```ts
+ * import { CreateSegment, nextPageRequest, setPager, zeroPage } from "../lib/mod.ts";
+ *
+ * export default function main(): number {
+ *   const seg = CreateSegment(4 * 4096);
+ *   setPager(seg);
+ *   // … share seg with a child; then answer what it touches:
+ *   for (let r; (r = nextPageRequest(100)) !== null;) zeroPage(r.segment, r.page);
+ *   return 0;
+ * }
+ * ```
+ */
+export function setPager(id: number): void {
+  trap(Sys.set_pager, id);
+  if (!events.page) collectGrants();
+}
+
+/** The page request an event of the queue is, or null for any other event. */
+export function pageRequestOf(e: QueuedEvent): PageRequest | null {
+  if (e.kind === EventKind.PAGE_OUT) {
+    return { segment: e.id, page: e.info, access: 0, writeProtect: false, pagedOut: true };
+  }
+  if (e.kind !== EventKind.PAGE_FAULT) return null;
+  return {
+    segment: e.id,
+    page: e.info >>> 3,
+    access: e.info & 3,
+    writeProtect: (e.info & PAGE_FAULT_WP) !== 0,
+    pagedOut: false,
+  };
+}
+
+/**
+ * Waits up to `timeoutMs` for the next page request; null on timeout. Events of
+ * other kinds are dropped: a pager that also uses the queue for Tripwires or
+ * completions reads it with `waitEvent` and decodes with `pageRequestOf`.
+ */
+export function nextPageRequest(timeoutMs: number): PageRequest | null {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const e = waitEvent(Math.max(0, deadline - performance.now()));
+    if (!e) return null;
+    const r = pageRequestOf(e);
+    if (r) return r;
+  }
+}
+
+/** Supplies `page` of `segment` with the PAGE_SIZE bytes of this process's memory at `vaddr`. */
+export function supplyPage(segment: number, page: number, vaddr: number): void {
+  trap(Sys.pager_answer, segment, page, PagerOp.SUPPLY, vaddr);
+}
+
+/** Supplies `page` of `segment` as zeros. */
+export function zeroPage(segment: number, page: number): void {
+  trap(Sys.pager_answer, segment, page, PagerOp.ZERO, 0);
+}
+
+/** Fails the faults waiting for `page`: each faulting process gets a protection fault. */
+export function failPage(segment: number, page: number): void {
+  trap(Sys.pager_answer, segment, page, PagerOp.FAIL, 0);
+}
+
+/** Copies the contents of a paged-out page (a PAGE_OUT) to this process's `vaddr`. */
+export function takePage(segment: number, page: number, vaddr: number): void {
+  trap(Sys.pager_answer, segment, page, PagerOp.TAKE, vaddr);
+}
+
+/**
+ * Write-protects (or, with `on` false, unprotects) pages [page, page+count) of a
+ * segment this process pages, in every binding: a store to a protected page waits
+ * and comes as a PAGE_FAULT with `writeProtect`; unprotecting lets it complete.
+ */
+export function protectForPager(segment: number, page: number, count: number, on = true): void {
+  trap(Sys.pager_protect, segment, page, count, on ? 1 : 0);
+}
