@@ -214,8 +214,9 @@ for (const [loss, seed] of [[0.01, 20261204], [0.05, 20261205]]) {
         await exitedOk(c, client, 60_000);
         net.setDefaultLink({ loss: 0 });
         const r = c.results().find((x) => "calls" in x);
+        const first = c.results().find((x) => "firstError" in x);
         assert.ok(net.stats.lost > lost, "frames were lost");
-        assert.deepEqual([r.ok, r.wrong, r.errors], [N, 0, 0]);
+        assert.deepEqual([r.ok, r.wrong, r.errors], [N, 0, 0], JSON.stringify(first ?? r));
         assert.ok(r.retransmits > 0, "the client retransmitted");
         assert.equal(word(c, 0, ctl, 0), N, "each request served once");
       },
