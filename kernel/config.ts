@@ -1,7 +1,7 @@
 /** A node's settings, fixed at boot (`deno task boot --help` sets most of them). */
 
 import type { DiskModelName } from "./abi/disk.ts";
-import { DEFAULT_FIFO_CAPACITY, MAX_SEGMENT_BYTES } from "./abi/layout.ts";
+import { DEFAULT_FIFO_CAPACITY, MAX_SEGMENT_BYTES, PAGE_SIZE } from "./abi/layout.ts";
 import type { TraceKind } from "./trace.ts";
 
 export interface KernelConfig {
@@ -13,8 +13,17 @@ export interface KernelConfig {
   processSpin: number;
   /** Signal FIFO capacity per process (001 §3.1.2: 128). */
   fifoCapacity: number;
-  /** Physical memory of the node: the sum of all segment sizes. */
+  /**
+   * What the node's segments may add up to (the host allocates each one whole):
+   * `create_segment` fails with ENOMEM past it.
+   */
   memoryBytes: number;
+  /**
+   * The node's physical memory in 4 KiB page frames (kernel/memory/frame_table.ts):
+   * a present page holds one. 0: as many as `memoryBytes` holds (1 GiB by default),
+   * so frames run out only when set lower (`--memory-mib`).
+   */
+  memoryFrames: number;
   /** This boot's incarnation, the high word of every generation (random if 0). */
   incarnation: number;
   /** Failure detection (000 §3.7): how often peers' heartbeats are read, and after
@@ -77,6 +86,7 @@ export const DEFAULT_CONFIG: KernelConfig = {
   processSpin: 2000,
   fifoCapacity: DEFAULT_FIFO_CAPACITY,
   memoryBytes: 4 * MAX_SEGMENT_BYTES,
+  memoryFrames: 0,
   incarnation: 0,
   heartbeatMs: 250,
   failAfterMs: 1_000,
@@ -88,3 +98,8 @@ export const DEFAULT_CONFIG: KernelConfig = {
   diskTimerFloorMs: 1,
   pagerTimeoutMs: 2_000,
 };
+
+/** The node's page frames: `memoryFrames`, or as many as `memoryBytes` holds. */
+export function framesOf(c: { memoryBytes: number; memoryFrames: number }): number {
+  return c.memoryFrames > 0 ? c.memoryFrames : Math.max(1, Math.floor(c.memoryBytes / PAGE_SIZE));
+}

@@ -92,7 +92,7 @@ export class Kernel implements NodeParts {
     this.#ownsTrapService = !trapService;
     this.trapService = trapService ?? new TrapService(c.spinUs, this.clock);
     this.traps = new TrapEntry(this.tracer, this.clock, this.stats);
-    this.segments = new SegmentTable(c, this.stats, (seg) => this.#segmentFreed(seg));
+    this.segments = new SegmentTable(c, this, (seg) => this.#segmentFreed(seg));
     this.procs = new ProcessTable({
       ...c,
       host,

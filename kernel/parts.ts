@@ -5,7 +5,8 @@
  *
  *   tracer, stats       trace lines and warnings; the counts of `info stats`
  *   procs               the process table: spawn, exit, wait (proc/process_table.ts)
- *   segments            the segment table: create, grant, free (memory/segment_table.ts)
+ *   segments            the segment table: create, grant, free (memory/segment_table.ts),
+ *                       and the page frames (memory/frame_table.ts)
  *   pagers              external pagers: page requests and answers (memory/pager_table.ts)
  *   signals             signal delivery and directories (signal/signal_delivery.ts)
  *   traps               trap entry and trap waits (trap/trap_entry.ts, trap_wait.ts)

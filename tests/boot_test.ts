@@ -93,7 +93,10 @@ Deno.test("boot shell driven by stdin prints help, tables and errors, and exits 
   for (const cmd of ["help", "ps", "run PROGRAM", "kill \\[-SIG\\] PID", "segs", "stats", "exit"]) {
     assert.match(out, new RegExp(`^  ${cmd}`, "m"), `help lists ${cmd}`);
   }
-  assert.match(out, /PID\s+PPID\s+STATE\s+TRAPS\s+PAGEFAULTS\s+SIGDROP\s+COMMAND/);
+  assert.match(
+    out,
+    /PID\s+PPID\s+STATE\s+TRAPS\s+PAGEFAULTS\s+RESIDENT\s+EVICTED\s+SIGDROP\s+COMMAND/,
+  );
   assert.match(out, /^1\s+0\s+running\s.*userland\/programs\/init\.ts$/m);
   assert.match(out, /^2\s+1\s+running\s.*servers\/names\/mod\.ts$/m);
   assert.match(out, /^3\s+1\s+running\s.*servers\/exec\/mod\.ts$/m);

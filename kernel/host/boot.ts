@@ -8,7 +8,7 @@
  *
  *   deno task boot [--nodes N] [--trace traps,signals,faults,remote] [--block-only]
  *                  [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994]
- *                  [--run PROGRAM [ARGS...]]
+ *                  [--memory-mib N] [--run PROGRAM [ARGS...]]
  *
  * The disks `--disk` names are node 0's.
  */
@@ -29,7 +29,7 @@ import { WorkerHost } from "./worker_host.ts";
 
 const USAGE = "usage: deno task boot [--nodes N] [--trace traps,signals,faults,remote] " +
   "[--block-only] [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994] " +
-  "[--run PROGRAM [ARGS...]]";
+  "[--memory-mib N] [--run PROGRAM [ARGS...]]";
 const INIT = "userland/programs/init.ts";
 
 await runCli("boot", USAGE, async () => {

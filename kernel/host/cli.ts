@@ -5,7 +5,9 @@
  */
 
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { DATA_BYTES } from "../abi/layout.ts";
+import { DATA_BYTES, PAGE_SIZE } from "../abi/layout.ts";
+
+const MIB = 1024 * 1024;
 import { spawnRequest } from "../abi/syscalls.ts";
 import { DISK_MODEL_NAMES, type DiskModelName } from "../abi/disk.ts";
 import type { KernelConfig } from "../kernel.ts";
@@ -19,6 +21,7 @@ export const KERNEL_OPTIONS = {
   "spin-us": { type: "string" },
   disk: { type: "string", multiple: true, default: [] },
   "disk-model": { type: "string", default: "ssd" },
+  "memory-mib": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -80,9 +83,15 @@ export function kernelConfig(values: Record<string, unknown>): Partial<KernelCon
       `--disk-model must be ${DISK_MODEL_NAMES.join(" or ")}, not "${diskModel}"`,
     );
   }
+  const mib = values["memory-mib"];
+  const memoryFrames = mib === undefined ? undefined : Number(mib) * (MIB / PAGE_SIZE);
+  if (memoryFrames !== undefined && !(Number.isInteger(memoryFrames) && memoryFrames >= 1)) {
+    throw new UsageError(`--memory-mib must be a whole number of MiB ≥ 1, not "${mib}"`);
+  }
   return {
     trace,
     diskModel,
+    ...(memoryFrames !== undefined ? { memoryFrames } : {}),
     ...(values["block-only"] ? { spinUs: 0, processSpin: 0 } : {}),
     ...(spinUs !== undefined ? { spinUs } : {}),
   };

@@ -6,7 +6,8 @@
  *
  *   deno task node --id N --listen HOST:PORT [--join HOST:PORT]... --secret S
  *                  [--serve] [--run PROGRAM [ARGS...]] [kernel options]
- *                  (kernel options include --disk PATH[:SIZE] and --disk-model ssd|1994)
+ *                  (kernel options include --disk PATH[:SIZE], --disk-model ssd|1994
+ *                  and --memory-mib N)
  *
  * The secret may also come from `--secret-file F`. The address actually bound is
  * printed on the error stream as "node N listening on HOST:PORT", and each link that

@@ -161,6 +161,16 @@ export class AddressSpace {
     return { kind: "mapped", filled: outcome === "filled" };
   }
 
+  /** Pages of its bindings that are present (hold a frame), counted once per binding. */
+  residentPages(): number {
+    let n = 0;
+    for (const b of this.bindings) {
+      const present = b.segment.present;
+      for (let p = 0, end = b.size >>> PAGE_SHIFT; p < end; p++) n += present[p];
+    }
+    return n;
+  }
+
   /**
    * Rewrites the entry of `page` of binding `b` after its pager changed it: not
    * present if `present` is false (an eviction), else with the present bit it had

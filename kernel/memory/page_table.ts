@@ -89,6 +89,16 @@ export class PageTable {
     Atomics.store(this.#words, i, (old & ~mask) | (flags & mask));
   }
 
+  /**
+   * Clears the accessed bit of the entry for `vpn` atomically (the MMU may be setting
+   * the dirty bit meanwhile); true if it was set. The caller shoots down the TLB, or
+   * the MMU, which sets the bit on a TLB fill, never sets it again.
+   */
+  clearAccessed(vpn: number): boolean {
+    const i = this.#entryIndex(vpn, false);
+    return i >= 0 && (Atomics.and(this.#words, i, ~Pte.ACCESSED) & Pte.ACCESSED) !== 0;
+  }
+
   /** Bytes of page-table memory in use. */
   bytes(): number {
     return this.buffer.byteLength;

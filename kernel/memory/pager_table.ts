@@ -29,6 +29,11 @@
  * page becomes not present in every binding (a TLB shootdown each), and a dirty
  * page of an externally paged segment is held for its pager, announced by a
  * PAGE_OUT event, until the pager TAKEs it.
+ *
+ * The table is also the page frames' FrameOwner (kernel/memory/frame_table.ts): it
+ * says which pages the clock may evict (a running pager's, not pinned, no request
+ * outstanding), reads and clears their accessed bits in every binding, and shoots
+ * down, once per sweep, each process whose bits it cleared.
  */
 
 import { Errno } from "../abi/errors.ts";
@@ -44,11 +49,12 @@ import {
   Trap,
 } from "../abi/layout.ts";
 import type { Clock, TimerHandle } from "../host_interface.ts";
-import { fail } from "../panic.ts";
+import { fail, KernelError } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import type { ServiceRegistry } from "../proc/service_registry.ts";
 import { eventPage, postEvent } from "../remote/tripwires.ts";
 import type { Tracer } from "../trace.ts";
+import type { FrameOwner } from "./frame_table.ts";
 import { checkLocal, readLocal, writeLocal } from "./user_copy.ts";
 import { type Pager, type PageWaiter, type Segment, zeroFillPager } from "./segment.ts";
 import { storeBytes } from "./segment_access.ts";
@@ -112,9 +118,11 @@ function key(segment: Segment, page: number): string {
   return `${segment.id}:${page}`;
 }
 
-export class PagerTable {
+export class PagerTable implements FrameOwner {
   readonly #host: PagerHost;
   readonly #byPid = new Map<number, ExternalPager>();
+  /** Processes whose accessed bits the clock cleared in this sweep. */
+  readonly #swept = new Set<Process>();
   readonly counts: PagerCounts = { requests: 0, answered: 0, failed: 0, timedOut: 0, evicted: 0 };
 
   constructor(host: PagerHost) {
@@ -220,8 +228,9 @@ export class PagerTable {
       fail("EINVAL", `page ${page} of segment ${id} is present: unprotect it or FAIL`);
     }
     const at = page * PAGE_SIZE;
+    if (op === PagerOp.SUPPLY) checkLocal(p.space, vaddr, PAGE_SIZE, Rights.READ);
+    this.#takeFrame(pager, req);
     if (op === PagerOp.SUPPLY) {
-      checkLocal(p.space, vaddr, PAGE_SIZE, Rights.READ);
       storeBytes(segment, at, readLocal(p.space, vaddr, PAGE_SIZE));
     } else segment.bytes.fill(0, at, at + PAGE_SIZE);
     segment.present[page] = 1;
@@ -229,6 +238,18 @@ export class PagerTable {
     this.counts.answered++;
     this.#finish(pager, req, 0, "");
     return 0;
+  }
+
+  /** Gives the answered page a frame; without one the request fails, and so does the answer. */
+  #takeFrame(pager: ExternalPager, req: PageRequest): void {
+    try {
+      req.segment.frames?.take(req.segment, req.page);
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      this.counts.failed++;
+      this.#finish(pager, req, e.errno, `could not place the page: ${e.message}`);
+      throw e;
+    }
   }
 
   /** `pager_protect`: write-protects (or unprotects) [page, page+count) of segment `id`. */
@@ -264,7 +285,12 @@ export class PagerTable {
     if (segment.pins[page] > 0) return "pinned";
     const flags = this.#remap(segment, page, 1, false);
     segment.present[page] = 0;
+    segment.frames?.release(segment, page);
     this.counts.evicted++;
+    for (const b of segment.bindings) {
+      const q = this.#host.procs.get(b.pid);
+      if (q) q.counters.evictions++;
+    }
     const at = page * PAGE_SIZE;
     const pager = segment.pager instanceof ExternalPager ? segment.pager : null;
     const dirty = (flags & Pte.DIRTY) !== 0;
@@ -274,6 +300,31 @@ export class PagerTable {
     }
     if (pager) segment.bytes.fill(0, at, at + PAGE_SIZE);
     return dirty ? "dirty" : "clean";
+  }
+
+  /** FrameOwner: a running pager's page, present, not pinned, not being asked for. */
+  evictable(segment: Segment, page: number): boolean {
+    const pager = segment.pager;
+    return pager instanceof ExternalPager && !pager.ended && segment.present[page] === 1 &&
+      segment.pins[page] === 0 && !pager.requests.has(key(segment, page));
+  }
+
+  /** FrameOwner: clears the page's accessed bit in every binding; true if one was set. */
+  referenced(segment: Segment, page: number): boolean {
+    let any = false;
+    for (const b of segment.bindings) {
+      const q = this.#host.procs.get(b.pid);
+      if (!q || !q.space.pageTable.clearAccessed((b.vaddr / PAGE_SIZE) + page)) continue;
+      any = true;
+      this.#swept.add(q);
+    }
+    return any;
+  }
+
+  /** FrameOwner: one shootdown per process whose bits the sweep cleared. */
+  sweepDone(): void {
+    for (const q of this.#swept) Atomics.add(q.trap, Trap.TLB_EPOCH, 1);
+    this.#swept.clear();
   }
 
   /** Rewrites pages' entries in every binding and shoots down; returns their flags or'ed. */

@@ -14,6 +14,7 @@ import { Access, PAGE_SIZE } from "../abi/layout.ts";
 import type { Binding } from "./binding.ts";
 import { SignalDirectory } from "../signal/signal_directory.ts";
 import type { ChannelLink } from "./channel_link.ts";
+import type { FrameTable } from "./frame_table.ts";
 
 /**
  * How a page request ends for one waiter: errno 0 once the page is present (and, for
@@ -97,6 +98,12 @@ export class Segment {
   channel: ChannelLink | null = null;
   /** Pages supplied by the pager (first-touch faults). */
   zeroFills = 0;
+  /**
+   * The node's page frames (set by the segment table; null for a kernel-private
+   * segment outside it), and the frame each page holds (-1: none; null until one).
+   */
+  frames: FrameTable | null = null;
+  frameOf: Int32Array | null = null;
   readonly creator: number;
 
   constructor(id: number, creator: number, attrs: SegmentAttributes) {
@@ -117,7 +124,8 @@ export class Segment {
   /**
    * Ensures `page` is present (and writable, for a WRITE, if its pager write-protected
    * it), asking the pager on first touch. "waiting": an external pager was asked and
-   * calls `waiter` when it answers.
+   * calls `waiter` when it answers. Throws KernelError(ENOMEM) when a zero-filled
+   * page can get no frame (kernel/memory/frame_table.ts).
    */
   fault(page: number, access: number = Access.READ, waiter?: PageWaiter): PageOutcome {
     // A write-protect fault is a store to a present page; one not present is paged in
@@ -129,6 +137,7 @@ export class Segment {
     if (r === "wait") return "waiting";
     if (!r) return "failed";
     if (this.present[page]) return "present";
+    this.frames?.take(this, page); // ENOMEM when no frame can be had
     this.present[page] = 1;
     this.zeroFills++;
     return "filled";

@@ -7,7 +7,18 @@
 
 import { PAGE_SHIFT } from "../abi/layout.ts";
 import { Errno } from "../abi/errors.ts";
-import type { PageWaiter, Segment } from "./segment.ts";
+import { KernelError } from "../panic.ts";
+import type { PageOutcome, PageWaiter, Segment } from "./segment.ts";
+
+/** `seg.fault`, with a page that can get no frame (ENOMEM) as "failed". */
+function faultPage(seg: Segment, page: number, access?: number, waiter?: PageWaiter): PageOutcome {
+  try {
+    return seg.fault(page, access, waiter);
+  } catch (e) {
+    if (e instanceof KernelError) return "failed";
+    throw e;
+  }
+}
 
 /**
  * Supplies every page of [offset, offset+count); false if the pager refuses one or
@@ -17,7 +28,7 @@ export function supplyRange(seg: Segment, offset: number, count: number): boolea
   if (count === 0) return true;
   const last = (offset + count - 1) >>> PAGE_SHIFT;
   for (let p = offset >>> PAGE_SHIFT; p <= last; p++) {
-    const o = seg.fault(p);
+    const o = faultPage(seg, p);
     if (o === "failed" || o === "waiting") return false;
   }
   return true;
@@ -47,7 +58,7 @@ export function supplyRangeThen(
   const last = (offset + count - 1) >>> PAGE_SHIFT;
   for (let p = offset >>> PAGE_SHIFT; p <= last && !ended; p++) {
     waiting++;
-    const o = seg.fault(p, access, one);
+    const o = faultPage(seg, p, access, one);
     if (o === "failed") {
       one(Errno.EIO, `page ${p} of segment ${seg.id} could not be supplied`);
     } else if (o !== "waiting") waiting--;

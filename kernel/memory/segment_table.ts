@@ -12,13 +12,16 @@
  */
 
 import { PAGE_SIZE, RIGHTS_ALL } from "../abi/layout.ts";
-import { DEFAULT_LIMITS, type Limits } from "../config.ts";
+import { DEFAULT_LIMITS, framesOf, type Limits } from "../config.ts";
 import type { NodeStats } from "../node_stats.ts";
 import { fail } from "../panic.ts";
+import { type FrameOwner, FrameTable } from "./frame_table.ts";
 import { Segment, type SegmentAttributes } from "./segment.ts";
 
 export class SegmentTable {
   readonly byId = new Map<number, Segment>();
+  /** The node's page frames; the pager table decides which pages may be evicted. */
+  readonly frames: FrameTable;
   readonly #memoryBytes: number;
   readonly #stats: NodeStats;
   readonly #onFree: (seg: Segment) => void;
@@ -34,12 +37,13 @@ export class SegmentTable {
   #nextId = 1;
 
   constructor(
-    config: { memoryBytes: number; limits?: Limits },
-    stats: NodeStats,
+    config: { nodeId: number; memoryBytes: number; memoryFrames: number; limits?: Limits },
+    node: { stats: NodeStats; pagers: FrameOwner },
     onFree: (seg: Segment) => void,
   ) {
     this.#memoryBytes = config.memoryBytes;
-    this.#stats = stats;
+    this.#stats = node.stats;
+    this.frames = new FrameTable(framesOf(config), config.nodeId, node.pagers);
     this.#onFree = onFree;
     this.#limits = config.limits ?? DEFAULT_LIMITS;
   }
@@ -95,6 +99,7 @@ export class SegmentTable {
       }
     }
     const seg = new Segment(this.#nextId++, pid, attrs);
+    seg.frames = this.frames;
     if (rights !== 0) seg.holders.set(pid, rights);
     this.byId.set(seg.id, seg);
     this.#charge(seg, 1);
@@ -167,6 +172,7 @@ export class SegmentTable {
     if (seg.holders.size > 0 || seg.bindings.size > 0) return;
     if (!this.byId.delete(seg.id)) return;
     seg.freed = true;
+    this.frames.releaseSegment(seg);
     if (seg.handedTo.size > 0) this.#retained++;
     else this.#charge(seg, -1);
     this.#onFree(seg);

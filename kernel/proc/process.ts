@@ -57,6 +57,8 @@ export interface ProcessCounters {
   signalsQueued: number;
   /** Remote READs it issued (a protocol that never reads across the network shows 0). */
   remoteReads: number;
+  /** Pages evicted while it had them bound (kernel/memory/frame_table.ts). */
+  evictions: number;
 }
 
 export class Process {
@@ -119,6 +121,7 @@ export class Process {
     signalsSent: 0,
     signalsQueued: 0,
     remoteReads: 0,
+    evictions: 0,
   };
   readonly #exited: PromiseWithResolvers<ExitStatus> = Promise.withResolvers();
 

@@ -27,6 +27,8 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         pagefaults: q.counters.pagefaults,
         protfaults: q.counters.protfaults,
         bindings: q.space.bindings.length,
+        resident: q.space.residentPages(),
+        evictions: q.counters.evictions,
         handlers: q.handlers.size,
         signalsPending: q.fifo.pending(),
         signalsDropped: q.fifo.dropped(),
@@ -90,12 +92,17 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         remoteServed: k.remote.stats.served,
         remoteErrors: k.remote.stats.errors,
         framesMalformed: k.nic.stats.malformed,
+        pageFrames: k.segments.frames.total,
+        pageFramesUsed: k.segments.frames.used,
+        pageFramesFree: k.segments.frames.free,
+        evictions: k.pagers.counts.evicted,
       };
     default:
       return {
         pid: p.pid,
         ...p.counters,
         signalsDropped: p.fifo.dropped(),
+        resident: p.space.residentPages(),
         pageTableBytes: p.space.pageTable.bytes(),
         signalNames: SIGNAL_NAMES,
       };

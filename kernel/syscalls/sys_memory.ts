@@ -24,7 +24,7 @@ import type { Segment } from "../memory/segment.ts";
 import { BLOCKED, type Reply } from "../trap/dispatch.ts";
 import type { Handlers } from "../trap/trap_entry.ts";
 import type { NodeParts } from "../parts.ts";
-import { fail, hex } from "../panic.ts";
+import { fail, hex, KernelError } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 
 type MemoryCalls =
@@ -105,7 +105,14 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
         protectionFault(p, vaddr, access, `page fault: ${reason}`, (t) => w.fail(Errno.EFAULT, t));
         return;
       }
-      const o = p.space.fault(vaddr, access, again);
+      let o: FaultOutcome;
+      try {
+        o = p.space.fault(vaddr, access, again);
+      } catch (e) {
+        if (!(e instanceof KernelError)) throw e;
+        w.fail(e.errno, e.message); // no frame for it (ENOMEM)
+        return;
+      }
       if (o.kind === "waiting") return;
       if (o.kind === "mapped") w.complete(mapped(p, vaddr, filled));
       else protectionFault(p, vaddr, access, faultText(o), (t) => w.fail(Errno.EFAULT, t));

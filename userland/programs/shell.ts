@@ -35,12 +35,13 @@ import {
   type WaitResult,
 } from "../lib/mod.ts";
 import { describeExit, type Job, JobTable } from "./shell/jobs.ts";
-import { hex, names, nodes, ps, segs, stats, table } from "./shell/tables.ts";
+import { free, hex, names, nodes, ps, segs, stats, table } from "./shell/tables.ts";
 import { CommandError, splitWords } from "./shell/words.ts";
 
 const HELP = `commands:
   help                 this list
   ps                   processes
+  free                 page frames: in use, free, evictions; resident pages per process
   run PROGRAM [ARGS]   start a program as a job and wait for it (end with & to not wait)
   jobs                 the jobs still running
   fg [N]               wait for job N (the newest) in the foreground
@@ -206,6 +207,7 @@ type Command = (words: string[], background: boolean) => number | void;
 const COMMANDS: Record<string, Command> = {
   help: () => println(HELP),
   ps,
+  free,
   segs,
   stats,
   run,

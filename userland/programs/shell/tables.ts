@@ -1,4 +1,4 @@
-/** The shell's reports on the kernel's tables: ps, segs, stats, nodes, names. */
+/** The shell's reports on the kernel's tables: ps, free, segs, stats, nodes, names. */
 
 import { info, println } from "../../lib/mod.ts";
 
@@ -18,10 +18,36 @@ export function ps(): void {
     p.state,
     p.traps,
     p.pagefaults,
+    p.resident,
+    p.evictions,
     p.signalsDropped,
     [p.module, ...p.args].join(" "),
   ]);
-  println(table(["PID", "PPID", "STATE", "TRAPS", "PAGEFAULTS", "SIGDROP", "COMMAND"], rows));
+  println(table(
+    ["PID", "PPID", "STATE", "TRAPS", "PAGEFAULTS", "RESIDENT", "EVICTED", "SIGDROP", "COMMAND"],
+    rows,
+  ));
+}
+
+/** The node's page frames, then each process's resident pages, faults and evictions. */
+export function free(): void {
+  const s = info("stats");
+  const mib = (frames: number) => `${(frames * 4 / 1024).toFixed(frames * 4 % 1024 ? 2 : 0)} MiB`;
+  println(table(["FRAMES", "USED", "FREE", "SIZE", "EVICTIONS"], [[
+    s.pageFrames,
+    s.pageFramesUsed,
+    s.pageFramesFree,
+    mib(s.pageFrames),
+    s.evictions,
+  ]]));
+  const rows = info("ps").filter((p: any) => p.state === "running").map((p: any) => [
+    p.pid,
+    p.resident,
+    p.pagefaults,
+    p.evictions,
+    [p.module, ...p.args].join(" "),
+  ]);
+  println(table(["PID", "RESIDENT", "PAGEFAULTS", "EVICTED", "COMMAND"], rows));
 }
 
 export function segs(): void {

@@ -1,0 +1,127 @@
+/**
+ * Page frames (ARCHITECTURE Wave 2, issue 13 item 1): a node has a fixed number of
+ * 4 KiB frames (`KernelConfig.memoryFrames`), and a present page holds one. A frame
+ * is taken when a page becomes present (a zero-fill on first touch, a pager's SUPPLY
+ * or ZERO) and given back when the page is evicted or its segment is freed.
+ *
+ * When none is free the table evicts by the clock (second-chance) policy, the one
+ * Multics and BSD use: a hand goes round the frames; a page whose accessed bit is set
+ * in any binding has it cleared and is passed over once, the first one found with
+ * every bit clear is evicted. Clock rather than exact LRU because the MMU keeps one
+ * accessed bit per entry, not a time, and rather than FIFO because it keeps pages
+ * touched since the hand last passed. The owner (the pager table) says which pages
+ * may go: only those of externally paged segments, never a pinned one (anonymous
+ * pages have nowhere to go until a swap pager exists). Only when a sweep of two
+ * turns finds nothing does `take` fail with ENOMEM naming the node's frames.
+ *
+ * The runtime's MMU sets the accessed bit only when it fills its TLB, so a cleared
+ * bit is set again only after a TLB flush: the owner shoots down each process whose
+ * bits a sweep cleared, once per sweep (`sweepDone`), not once per page.
+ *
+ * Owner: the kernel's thread; nothing here is shared with a process.
+ */
+
+import { fail } from "../panic.ts";
+import type { Segment } from "./segment.ts";
+
+/** What the frame table asks of the pages' owner (the pager table, or a test's fake). */
+export interface FrameOwner {
+  /** True if `page` of `segment` may be evicted now (externally paged, not pinned). */
+  evictable(segment: Segment, page: number): boolean;
+  /** True if any binding's accessed bit of the page was set; clears them all. */
+  referenced(segment: Segment, page: number): boolean;
+  /** Evicts the page (it releases its frame here); what it was. */
+  evict(segment: Segment, page: number): "absent" | "pinned" | "clean" | "dirty";
+  /** A sweep ended: shoot down the TLBs whose accessed bits it cleared. */
+  sweepDone(): void;
+}
+
+/** The node's frames: which page holds each, the free ones, and the clock's hand. */
+export class FrameTable {
+  readonly total: number;
+  readonly #node: number;
+  readonly #owner: FrameOwner;
+  readonly #segmentOf: (Segment | null)[];
+  readonly #pageOf: Int32Array;
+  readonly #free: number[] = [];
+  #hand = 0;
+  /** Pages the clock evicted to free a frame. */
+  evictions = 0;
+
+  constructor(total: number, node: number, owner: FrameOwner) {
+    if (!Number.isInteger(total) || total < 1) fail("EINVAL", `memoryFrames ${total}`);
+    this.total = total;
+    this.#node = node;
+    this.#owner = owner;
+    this.#segmentOf = new Array(total).fill(null);
+    this.#pageOf = new Int32Array(total);
+    for (let f = total - 1; f >= 0; f--) this.#free.push(f);
+  }
+
+  get used(): number {
+    return this.total - this.#free.length;
+  }
+
+  get free(): number {
+    return this.#free.length;
+  }
+
+  /**
+   * Gives `page` of `segment` a frame (no-op if it has one), evicting by the clock
+   * when none is free; throws ENOMEM when nothing can be evicted.
+   */
+  take(segment: Segment, page: number): void {
+    const map = segment.frameOf ??= new Int32Array(segment.pages).fill(-1);
+    if (map[page] >= 0) return;
+    if (this.#free.length === 0) this.#reclaim();
+    const f = this.#free.pop();
+    if (f === undefined) {
+      fail(
+        "ENOMEM",
+        `node ${this.#node} has no free page frame: all ${this.total} hold pages that ` +
+          `cannot be evicted (anonymous or pinned)`,
+      );
+    }
+    this.#segmentOf[f] = segment;
+    this.#pageOf[f] = page;
+    map[page] = f;
+  }
+
+  /** Frees the frame of `page` of `segment`, if it holds one. */
+  release(segment: Segment, page: number): void {
+    const f = segment.frameOf?.[page] ?? -1;
+    if (f < 0) return;
+    segment.frameOf![page] = -1;
+    this.#segmentOf[f] = null;
+    this.#free.push(f);
+  }
+
+  /** Frees every frame `segment` holds (it was freed). */
+  releaseSegment(segment: Segment): void {
+    const map = segment.frameOf;
+    if (!map) return;
+    for (let p = 0; p < map.length; p++) this.release(segment, p);
+  }
+
+  /** The clock: evicts one page, going round at most twice (one pass clears bits). */
+  #reclaim(): void {
+    try {
+      for (let n = 0; n < 2 * this.total; n++) {
+        const f = this.#hand;
+        this.#hand = (f + 1) % this.total;
+        const seg = this.#segmentOf[f];
+        const page = this.#pageOf[f];
+        if (!seg || !this.#owner.evictable(seg, page)) continue;
+        if (this.#owner.referenced(seg, page)) continue; // second chance
+        const r = this.#owner.evict(seg, page);
+        if (r === "clean" || r === "dirty") {
+          this.release(seg, page); // the owner's evict may have already
+          this.evictions++;
+          return;
+        }
+      }
+    } finally {
+      this.#owner.sweepDone();
+    }
+  }
+}
