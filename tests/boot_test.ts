@@ -82,6 +82,25 @@ Deno.test("boot --run with no program exits 2 with usage", async () => {
   assert.match(r.stderr, /^usage: deno task boot /m);
 });
 
+Deno.test("boot --memory-mib sets the node's page frames: free shows them, ps the resident pages", async () => {
+  const r = await boot(
+    ["--nodes", "1", "--memory-mib", "8"],
+    ["free", "ps", "exit", ""].join("\n"),
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const out = r.stdout;
+  assert.match(out, /FRAMES\s+USED\s+FREE\s+SIZE\s+EVICTIONS/);
+  const m = /^2048\s+(\d+)\s+(\d+)\s+8 MiB\s+0$/m.exec(out);
+  assert.ok(m, out);
+  assert.equal(Number(m[1]) + Number(m[2]), 2048);
+  assert.ok(Number(m[1]) > 0, "init and the shell hold frames");
+  assert.match(out, /PID\s+RESIDENT\s+PAGEFAULTS\s+EVICTED\s+COMMAND/);
+  assert.match(out, /^1\s+\d+\s+\d+\s+0\s+userland\/programs\/init\.ts$/m);
+  const bad = await boot(["--memory-mib", "0"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--memory-mib must be a whole number of MiB ≥ 1, not "0"/);
+});
+
 Deno.test("boot shell driven by stdin prints help, tables and errors, and exits 0", async () => {
   const r = await boot(
     [],
