@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { Errno } from "../kernel/abi/errors.ts";
-import { PAGE_SIZE, SegMode, SegUnit } from "../kernel/abi/layout.ts";
+import { EXIT_KILLED_BASE, PAGE_SIZE, SegMode, SegUnit, Sig } from "../kernel/abi/layout.ts";
 import { type FrameOwner, FrameTable } from "../kernel/memory/frame_table.ts";
 import { Segment } from "../kernel/memory/segment.ts";
 import { KernelError } from "../kernel/panic.ts";
@@ -155,6 +155,22 @@ Deno.test("pinned pages never leave: their frames are never evicted while the re
     }
     const later = pager.outs.slice(pinned).reduce((a: number, b: number) => a + b, 0);
     assert.ok(later >= 64 - FRAMES, `paged out ${later}`);
+  }, { memoryFrames: FRAMES });
+});
+
+Deno.test("a pager's answer that can get no frame fails ENOMEM, and its fault fails naming the frames", async () => {
+  await withNode(async (node) => {
+    // 15 pinned pages and the pager's own page fill the 16 frames: page 15 has none.
+    const st = await node.run("fr_pager", ["keep", "64", "15"], 60_000);
+    assert.equal(st.status, 0, st.reason + node.console.err);
+    const pager = node.results().find((r) => r.who === "pager");
+    assert.deepEqual(pager.refused, [{ page: 15, error: "ENOMEM" }]);
+    assert.equal(pager.end.status, EXIT_KILLED_BASE + Sig.SIGSEGV);
+    assert.match(
+      pager.end.reason,
+      /page fault: pager pid \d+ could not place the page: node 0 has no free page frame: all 16/,
+    );
+    assert.equal(node.kernel.segments.frames.evictions, 0);
   }, { memoryFrames: FRAMES });
 });
 

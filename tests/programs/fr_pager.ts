@@ -7,6 +7,7 @@
  *                   own (JavaScript) memory and supplies it back; one client writes
  *                   every page (pinning the first PINNED after writing them), then
  *                   reads every page back
+ *                   (an answer that fails is reported, e.g. ENOMEM: no frame for it)
  *   lose N          the same, but the pager never takes a paged-out page and answers
  *                   every fault with ZERO: a pager that loses pages
  *   hog N catch|die touches N anonymous pages; "catch" reports the error the first
@@ -56,6 +57,7 @@ function pager(keep: boolean, n: number, pinned: number): number {
   const store = new Map<number, Uint8Array>();
   const faults = new Array(n).fill(0), outs = new Array(n).fill(0);
   let supplied = 0, zeroed = 0;
+  const refused: { page: number; error: string }[] = [];
   const pid = spawn(import.meta.url, ["client", String(seg), String(n), String(pinned)], {
     share: [{ segment: seg, rights: RW }],
   });
@@ -76,16 +78,14 @@ function pager(keep: boolean, n: number, pinned: number): number {
     }
     faults[r.page]++;
     const held = keep ? store.get(r.page) : undefined;
-    if (held) {
-      write(staging, held);
-      supplyPage(seg, r.page, staging);
-      supplied++;
-    } else {
-      zeroPage(seg, r.page);
-      zeroed++;
-    }
+    const answer = held
+      ? attempt(() => (write(staging, held), supplyPage(seg, r.page, staging)))
+      : attempt(() => zeroPage(seg, r.page));
+    if (typeof answer === "string") refused.push({ page: r.page, error: answer });
+    else if (held) supplied++;
+    else zeroed++;
   }
-  report({ who: "pager", faults, outs, supplied, zeroed, end });
+  report({ who: "pager", faults, outs, supplied, zeroed, refused, end });
   return 0;
 }
 
