@@ -8,11 +8,28 @@
 
 import assert from "node:assert/strict";
 import { Errno } from "../kernel/abi/errors.ts";
-import { EXIT_KILLED_BASE, PAGE_SIZE, SegMode, SegUnit, Sig } from "../kernel/abi/layout.ts";
+import {
+  Access,
+  EXIT_KILLED_BASE,
+  PAGE_SIZE,
+  Pte,
+  Rights,
+  SegMode,
+  SegUnit,
+  Sig,
+  Trap,
+} from "../kernel/abi/layout.ts";
+import { MemoryConsole } from "../kernel/host/console.ts";
+import { AddressSpace } from "../kernel/memory/address_space.ts";
 import { type FrameOwner, FrameTable } from "../kernel/memory/frame_table.ts";
+import { PagerTable } from "../kernel/memory/pager_table.ts";
 import { Segment } from "../kernel/memory/segment.ts";
 import { KernelError } from "../kernel/panic.ts";
+import type { Process } from "../kernel/proc/process.ts";
+import { ServiceRegistry } from "../kernel/proc/service_registry.ts";
+import { Tracer } from "../kernel/trace.ts";
 import { type TestNode, withNode } from "./helpers.ts";
+import { ManualClock } from "./manual_clock.ts";
 
 /** A table of `total` frames with a fake owner: accessed bits and pins set by the test. */
 function fakeTable(total: number, node = 0) {
@@ -88,6 +105,42 @@ Deno.test("FrameTable never evicts a page its owner refuses, and fails ENOMEM na
   assert.deepEqual(f.evicted, ["1:2"]); // the pinned pages stayed
   table.releaseSegment(seg);
   assert.equal(table.free, 3);
+});
+
+Deno.test("PagerTable.referenced() clears the accessed bit in every binding, keeps the dirty bit, and sweepDone() shoots down each such process once", () => {
+  const procs = new Map<number, Process>();
+  for (const pid of [5, 6]) {
+    procs.set(pid, {
+      pid,
+      space: new AddressSpace(pid),
+      trap: new Int32Array(1024),
+    } as unknown as Process);
+  }
+  const table = new PagerTable({
+    clock: new ManualClock(),
+    services: new ServiceRegistry(),
+    tracer: new Tracer(new MemoryConsole(), 0, new Set()),
+    config: { pagerTimeoutMs: 100 },
+    procs: { get: (pid) => procs.get(pid) },
+  });
+  const seg = segment(1, 2);
+  seg.present[1] = 1;
+  const at = { 5: 0x1000_0000, 6: 0x2000_0000 } as Record<number, number>;
+  for (const [pid, q] of procs) {
+    q.space.bind(seg, at[pid], Rights.READ | Rights.WRITE, 0);
+    assert.equal(q.space.fault(at[pid] + PAGE_SIZE, Access.READ).kind, "mapped");
+  }
+  const vpn6 = (at[6] + PAGE_SIZE) / PAGE_SIZE;
+  const pt6 = procs.get(6)!.space.pageTable;
+  pt6.update(vpn6, Pte.ACCESSED | Pte.DIRTY, Pte.ACCESSED | Pte.DIRTY); // as the MMU would
+  assert.equal(table.referenced(seg, 1), true);
+  assert.equal(table.referenced(seg, 1), false); // cleared: not accessed since
+  assert.equal(pt6.get(vpn6) & (Pte.ACCESSED | Pte.DIRTY), Pte.DIRTY);
+  assert.equal(procs.get(6)!.trap[Trap.TLB_EPOCH], 0); // not yet: once per sweep
+  table.sweepDone();
+  table.sweepDone();
+  assert.equal(procs.get(6)!.trap[Trap.TLB_EPOCH], 1);
+  assert.equal(procs.get(5)!.trap[Trap.TLB_EPOCH], 0); // its bit was clear: no flush
 });
 
 const FRAMES = 16;
