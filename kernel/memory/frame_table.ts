@@ -43,7 +43,10 @@ export class FrameTable {
   readonly #owner: FrameOwner;
   readonly #segmentOf: (Segment | null)[];
   readonly #pageOf: Int32Array;
-  readonly #free: number[] = [];
+  /** Frames [#fresh, total) were never used; #freed[0, #top) were given back. */
+  #fresh = 0;
+  readonly #freed: Int32Array;
+  #top = 0;
   #hand = 0;
   /** Pages the clock evicted to free a frame. */
   evictions = 0;
@@ -55,15 +58,21 @@ export class FrameTable {
     this.#owner = owner;
     this.#segmentOf = new Array(total).fill(null);
     this.#pageOf = new Int32Array(total);
-    for (let f = total - 1; f >= 0; f--) this.#free.push(f);
+    this.#freed = new Int32Array(total);
   }
 
   get used(): number {
-    return this.total - this.#free.length;
+    return this.total - this.free;
   }
 
   get free(): number {
-    return this.#free.length;
+    return this.total - this.#fresh + this.#top;
+  }
+
+  /** A free frame, or -1. */
+  #pop(): number {
+    if (this.#top > 0) return this.#freed[--this.#top];
+    return this.#fresh < this.total ? this.#fresh++ : -1;
   }
 
   /**
@@ -73,9 +82,12 @@ export class FrameTable {
   take(segment: Segment, page: number): void {
     const map = segment.frameOf ??= new Int32Array(segment.pages).fill(-1);
     if (map[page] >= 0) return;
-    if (this.#free.length === 0) this.#reclaim();
-    const f = this.#free.pop();
-    if (f === undefined) {
+    let f = this.#pop();
+    if (f < 0) {
+      this.#reclaim();
+      f = this.#pop();
+    }
+    if (f < 0) {
       fail(
         "ENOMEM",
         `node ${this.#node} has no free page frame: all ${this.total} hold pages that ` +
@@ -93,7 +105,7 @@ export class FrameTable {
     if (f < 0) return;
     segment.frameOf![page] = -1;
     this.#segmentOf[f] = null;
-    this.#free.push(f);
+    this.#freed[this.#top++] = f;
   }
 
   /** Frees every frame `segment` holds (it was freed). */
