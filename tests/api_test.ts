@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { Errno } from "../kernel/abi/errors.ts";
 import { type TestNode, withNode } from "./helpers.ts";
+import { denoCheck, ROOT } from "./source_helpers.ts";
 
 function assertExit0(node: TestNode, st: { status: number; reason: string }): void {
   assert.equal(
@@ -76,7 +77,6 @@ Deno.test("info() and ps name page faults pagefaults and protection faults protf
 // ---------------------------------------------------------------------------
 // 3. The README: its examples type-check, its API tables name what mod.ts exports
 
-const ROOT = new URL("../", import.meta.url);
 const README = Deno.readTextFileSync(new URL("README.md", ROOT));
 const MOD = new URL("userland/lib/mod.ts", ROOT).href;
 
@@ -158,26 +158,6 @@ function documented(): Documented {
   return d;
 }
 
-/** Runs `deno check` on `files` with the project's configuration; returns its output. */
-async function check(files: string[]): Promise<{ ok: boolean; output: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "check",
-      "--quiet",
-      "--no-remote",
-      "--no-npm",
-      "--no-lock",
-      `--config=${new URL("deno.json", ROOT).pathname}`,
-      `--import-map=${new URL("kernel/host/program_imports.json", ROOT).pathname}`,
-      ...files,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { ok: r.success, output: dec.decode(r.stdout) + dec.decode(r.stderr) };
-}
-
 Deno.test("every ts example in the README is a module that type-checks against userland/lib", async () => {
   const blocks = examples();
   assert.ok(blocks.length >= 7, `${blocks.length} examples`);
@@ -192,7 +172,7 @@ Deno.test("every ts example in the README is a module that type-checks against u
       await Deno.writeTextFile(file, code);
       files.push(file);
     }
-    const r = await check(files);
+    const r = await denoCheck(files);
     assert.ok(r.ok, `README examples (files named by their README line):\n${r.output}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -218,7 +198,7 @@ Deno.test("mod.ts exports every name the README's API tables document, and each 
   const dir = await Deno.makeTempDir({ prefix: "readme_names_" });
   try {
     await Deno.writeTextFile(`${dir}/names.ts`, lines.join("\n") + "\n");
-    const r = await check([`${dir}/names.ts`]);
+    const r = await denoCheck([`${dir}/names.ts`]);
     assert.ok(r.ok, `names documented but not exported (or no such member):\n${r.output}`);
   } finally {
     await Deno.remove(dir, { recursive: true });

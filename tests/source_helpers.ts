@@ -1,10 +1,36 @@
 /**
  * Reading the project's own sources, for the tests that check them as text (the
- * architecture test's import rules, the ABI test's stub calls).
+ * architecture test's import rules, the ABI test's stub calls), and type-checking
+ * them (`denoCheck`).
  */
 
 /** The project root. */
 export const ROOT = new URL("../", import.meta.url);
+
+/**
+ * Runs `deno check` on `paths` (files or folders) with the project's deno.json and
+ * the programs' import map, from the root; returns whether it passed and its output.
+ */
+export async function denoCheck(paths: string[]): Promise<{ ok: boolean; output: string }> {
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "check",
+      "--quiet",
+      "--no-remote",
+      "--no-npm",
+      "--no-lock",
+      `--config=${new URL("deno.json", ROOT).pathname}`,
+      `--import-map=${new URL("kernel/host/program_imports.json", ROOT).pathname}`,
+      ...paths,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { ok: r.success, output: dec.decode(r.stdout) + dec.decode(r.stderr) };
+}
 
 /** The .ts files under `dir` (a path from the root), recursively. */
 export function* files(dir: string): Generator<string> {

@@ -7,25 +7,9 @@
  */
 
 import assert from "node:assert/strict";
+import { denoCheck } from "./source_helpers.ts";
 
 Deno.test("kernel, servers, userland and tests type-check (deno check)", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "check",
-      "--quiet",
-      "--no-remote",
-      "--no-npm",
-      "--no-lock",
-      "kernel",
-      "servers",
-      "userland",
-      "tests",
-    ],
-    cwd: new URL("..", import.meta.url),
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-  assert.equal(out.code, 0, `deno check failed:\n${text}`);
+  const r = await denoCheck(["kernel", "servers", "userland", "tests"]);
+  assert.ok(r.ok, `deno check failed:\n${r.output}`);
 });
