@@ -30,10 +30,8 @@ import {
   StreamReceiver,
   StreamSender,
 } from "../../userland/lib/ipc/dqueue.ts";
+import { readStream, sendMessages, takeMessages, writeStream } from "./dq_traffic.ts";
 import { report, signalGate } from "./report.ts";
-
-const byteAt = (i: number) => (i * 7) % 251;
-const lengthOf = (i: number, bytes: number) => 4 + (i % (bytes - 3));
 
 function control(): Int32Array {
   const ctl = CreateSegment(4096);
@@ -52,22 +50,7 @@ export default function main(args: string[]): number {
     report({ role, exported: true });
     if (!q.awaitSender(20_000)) throw new Error("no sender");
     report({ role, ready: true });
-    let got = 0, inOrder = 0, dupes = 0, last = -1, padded = true;
-    const seen = new Uint8Array(n);
-    while (got < n) {
-      const m = q.receive(20_000);
-      if (!m) throw new Error(`timed out after ${got} messages`);
-      const i = new DataView(m.buffer).getUint32(0, true);
-      if (i >= n || seen[i]) dupes++;
-      else seen[i] = 1;
-      if (i === last + 1) inOrder++;
-      const len = lengthOf(i, bytes);
-      for (let k = 4; k < bytes; k++) if (m[k] !== (k < len ? 0xaa : 0)) padded = false;
-      last = i;
-      got++;
-    }
-    const missing = seen.reduce((s, x) => s + (x ? 0 : 1), 0);
-    report({ role, got, inOrder, dupes, missing, padded, naks: q.naks });
+    report({ role, ...takeMessages(q, n, bytes), naks: q.naks });
     let extra = 0;
     while (Atomics.load(ctl, 0) === 0) if (q.receive(20)) extra++;
     report({ role, extra });
@@ -80,13 +63,7 @@ export default function main(args: string[]): number {
     const go = signalGate();
     report({ role, connected: true });
     go();
-    const msg = new Uint8Array(bytes).fill(0xaa);
-    for (let i = 0; i < n; i++) {
-      new DataView(msg.buffer).setUint32(0, i, true);
-      if (!q.send(msg.subarray(0, lengthOf(i, bytes)), 20_000)) {
-        throw new Error(`no room for message ${i}`);
-      }
-    }
+    sendMessages(q, n, bytes);
     report({ role, sent: n, flushed: q.flush(20_000), stats: q.stats });
     q.close();
     return 0;
@@ -105,14 +82,7 @@ export default function main(args: string[]): number {
         Atomics.wait(ctl, 1, 0, 50);
       }
     }
-    let bytes = 0, ok = true;
-    while (bytes < total) {
-      const piece = s.read(total - bytes, 20_000);
-      if (!piece) throw new Error(`timed out after ${bytes} bytes`);
-      for (let i = 0; i < piece.length; i++) if (piece[i] !== byteAt(bytes + i)) ok = false;
-      bytes += piece.length;
-    }
-    report({ role, bytes, ok, naks: s.naks });
+    report({ role, ...readStream(s, total), naks: s.naks });
     let extra = 0;
     while (Atomics.load(ctl, 0) === 0) extra += s.read(1 << 20, 20)?.length ?? 0;
     report({ role, extra });
@@ -124,16 +94,9 @@ export default function main(args: string[]): number {
   const go = signalGate();
   report({ role, connected: true });
   go();
-  const all = Uint8Array.from({ length: total }, (_, i) => byteAt(i));
-  let written = 0;
-  const piece = Number(args[4] ?? 0);
-  for (let k = 1, i = 0; written < total; k = (k * 5 + 3) % 3001, i++) {
-    const n = Math.min(total - written, piece || 1 + k);
-    const w = s.write(all.subarray(written, written + n), 20_000);
-    if (w !== n) throw new Error(`wrote ${w} of ${n} at ${written}`);
-    written += n;
+  const written = writeStream(s, total, Number(args[4] ?? 0), (i) => {
     if (i === 2) report({ role, three: true });
-  }
+  });
   report({ role, written, flushed: s.flush(20_000), stats: s.stats });
   s.close();
   return 0;
