@@ -218,3 +218,12 @@ Deno.test("boot --run: a SIGINT to the host process is a Ctrl-C: SIGINT to the p
     await child.stderr.cancel().catch(() => {});
   }
 });
+
+Deno.test("boot --run of a program that throws at load: status 134, the reason on the console, nothing printed by Deno", async () => {
+  const r = await boot(["--run", "tests/programs/rob_crash_load.ts"]);
+  assert.equal(r.code, 134, r.stderr);
+  assert.match(r.stdout + r.stderr, /crashed at load: Error: boom:x/);
+  // The runtime caught it: Deno's own report of a worker's uncaught error is absent.
+  assert.doesNotMatch(r.stderr, /Uncaught \(in worker/);
+  assert.doesNotMatch(r.stderr, /^\s+at /m, "no stack trace");
+});
