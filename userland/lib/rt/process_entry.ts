@@ -19,9 +19,6 @@ import { routedConsole } from "./lockdown.ts";
 import { rt } from "./runtime.ts";
 import { setCrashHandler } from "./signals.ts";
 
-// Taken before the program's module evaluates (the stub imports this module first).
-const later = setTimeout;
-
 function describe(err: unknown): string {
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return String(err);
@@ -79,6 +76,10 @@ export async function start(load: () => Promise<Record<string, unknown>>): Promi
     e.preventDefault();
     crash("in the program", e.error ?? e.message);
   });
+  // The program is a dynamic import, so none of its code, its top level included,
+  // runs while Deno still evaluates the worker's main module (the stub): a worker
+  // that ends itself (endWorker) then would keep that module graph's memory, about
+  // 0.4 MB per process (issue 11, hole 4).
   let program: Record<string, unknown>;
   try {
     program = await load();
@@ -90,10 +91,6 @@ export async function start(load: () => Promise<Record<string, unknown>>): Promi
     print(`pid ${r.pid}: ${r.module} exports no main function\n`, 2);
     exit(127, "not a program: no main function");
   }
-  // main runs in a task of its own, well after the worker's main module has
-  // evaluated: a worker that ends (endWorker) while Deno still evaluates its main
-  // module leaks that module graph's memory, ~0.4 MB per process (issue 11, hole 4).
-  await new Promise((resolve) => later(resolve, 0));
   let status: unknown;
   try {
     status = await main([...r.args]);
