@@ -129,11 +129,15 @@ Deno.test("userland/lib and servers/ have no import cycle", () => {
 /** Names of sys/ and ipc/ that are the runtime's own plumbing, not programs' API. */
 const NOT_PUBLIC = new Set(["discardLines", "discardSegmentLines", "putData"]);
 
+/** A module whose name starts with "_" is private to its folder (Deno's convention). */
+const isPrivate = (path: string) => path.slice(path.lastIndexOf("/") + 1).startsWith("_");
+
 Deno.test("userland/lib/mod.ts exports every public name of sys/ and ipc/", () => {
   // Only what mod.ts exports counts, not names in its comments (its @example).
   const mod = blankComments(read("userland/lib/mod.ts"));
   const re = /^export\s+(?:async\s+)?(?:function|class|const|let|interface|type|enum)\s+(\w+)/gm;
   for (const f of [...files("userland/lib/sys"), ...files("userland/lib/ipc")]) {
+    if (isPrivate(f)) continue;
     for (const [, name] of read(f).matchAll(re)) {
       if (NOT_PUBLIC.has(name)) continue;
       assert.ok(new RegExp(`\\b${name}\\b`).test(mod), `mod.ts does not export ${name} (${f})`);
@@ -299,6 +303,21 @@ Deno.test("the ABI's tables and result codes are declared once, in kernel/abi/",
       if (f.startsWith("kernel/abi/")) continue;
       const code = blankComments(read(f));
       for (const [re, what] of ABI_COPIES) assert.ok(!re.test(code), `${f} has ${what}`);
+    }
+  }
+});
+
+Deno.test("a private module (its name starts with _) is imported only from its own folder", () => {
+  for (
+    const f of [...files("kernel"), ...files("servers"), ...files("userland"), ...files("tests")]
+  ) {
+    const dir = f.slice(0, f.lastIndexOf("/"));
+    for (const [, spec] of blankComments(read(f)).matchAll(/from\s+"([^"]+)"/g)) {
+      if (!spec.startsWith(".")) continue;
+      const target = new URL(spec, new URL(f, "file:///")).pathname.slice(1);
+      if (!isPrivate(target)) continue;
+      const targetDir = target.slice(0, target.lastIndexOf("/"));
+      assert.equal(targetDir, dir, `${f} imports ${target}, private to ${targetDir}/`);
     }
   }
 });
