@@ -46,6 +46,17 @@ export interface KernelConfig {
    * before the fault fails, in ms.
    */
   pagerTimeoutMs: number;
+  /**
+   * When the node has a swap pager (`--swap`): true, every anonymous segment may be
+   * swapped unless `set_swap(id, 0)` keeps it in; false, only those `set_swap(id, 1)`
+   * lets out (`--swap-scope opt-in`).
+   */
+  swapAll: boolean;
+  /**
+   * The node whose memory server a swap pager pages to first (servers/memory/),
+   * keeping its disk as the copy; -1: none, the swap pager pages to its disk only.
+   */
+  memoryServerNode: number;
 }
 
 /**
@@ -97,6 +108,8 @@ export const DEFAULT_CONFIG: KernelConfig = {
   diskModel: "ssd",
   diskTimerFloorMs: 1,
   pagerTimeoutMs: 2_000,
+  swapAll: true,
+  memoryServerNode: -1,
 };
 
 /** The node's page frames: `memoryFrames`, or as many as `memoryBytes` holds. */

@@ -14,7 +14,18 @@
  * export too), so no server needs to wait for it.
  */
 
-import { execName } from "../userland/lib/mod.ts";
+import { execName, memoryName } from "../userland/lib/mod.ts";
+
+/** What a row may depend on besides the node's id: its `info("stats")` facts. */
+export interface NodeFacts {
+  /** The node's swap disk (`--swap`), or -1. */
+  readonly swapDisk: number;
+  /** The node that runs the cluster's memory server (`--memory-server`), or -1. */
+  readonly memoryServerNode: number;
+}
+
+/** A node without a swap disk or a memory server (what `serversOn` assumes untold). */
+export const PLAIN_NODE: NodeFacts = { swapDisk: -1, memoryServerNode: -1 };
 
 export interface ServerRow {
   /** What init calls it in its messages ("init: the name clerk ended: ..."). */
@@ -22,8 +33,8 @@ export interface ServerRow {
   /** The module, from the project root. */
   readonly module: string;
   readonly args: readonly string[];
-  /** The nodes that run it: every node, or these node ids. */
-  readonly nodes: "all" | readonly number[];
+  /** The nodes that run it: every node, these node ids, or those the test accepts. */
+  readonly nodes: "all" | readonly number[] | ((node: number, facts: NodeFacts) => boolean);
   /** The name it exports when ready on a node, or null for none. */
   readonly name: ((node: number) => string) | null;
   /**
@@ -53,11 +64,32 @@ export const SERVERS: readonly ServerRow[] = [
     // Its export fails (EIO) if the clerk dies while it is being made: start it again.
     crashLoop: { ends: 5, withinMs: 10_000 },
   },
+  {
+    title: "the memory server",
+    module: "servers/memory/mod.ts",
+    args: [],
+    nodes: (node, f) => f.memoryServerNode === node,
+    name: memoryName,
+    crashLoop: { ends: 5, withinMs: 10_000 },
+  },
+  {
+    title: "the swap pager",
+    module: "servers/pager/mod.ts",
+    args: [],
+    nodes: (_node, f) => f.swapDisk >= 0,
+    name: null,
+    // A restarted one pages from then on; what the dead one held is lost (its
+    // faults fail, naming it), as a swap device's contents are at a crash.
+    crashLoop: { ends: 5, withinMs: 10_000 },
+  },
 ];
 
 /** The rows that run on node `node`. */
-export function serversOn(node: number): ServerRow[] {
-  return SERVERS.filter((s) => s.nodes === "all" || s.nodes.includes(node));
+export function serversOn(node: number, facts: NodeFacts = PLAIN_NODE): ServerRow[] {
+  return SERVERS.filter((s) =>
+    s.nodes === "all" ||
+    (typeof s.nodes === "function" ? s.nodes(node, facts) : s.nodes.includes(node))
+  );
 }
 
 /** The name a row's server exports on node `node`, or null. */

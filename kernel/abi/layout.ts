@@ -340,6 +340,8 @@ export const EventKind = {
   PAGE_FAULT: 4,
   /** A dirty page was evicted: id is the segment, info the page; `PagerOp.TAKE` fetches it. */
   PAGE_OUT: 5,
+  /** A segment this pager paged was freed: id is the segment; its pages may be forgotten. */
+  SEGMENT_FREED: 6,
 } as const;
 
 /** How a pager answers a request (`pager_answer`). */

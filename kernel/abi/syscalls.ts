@@ -412,6 +412,22 @@ const TABLE = [
       "the caller pages, in every binding; a store to a protected page is a PAGE_FAULT " +
       "to the pager, and unprotecting completes it.",
   },
+  {
+    no: 42,
+    name: "swap_attach",
+    args: [],
+    data: "none",
+    doc: "Makes the caller the node's swap pager (service capability; one at a time): the " +
+      "anonymous segments the node swaps are evicted to it (PAGE_OUT) and paged back from it.",
+  },
+  {
+    no: 43,
+    name: "set_swap",
+    args: ["u32", "u32"],
+    data: "none",
+    doc: "Lets (on 1) or keeps (on 0) the node's swap pager from paging out a segment the " +
+      "caller holds, whatever the node's default (--swap-scope).",
+  },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof TABLE)[number]["name"];

@@ -59,10 +59,18 @@ export class DiskTable {
     return this.#model;
   }
 
-  /** Adds a disk to the node (the host does, at boot); returns its unit number. */
-  add(disk: Disk): number {
+  /** The unit of the node's swap disk (`--swap`), or -1. */
+  swapUnit = -1;
+
+  /**
+   * Adds a disk to the node (the host does, at boot); returns its unit number. A
+   * swap disk is the swap pager's (servers/pager/): the node has at most one.
+   */
+  add(disk: Disk, o: { swap?: boolean } = {}): number {
     const unit = this.#devices.length;
+    if (o.swap && this.swapUnit >= 0) fail("EBUSY", `the node has a swap disk: ${this.swapUnit}`);
     this.#devices.push(new DiskDevice(unit, disk, this.#model));
+    if (o.swap) this.swapUnit = unit;
     return unit;
   }
 

@@ -8,17 +8,23 @@
  *
  *   deno task boot [--nodes N] [--trace traps,signals,faults,remote] [--block-only]
  *                  [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994]
- *                  [--memory-mib N] [--run PROGRAM [ARGS...]]
+ *                  [--memory-mib N] [--swap [PATH[:SIZE]]] [--swap-scope all|opt-in]
+ *                  [--memory-server NODE] [--run PROGRAM [ARGS...]]
  *
- * The disks `--disk` names are node 0's.
+ * The disks `--disk` names are node 0's. `--swap` gives every node a swap disk of
+ * its own (temporary files, or PATH for node 0 and PATH.k for node k) and the swap
+ * pager; `--memory-server NODE` runs the memory server there, which the other
+ * nodes' swap pagers page to first.
  */
 
 import { Cluster } from "../cluster.ts";
 import {
+  closeSwap,
   endOnSecondInterrupt,
   initArgs,
   kernelConfig,
   openDisks,
+  openSwap,
   parseOptions,
   runCli,
   splitRun,
@@ -29,7 +35,8 @@ import { WorkerHost } from "./worker_host.ts";
 
 const USAGE = "usage: deno task boot [--nodes N] [--trace traps,signals,faults,remote] " +
   "[--block-only] [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994] " +
-  "[--memory-mib N] [--run PROGRAM [ARGS...]]";
+  "[--memory-mib N] [--swap [PATH[:SIZE]]] [--swap-scope all|opt-in] [--memory-server NODE] " +
+  "[--run PROGRAM [ARGS...]]";
 const INIT = "userland/programs/init.ts";
 
 await runCli("boot", USAGE, async () => {
@@ -47,6 +54,12 @@ await runCli("boot", USAGE, async () => {
   const terminal = new TerminalConsole();
   const cluster = new Cluster(new WorkerHost(), terminal, { nodes, config: kernelConfig(values) });
   for (const d of disks) cluster.nodes[0].disks.add(d);
+  const swaps = [];
+  for (let id = 0; id < nodes; id++) {
+    const s = await openSwap(values, id);
+    if (s) cluster.nodes[id].disks.add(s.disk, { swap: true });
+    swaps.push(s);
+  }
   // Ctrl-C goes to the foreground program; a second one within a second ends it all.
   endOnSecondInterrupt("boot", terminal, () => cluster.halt());
   for (let id = 1; id < nodes; id++) cluster.nodes[id].spawn(INIT, initArgs(null, true));
@@ -55,6 +68,7 @@ await runCli("boot", USAGE, async () => {
   cluster.halt();
   terminal.restore();
   for (const d of disks) await d.close();
+  for (const s of swaps) await closeSwap(s);
   if (status.status !== 0 && !run) console.error(`init: ${status.reason}`);
   return status.status;
 });

@@ -22,6 +22,9 @@ export const KERNEL_OPTIONS = {
   disk: { type: "string", multiple: true, default: [] },
   "disk-model": { type: "string", default: "ssd" },
   "memory-mib": { type: "string" },
+  swap: { type: "string" },
+  "swap-scope": { type: "string", default: "all" },
+  "memory-server": { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -52,9 +55,12 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig["options"]>>(
   own: string[],
   extra: T,
 ) {
+  // `--swap` alone (next to another flag, or last) asks for a temporary swap file.
+  const bare = (i: number) => own[i] === "--swap" && (own[i + 1] ?? "--").startsWith("--");
+  const args = own.map((a, i) => bare(i) ? "--swap=" : a);
   try {
     return parseArgs({
-      args: own,
+      args,
       options: { ...KERNEL_OPTIONS, ...extra },
       strict: true,
       allowPositionals: false,
@@ -88,9 +94,20 @@ export function kernelConfig(values: Record<string, unknown>): Partial<KernelCon
   if (memoryFrames !== undefined && !(Number.isInteger(memoryFrames) && memoryFrames >= 1)) {
     throw new UsageError(`--memory-mib must be a whole number of MiB ≥ 1, not "${mib}"`);
   }
+  const scope = String(values["swap-scope"] ?? "all");
+  if (scope !== "all" && scope !== "opt-in") {
+    throw new UsageError(`--swap-scope must be all or opt-in, not "${scope}"`);
+  }
+  const ms = values["memory-server"];
+  const memoryServerNode = ms === undefined ? -1 : Number(ms);
+  if (!(Number.isInteger(memoryServerNode) && memoryServerNode >= -1 && memoryServerNode < 64)) {
+    throw new UsageError(`--memory-server must be a node number, not "${ms}"`);
+  }
   return {
     trace,
     diskModel,
+    swapAll: scope === "all",
+    memoryServerNode,
     ...(memoryFrames !== undefined ? { memoryFrames } : {}),
     ...(values["block-only"] ? { spinUs: 0, processSpin: 0 } : {}),
     ...(spinUs !== undefined ? { spinUs } : {}),
@@ -119,6 +136,41 @@ export async function openDisks(values: Record<string, unknown>): Promise<HostDi
     }
   }
   return disks;
+}
+
+/** The swap file's size unless `--swap PATH:SIZE` says. */
+export const DEFAULT_SWAP_BYTES = 256 * MIB;
+
+/**
+ * Opens node `node`'s swap disk if `--swap` asked for one: `--swap PATH[:SIZE]`
+ * names node 0's image (node k's is PATH.k); a bare `--swap` makes a temporary
+ * file under disks/ that `closeSwap` deletes. Null without `--swap`.
+ */
+export async function openSwap(
+  values: Record<string, unknown>,
+  node: number,
+): Promise<{ disk: HostDisk; temporary: string | null } | null> {
+  const spec = values.swap;
+  if (spec === undefined) return null;
+  try {
+    if (spec === "") {
+      await Deno.mkdir("disks", { recursive: true });
+      const path = await Deno.makeTempFile({ dir: "disks", prefix: `swap-node${node}-` });
+      return { disk: await HostDisk.open(path, DEFAULT_SWAP_BYTES), temporary: path };
+    }
+    const { path, size } = parseDiskSpec(String(spec));
+    const mine = node === 0 ? path : `${path}.${node}`;
+    return { disk: await HostDisk.open(mine, size ?? DEFAULT_SWAP_BYTES), temporary: null };
+  } catch (e) {
+    throw new UsageError(`--swap ${spec}: ${(e as Error).message}`);
+  }
+}
+
+/** Closes a swap disk, deleting it if it was a temporary file. */
+export async function closeSwap(s: { disk: HostDisk; temporary: string | null } | null) {
+  if (!s) return;
+  await s.disk.close();
+  if (s.temporary) await Deno.remove(s.temporary).catch(() => {});
 }
 
 /** Runs a CLI main, turning UsageError into the usage line and exit status 2. */

@@ -1,9 +1,13 @@
 /**
- * A disk image in a host file: the `Disk` of kernel/host_interface.ts with Deno's
- * asynchronous file API, so the kernel's thread never blocks on the host. A file
- * has one position, so the operations of one disk run one after another, in the
- * order they were called (the device keeps many commands in flight; the host file
- * serves them in turn): a flush (`fsync`) therefore covers every write before it.
+ * A disk image in a host file: the `Disk` of kernel/host_interface.ts. Reads and
+ * writes are made at once, synchronously, on the kernel's thread: they copy to or
+ * from the host's page cache (2.6 µs for 4 KiB, measured, against 160 µs through
+ * Deno's asynchronous calls, whose every call is a hop to a thread pool and back,
+ * and a read is two: seek, then read). A flush (`fsync`), which waits for the
+ * host's device, runs asynchronously, so the kernel's thread never waits for a
+ * device. The operations of one disk take effect in the order they were called (the
+ * device keeps many commands in flight; the host file serves them in turn): a flush
+ * covers every write before it.
  * Every error of the host becomes a typed failure: ENOSPC, EPERM, or EIO.
  *
  *   --disk PATH[:SIZE]   SIZE in bytes, or with K, M or G (powers of 1024); a file
@@ -86,10 +90,10 @@ export class HostDisk implements Disk {
   }
 
   read(offset: number, into: Uint8Array): Promise<DiskFailure | null> {
-    return this.#queue(async () => {
-      await this.#file.seek(offset, Deno.SeekMode.Start);
+    return this.#now(() => {
+      this.#file.seekSync(offset, Deno.SeekMode.Start);
       for (let n = 0; n < into.length;) {
-        const got = await this.#file.read(into.subarray(n));
+        const got = this.#file.readSync(into.subarray(n));
         if (got === null) {
           into.fill(0, n); // past the file's end (it was truncated under us): zeros
           break;
@@ -100,9 +104,9 @@ export class HostDisk implements Disk {
   }
 
   write(offset: number, from: Uint8Array): Promise<DiskFailure | null> {
-    return this.#queue(async () => {
-      await this.#file.seek(offset, Deno.SeekMode.Start);
-      for (let n = 0; n < from.length;) n += await this.#file.write(from.subarray(n));
+    return this.#now(() => {
+      this.#file.seekSync(offset, Deno.SeekMode.Start);
+      for (let n = 0; n < from.length;) n += this.#file.writeSync(from.subarray(n));
     });
   }
 
@@ -116,6 +120,19 @@ export class HostDisk implements Disk {
     this.#closed = true;
     await this.#last;
     this.#file.close();
+  }
+
+  /** Runs a read or write now; its failure (or null) as a settled promise. */
+  #now(op: () => void): Promise<DiskFailure | null> {
+    if (this.#closed) {
+      return Promise.resolve({ errno: Errno.EIO, detail: `${this.name} is closed` });
+    }
+    try {
+      op();
+      return Promise.resolve(null);
+    } catch (e) {
+      return Promise.resolve(failure(e));
+    }
   }
 
   #queue(op: () => Promise<void>): Promise<DiskFailure | null> {

@@ -18,10 +18,12 @@
 import { Kernel } from "../kernel.ts";
 import { MAILBOX_NODES } from "../abi/names.ts";
 import {
+  closeSwap,
   endOnSecondInterrupt,
   initArgs,
   kernelConfig,
   openDisks,
+  openSwap,
   parseOptions,
   runCli,
   splitRun,
@@ -75,6 +77,8 @@ await runCli("node", USAGE, async () => {
   const disks = await openDisks(values);
   const kernel = new Kernel(new WorkerHost(), console_, { ...kernelConfig(values), nodeId: id });
   for (const d of disks) kernel.disks.add(d);
+  const swap = await openSwap(values, id);
+  if (swap) kernel.disks.add(swap.disk, { swap: true });
   const tcp = new TcpTransport(kernel, secret);
   // A node with a shell or a --run program: Ctrl-C is theirs (a headless one just ends).
   if (!values.serve) endOnSecondInterrupt("node", console_, () => kernel.halt());
@@ -95,5 +99,6 @@ await runCli("node", USAGE, async () => {
   kernel.halt();
   console_.restore();
   for (const d of disks) await d.close();
+  await closeSwap(swap);
   return status.status;
 });

@@ -34,6 +34,8 @@ export interface FrameOwner {
   evict(segment: Segment, page: number): "absent" | "pinned" | "clean" | "dirty";
   /** A sweep ended: shoot down the TLBs whose accessed bits it cleared. */
   sweepDone(): void;
+  /** `segment` was freed (after its frames were). */
+  segmentFreed?(segment: Segment): void;
 }
 
 /** The node's frames: which page holds each, the free ones, and the clock's hand. */
@@ -111,8 +113,8 @@ export class FrameTable {
   /** Frees every frame `segment` holds (it was freed). */
   releaseSegment(segment: Segment): void {
     const map = segment.frameOf;
-    if (!map) return;
-    for (let p = 0; p < map.length; p++) this.release(segment, p);
+    if (map) { for (let p = 0; p < map.length; p++) this.release(segment, p); }
+    this.#owner.segmentFreed?.(segment);
   }
 
   /** The clock: evicts one page, going round at most twice (one pass clears bits). */

@@ -64,7 +64,7 @@ export interface PagerHost {
   readonly clock: Clock;
   readonly tracer: Tracer;
   readonly services: ServiceRegistry;
-  readonly config: { readonly pagerTimeoutMs: number };
+  readonly config: { readonly pagerTimeoutMs: number; readonly swapAll?: boolean };
   readonly procs: { get(pid: number): Process | undefined };
 }
 
@@ -89,7 +89,10 @@ export interface PagerCounts {
 /** The Pager of every segment one pager process pages. */
 export class ExternalPager implements Pager {
   readonly proc: Process;
-  readonly segments = new Set<Segment>();
+  /** The segments it pages, by id. */
+  readonly segments = new Map<number, Segment>();
+  /** The node's swap pager (`swap_attach`): it pages the anonymous segments it was handed. */
+  swap = false;
   /** Outstanding requests by `key(segment, page)`. */
   readonly requests = new Map<string, PageRequest>();
   /** Contents of evicted dirty pages the pager has not taken yet. */
@@ -109,6 +112,8 @@ export class ExternalPager implements Pager {
     writeProtect: boolean,
     waiter?: PageWaiter,
   ): boolean | "wait" {
+    // A swapped segment's page the swap pager never took is zeros: the kernel fills it.
+    if (this.swap && !writeProtect && segment.held?.[page] !== 1) return true;
     return this.#table.request(this, { segment, page, access, writeProtect }, waiter);
   }
 }
@@ -121,6 +126,8 @@ function key(segment: Segment, page: number): string {
 export class PagerTable implements FrameOwner {
   readonly #host: PagerHost;
   readonly #byPid = new Map<number, ExternalPager>();
+  /** The node's swap pager, or null (`swap_attach`). */
+  #swap: ExternalPager | null = null;
   /** Processes whose accessed bits the clock cleared in this sweep. */
   readonly #swept = new Set<Process>();
   readonly counts: PagerCounts = { requests: 0, answered: 0, failed: 0, timedOut: 0, evicted: 0 };
@@ -144,6 +151,11 @@ export class PagerTable implements FrameOwner {
     if (old !== zeroFillPager && !(old instanceof ExternalPager && old.ended)) {
       fail("EBUSY", `set_pager: segment ${segment.id} has a pager already`);
     }
+    this.#adopt(this.#pagerFor(p), segment);
+  }
+
+  /** The ExternalPager of process `p`, made on its first `set_pager` or `swap_attach`. */
+  #pagerFor(p: Process): ExternalPager {
     let pager = this.#byPid.get(p.pid);
     if (!pager) {
       pager = new ExternalPager(p, this);
@@ -152,9 +164,50 @@ export class PagerTable implements FrameOwner {
       this.#host.services.attach(`pager.${p.pid}`, p, { detach: () => this.#ended(it) });
     }
     eventPage(p); // made and handed over now, so the first request can be posted
-    for (const s of pager.segments) if (s.freed) pager.segments.delete(s);
-    pager.segments.add(segment);
+    return pager;
+  }
+
+  /** `pager` pages `segment` from now on. */
+  #adopt(pager: ExternalPager, segment: Segment): void {
+    pager.segments.set(segment.id, segment);
     segment.pager = pager;
+    segment.kernelDirty ??= new Uint8Array(segment.pages);
+  }
+
+  /**
+   * `swap_attach`: `p` becomes the node's swap pager (service capability, one at a
+   * time). A swappable page it is handed comes to it as a PAGE_OUT when evicted
+   * dirty; a page it holds is asked for as a PAGE_FAULT; a page it never took is
+   * zero-filled by the kernel without asking it.
+   */
+  attachSwap(p: Process): void {
+    this.#host.services.checkAttach("the swap pager", p);
+    const pager = this.#pagerFor(p);
+    pager.swap = true;
+    this.#swap = pager;
+    this.#host.services.attach("the swap pager", p, {
+      detach: () => {
+        if (this.#swap === pager) this.#swap = null;
+      },
+    });
+  }
+
+  /** The swap pager's pid, or 0. */
+  get swapPager(): number {
+    return this.#swap?.proc.pid ?? 0;
+  }
+
+  /**
+   * True if the swap pager may page `segment` out: an anonymous NORMAL segment not
+   * made by the swap pager itself (it must never wait for itself), paged by no one
+   * else, that opted in or was not kept out of the node's default.
+   */
+  #swappable(segment: Segment): boolean {
+    const s = this.#swap, cur = segment.pager;
+    if (!s || s.ended || !segment.anonymous || segment.creator === s.proc.pid) return false;
+    // An ended swap pager's segments pass to the next one (the pages it held are lost).
+    if (cur !== zeroFillPager && !(cur instanceof ExternalPager && cur.swap)) return false;
+    return segment.swap ?? this.#host.config.swapAll ?? true;
   }
 
   /** A fault wants a page of a segment `pager` pages (ExternalPager.supply). */
@@ -195,8 +248,10 @@ export class PagerTable implements FrameOwner {
   /** The request of `p` (a pager) for `page` of segment `id`, checked; or fails. */
   #check(p: Process, id: number, page: number): { pager: ExternalPager; segment: Segment } {
     const pager = this.#byPid.get(p.pid);
-    const segment = pager && [...pager.segments].find((s) => s.id === id);
-    if (!pager || !segment) fail("EPERM", `pid ${p.pid} does not page segment ${id}`);
+    const segment = pager?.segments.get(id);
+    if (!pager || !segment || segment.freed) {
+      fail("EPERM", `pid ${p.pid} does not page segment ${id}`);
+    }
     if (page >= segment.pages) {
       fail("EINVAL", `page ${page} is outside segment ${id} (${segment.pages} pages)`);
     }
@@ -233,6 +288,7 @@ export class PagerTable implements FrameOwner {
     if (op === PagerOp.SUPPLY) {
       storeBytes(segment, at, readLocal(p.space, vaddr, PAGE_SIZE));
     } else segment.bytes.fill(0, at, at + PAGE_SIZE);
+    segment.kernelDirty![page] = 0; // the pager's copy is the page
     segment.present[page] = 1;
     segment.zeroFills++;
     this.counts.answered++;
@@ -283,6 +339,10 @@ export class PagerTable implements FrameOwner {
   evict(segment: Segment, page: number): "absent" | "pinned" | "clean" | "dirty" {
     if (!segment.present[page]) return "absent";
     if (segment.pins[page] > 0) return "pinned";
+    if (segment.pager !== this.#swap && this.#swappable(segment)) {
+      this.#adopt(this.#swap!, segment);
+      segment.held ??= new Uint8Array(segment.pages);
+    }
     const flags = this.#remap(segment, page, 1, false);
     segment.present[page] = 0;
     segment.frames?.release(segment, page);
@@ -293,20 +353,49 @@ export class PagerTable implements FrameOwner {
     }
     const at = page * PAGE_SIZE;
     const pager = segment.pager instanceof ExternalPager ? segment.pager : null;
-    const dirty = (flags & Pte.DIRTY) !== 0;
+    const kd = segment.kernelDirty;
+    const dirty = (flags & Pte.DIRTY) !== 0 || (kd !== null && kd[page] === 1);
+    if (kd) kd[page] = 0;
     if (pager && !pager.ended && dirty) {
       pager.pagedOut.set(key(segment, page), segment.bytes.slice(at, at + PAGE_SIZE));
-      postEvent(eventPage(pager.proc), EventKind.PAGE_OUT, segment.id, page);
+      if (segment.held) segment.held[page] = 1;
+      if (!postEvent(eventPage(pager.proc), EventKind.PAGE_OUT, segment.id, page)) {
+        // Its queue is full: the kernel keeps the bytes for a TAKE when it is asked for the page.
+        this.#host.tracer.trace("faults", `pager pid ${pager.proc.pid}: event queue full`);
+      }
     }
     if (pager) segment.bytes.fill(0, at, at + PAGE_SIZE);
     return dirty ? "dirty" : "clean";
   }
 
-  /** FrameOwner: a running pager's page, present, not pinned, not being asked for. */
+  /**
+   * FrameOwner: present, not pinned, not being asked for, and paged by a running
+   * pager (or swappable: the swap pager takes it on its first eviction).
+   */
   evictable(segment: Segment, page: number): boolean {
+    if (segment.present[page] !== 1 || segment.pins[page] !== 0) return false;
     const pager = segment.pager;
-    return pager instanceof ExternalPager && !pager.ended && segment.present[page] === 1 &&
-      segment.pins[page] === 0 && !pager.requests.has(key(segment, page));
+    if (pager === zeroFillPager) return this.#swappable(segment);
+    if (!(pager instanceof ExternalPager)) return false;
+    if (pager.swap ? !this.#swappable(segment) : pager.ended) return false;
+    return !pager.requests.has(key(segment, page));
+  }
+
+  /**
+   * FrameOwner: `segment` was freed. Its pager forgets it (a SEGMENT_FREED event, so
+   * the swap pager frees its copies), its kept pages go, its requests fail.
+   */
+  segmentFreed(segment: Segment): void {
+    const pager = segment.pager;
+    if (!(pager instanceof ExternalPager) || pager.segments.get(segment.id) !== segment) return;
+    pager.segments.delete(segment.id);
+    for (const k of [...pager.pagedOut.keys()]) {
+      if (k.startsWith(`${segment.id}:`)) pager.pagedOut.delete(k);
+    }
+    for (const req of [...pager.requests.values()]) {
+      if (req.segment === segment) this.#finish(pager, req, Errno.EFAULT, "lost its segment");
+    }
+    if (!pager.ended) postEvent(eventPage(pager.proc), EventKind.SEGMENT_FREED, segment.id, 0);
   }
 
   /** FrameOwner: clears the page's accessed bit in every binding; true if one was set. */

@@ -7,6 +7,7 @@
 import { PAGE_SHIFT } from "../abi/layout.ts";
 import { fail, hex } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
+import type { Segment } from "./segment.ts";
 
 /**
  * Adds `delta` (+1 or -1) to the pin count of every page of [vaddr, vaddr+len),
@@ -47,4 +48,16 @@ export function releasePins(p: Process): void {
     }
   }
   p.pins.clear();
+}
+
+/**
+ * The kernel's own pins (a remote READ's deposit while its reply is on the way):
+ * adds `delta` to the count of every page of [offset, offset+count) of `seg`.
+ */
+export function pinPages(seg: Segment, offset: number, count: number, delta: 1 | -1): void {
+  if (count === 0) return;
+  const last = (offset + count - 1) >>> PAGE_SHIFT;
+  for (let i = offset >>> PAGE_SHIFT; i <= last; i++) {
+    seg.pins[i] = Math.max(0, seg.pins[i] + delta);
+  }
 }

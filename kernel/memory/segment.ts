@@ -104,6 +104,21 @@ export class Segment {
    */
   frames: FrameTable | null = null;
   frameOf: Int32Array | null = null;
+  /**
+   * Made by `create_segment` (a process's own memory, not a kernel-shared page):
+   * only such a segment may be swapped (kernel/memory/pager_table.ts).
+   */
+  anonymous = false;
+  /** `set_swap`: true or false overrides the node's default (`KernelConfig.swapAll`). */
+  swap: boolean | null = null;
+  /** One byte per page, 1 while the swap pager holds a copy of it (null until swapped). */
+  held: Uint8Array | null = null;
+  /**
+   * One byte per page, 1 once the kernel has stored into it (a remote WRITE, a READ's
+   * deposit, a trap's copy): the MMU's dirty bits see only the processes' own stores.
+   * Null while the segment has no external pager (nothing to keep in step).
+   */
+  kernelDirty: Uint8Array | null = null;
   readonly creator: number;
 
   constructor(id: number, creator: number, attrs: SegmentAttributes) {

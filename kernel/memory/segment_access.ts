@@ -5,9 +5,9 @@
  * not yet present are supplied by the segment's pager first.
  */
 
-import { PAGE_SHIFT } from "../abi/layout.ts";
+import { Access, PAGE_SHIFT } from "../abi/layout.ts";
 import { Errno } from "../abi/errors.ts";
-import { KernelError } from "../panic.ts";
+import { fail, KernelError } from "../panic.ts";
 import type { PageOutcome, PageWaiter, Segment } from "./segment.ts";
 
 /** `seg.fault`, with a page that can get no frame (ENOMEM) as "failed". */
@@ -32,6 +32,50 @@ export function supplyRange(seg: Segment, offset: number, count: number): boolea
     if (o === "failed" || o === "waiting") return false;
   }
   return true;
+}
+
+/**
+ * A kernel copy met pages its segment's pager must supply first (their requests are
+ * out): the trap entry waits for them and serves the trap again from the start, as
+ * a Unix kernel retries a copy after faulting its pages in. Outside a trap it is an
+ * ordinary EIO.
+ */
+export class PageWanted extends KernelError {
+  readonly segment: Segment;
+  readonly offset: number;
+  readonly count: number;
+  readonly access: number;
+  constructor(seg: Segment, offset: number, count: number, access: number, what: string) {
+    super("EIO", `${what}: segment ${seg.id} must be paged in first`);
+    this.segment = seg;
+    this.offset = offset;
+    this.count = count;
+    this.access = access;
+  }
+}
+
+/**
+ * Supplies every page of [offset, offset+count) for a kernel copy: throws PageWanted
+ * when a pager must be waited for, EIO when one cannot be supplied.
+ */
+export function requireRange(
+  seg: Segment,
+  offset: number,
+  count: number,
+  access: number,
+  what: string,
+): void {
+  if (count === 0) return;
+  const last = (offset + count - 1) >>> PAGE_SHIFT;
+  let wanted = false;
+  for (let p = offset >>> PAGE_SHIFT; p <= last; p++) {
+    const o = faultPage(seg, p, access === Access.WRITE ? Access.WRITE : Access.READ);
+    if (o === "failed") {
+      fail("EIO", `${what}: page ${p} of segment ${seg.id} could not be paged in`);
+    }
+    if (o === "waiting") wanted = true;
+  }
+  if (wanted) throw new PageWanted(seg, offset, count, access, what);
 }
 
 /**
@@ -69,8 +113,20 @@ export function supplyRangeThen(
   return false;
 }
 
+/**
+ * Notes that the kernel stored into [offset, offset+count) of a paged segment, so
+ * an eviction pages it out even though no process's dirty bit is set.
+ */
+export function kernelStored(seg: Segment, offset: number, count: number): void {
+  const kd = seg.kernelDirty;
+  if (kd === null || count === 0) return;
+  const last = (offset + count - 1) >>> PAGE_SHIFT;
+  for (let p = offset >>> PAGE_SHIFT; p <= last; p++) kd[p] = 1;
+}
+
 /** Copies `bytes` into the segment at `offset` (bounds already checked). */
 export function storeBytes(seg: Segment, offset: number, bytes: Uint8Array): void {
+  kernelStored(seg, offset, bytes.length);
   const u8 = seg.bytes, i32 = seg.words, b = bytes;
   let i = 0;
   while (i < b.length) {

@@ -1,13 +1,14 @@
 /**
  * Copies out of and into a process's memory through its address space (xv6
  * copyin, copyout): the source of a block WRITE, from the trap or the DMA queue;
- * a disk command's buffer (kernel/dev/disk_rings.ts).
+ * a disk command's buffer (kernel/dev/disk_rings.ts). A page its pager must supply
+ * first throws PageWanted: a trap waits for it and is served again.
  */
 
-import { Rights } from "../abi/layout.ts";
+import { Access, Rights } from "../abi/layout.ts";
 import { fail, hex } from "../panic.ts";
 import type { AddressSpace } from "./address_space.ts";
-import { storeBytes, supplyRange } from "./segment_access.ts";
+import { requireRange, storeBytes } from "./segment_access.ts";
 
 /** Copies `count` bytes of the memory `space` maps at `vaddr`; EFAULT where nothing is mapped. */
 export function readLocal(space: AddressSpace, vaddr: number, count: number): Uint8Array {
@@ -19,7 +20,7 @@ export function readLocal(space: AddressSpace, vaddr: number, count: number): Ui
     if (!b) fail("EFAULT", `block WRITE source ${hex(at)} is not mapped`);
     const off = at - b.vaddr;
     const n = Math.min(count - done, b.size - off);
-    if (!supplyRange(b.segment, off, n)) fail("EIO", "source could not be paged in");
+    requireRange(b.segment, off, n, Access.READ, "source");
     out.set(b.segment.bytes.subarray(off, off + n), done);
     done += n;
   }
@@ -49,7 +50,7 @@ export function writeLocal(space: AddressSpace, vaddr: number, bytes: Uint8Array
     const b = space.find(at)!;
     const off = at - b.vaddr;
     const n = Math.min(bytes.length - done, b.size - off);
-    if (!supplyRange(b.segment, off, n)) fail("EIO", "destination could not be paged in");
+    requireRange(b.segment, off, n, Access.WRITE, "destination");
     storeBytes(b.segment, off, bytes.subarray(done, done + n));
     done += n;
   }

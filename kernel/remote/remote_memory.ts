@@ -21,7 +21,13 @@
 import { Errno, errnoName } from "../abi/errors.ts";
 import { Access, NotifyPolicy, Rights, Trap } from "../abi/layout.ts";
 import type { Segment } from "../memory/segment.ts";
-import { loadBytes, storeBytes, supplyRangeThen } from "../memory/segment_access.ts";
+import { pinPages } from "../memory/pins.ts";
+import { kernelStored, loadBytes, storeBytes, supplyRangeThen } from "../memory/segment_access.ts";
+
+/** The bytes a request deposits in local memory: a READ's count, a CAS's word. */
+function depositBytes(type: number, r: { count: number }): number {
+  return type === FrameType.CAS ? 4 : r.count;
+}
 import type { Clock } from "../host_interface.ts";
 import type { NetworkInterface } from "../net/nic.ts";
 import type { Tracer } from "../trace.ts";
@@ -182,6 +188,8 @@ export class RemoteMemory {
     }
     const seq = this.#nextSeq();
     if (pending.proc) this.#outstanding.set(pending.proc, outstanding + 1);
+    // The deposit's pages stay resident until the reply lands (no eviction between).
+    if (pending.local) pinPages(pending.local, pending.localOffset, depositBytes(type, req), 1);
     this.#pending.set(seq, {
       type,
       exportId: to.exportId,
@@ -380,6 +388,7 @@ export class RemoteMemory {
     if (!seg || !this.#supplied(f, seg, 4, Access.WRITE, () => this.#serveCas(f))) return;
     const old = f.arg0 | 0;
     const swapped = Atomics.compareExchange(seg.words, f.offset >> 2, old, f.arg1 | 0) === old;
+    if (swapped) kernelStored(seg, f.offset, 4);
     this.#host.tripwires.matchLocal(seg.id, f.offset, 4, swapped ? Access.WRITE : Access.READ);
     if (swapped && notifies(seg, f)) this.#host.signalSegment(seg, f.offset);
     this.#reply(f, FrameType.REPLY, swapped ? 1 : 0, undefined, 0, e!.owner);
@@ -452,6 +461,7 @@ export class RemoteMemory {
 
   #complete(seq: number, p: Pending, errno: number, f: Frame | null): void {
     this.#pending.delete(seq);
+    if (p.local) pinPages(p.local, p.localOffset, depositBytes(p.type, p), -1);
     // The owner's kernel named the exporter: the descriptor knows its peer from now on.
     if (errno === 0 && f && f.srcPid > 0 && p.proc) {
       const d = p.proc.descriptors.get(p.descId);
@@ -486,7 +496,10 @@ export class RemoteMemory {
     const local = p.local;
     if (local && f) {
       if (p.type === FrameType.READ) storeBytes(local, p.localOffset, f.payload);
-      else if (p.type === FrameType.CAS) Atomics.store(local.words, p.localOffset >> 2, f.arg1);
+      else if (p.type === FrameType.CAS) {
+        kernelStored(local, p.localOffset, 4);
+        Atomics.store(local.words, p.localOffset >> 2, f.arg1);
+      }
     }
     // Outgoing Tripwires see our own access complete (002 §2.5), its data in place.
     this.#host.tripwires.matchOutgoing(

@@ -96,6 +96,9 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         pageFramesUsed: k.segments.frames.used,
         pageFramesFree: k.segments.frames.free,
         evictions: k.pagers.counts.evicted,
+        swapDisk: k.disks.swapUnit,
+        swapPager: k.pagers.swapPager,
+        memoryServerNode: k.config.memoryServerNode,
       };
     default:
       return {

@@ -11,6 +11,7 @@ import {
   PAGE_MASK,
   PAGE_SHIFT,
   Rights,
+  SegMode,
   Sig,
   Trap,
   USER_BASE,
@@ -123,8 +124,11 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
   };
 
   return {
-    create_segment: (p, [size, mode, unit, notifyPolicy]) =>
-      k.segments.create(p.pid, { size, mode, unit, notifyPolicy }).id,
+    create_segment: (p, [size, mode, unit, notifyPolicy]) => {
+      const seg = k.segments.create(p.pid, { size, mode, unit, notifyPolicy });
+      seg.anonymous = mode === SegMode.NORMAL; // a process's own memory: it may be swapped
+      return seg.id;
+    },
 
     bind: (p, [id, vaddr, rights]) => {
       if (!(rights & Rights.READ)) fail("EINVAL", `bind: rights ${rights} lack READ`);

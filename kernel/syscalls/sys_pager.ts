@@ -1,6 +1,7 @@
 /**
  * External pagers' system calls (kernel/memory/pager_table.ts owns the protocol):
- * take a segment to page, answer its page requests, write-protect its pages.
+ * take a segment to page, answer its page requests, write-protect its pages; become
+ * the node's swap pager, and let a segment be swapped or keep it from being.
  */
 
 import type { NodeParts } from "../parts.ts";
@@ -9,7 +10,7 @@ import type { Handlers } from "../trap/trap_entry.ts";
 
 export function pagerHandlers(
   n: NodeParts,
-): Handlers<"set_pager" | "pager_answer" | "pager_protect"> {
+): Handlers<"set_pager" | "pager_answer" | "pager_protect" | "swap_attach" | "set_swap"> {
   return {
     set_pager: (p, [id]) => {
       const seg = n.segments.get(id);
@@ -20,5 +21,18 @@ export function pagerHandlers(
     },
     pager_answer: (p, [id, page, op, vaddr]) => n.pagers.answer(p, id, page, op, vaddr),
     pager_protect: (p, [id, page, count, on]) => n.pagers.protect(p, id, page, count, on),
+    swap_attach: (p) => {
+      n.pagers.attachSwap(p);
+      return 0;
+    },
+    set_swap: (p, [id, on]) => {
+      const seg = n.segments.get(id);
+      if (!seg) fail("EBADF", `no segment ${id}`);
+      if (!seg.holders.has(p.pid)) fail("EPERM", `pid ${p.pid} does not hold segment ${id}`);
+      if (on !== 0 && on !== 1) fail("EINVAL", `set_swap: on is ${on} (0 or 1)`);
+      if (!seg.anonymous) fail("EINVAL", `set_swap: segment ${id} is not anonymous memory`);
+      seg.swap = on === 1;
+      return 0;
+    },
   };
 }

@@ -7,10 +7,10 @@
  * destination memory, in the trap page's REMOTE_DONE count, or by a notification.
  */
 
-import { DMA_CAPACITY, MREGS_BYTES, MREGS_OFFSET, Rights, Trap } from "../abi/layout.ts";
+import { Access, DMA_CAPACITY, MREGS_BYTES, MREGS_OFFSET, Rights, Trap } from "../abi/layout.ts";
 import { WELL_KNOWN_EXPORTS } from "../abi/names.ts";
 import { pinRange } from "../memory/pins.ts";
-import { supplyRange } from "../memory/segment_access.ts";
+import { requireRange } from "../memory/segment_access.ts";
 import type { Segment } from "../memory/segment.ts";
 import { readLocal } from "../memory/user_copy.ts";
 import { FrameType } from "../net/wire.ts";
@@ -48,7 +48,7 @@ export function remoteHandlers(n: NodeParts): Handlers<RemoteCalls> {
       fail("EPERM", `pid ${p.pid} cannot write segment ${id}`);
     }
     if (off + len > seg.size) fail("EINVAL", `deposit at ${off}+${len} is outside segment ${id}`);
-    if (!supplyRange(seg, off, len)) fail("EIO", `segment ${id} could not be paged in`);
+    requireRange(seg, off, len, Access.WRITE, "deposit");
     return seg;
   };
 

@@ -15,6 +15,7 @@ import { Errno, errnoName } from "../abi/errors.ts";
 import { DMA_CAPACITY, DmaQueue, Trap, TRAP_ARGS, TrapState } from "../abi/layout.ts";
 import { syscallByNumber, type SyscallName, SYSCALLS, type SyscallSpec } from "../abi/syscalls.ts";
 import type { Clock } from "../host_interface.ts";
+import { PageWanted, supplyRangeThen } from "../memory/segment_access.ts";
 import { KernelError } from "../panic.ts";
 import type { Process, TrapServer } from "../proc/process.ts";
 import type { Tracer } from "../trace.ts";
@@ -90,6 +91,7 @@ export class TrapEntry implements TrapServer {
       else ({ result, result2 } = reply);
     } catch (e) {
       p.dmaTaken = 0;
+      if (e instanceof PageWanted && spec) return this.#waitForPages(p, e);
       result = -1;
       if (e instanceof KernelError) {
         errno = e.errno;
@@ -103,6 +105,21 @@ export class TrapEntry implements TrapServer {
     }
     if (this.#traceTraps) this.#traceTrap(p, spec?.name ?? "?", result, errno, detail);
     this.complete(p, result, errno, result2);
+    return true;
+  }
+
+  /**
+   * A copy the trap makes needs pages its segment's pager must supply: the trap
+   * waits for them (their requests own the deadline) and is then served again
+   * from the start; a page that cannot be had fails it with EIO.
+   */
+  #waitForPages(p: Process, e: PageWanted): boolean {
+    const w = this.block(p);
+    const again = (errno: number, reason: string) => {
+      if (errno !== 0) w.fail(Errno.EIO, `${e.message}: ${reason}`);
+      else if (w.restart()) this.serveTrap(p); // false: still posted, the service retries
+    };
+    if (supplyRangeThen(e.segment, e.offset, e.count, e.access, again)) again(0, "");
     return true;
   }
 

@@ -100,6 +100,14 @@ export class TrapWait implements BlockedTrap {
     return this.fail(Errno.EINTR, "interrupted by a signal");
   }
 
+  /**
+   * Ends the wait so that its trap is served again from the start (a copy that
+   * waited for pages to be paged in); false if it had ended.
+   */
+  restart(): boolean {
+    return this.#end();
+  }
+
   /** Ends the wait without completing it: its process died, or was killed. */
   cancel(): void {
     if (this.#ended) return;

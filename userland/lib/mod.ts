@@ -108,7 +108,9 @@ export {
   pageRequestOf,
   protectForPager,
   setPager,
+  setSwap,
   supplyPage,
+  swapAttach,
   takePage,
   zeroPage,
 } from "./sys/pager.ts";
@@ -150,6 +152,15 @@ export {
 } from "./sys/remote.ts";
 export { EXEC_REQUEST_BYTES, execName, startOn } from "./sys/exec.ts";
 export { waitForName } from "./sys/names.ts";
+export {
+  DEFAULT_POOL_MIB,
+  memoryName,
+  POOL_EXTENT_PAGES,
+  POOL_MAGIC,
+  POOL_NEXT_OFFSET,
+  poolOffset,
+  PoolWord,
+} from "./sys/memory_pool.ts";
 export { diskAttach } from "./sys/disk.ts";
 export { type DiskCompletion, DiskDriver, diskError, type SubmitOptions } from "./dev/disk.ts";
 export {

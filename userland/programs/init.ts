@@ -19,6 +19,7 @@ import {
   awaitChildOrInput,
   Cap,
   ConsoleKey,
+  info,
   kill,
   nodeId,
   println,
@@ -43,7 +44,8 @@ export default function main(args: string[]): number {
     const name = readyName(row, nodeId());
     return spawn(row.module, [...row.args], { caps: Cap.SERVICE, reserve: name ? [name] : [] });
   };
-  for (const row of serversOn(nodeId())) servers.set(start(row), { row, ends: [] });
+  const facts = info("stats");
+  for (const row of serversOn(nodeId(), facts)) servers.set(start(row), { row, ends: [] });
   /** Reaps `child`; a server that died is started again unless it is in a crash loop. */
   const reaped = (child: { pid: number; reason: string }) => {
     const s = servers.get(child.pid);

@@ -52,6 +52,7 @@ import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { view32 } from "../rt/mmu.ts";
 import { Signal, SignalHandler, SigWait } from "../rt/signals.ts";
 import { diskAttach } from "../sys/disk.ts";
+import { signalEvents } from "../sys/tripwire.ts";
 import { bind } from "../sys/memory.ts";
 
 /** One completion, as the device wrote it. */
@@ -121,6 +122,16 @@ export class DiskDriver {
     this.#sqTail = Atomics.load(w, DiskReg.SQ_TAIL);
     this.#cqHead = Atomics.load(w, DiskReg.CQ_HEAD);
     SignalHandler(base + DISK_CQ_OFFSET, DISK_CQ_CAPACITY * DISK_CQE_BYTES, () => this.poll());
+  }
+
+  /**
+   * Delivers the disk's interrupts as SIGNAL events with id `tag` in this process's
+   * event queue instead of handler calls (`signalEvents`): a server that waits on
+   * its queue for other work (the swap pager's page requests) then sees them there,
+   * and calls `poll` for each.
+   */
+  interruptsAsEvents(tag: number): void {
+    signalEvents(this.base + DISK_CQ_OFFSET, DISK_CQ_CAPACITY * DISK_CQE_BYTES, tag);
   }
 
   /** The device segment's words (registers and rings), for tools and tests. */

@@ -23,6 +23,8 @@ export interface PageRequest {
   writeProtect: boolean;
   /** A PAGE_OUT: the page was evicted dirty; `takePage` copies its contents. */
   pagedOut: boolean;
+  /** A SEGMENT_FREED: the segment is gone (page 0); forget every page of it. */
+  freed: boolean;
 }
 
 /**
@@ -49,9 +51,11 @@ export function setPager(id: number): void {
 
 /** The page request an event of the queue is, or null for any other event. */
 export function pageRequestOf(e: QueuedEvent): PageRequest | null {
+  const plain = { access: 0, writeProtect: false, pagedOut: false, freed: false };
   if (e.kind === EventKind.PAGE_OUT) {
-    return { segment: e.id, page: e.info, access: 0, writeProtect: false, pagedOut: true };
+    return { ...plain, segment: e.id, page: e.info, pagedOut: true };
   }
+  if (e.kind === EventKind.SEGMENT_FREED) return { ...plain, segment: e.id, page: 0, freed: true };
   if (e.kind !== EventKind.PAGE_FAULT) return null;
   return {
     segment: e.id,
@@ -59,6 +63,7 @@ export function pageRequestOf(e: QueuedEvent): PageRequest | null {
     access: e.info & 3,
     writeProtect: (e.info & PAGE_FAULT_WP) !== 0,
     pagedOut: false,
+    freed: false,
   };
 }
 
@@ -104,4 +109,24 @@ export function takePage(segment: number, page: number, vaddr: number): void {
  */
 export function protectForPager(segment: number, page: number, count: number, on = true): void {
   trap(Sys.pager_protect, segment, page, count, on ? 1 : 0);
+}
+
+/**
+ * Makes this process the node's swap pager (service capability; EBUSY while another
+ * runs): every swappable page the kernel evicts dirty comes to it as a PAGE_OUT, and
+ * a fault on a page it took comes to it as a PAGE_FAULT; SEGMENT_FREED says a
+ * segment's pages may be forgotten. servers/pager/ is the one the node runs.
+ */
+export function swapAttach(): void {
+  trap(Sys.swap_attach);
+  if (!events.page) collectGrants();
+}
+
+/**
+ * Lets (`on` true) or keeps (`on` false) the node's swap pager from paging out
+ * segment `id` (an anonymous segment this process holds), whatever the node's
+ * default (`--swap-scope`). Throws SysError: EBADF, EPERM, EINVAL.
+ */
+export function setSwap(id: number, on: boolean): void {
+  trap(Sys.set_swap, id, on ? 1 : 0);
 }

@@ -1,0 +1,316 @@
+/**
+ * The swap pager (issue 13 items 4 and 5): the node's default pager for anonymous
+ * memory. Init starts it on a node that has a swap disk (`--swap`); it takes the
+ * disk as its driver and becomes the swap pager (`swapAttach`). Then:
+ *
+ *   - a PAGE_OUT (the kernel evicted a swappable page dirty) is taken into one of
+ *     its buffers, given a slot in its page-location table (servers/pager/slots.ts),
+ *     written to the memory server's pool if the node has one (servers/memory/,
+ *     `--memory-server NODE`: a remote block WRITE) and, in the background, to the
+ *     swap disk at the slot. The buffer is kept until the disk write completes, so
+ *     the page is in memory or on the disk at every moment: a memory server that
+ *     crashes or fills up loses nothing.
+ *   - a PAGE_FAULT (a page it took is wanted) is answered from its buffer if the
+ *     page is still there, else from the memory server (a remote READ), else from
+ *     the disk (a READ command; many in flight). Pages it never took are zero-filled
+ *     by the kernel without asking it.
+ *   - a SEGMENT_FREED frees the segment's slots.
+ *
+ * Everything comes through one event queue: page requests, and the disk's
+ * completion interrupts (its completion ring registered with `signalEvents`).
+ * Its own memory (buffers, tables) is never swapped: the kernel does not page a
+ * segment the swap pager made.
+ *
+ *   servers/pager/mod.ts [--buffers N]      (started by init from servers/table.ts)
+ */
+
+import { parseArgs } from "node:util";
+import {
+  args,
+  bind,
+  CreateSegment,
+  type DiskCompletion,
+  DiskDriver,
+  diskError,
+  DiskOp,
+  EventKind,
+  failPage,
+  info,
+  nextEvent,
+  nodeId,
+  PAGE_SIZE,
+  type PageRequest,
+  pageRequestOf,
+  println,
+  type QueuedEvent,
+  supplyPage,
+  swapAttach,
+  SysError,
+  takePage,
+  waitEvent,
+} from "../../userland/lib/mod.ts";
+import { RemotePool } from "./remote_pool.ts";
+import { SlotTable } from "./slots.ts";
+
+/** The SIGNAL event tag of the disk's completion interrupts. */
+const DISK_TAG = 1;
+/** How long the pager waits for the memory server's name when the node has one. */
+const MEMORY_SERVER_WAIT_MS = 10_000;
+
+/** A page the pager holds in a buffer: until its disk write completes, the only copy. */
+interface Cached {
+  buf: number;
+  /** The tag of its disk write in flight, or 0 once it is on the disk. */
+  writing: number;
+  /** A newer copy taken while `writing` was in flight: written when that completes. */
+  next: number;
+}
+
+class SwapPager {
+  readonly disk: DiskDriver;
+  readonly slots: SlotTable;
+  readonly pool: RemotePool | null;
+  readonly #bufSeg: number;
+  readonly #bufBase: number;
+  readonly #freeBufs: number[] = [];
+  /** Pages in buffers, by "segment:page". */
+  readonly #cache = new Map<string, Cached>();
+  /** What each disk command in flight is for. */
+  readonly #inFlight = new Map<number, (c: DiskCompletion) => void>();
+  /**
+   * Events taken and not yet served: page requests first (a process waits for each),
+   * page-outs after (the kernel holds their bytes until taken; a fault on one is
+   * served by taking it then).
+   */
+  readonly #faults: QueuedEvent[] = [];
+  readonly #outs: QueuedEvent[] = [];
+  readonly counts = { outs: 0, ins: 0, fromCache: 0, fromPool: 0, fromDisk: 0, failed: 0 };
+
+  constructor(disk: DiskDriver, buffers: number, pool: RemotePool | null, bufSeg: number) {
+    this.disk = disk;
+    this.slots = new SlotTable(Math.floor(disk.size / PAGE_SIZE));
+    this.pool = pool;
+    this.#bufSeg = bufSeg;
+    this.#bufBase = bind(bufSeg);
+    for (let i = buffers - 1; i >= 0; i--) this.#freeBufs.push(i);
+    disk.onComplete = (c) => {
+      const done = this.#inFlight.get(c.tag);
+      this.#inFlight.delete(c.tag);
+      done?.(c);
+    };
+  }
+
+  #addr(buf: number): number {
+    return this.#bufBase + buf * PAGE_SIZE;
+  }
+
+  /** A free buffer, waiting for disk completions (and keeping other events) if none is. */
+  #buffer(): number {
+    while (this.#freeBufs.length === 0) {
+      this.disk.poll();
+      if (this.#freeBufs.length > 0) break;
+      const e = waitEvent(1_000);
+      if (e) this.#sort(e);
+    }
+    return this.#freeBufs.pop()!;
+  }
+
+  #release(buf: number): void {
+    this.#freeBufs.push(buf);
+  }
+
+  /** Files an event: the disk's interrupt is served at once, page requests queued. */
+  #sort(e: QueuedEvent): void {
+    if (e.kind === EventKind.SIGNAL && e.id === DISK_TAG) this.disk.poll();
+    else if (e.kind === EventKind.PAGE_FAULT) this.#faults.push(e);
+    else if (e.kind === EventKind.PAGE_OUT || e.kind === EventKind.SEGMENT_FREED) {
+      this.#outs.push(e); // in order: a segment freed after its pages' page-outs
+    }
+  }
+
+  /**
+   * Takes every event there is (waiting up to `timeoutMs` for one if none is), then
+   * serves one: a page request before any page-out.
+   */
+  step(timeoutMs: number): void {
+    if (this.#faults.length === 0 && this.#outs.length === 0) {
+      const e = waitEvent(timeoutMs);
+      if (e) this.#sort(e);
+      else this.disk.poll(); // a lost interrupt cannot strand a completion
+    }
+    for (let e; (e = nextEvent());) this.#sort(e);
+    const e = this.#faults.shift() ?? this.#outs.shift();
+    const r = e && pageRequestOf(e);
+    if (!r) return;
+    if (r.freed) this.#freed(r.segment);
+    else if (r.pagedOut) this.#pageOut(r);
+    else this.#pageIn(r);
+  }
+
+  /** Takes a paged-out page into a buffer, the pool and the disk; false if it was not held. */
+  #pageOut(r: PageRequest): boolean {
+    const k = `${r.segment}:${r.page}`;
+    const buf = this.#buffer();
+    try {
+      takePage(r.segment, r.page, this.#addr(buf));
+    } catch (e) {
+      // ENOENT: taken already (a fault came first), or its segment went; EPERM likewise.
+      this.#release(buf);
+      if (!(e instanceof SysError)) throw e;
+      return false;
+    }
+    this.counts.outs++;
+    const slot = this.slots.place(r.segment, r.page);
+    const c = this.#cache.get(k);
+    if (c && c.writing !== 0) {
+      if (c.next >= 0) this.#release(c.next);
+      c.next = buf; // written once the older copy's write completes
+      this.#remoteCopy(slot, buf);
+      return true;
+    }
+    if (c) this.#release(c.buf);
+    const entry: Cached = { buf, writing: 0, next: -1 };
+    this.#cache.set(k, entry);
+    this.#remoteCopy(slot, buf);
+    if (slot >= 0) this.#writeBack(k, slot, entry); // else the disk is full: it stays here
+    return true;
+  }
+
+  /** The memory server's copy, written before the disk's (a fault then reads it from there). */
+  #remoteCopy(slot: number, buf: number): void {
+    if (slot >= 0 && this.pool?.usable) this.pool.write(slot, this.#addr(buf));
+  }
+
+  /** Writes a cached page to its slot; the buffer is freed when the write completes. */
+  #writeBack(k: string, slot: number, entry: Cached): void {
+    const tag = this.disk.submit(DiskOp.WRITE, slot * PAGE_SIZE, PAGE_SIZE, this.#addr(entry.buf));
+    entry.writing = tag;
+    this.#inFlight.set(tag, (c) => {
+      const err = diskError(this.disk.unit, c);
+      if (err) println(`pager: page ${k} stays in memory: ${err.message}`);
+      entry.writing = 0;
+      if (entry.next >= 0) {
+        // A newer copy came while this one was being written: write it in turn.
+        if (!err) this.#release(entry.buf);
+        entry.buf = entry.next;
+        entry.next = -1;
+        this.#writeBack(k, slot, entry);
+      } else if (!err && this.#cache.get(k) === entry) {
+        this.#cache.delete(k);
+        this.#release(entry.buf);
+      }
+    });
+  }
+
+  #pageIn(r: PageRequest): void {
+    const k = `${r.segment}:${r.page}`;
+    if (r.writeProtect) {
+      failPage(r.segment, r.page); // the swap pager never write-protects
+      return;
+    }
+    const c = this.#cache.get(k);
+    if (c) {
+      this.counts.ins++;
+      this.counts.fromCache++;
+      this.#answer(r, c.next >= 0 ? c.next : c.buf);
+      return;
+    }
+    const slot = this.slots.find(r.segment, r.page);
+    if (slot < 0) return this.#orphan(r);
+    const buf = this.#buffer();
+    if (this.pool?.readInto(slot, this.#bufSeg, buf * PAGE_SIZE)) {
+      this.counts.ins++;
+      this.counts.fromPool++;
+      this.#answer(r, buf);
+      this.#release(buf);
+      return;
+    }
+    const tag = this.disk.submit(DiskOp.READ, slot * PAGE_SIZE, PAGE_SIZE, this.#addr(buf));
+    this.#inFlight.set(tag, (done) => {
+      const err = diskError(this.disk.unit, done);
+      if (err) {
+        println(`pager: cannot read page ${k} back: ${err.message}`);
+        this.#fail(r);
+      } else {
+        this.counts.ins++;
+        this.counts.fromDisk++;
+        this.#answer(r, buf);
+      }
+      this.#release(buf);
+    });
+  }
+
+  /**
+   * A request for a page it has no record of: its PAGE_OUT could not be queued (a
+   * full event queue), so the kernel still holds it for a TAKE; or it is lost.
+   */
+  #orphan(r: PageRequest): void {
+    const buf = this.#buffer();
+    try {
+      takePage(r.segment, r.page, this.#addr(buf));
+      this.#answer(r, buf);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      println(`pager: asked for page ${r.page} of segment ${r.segment}, which it never took`);
+      this.#fail(r);
+    } finally {
+      this.#release(buf);
+    }
+  }
+
+  #answer(r: PageRequest, buf: number): void {
+    try {
+      supplyPage(r.segment, r.page, this.#addr(buf));
+    } catch (e) {
+      // ENOENT: the fault timed out or its process went; ENOMEM: no frame for it.
+      if (!(e instanceof SysError)) throw e;
+    }
+  }
+
+  #fail(r: PageRequest): void {
+    this.counts.failed++;
+    try {
+      failPage(r.segment, r.page);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+    }
+  }
+
+  #freed(segment: number): void {
+    this.slots.dropSegment(segment);
+    for (const [k, c] of this.#cache) {
+      if (!k.startsWith(`${segment}:`) || c.writing !== 0) continue;
+      this.#cache.delete(k);
+      this.#release(c.buf);
+    }
+  }
+}
+
+export default function main(): number {
+  const { values } = parseArgs({
+    args: [...args()],
+    options: { buffers: { type: "string", default: "64" } },
+  });
+  const buffers = Number(values.buffers);
+  if (!Number.isInteger(buffers) || buffers < 2 || buffers > 4096) {
+    throw new Error(`pager: --buffers must be 2 to 4096, not ${values.buffers}`);
+  }
+  const stats = info("stats");
+  if (stats.swapDisk < 0) throw new Error(`pager: node ${nodeId()} has no swap disk (--swap)`);
+  const bufSeg = CreateSegment(buffers * PAGE_SIZE);
+  const scratchSeg = CreateSegment(PAGE_SIZE);
+  let pool: RemotePool | null = null;
+  const server = stats.memoryServerNode;
+  if (server >= 0 && server !== nodeId()) {
+    try {
+      pool = RemotePool.open(server, scratchSeg, bind(scratchSeg), MEMORY_SERVER_WAIT_MS);
+    } catch (e) {
+      println(`pager: no memory server on node ${server}, the disk alone: ${e}`);
+    }
+  }
+  const disk = DiskDriver.attach(stats.swapDisk);
+  disk.interruptsAsEvents(DISK_TAG);
+  const pager = new SwapPager(disk, buffers, pool, bufSeg);
+  swapAttach(); // ready: from now on the node's swappable pages come here
+  for (;;) pager.step(1_000);
+}

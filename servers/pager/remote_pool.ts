@@ -1,0 +1,144 @@
+/**
+ * The swap pager's side of the memory server (servers/memory/protocol.ts): extents
+ * of the remote pool taken with a remote CAS on its cursor, and pages moved with
+ * block WRITEs and READs. Every call waits for its completion (one network round
+ * trip, tens of µs beside a disk's hundreds); any failure — the memory server's
+ * node down, its export gone, its pool full — makes the pool `broken` or `full`,
+ * and the pager goes on with its disk copy alone: the memory server is a cache in
+ * front of the disk, never the only copy.
+ */
+
+import {
+  awaitRemote,
+  CAS,
+  load32,
+  memoryName,
+  PAGE_SIZE,
+  POOL_EXTENT_PAGES,
+  POOL_MAGIC,
+  POOL_NEXT_OFFSET,
+  poolOffset,
+  PoolWord,
+  READ,
+  remoteCounters,
+  remoteStatus,
+  SysError,
+  waitForName,
+  writeBlock,
+} from "../../userland/lib/mod.ts";
+
+/** How long one remote access may take before the pool counts as gone. */
+const REMOTE_MS = 2_000;
+
+export class RemotePool {
+  readonly node: number;
+  readonly #desc: number;
+  /** A scratch page of the pager's own (segment id and address) for header reads. */
+  readonly #scratchSeg: number;
+  readonly #scratch: number;
+  /** The first pool page of each extent taken, in order: slot s is in extent s / EXTENT. */
+  readonly #extents: number[] = [];
+  /** No more extents to be had. */
+  full = false;
+  /** Why the pool is no longer used (its node down, its export gone), or "". */
+  broken = "";
+  /** Pages written to and read from the pool. */
+  written = 0;
+  read = 0;
+
+  private constructor(node: number, desc: number, scratchSeg: number, scratch: number) {
+    this.node = node;
+    this.#desc = desc;
+    this.#scratchSeg = scratchSeg;
+    this.#scratch = scratch;
+  }
+
+  /**
+   * Finds the memory server of `node` (waiting for its name up to `waitMs`) and
+   * checks its header; null if it is not there.
+   */
+  static open(node: number, scratchSeg: number, scratch: number, waitMs: number): RemotePool {
+    const { desc } = waitForName(memoryName(node), waitMs, { hint: node });
+    const pool = new RemotePool(node, desc, scratchSeg, scratch);
+    pool.#readHeader(PoolWord.MAGIC);
+    if (load32(scratch) !== POOL_MAGIC) {
+      throw new SysError(22, "RemotePool", `${memoryName(node)} is not a memory pool`);
+    }
+    return pool;
+  }
+
+  get usable(): boolean {
+    return this.broken === "";
+  }
+
+  /** The byte offset in the pool of `slot`, taking an extent if needed; -1 if none. */
+  #offsetOf(slot: number, take: boolean): number {
+    const e = Math.floor(slot / POOL_EXTENT_PAGES);
+    while (take && this.#extents.length <= e && !this.full && this.usable) this.#takeExtent();
+    if (e >= this.#extents.length) return -1;
+    return poolOffset(this.#extents[e] + (slot % POOL_EXTENT_PAGES));
+  }
+
+  /** Has `slot` a page in the pool (its extent was taken)? */
+  holds(slot: number): boolean {
+    return this.usable && this.#offsetOf(slot, false) >= 0;
+  }
+
+  /** Writes the page at `vaddr` to `slot`'s place in the pool; false if it could not. */
+  write(slot: number, vaddr: number): boolean {
+    if (!this.usable) return false;
+    const at = this.#offsetOf(slot, true);
+    if (at < 0) return false;
+    return this.#wait(() => writeBlock(this.#desc, at, vaddr, PAGE_SIZE)) && ++this.written > 0;
+  }
+
+  /** Reads `slot`'s page into (segment `seg`, offset `off`) of the pager; false if it could not. */
+  readInto(slot: number, seg: number, off: number): boolean {
+    if (!this.holds(slot)) return false;
+    const at = this.#offsetOf(slot, false);
+    return this.#wait(() => READ(this.#desc, at, PAGE_SIZE, seg, off)) && ++this.read > 0;
+  }
+
+  #readHeader(word: number): void {
+    if (!this.#wait(() => READ(this.#desc, word * 4, 4, this.#scratchSeg, 0))) {
+      throw new SysError(5, "RemotePool", `cannot read ${memoryName(this.node)}: ${this.broken}`);
+    }
+  }
+
+  /** One extent by CAS on the cursor; sets `full` when the pool has no more. */
+  #takeExtent(): void {
+    for (let tries = 0; tries < 64 && this.usable; tries++) {
+      this.#readHeader(PoolWord.PAGES);
+      const pages = load32(this.#scratch);
+      this.#readHeader(PoolWord.NEXT);
+      const next = load32(this.#scratch);
+      if (next + POOL_EXTENT_PAGES > pages) {
+        this.full = true;
+        return;
+      }
+      const ok = this.#wait(() =>
+        CAS(this.#desc, POOL_NEXT_OFFSET, this.#scratchSeg, 0, next, next + POOL_EXTENT_PAGES)
+      );
+      if (ok && load32(this.#scratch) === 1) {
+        this.#extents.push(next);
+        return;
+      }
+    }
+  }
+
+  /** Issues one request and waits for it; false (and `broken` says why) if it failed. */
+  #wait(issue: () => number): boolean {
+    const before = remoteCounters();
+    try {
+      issue();
+      awaitRemote(before, REMOTE_MS);
+      return true;
+    } catch (e) {
+      remoteStatus(); // clear the sticky error
+      this.broken = e instanceof SysError
+        ? `${e.code}${e.detail ? `: ${e.detail}` : ""}`
+        : String(e);
+      return false;
+    }
+  }
+}
