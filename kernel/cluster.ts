@@ -14,6 +14,8 @@ export interface ClusterOptions {
   nodes: number;
   /** Configuration shared by every node (nodeId is set per node). */
   config?: Partial<KernelConfig>;
+  /** What differs on node `id` (a memory server's node with more frames, say). */
+  perNode?: (id: number) => Partial<KernelConfig>;
   /** The default link between any two nodes. */
   link?: Partial<LinkConfig>;
   /** Seed of the network's loss generator. */
@@ -35,7 +37,8 @@ export class Cluster {
     this.network = new EmulatedNetwork(host.clock, opts.link, opts.seed);
     this.trapService.addPoller(() => this.network.poll() > 0);
     this.#boot = (id) => {
-      const k = new Kernel(host, console, { ...config, nodeId: id }, this.trapService);
+      const own = { ...config, ...opts.perNode?.(id), nodeId: id };
+      const k = new Kernel(host, console, own, this.trapService);
       const receive = k.nic.attach({
         send: (to, bytes) => this.network.send(id, to, bytes),
         reachable: (node) => this.network.attached(node),

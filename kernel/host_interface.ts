@@ -73,9 +73,12 @@ export interface Disk {
   readonly name: string;
   /** Its size in bytes: a multiple of 512. */
   readonly size: number;
-  /** Fills `into` with the bytes at `offset` (within the size). */
-  read(offset: number, into: Uint8Array): Promise<DiskFailure | null>;
-  /** Writes `from` at `offset` (within the size). */
-  write(offset: number, from: Uint8Array): Promise<DiskFailure | null>;
+  /**
+   * Fills `into` with the bytes at `offset` (within the size): at once (the result
+   * itself) or later (a promise of it).
+   */
+  read(offset: number, into: Uint8Array): DiskFailure | null | Promise<DiskFailure | null>;
+  /** Writes `from` at `offset` (within the size), at once or later, as `read`. */
+  write(offset: number, from: Uint8Array): DiskFailure | null | Promise<DiskFailure | null>;
   flush(): Promise<DiskFailure | null>;
 }

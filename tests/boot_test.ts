@@ -101,6 +101,38 @@ Deno.test("boot --memory-mib sets the node's page frames: free shows them, ps th
   assert.match(bad.stderr, /--memory-mib must be a whole number of MiB ≥ 1, not "0"/);
 });
 
+/** The files in disks/ (where the boot task may write), or none if it is not there. */
+function diskFiles(): string[] {
+  try {
+    return [...Deno.readDirSync(new URL("../disks/", import.meta.url))].map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("boot --memory-mib 8 --swap --run: a program that needs 24 MiB runs to completion through the swap pager", async () => {
+  const before = new Set(
+    [...Deno.readDirSync(new URL("../disks/", import.meta.url))].map((e) => e.name),
+  );
+  const r = await boot(
+    ["--nodes", "1", "--memory-mib", "8", "--swap", "--run", "userland/programs/memhog.ts", "24"],
+    "",
+    60_000,
+  );
+  assert.equal(r.code, 0, r.stdout + r.stderr);
+  const m = /memhog: 24 MiB, 2 passes, checksum (\w+); 2048 frames \(8 MiB\), (\d+) evictions/.exec(
+    r.stdout,
+  );
+  assert.ok(m, r.stdout);
+  assert.equal(m[1], "2df6a000"); // as on a node with frames enough (tests/swap_test.ts)
+  assert.ok(Number(m[2]) >= 3 * 4096, `only ${m[2]} evictions`);
+  // The temporary swap file is gone again.
+  assert.deepEqual(diskFiles().filter((n) => !before.has(n) && n.startsWith("swap-")), []);
+  const bad = await boot(["--swap-scope", "some"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--swap-scope must be all or opt-in, not "some"/);
+});
+
 Deno.test("boot shell driven by stdin prints help, tables and errors, and exits 0", async () => {
   const r = await boot(
     [],

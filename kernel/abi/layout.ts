@@ -335,7 +335,7 @@ export const EventKind = {
   SIGNAL: 3,
   /**
    * A page a pager pages is wanted (kernel/memory/pager_table.ts): id is the segment,
-   * info `pageRequestInfo(page, access, writeProtect)`.
+   * info `pageRequestInfo(page, access, writeProtect, held)`.
    */
   PAGE_FAULT: 4,
   /** A dirty page was evicted: id is the segment, info the page; `PagerOp.TAKE` fetches it. */
@@ -358,10 +358,21 @@ export const PagerOp = {
 
 /** The bit of a PAGE_FAULT's info saying it is a store to a write-protected page. */
 export const PAGE_FAULT_WP = 4;
+/**
+ * The bit of a PAGE_FAULT event's info that says the kernel still holds the page's
+ * newest contents, evicted dirty and not yet taken: the pager must TAKE it (its own
+ * copy, if any, is older).
+ */
+export const PAGE_FAULT_HELD = 8;
 
-/** A PAGE_FAULT event's info: the page in the high bits, then the WP bit and the access. */
-export function pageRequestInfo(page: number, access: number, writeProtect: boolean): number {
-  return (page << 3) | (writeProtect ? PAGE_FAULT_WP : 0) | access;
+/** A PAGE_FAULT event's info: the page in the high bits, then the HELD and WP bits, the access. */
+export function pageRequestInfo(
+  page: number,
+  access: number,
+  writeProtect: boolean,
+  held = false,
+): number {
+  return (page << 4) | (held ? PAGE_FAULT_HELD : 0) | (writeProtect ? PAGE_FAULT_WP : 0) | access;
 }
 
 // ---------------------------------------------------------------------------

@@ -127,6 +127,11 @@ export class DiskRings {
   #cqTail = 0;
   #completed = 0;
   #stopped = false;
+  /** Inside `doorbell`: a completion's call to it only asks for another round. */
+  #ringing = false;
+  #again = false;
+  /** Commands whose host I/O finished at once, completed once the round has taken all it can. */
+  readonly #ready: Command[] = [];
 
   constructor(words: Int32Array, deps: DiskRingsDeps) {
     this.words = words;
@@ -153,6 +158,24 @@ export class DiskRings {
   /** The doorbell rang (or room came free): takes every command there is room for. */
   doorbell(): void {
     if (this.#stopped) return;
+    if (this.#ringing) {
+      this.#again = true;
+      return;
+    }
+    this.#ringing = true;
+    try {
+      do {
+        this.#again = false;
+        this.#takeAll();
+        for (let c; (c = this.#ready.shift());) this.#finish(c);
+      } while (this.#again && !this.#stopped);
+    } finally {
+      this.#ringing = false;
+    }
+  }
+
+  /** Takes every command there is room for. */
+  #takeAll(): void {
     const w = this.words;
     let room = this.#room();
     const tail = Atomics.load(w, DiskReg.SQ_TAIL);
@@ -252,6 +275,11 @@ export class DiskRings {
       : op === DiskOp.WRITE
       ? d.disk.write(offset, data!)
       : d.disk.flush();
+    if (!(io instanceof Promise)) {
+      c.io = io; // done already (the host's page cache): completed after this round
+      if (c.timed) this.#ready.push(c);
+      return;
+    }
     io.then(
       (failure) => failure,
       (e) => ({ errno: Errno.EIO, detail: String(e) }),

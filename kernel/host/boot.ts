@@ -14,7 +14,8 @@
  * The disks `--disk` names are node 0's. `--swap` gives every node a swap disk of
  * its own (temporary files, or PATH for node 0 and PATH.k for node k) and the swap
  * pager; `--memory-server NODE` runs the memory server there, which the other
- * nodes' swap pagers page to first.
+ * nodes' swap pagers page to first (`--memory-mib` is the other nodes': the memory
+ * server's node keeps its default frames, as it lends them).
  */
 
 import { Cluster } from "../cluster.ts";
@@ -52,7 +53,10 @@ await runCli("boot", USAGE, async () => {
   }
   const disks = await openDisks(values);
   const terminal = new TerminalConsole();
-  const cluster = new Cluster(new WorkerHost(), terminal, { nodes, config: kernelConfig(values) });
+  const config = kernelConfig(values);
+  // The memory server's node exports its memory: --memory-mib is the other nodes'.
+  const perNode = (id: number) => id === config.memoryServerNode ? { memoryFrames: 0 } : {};
+  const cluster = new Cluster(new WorkerHost(), terminal, { nodes, config, perNode });
   for (const d of disks) cluster.nodes[0].disks.add(d);
   const swaps = [];
   for (let id = 0; id < nodes; id++) {

@@ -89,7 +89,7 @@ export class HostDisk implements Disk {
     }
   }
 
-  read(offset: number, into: Uint8Array): Promise<DiskFailure | null> {
+  read(offset: number, into: Uint8Array): DiskFailure | null {
     return this.#now(() => {
       this.#file.seekSync(offset, Deno.SeekMode.Start);
       for (let n = 0; n < into.length;) {
@@ -103,7 +103,7 @@ export class HostDisk implements Disk {
     });
   }
 
-  write(offset: number, from: Uint8Array): Promise<DiskFailure | null> {
+  write(offset: number, from: Uint8Array): DiskFailure | null {
     return this.#now(() => {
       this.#file.seekSync(offset, Deno.SeekMode.Start);
       for (let n = 0; n < from.length;) n += this.#file.writeSync(from.subarray(n));
@@ -122,16 +122,14 @@ export class HostDisk implements Disk {
     this.#file.close();
   }
 
-  /** Runs a read or write now; its failure (or null) as a settled promise. */
-  #now(op: () => void): Promise<DiskFailure | null> {
-    if (this.#closed) {
-      return Promise.resolve({ errno: Errno.EIO, detail: `${this.name} is closed` });
-    }
+  /** Runs a read or write now; its failure, or null. */
+  #now(op: () => void): DiskFailure | null {
+    if (this.#closed) return { errno: Errno.EIO, detail: `${this.name} is closed` };
     try {
       op();
-      return Promise.resolve(null);
+      return null;
     } catch (e) {
-      return Promise.resolve(failure(e));
+      return failure(e);
     }
   }
 

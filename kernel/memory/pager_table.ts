@@ -224,7 +224,7 @@ export class PagerTable implements FrameOwner {
     }
     if (pager.ended) return false;
     const req: PageRequest = { ...r, waiters: waiter ? [waiter] : [], timer: undefined };
-    const info = pageRequestInfo(r.page, r.access, r.writeProtect);
+    const info = pageRequestInfo(r.page, r.access, r.writeProtect, pager.pagedOut.has(k));
     if (!postEvent(eventPage(pager.proc), EventKind.PAGE_FAULT, r.segment.id, info)) {
       this.#host.tracer.trace("faults", `pager pid ${pager.proc.pid}: event queue full`);
       return false;

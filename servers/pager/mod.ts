@@ -208,6 +208,7 @@ class SwapPager {
       failPage(r.segment, r.page); // the swap pager never write-protects
       return;
     }
+    if (r.held) return this.#orphan(r); // newer than any copy here: take it first
     const c = this.#cache.get(k);
     if (c) {
       this.counts.ins++;

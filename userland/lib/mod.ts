@@ -29,6 +29,7 @@ export {
   FAULT_ADDRESS,
   MAX_SIGNO,
   NotifyPolicy,
+  PAGE_FAULT_HELD,
   PAGE_FAULT_WP,
   PAGE_SIZE,
   PagerOp,

@@ -8,7 +8,7 @@
  * Every call throws SysError on a bad answer (EPERM, EINVAL, ENOENT, EFAULT).
  */
 
-import { EventKind, PAGE_FAULT_WP, PagerOp } from "../../../kernel/abi/layout.ts";
+import { EventKind, PAGE_FAULT_HELD, PAGE_FAULT_WP, PagerOp } from "../../../kernel/abi/layout.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { collectGrants, events, trap } from "../rt/trap.ts";
 import { type QueuedEvent, waitEvent } from "./tripwire.ts";
@@ -25,6 +25,11 @@ export interface PageRequest {
   pagedOut: boolean;
   /** A SEGMENT_FREED: the segment is gone (page 0); forget every page of it. */
   freed: boolean;
+  /**
+   * A PAGE_FAULT for a page the kernel still holds evicted (its PAGE_OUT not yet
+   * taken): `takePage` it and answer with that, the newest contents.
+   */
+  held: boolean;
 }
 
 /**
@@ -51,7 +56,7 @@ export function setPager(id: number): void {
 
 /** The page request an event of the queue is, or null for any other event. */
 export function pageRequestOf(e: QueuedEvent): PageRequest | null {
-  const plain = { access: 0, writeProtect: false, pagedOut: false, freed: false };
+  const plain = { access: 0, writeProtect: false, pagedOut: false, freed: false, held: false };
   if (e.kind === EventKind.PAGE_OUT) {
     return { ...plain, segment: e.id, page: e.info, pagedOut: true };
   }
@@ -59,11 +64,12 @@ export function pageRequestOf(e: QueuedEvent): PageRequest | null {
   if (e.kind !== EventKind.PAGE_FAULT) return null;
   return {
     segment: e.id,
-    page: e.info >>> 3,
+    page: e.info >>> 4,
     access: e.info & 3,
     writeProtect: (e.info & PAGE_FAULT_WP) !== 0,
     pagedOut: false,
     freed: false,
+    held: (e.info & PAGE_FAULT_HELD) !== 0,
   };
 }
 
