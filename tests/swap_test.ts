@@ -16,6 +16,8 @@ import type { Process } from "../kernel/proc/process.ts";
 import { TestCluster, TestNode, withDeadline, withNode } from "./helpers.ts";
 
 const FRAMES = 256; // 1 MiB
+/** Frames and a pager deadline generous for a loaded 2-core machine. */
+const SMALL = { memoryFrames: FRAMES, pagerTimeoutMs: 10_000 };
 const PAGER = "servers/pager/mod.ts";
 const MEMORY = "servers/memory/mod.ts";
 const MEMHOG = "userland/programs/memhog.ts";
@@ -76,12 +78,12 @@ Deno.test("a working set four times the node's frames computes the right checksu
     } finally {
       await swap.close();
     }
-  }, { memoryFrames: FRAMES });
+  }, SMALL);
 });
 
 Deno.test("the same working set through the memory server on another node: pages go there and come back intact", async () => {
   const want = await expected(4, 2);
-  const c = new TestCluster(2, { memoryServerNode: 1, memoryFrames: FRAMES }, {
+  const c = new TestCluster(2, { ...SMALL, memoryServerNode: 1 }, {
     perNode: (id) => id === 1 ? { memoryFrames: 0 } : {},
   });
   let swap: Awaited<ReturnType<typeof addSwap>> | null = null;
@@ -108,8 +110,8 @@ Deno.test("the same working set through the memory server on another node: pages
 Deno.test("the memory server's node crashes mid-run: no page is lost, they come back from the disk copy", async () => {
   const want = await expected(4, 2);
   const c = new TestCluster(2, {
+    ...SMALL,
     memoryServerNode: 1,
-    memoryFrames: FRAMES,
     heartbeatMs: 20,
     failAfterMs: 150,
   }, { perNode: (id) => id === 1 ? { memoryFrames: 0 } : {} });
@@ -142,7 +144,10 @@ Deno.test("pinned pages never leave while the rest of their segment is swapped",
     const swap = await addSwap(node.kernel);
     try {
       const probe = node.spawn("swap_probe", ["pinned", String(3 * FRAMES), "8"]);
-      await node.output("RESULT");
+      let ended = "";
+      probe.exited.then((st) => ended = st.reason);
+      await node.until(() => node.console.out.includes("RESULT") || ended !== "", 60_000, "RESULT");
+      assert.equal(ended, "", `the probe ended: ${ended}\n${node.console.out}`);
       assert.deepEqual(node.results()[0], { bad: -1, bad2: -1 });
       const seg = [...node.kernel.segments.byId.values()].find((s) =>
         s.creator === probe.pid && s.pages === 3 * FRAMES
@@ -158,7 +163,7 @@ Deno.test("pinned pages never leave while the rest of their segment is swapped",
     } finally {
       await swap.close();
     }
-  }, { memoryFrames: FRAMES });
+  }, SMALL);
 });
 
 Deno.test("--swap-scope opt-in: a segment not let out exhausts the frames (ENOMEM), one let out is swapped", async () => {
@@ -166,14 +171,15 @@ Deno.test("--swap-scope opt-in: a segment not let out exhausts the frames (ENOME
     const swap = await addSwap(node.kernel);
     try {
       assert.equal((await node.run("swap_probe", ["optin", String(2 * FRAMES), "0"])).status, 0);
-      assert.equal((await node.run("swap_probe", ["optin", String(2 * FRAMES), "1"])).status, 0);
+      const st = await node.run("swap_probe", ["optin", String(2 * FRAMES), "1"]);
+      assert.equal(st.status, 0, st.reason + node.console.out);
       const [kept, out] = node.results();
       assert.deepEqual(kept, { set: "ok", filled: "ENOMEM", bad: null });
       assert.deepEqual(out, { set: "ok", filled: "ok", bad: -1 });
     } finally {
       await swap.close();
     }
-  }, { memoryFrames: FRAMES, swapAll: false });
+  }, { ...SMALL, swapAll: false });
 });
 
 Deno.test("a READ whose local destination was swapped out waits for the page and lands in it", async () => {
@@ -190,7 +196,7 @@ Deno.test("a READ whose local destination was swapped out waits for the page and
     } finally {
       await swap.close();
     }
-  }, { memoryFrames: FRAMES });
+  }, SMALL);
 });
 
 Deno.test("a swap pager that dies fails only the faults it owes: the program ends naming it, the node goes on", async () => {
@@ -210,5 +216,5 @@ Deno.test("a swap pager that dies fails only the faults it owes: the program end
     } finally {
       await swap.close();
     }
-  }, { memoryFrames: FRAMES });
+  }, SMALL);
 });

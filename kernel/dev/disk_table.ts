@@ -27,7 +27,13 @@ import { DiskRings, type DmaMemory } from "./disk_rings.ts";
 
 /** What the disks need of their node (the Kernel itself, kernel/parts.ts). */
 export interface DiskTableDeps {
-  readonly config: { readonly diskModel: DiskModelName; readonly diskTimerFloorMs: number };
+  readonly config: {
+    readonly diskModel: DiskModelName;
+    readonly diskTimerFloorMs: number;
+    readonly spinUs: number;
+  };
+  /** The trap service, which polls the disks' short due times while it spins. */
+  readonly trapService: { addPoller(p: () => boolean): void };
   readonly clock: Clock;
   readonly segments: SegmentTable;
   readonly services: ServiceRegistry;
@@ -52,6 +58,14 @@ export class DiskTable {
   constructor(deps: DiskTableDeps) {
     this.#d = deps;
     this.#model = DISK_MODELS[deps.config.diskModel];
+    if (deps.config.spinUs > 0) deps.trapService.addPoller(() => this.#pollDue());
+  }
+
+  /** Meets the due times under the timer floor; true while any is waiting. */
+  #pollDue(): boolean {
+    let waiting = false;
+    for (const dev of this.#devices) if (dev.rings?.pollDue()) waiting = true;
+    return waiting;
   }
 
   /** The timing model every disk of the node follows. */
@@ -108,6 +122,7 @@ export class DiskTable {
       memory: processMemory(p),
       unit,
       timerFloorMs: d.config.diskTimerFloorMs,
+      spinDue: d.config.spinUs > 0,
       interrupt: (offset) => void d.signals.signalSegment(seg, offset),
     });
     dev.attach(seg, rings);

@@ -41,6 +41,7 @@ import {
   PAGE_SIZE,
   type PageRequest,
   pageRequestOf,
+  pin,
   println,
   type QueuedEvent,
   supplyPage,
@@ -84,7 +85,20 @@ class SwapPager {
    */
   readonly #faults: QueuedEvent[] = [];
   readonly #outs: QueuedEvent[] = [];
-  readonly counts = { outs: 0, ins: 0, fromCache: 0, fromPool: 0, fromDisk: 0, failed: 0 };
+  /**
+   * Pages taken ahead of their PAGE_OUT (a fault on a page the kernel held): each
+   * key's next PAGE_OUT is that one, already served, and is skipped.
+   */
+  readonly #takenEarly = new Set<string>();
+  readonly counts = {
+    outs: 0,
+    ins: 0,
+    taken: 0,
+    fromCache: 0,
+    fromPool: 0,
+    fromDisk: 0,
+    failed: 0,
+  };
 
   constructor(disk: DiskDriver, buffers: number, pool: RemotePool | null, bufSeg: number) {
     this.disk = disk;
@@ -92,6 +106,9 @@ class SwapPager {
     this.pool = pool;
     this.#bufSeg = bufSeg;
     this.#bufBase = bind(bufSeg);
+    // Resident from the start: a buffer's first use must not need a frame (and evict
+    // a page of a process that is running) at the moment a page-out needs the buffer.
+    pin(this.#bufBase, buffers * PAGE_SIZE);
     for (let i = buffers - 1; i >= 0; i--) this.#freeBufs.push(i);
     disk.onComplete = (c) => {
       const done = this.#inFlight.get(c.tag);
@@ -143,8 +160,9 @@ class SwapPager {
     const r = e && pageRequestOf(e);
     if (!r) return;
     if (r.freed) this.#freed(r.segment);
-    else if (r.pagedOut) this.#pageOut(r);
-    else this.#pageIn(r);
+    else if (r.pagedOut) {
+      if (!this.#takenEarly.delete(`${r.segment}:${r.page}`)) this.#pageOut(r);
+    } else this.#pageIn(r);
   }
 
   /** Takes a paged-out page into a buffer, the pool and the disk; false if it was not held. */
@@ -208,7 +226,12 @@ class SwapPager {
       failPage(r.segment, r.page); // the swap pager never write-protects
       return;
     }
-    if (r.held) return this.#orphan(r); // newer than any copy here: take it first
+    // The kernel held the newest contents when it asked: take them, unless this
+    // pager has taken them since (while it waited for a buffer), as the cache knows.
+    if (r.held && this.#pageOut({ ...r, pagedOut: true })) {
+      this.counts.taken++;
+      this.#takenEarly.add(k);
+    }
     const c = this.#cache.get(k);
     if (c) {
       this.counts.ins++;
@@ -242,21 +265,21 @@ class SwapPager {
   }
 
   /**
-   * A request for a page it has no record of: its PAGE_OUT could not be queued (a
-   * full event queue), so the kernel still holds it for a TAKE; or it is lost.
+   * A request for a page it has no record of: its PAGE_OUT could not be queued (the
+   * event queue was full), so the kernel may hold it still. It is taken as a
+   * page-out is and answered from that copy; if the kernel does not hold it either,
+   * it is lost.
    */
   #orphan(r: PageRequest): void {
-    const buf = this.#buffer();
-    try {
-      takePage(r.segment, r.page, this.#addr(buf));
-      this.#answer(r, buf);
-    } catch (e) {
-      if (!(e instanceof SysError)) throw e;
-      println(`pager: asked for page ${r.page} of segment ${r.segment}, which it never took`);
-      this.#fail(r);
-    } finally {
-      this.#release(buf);
+    const c = this.#pageOut({ ...r, pagedOut: true }) && this.#cache.get(`${r.segment}:${r.page}`);
+    if (c) {
+      this.counts.ins++;
+      this.counts.fromCache++;
+      this.#answer(r, c.next >= 0 ? c.next : c.buf);
+      return;
     }
+    println(`pager: asked for page ${r.page} of segment ${r.segment}, which it never took`);
+    this.#fail(r);
   }
 
   #answer(r: PageRequest, buf: number): void {
@@ -279,6 +302,7 @@ class SwapPager {
 
   #freed(segment: number): void {
     this.slots.dropSegment(segment);
+    for (const k of this.#takenEarly) if (k.startsWith(`${segment}:`)) this.#takenEarly.delete(k);
     for (const [k, c] of this.#cache) {
       if (!k.startsWith(`${segment}:`) || c.writing !== 0) continue;
       this.#cache.delete(k);

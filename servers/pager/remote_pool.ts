@@ -1,11 +1,13 @@
 /**
  * The swap pager's side of the memory server (servers/memory/protocol.ts): extents
  * of the remote pool taken with a remote CAS on its cursor, and pages moved with
- * block WRITEs and READs. Every call waits for its completion (one network round
- * trip, tens of µs beside a disk's hundreds); any failure — the memory server's
- * node down, its export gone, its pool full — makes the pool `broken` or `full`,
- * and the pager goes on with its disk copy alone: the memory server is a cache in
- * front of the disk, never the only copy.
+ * block WRITEs and READs. A page-out's WRITE is not waited for (up to WINDOW are in
+ * flight); a READ waits for its reply, and with it for every request before it (a
+ * link delivers in order, so a READ after a WRITE of its slot sees that WRITE).
+ * Any failure — the memory server's node down, its export gone, an error completion
+ * for any request — makes the pool `broken`, and the pager goes on with its disk
+ * copy alone: the memory server is a cache in front of the disk, never the only
+ * copy. A pool with no more extents is `full`: new slots have no remote page.
  */
 
 import {
@@ -29,6 +31,8 @@ import {
 
 /** How long one remote access may take before the pool counts as gone. */
 const REMOTE_MS = 2_000;
+/** Page-out WRITEs in flight at most (below the kernel's limit per process). */
+const WINDOW = 16;
 
 export class RemotePool {
   readonly node: number;
@@ -45,12 +49,19 @@ export class RemotePool {
   /** Pages written to and read from the pool. */
   written = 0;
   read = 0;
+  /** REMOTE_DONE once every request issued has completed; the error count to expect. */
+  #doneTarget: number;
+  readonly #errors: number;
 
   private constructor(node: number, desc: number, scratchSeg: number, scratch: number) {
     this.node = node;
     this.#desc = desc;
     this.#scratchSeg = scratchSeg;
     this.#scratch = scratch;
+    remoteStatus(); // no error from before counts against the pool
+    const c = remoteCounters();
+    this.#doneTarget = c.done;
+    this.#errors = c.errors;
   }
 
   /**
@@ -68,6 +79,9 @@ export class RemotePool {
   }
 
   get usable(): boolean {
+    if (this.broken === "" && remoteCounters().errors !== this.#errors) {
+      this.broken = "an error completion from the memory server";
+    }
     return this.broken === "";
   }
 
@@ -84,12 +98,25 @@ export class RemotePool {
     return this.usable && this.#offsetOf(slot, false) >= 0;
   }
 
-  /** Writes the page at `vaddr` to `slot`'s place in the pool; false if it could not. */
+  /**
+   * Writes the page at `vaddr` to `slot`'s place in the pool without waiting for it
+   * (the bytes are copied when it is issued); false if it could not be issued.
+   */
   write(slot: number, vaddr: number): boolean {
     if (!this.usable) return false;
     const at = this.#offsetOf(slot, true);
     if (at < 0) return false;
-    return this.#wait(() => writeBlock(this.#desc, at, vaddr, PAGE_SIZE)) && ++this.written > 0;
+    const inFlight = (this.#doneTarget - remoteCounters().done) | 0;
+    if (inFlight >= WINDOW && !this.#drain()) return false;
+    try {
+      writeBlock(this.#desc, at, vaddr, PAGE_SIZE);
+    } catch (e) {
+      this.broken = why(e);
+      return false;
+    }
+    this.#doneTarget = (this.#doneTarget + 1) | 0;
+    this.written++;
+    return true;
   }
 
   /** Reads `slot`'s page into (segment `seg`, offset `off`) of the pager; false if it could not. */
@@ -126,19 +153,37 @@ export class RemotePool {
     }
   }
 
-  /** Issues one request and waits for it; false (and `broken` says why) if it failed. */
+  /**
+   * Issues one request and waits for it and every request before it; false (and
+   * `broken` says why) if any failed.
+   */
   #wait(issue: () => number): boolean {
-    const before = remoteCounters();
     try {
       issue();
-      awaitRemote(before, REMOTE_MS);
+    } catch (e) {
+      this.broken = why(e);
+      return false;
+    }
+    this.#doneTarget = (this.#doneTarget + 1) | 0;
+    return this.#drain();
+  }
+
+  /** Waits until every request issued has completed; false if one failed. */
+  #drain(): boolean {
+    if (!this.usable) return false;
+    try {
+      // awaitRemote waits for REMOTE_DONE to pass `done`, or for any error completion.
+      const until = { done: (this.#doneTarget - 1) | 0, errors: this.#errors, errno: 0, desc: 0 };
+      awaitRemote(until, REMOTE_MS);
       return true;
     } catch (e) {
-      remoteStatus(); // clear the sticky error
-      this.broken = e instanceof SysError
-        ? `${e.code}${e.detail ? `: ${e.detail}` : ""}`
-        : String(e);
+      this.broken = why(e);
       return false;
     }
   }
+}
+
+/** What a failed remote access says, for `broken`. */
+function why(e: unknown): string {
+  return e instanceof SysError ? `${e.code}${e.detail ? `: ${e.detail}` : ""}` : String(e);
 }
