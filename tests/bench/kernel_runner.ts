@@ -58,7 +58,7 @@ export interface NamedResult extends PeerResult {
 }
 
 /** The BENCH lines of a run; repeated cases (rounds) are pooled into one. */
-function benchLines(out: string): NamedResult[] {
+export function benchLines(out: string): NamedResult[] {
   const byCase = new Map<string, NamedResult>();
   for (const line of out.split("\n")) {
     if (!line.startsWith("BENCH ")) continue;
