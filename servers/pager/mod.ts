@@ -232,13 +232,7 @@ class SwapPager {
       this.counts.taken++;
       this.#takenEarly.add(k);
     }
-    const c = this.#cache.get(k);
-    if (c) {
-      this.counts.ins++;
-      this.counts.fromCache++;
-      this.#answer(r, c.next >= 0 ? c.next : c.buf);
-      return;
-    }
+    if (this.#fromCache(r, k)) return;
     const slot = this.slots.find(r.segment, r.page);
     if (slot < 0) return this.#orphan(r);
     const buf = this.#buffer();
@@ -271,15 +265,21 @@ class SwapPager {
    * it is lost.
    */
   #orphan(r: PageRequest): void {
-    const c = this.#pageOut({ ...r, pagedOut: true }) && this.#cache.get(`${r.segment}:${r.page}`);
-    if (c) {
-      this.counts.ins++;
-      this.counts.fromCache++;
-      this.#answer(r, c.next >= 0 ? c.next : c.buf);
+    if (this.#pageOut({ ...r, pagedOut: true }) && this.#fromCache(r, `${r.segment}:${r.page}`)) {
       return;
     }
     println(`pager: asked for page ${r.page} of segment ${r.segment}, which it never took`);
     this.#fail(r);
+  }
+
+  /** Answers from the page's newest copy in a buffer; false if no buffer holds it. */
+  #fromCache(r: PageRequest, k: string): boolean {
+    const c = this.#cache.get(k);
+    if (!c) return false;
+    this.counts.ins++;
+    this.counts.fromCache++;
+    this.#answer(r, c.next >= 0 ? c.next : c.buf);
+    return true;
   }
 
   #answer(r: PageRequest, buf: number): void {

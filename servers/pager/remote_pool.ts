@@ -13,6 +13,7 @@
 import {
   awaitRemote,
   CAS,
+  Errno,
   load32,
   memoryName,
   PAGE_SIZE,
@@ -73,7 +74,7 @@ export class RemotePool {
     const pool = new RemotePool(node, desc, scratchSeg, scratch);
     pool.#readHeader(PoolWord.MAGIC);
     if (load32(scratch) !== POOL_MAGIC) {
-      throw new SysError(22, "RemotePool", `${memoryName(node)} is not a memory pool`);
+      throw new SysError(Errno.EINVAL, "RemotePool", `${memoryName(node)} is not a memory pool`);
     }
     return pool;
   }
@@ -128,7 +129,11 @@ export class RemotePool {
 
   #readHeader(word: number): void {
     if (!this.#wait(() => READ(this.#desc, word * 4, 4, this.#scratchSeg, 0))) {
-      throw new SysError(5, "RemotePool", `cannot read ${memoryName(this.node)}: ${this.broken}`);
+      throw new SysError(
+        Errno.EIO,
+        "RemotePool",
+        `cannot read ${memoryName(this.node)}: ${this.broken}`,
+      );
     }
   }
 
