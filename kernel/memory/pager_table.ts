@@ -86,6 +86,10 @@ export interface PagerCounts {
   failed: number;
   timedOut: number;
   evicted: number;
+  /** Evictions refused ("busy"): a process free to run that maps the page had not acknowledged. */
+  busy: number;
+  /** Evictions of pages a process free to run maps, once it had acknowledged (or was parked). */
+  acknowledged: number;
 }
 
 /** The Pager of every segment one pager process pages. */
@@ -131,6 +135,21 @@ function isHeld(q: Process): boolean {
   return s === TrapState.PENDING || s === TrapState.SLEEPING;
 }
 
+/**
+ * True if `q`, free to run, can hold no TLB entry older than epoch `need` (the one
+ * its last accessed-bit shootdown bumped to; none: never shot down): its MMU has
+ * flushed to it (TLB_SEEN), or it will read TLB_EPOCH before its next access
+ * because it sleeps parked (TLB_PARKED) or has not yet taken the answer of a trap
+ * (STATE DONE: it reads the epoch after it sets STATE back to IDLE, before any
+ * access). Only valid after the bump to `need`.
+ */
+function acknowledged(q: Process, need: number | undefined): boolean {
+  const t = q.trap;
+  const seen = Atomics.load(t, Trap.TLB_SEEN);
+  if (((seen - (need ?? seen)) | 0) >= 0) return true;
+  return Atomics.load(t, Trap.TLB_PARKED) === 1 || Atomics.load(t, Trap.STATE) === TrapState.DONE;
+}
+
 /** A page's request key. */
 function key(segment: Segment, page: number): string {
   return `${segment.id}:${page}`;
@@ -147,7 +166,15 @@ export class PagerTable implements FrameOwner {
   readonly #needs = new WeakMap<Process, number>();
   /** #unmapAll's scratch: the old entries of the bindings it unmapped so far. */
   readonly #olds: number[] = [];
-  readonly counts: PagerCounts = { requests: 0, answered: 0, failed: 0, timedOut: 0, evicted: 0 };
+  readonly counts: PagerCounts = {
+    requests: 0,
+    answered: 0,
+    failed: 0,
+    timedOut: 0,
+    evicted: 0,
+    busy: 0,
+    acknowledged: 0,
+  };
 
   constructor(host: PagerHost) {
     this.#host = host;
@@ -299,30 +326,42 @@ export class PagerTable implements FrameOwner {
     if (req.writeProtect) {
       fail("EINVAL", `page ${page} of segment ${id} is present: unprotect it or FAIL`);
     }
-    const at = page * PAGE_SIZE;
     if (op === PagerOp.SUPPLY) checkLocal(p.space, vaddr, PAGE_SIZE, Rights.READ);
-    this.#takeFrame(pager, req);
-    if (op === PagerOp.SUPPLY) {
-      storeBytes(segment, at, readLocal(p.space, vaddr, PAGE_SIZE));
-    } else segment.bytes.fill(0, at, at + PAGE_SIZE);
+    this.#place(pager, req, op === PagerOp.SUPPLY ? readLocal(p.space, vaddr, PAGE_SIZE) : null);
+    return 0;
+  }
+
+  /**
+   * Gives the answered page a frame and its bytes (null: zeros) and tells every
+   * waiter. Without a frame the request fails, and so does the answer; while every
+   * frame is held by pages whose shootdowns are not yet acknowledged (EAGAIN) the
+   * answer is accepted and placed a millisecond later, again until the request's
+   * own deadline ends it.
+   */
+  #place(pager: ExternalPager, req: PageRequest, bytes: Uint8Array | null, later = false): void {
+    if (pager.requests.get(key(req.segment, req.page)) !== req) return; // ended meanwhile
+    const { segment, page } = req;
+    try {
+      segment.frames?.take(segment, page);
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      if (e.errno === Errno.EAGAIN) {
+        this.#host.clock.setTimeout(() => this.#place(pager, req, bytes, true), 1);
+        return;
+      }
+      this.counts.failed++;
+      this.#finish(pager, req, e.errno, `could not place the page: ${e.message}`);
+      if (later) return;
+      throw e;
+    }
+    const at = page * PAGE_SIZE;
+    if (bytes) storeBytes(segment, at, bytes);
+    else segment.bytes.fill(0, at, at + PAGE_SIZE);
     segment.kernelDirty![page] = 0; // the pager's copy is the page
     segment.present[page] = 1;
     segment.zeroFills++;
     this.counts.answered++;
     this.#finish(pager, req, 0, "");
-    return 0;
-  }
-
-  /** Gives the answered page a frame; without one the request fails, and so does the answer. */
-  #takeFrame(pager: ExternalPager, req: PageRequest): void {
-    try {
-      req.segment.frames?.take(req.segment, req.page);
-    } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      this.counts.failed++;
-      this.#finish(pager, req, e.errno, `could not place the page: ${e.message}`);
-      throw e;
-    }
   }
 
   /** `pager_protect`: write-protects (or unprotects) [page, page+count) of segment `id`. */
@@ -359,7 +398,10 @@ export class PagerTable implements FrameOwner {
     if (!segment.present[page]) return "absent";
     if (segment.pins[page] > 0) return "pinned";
     const flags = this.#unmapAll(segment, page);
-    if (flags < 0) return "busy";
+    if (flags < 0) {
+      this.counts.busy++;
+      return "busy";
+    }
     if (segment.pager !== this.#swap && this.#swappable(segment)) {
       this.#adopt(this.#swap!, segment);
       segment.held ??= new Uint8Array(segment.pages);
@@ -395,8 +437,8 @@ export class PagerTable implements FrameOwner {
    * after a shootdown) or free to run. A free one may have a TLB entry for the page
    * and store through it at any instant; it is safe only once it has flushed its TLB
    * since its accessed bits were last cleared (TLB_SEEN at least the epoch that
-   * clearing was shot down under, or TLB_PARKED: asleep, it reads the epoch before
-   * its next access) and the page's accessed bit is still clear: the MMU sets that
+   * clearing was shot down under, or it reads the epoch before its next access:
+   * `acknowledged`) and the page's accessed bit is still clear: the MMU sets that
    * bit, with a compare-and-swap, before it installs an entry, so a clear bit means
    * no entry since that flush. The clock's pass that cleared the bits is thus also
    * the wait for the acknowledgement. The free ones' entries are made not present
@@ -417,10 +459,7 @@ export class PagerTable implements FrameOwner {
       // before TLB_PARKED is read, so a process that wakes sees the new epoch.
       const vpn = b.vaddr / PAGE_SIZE + page;
       if (q.space.pageTable.clearAccessed(vpn) || this.#swept.has(q)) this.#shootdown(q);
-      const t = q.trap;
-      const seen = Atomics.load(t, Trap.TLB_SEEN);
-      const acked = ((seen - (this.#needs.get(q) ?? seen)) | 0) >= 0;
-      if (!acked && Atomics.load(t, Trap.TLB_PARKED) !== 1) return -1;
+      if (!acknowledged(q, this.#needs.get(q))) return -1;
       free.push([q, b]);
     }
     let flags = 0;
@@ -438,6 +477,7 @@ export class PagerTable implements FrameOwner {
       flags |= q.space.unmap(b, page, false);
       Atomics.add(q.trap, Trap.TLB_EPOCH, 1);
     }
+    if (free.length > 0) this.counts.acknowledged++;
     return flags;
   }
 
