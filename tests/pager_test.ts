@@ -169,7 +169,11 @@ Deno.test("evict() hands a dirty page to its pager, which supplies it back on th
     const client = node.kernel.procs.get(pid)!;
     assert.ok(client.space.pageTable.get(at >>> 12) & Pte.DIRTY); // the MMU saw the store
     const epoch = client.trap[Trap.TLB_EPOCH];
-    assert.equal(node.kernel.pagers.evict(seg, 0), "dirty");
+    // "busy" until the client is asleep in its signal wait (TLB_PARKED) or has
+    // acknowledged the shootdown of the accessed bit the first try cleared.
+    let evicted = "busy";
+    await node.until(() => (evicted = node.kernel.pagers.evict(seg, 0)) !== "busy", 10_000);
+    assert.equal(evicted, "dirty");
     assert.equal(seg.present[0], 0);
     const pte = client.space.pageTable.get(at >>> 12);
     assert.equal(pte & (Pte.PRESENT | Pte.DIRTY), 0); // not present in the client's binding

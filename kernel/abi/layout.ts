@@ -190,6 +190,17 @@ export const Trap = {
    * can hold down the word another's traps read (a shared one could be held at 0).
    */
   KERNEL_SLEEPING: 25,
+  /**
+   * The TLB_EPOCH this process last flushed its TLB to, stored by its MMU (Atomics,
+   * so every store it made through the old entries is visible to a kernel that
+   * reads it): the acknowledgement of a shootdown (kernel/memory/pager_table.ts).
+   */
+  TLB_SEEN: 26,
+  /**
+   * 1 while the process sleeps outside a trap (a signal or event wait) and stores
+   * nothing through its MMU; its next access reads TLB_EPOCH first.
+   */
+  TLB_PARKED: 27,
 } as const;
 export const TRAP_ARGS = 8;
 /** Message registers: the small-WRITE data area (000 §3.1.1), 40 bytes. */

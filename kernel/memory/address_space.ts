@@ -173,17 +173,34 @@ export class AddressSpace {
 
   /**
    * Rewrites the entry of `page` of binding `b` after its pager changed it: not
-   * present if `present` is false (an eviction), else with the present bit it had
-   * and write access as the write-protect bit now allows. Returns the entry's old
-   * flags (the DIRTY bit says whether the process wrote it).
+   * present if `present` is false (an eviction: `unmap`), else with the present bit
+   * it had and write access as the write-protect bit now allows (the MMU's accessed
+   * and dirty bits kept). Returns the entry's old flags.
    */
   refresh(b: Binding, page: number, present: boolean): number {
+    if (!present) return this.unmap(b, page, false);
     const vpn = (b.vaddr >>> PAGE_SHIFT) + page;
     const old = this.pageTable.get(vpn);
-    const keep = present && (old & Pte.PRESENT) !== 0;
-    this.pageTable.set(vpn, this.#flags(b, page, keep), page, b.slot);
-    if (!present) this.pageTable.update(vpn, Pte.ACCESSED | Pte.DIRTY, 0);
+    this.pageTable.set(vpn, this.#flags(b, page, (old & Pte.PRESENT) !== 0), page, b.slot);
     return old;
+  }
+
+  /**
+   * Makes the entry of `page` of binding `b` not present in one atomic exchange (an
+   * eviction); returns its old flags, whose DIRTY bit says whether the process wrote
+   * it, or -1 (nothing changed) if `ifIdle` and its accessed bit is set.
+   */
+  unmap(b: Binding, page: number, ifIdle: boolean): number {
+    return this.pageTable.unmap(
+      (b.vaddr >>> PAGE_SHIFT) + page,
+      this.#flags(b, page, false),
+      ifIdle,
+    );
+  }
+
+  /** Puts back the entry `unmap` returned (an eviction given up). */
+  restore(b: Binding, page: number, old: number): void {
+    this.pageTable.restore((b.vaddr >>> PAGE_SHIFT) + page, old);
   }
 
   #flags(b: Binding, page: number, present: boolean): number {

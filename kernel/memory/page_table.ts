@@ -8,8 +8,9 @@
  * holds 1024 entries of two words: [flags | pageIndex << 12, slot]. The buffer grows
  * by one table at a time; tables are never freed while the process lives.
  *
- * Only the kernel writes entries, except the A and D bits, which the MMU sets with
- * Atomics.or. Any change that removes a right must be followed by a TLB shootdown
+ * Only the kernel writes entries, except the A and D bits, which the MMU sets with a
+ * compare-and-swap; the kernel's rewrites are atomic read-modify-writes too, so no
+ * bit the MMU sets is lost between a read and a write. Any change that removes a right must be followed by a TLB shootdown
  * (the caller bumps the process's TLB epoch). The kernel finds tables through its
  * own private copy of the directory, never through the shared one a process could
  * scribble on.
@@ -58,15 +59,47 @@ export class PageTable {
 
   /**
    * Writes the entry for `vpn`. If it maps the same page as before, the accessed and
-   * dirty bits the MMU set are kept.
+   * dirty bits the MMU set are kept: the word is replaced with a compare-and-swap, so
+   * a bit the MMU ORs in meanwhile is never lost.
    */
   set(vpn: number, flags: number, pageIndex: number, slot: number): void {
     const i = this.#entryIndex(vpn, true);
     const word = (flags & ~(Pte.ACCESSED | Pte.DIRTY)) | (pageIndex << PAGE_SHIFT);
-    const old = Atomics.load(this.#words, i);
-    const same = old >>> PAGE_SHIFT === pageIndex && this.#words[i + 1] === slot;
+    const sameSlot = this.#words[i + 1] === slot;
     Atomics.store(this.#words, i + 1, slot);
-    Atomics.store(this.#words, i, word | (same ? old & (Pte.ACCESSED | Pte.DIRTY) : 0));
+    for (let old = Atomics.load(this.#words, i);;) {
+      const same = sameSlot && old >>> PAGE_SHIFT === pageIndex;
+      const next = word | (same ? old & (Pte.ACCESSED | Pte.DIRTY) : 0);
+      const seen = Atomics.compareExchange(this.#words, i, old, next);
+      if (seen === old) return;
+      old = seen;
+    }
+  }
+
+  /**
+   * Makes the entry for `vpn` not present in one atomic step (an eviction): its flags
+   * become `flags` without PRESENT, ACCESSED and DIRTY, its page and slot stay.
+   * Returns the old word, which has every DIRTY bit the MMU set up to that instant;
+   * or -1, the entry unchanged, if `ifIdle` and its ACCESSED bit is set (the process
+   * filled its TLB with the page since the bit was last cleared). 0 if no entry.
+   */
+  unmap(vpn: number, flags: number, ifIdle: boolean): number {
+    const i = this.#entryIndex(vpn, false);
+    if (i < 0) return 0;
+    const keep = ~(Pte.PRESENT | Pte.ACCESSED | Pte.DIRTY);
+    for (let old = Atomics.load(this.#words, i);;) {
+      if (ifIdle && (old & Pte.ACCESSED) !== 0) return -1;
+      const next = (old & ~((1 << PAGE_SHIFT) - 1)) | (flags & keep);
+      const seen = Atomics.compareExchange(this.#words, i, old, next);
+      if (seen === old) return old;
+      old = seen;
+    }
+  }
+
+  /** Puts back word `old` that `unmap` returned for `vpn` (an eviction given up). */
+  restore(vpn: number, old: number): void {
+    const i = this.#entryIndex(vpn, false);
+    if (i >= 0) Atomics.store(this.#words, i, old);
   }
 
   /** Clears the entry for `vpn` (no-op if its table does not exist). */
@@ -85,8 +118,11 @@ export class PageTable {
   update(vpn: number, mask: number, flags: number): void {
     const i = this.#entryIndex(vpn, false);
     if (i < 0) return;
-    const old = Atomics.load(this.#words, i);
-    Atomics.store(this.#words, i, (old & ~mask) | (flags & mask));
+    for (let old = Atomics.load(this.#words, i);;) {
+      const seen = Atomics.compareExchange(this.#words, i, old, (old & ~mask) | (flags & mask));
+      if (seen === old) return;
+      old = seen;
+    }
   }
 
   /**

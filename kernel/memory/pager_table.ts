@@ -47,10 +47,12 @@ import {
   Rights,
   SegMode,
   Trap,
+  TrapState,
 } from "../abi/layout.ts";
 import type { Clock, TimerHandle } from "../host_interface.ts";
 import { fail, KernelError } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
+import type { Binding } from "./binding.ts";
 import type { ServiceRegistry } from "../proc/service_registry.ts";
 import { eventPage, postEvent } from "../remote/tripwires.ts";
 import type { Tracer } from "../trace.ts";
@@ -84,6 +86,10 @@ export interface PagerCounts {
   failed: number;
   timedOut: number;
   evicted: number;
+  /** Evictions refused ("busy"): a process free to run that maps the page had not acknowledged. */
+  busy: number;
+  /** Evictions of pages a process free to run maps, once it had acknowledged (or was parked). */
+  acknowledged: number;
 }
 
 /** The Pager of every segment one pager process pages. */
@@ -118,6 +124,32 @@ export class ExternalPager implements Pager {
   }
 }
 
+/**
+ * True if `q` cannot run until this thread lets it: ended, or in a trap (posted and
+ * waiting to be served, being served, or blocked). It made every store before the
+ * trap with an Atomics write of its STATE, and reads TLB_EPOCH when the trap returns.
+ */
+function isHeld(q: Process): boolean {
+  if (q.state !== "running" || q.inTrap) return true;
+  const s = Atomics.load(q.trap, Trap.STATE);
+  return s === TrapState.PENDING || s === TrapState.SLEEPING;
+}
+
+/**
+ * True if `q`, free to run, can hold no TLB entry older than epoch `need` (the one
+ * its last accessed-bit shootdown bumped to; none: never shot down): its MMU has
+ * flushed to it (TLB_SEEN), or it will read TLB_EPOCH before its next access
+ * because it sleeps parked (TLB_PARKED) or has not yet taken the answer of a trap
+ * (STATE DONE: it reads the epoch after it sets STATE back to IDLE, before any
+ * access). Only valid after the bump to `need`.
+ */
+function acknowledged(q: Process, need: number | undefined): boolean {
+  const t = q.trap;
+  const seen = Atomics.load(t, Trap.TLB_SEEN);
+  if (((seen - (need ?? seen)) | 0) >= 0) return true;
+  return Atomics.load(t, Trap.TLB_PARKED) === 1 || Atomics.load(t, Trap.STATE) === TrapState.DONE;
+}
+
 /** A page's request key. */
 function key(segment: Segment, page: number): string {
   return `${segment.id}:${page}`;
@@ -128,9 +160,21 @@ export class PagerTable implements FrameOwner {
   readonly #byPid = new Map<number, ExternalPager>();
   /** The node's swap pager, or null (`swap_attach`). */
   #swap: ExternalPager | null = null;
-  /** Processes whose accessed bits the clock cleared in this sweep. */
+  /** Processes whose accessed bits the clock cleared in this sweep, not yet shot down. */
   readonly #swept = new Set<Process>();
-  readonly counts: PagerCounts = { requests: 0, answered: 0, failed: 0, timedOut: 0, evicted: 0 };
+  /** Per process, the TLB epoch its last accessed-bit shootdown bumped to (#unmapAll). */
+  readonly #needs = new WeakMap<Process, number>();
+  /** #unmapAll's scratch: the old entries of the bindings it unmapped so far. */
+  readonly #olds: number[] = [];
+  readonly counts: PagerCounts = {
+    requests: 0,
+    answered: 0,
+    failed: 0,
+    timedOut: 0,
+    evicted: 0,
+    busy: 0,
+    acknowledged: 0,
+  };
 
   constructor(host: PagerHost) {
     this.#host = host;
@@ -282,30 +326,42 @@ export class PagerTable implements FrameOwner {
     if (req.writeProtect) {
       fail("EINVAL", `page ${page} of segment ${id} is present: unprotect it or FAIL`);
     }
-    const at = page * PAGE_SIZE;
     if (op === PagerOp.SUPPLY) checkLocal(p.space, vaddr, PAGE_SIZE, Rights.READ);
-    this.#takeFrame(pager, req);
-    if (op === PagerOp.SUPPLY) {
-      storeBytes(segment, at, readLocal(p.space, vaddr, PAGE_SIZE));
-    } else segment.bytes.fill(0, at, at + PAGE_SIZE);
+    this.#place(pager, req, op === PagerOp.SUPPLY ? readLocal(p.space, vaddr, PAGE_SIZE) : null);
+    return 0;
+  }
+
+  /**
+   * Gives the answered page a frame and its bytes (null: zeros) and tells every
+   * waiter. Without a frame the request fails, and so does the answer; while every
+   * frame is held by pages whose shootdowns are not yet acknowledged (EAGAIN) the
+   * answer is accepted and placed a millisecond later, again until the request's
+   * own deadline ends it.
+   */
+  #place(pager: ExternalPager, req: PageRequest, bytes: Uint8Array | null, later = false): void {
+    if (pager.requests.get(key(req.segment, req.page)) !== req) return; // ended meanwhile
+    const { segment, page } = req;
+    try {
+      segment.frames?.take(segment, page);
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      if (e.errno === Errno.EAGAIN) {
+        this.#host.clock.setTimeout(() => this.#place(pager, req, bytes, true), 1);
+        return;
+      }
+      this.counts.failed++;
+      this.#finish(pager, req, e.errno, `could not place the page: ${e.message}`);
+      if (later) return;
+      throw e;
+    }
+    const at = page * PAGE_SIZE;
+    if (bytes) storeBytes(segment, at, bytes);
+    else segment.bytes.fill(0, at, at + PAGE_SIZE);
     segment.kernelDirty![page] = 0; // the pager's copy is the page
     segment.present[page] = 1;
     segment.zeroFills++;
     this.counts.answered++;
     this.#finish(pager, req, 0, "");
-    return 0;
-  }
-
-  /** Gives the answered page a frame; without one the request fails, and so does the answer. */
-  #takeFrame(pager: ExternalPager, req: PageRequest): void {
-    try {
-      req.segment.frames?.take(req.segment, req.page);
-    } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      this.counts.failed++;
-      this.#finish(pager, req, e.errno, `could not place the page: ${e.message}`);
-      throw e;
-    }
   }
 
   /** `pager_protect`: write-protects (or unprotects) [page, page+count) of segment `id`. */
@@ -332,18 +388,24 @@ export class PagerTable implements FrameOwner {
 
   /**
    * The page-frame manager's hook: makes `page` of `segment` not present in every
-   * binding (a TLB shootdown in each process). A dirty page of an externally paged
-   * segment is held for its pager (a PAGE_OUT event; `PagerOp.TAKE` fetches it) and
-   * the frame is cleared. Returns what the page was; "pinned" pages stay.
+   * binding, once no process can store to it through its TLB any more (#unmapAll).
+   * A dirty page of an externally paged segment is held for its pager (a PAGE_OUT
+   * event; `PagerOp.TAKE` fetches it) and the frame is cleared. Returns what the
+   * page was; "pinned" pages stay, and so does a "busy" one: a process that maps it
+   * has not acknowledged a shootdown yet, or filled its TLB with it meanwhile.
    */
-  evict(segment: Segment, page: number): "absent" | "pinned" | "clean" | "dirty" {
+  evict(segment: Segment, page: number): "absent" | "pinned" | "busy" | "clean" | "dirty" {
     if (!segment.present[page]) return "absent";
     if (segment.pins[page] > 0) return "pinned";
+    const flags = this.#unmapAll(segment, page);
+    if (flags < 0) {
+      this.counts.busy++;
+      return "busy";
+    }
     if (segment.pager !== this.#swap && this.#swappable(segment)) {
       this.#adopt(this.#swap!, segment);
       segment.held ??= new Uint8Array(segment.pages);
     }
-    const flags = this.#remap(segment, page, 1, false);
     segment.present[page] = 0;
     segment.frames?.release(segment, page);
     this.counts.evicted++;
@@ -366,6 +428,63 @@ export class PagerTable implements FrameOwner {
     }
     if (pager) segment.bytes.fill(0, at, at + PAGE_SIZE);
     return dirty ? "dirty" : "clean";
+  }
+
+  /**
+   * The eviction's TLB shootdown, made synchronous (README, Page frames). A process
+   * that maps the page is either held by the kernel (ended, or in a trap: posted,
+   * being served or blocked; it runs again only when this thread completes the trap,
+   * after a shootdown) or free to run. A free one may have a TLB entry for the page
+   * and store through it at any instant; it is safe only once it has flushed its TLB
+   * since its accessed bits were last cleared (TLB_SEEN at least the epoch that
+   * clearing was shot down under, or it reads the epoch before its next access:
+   * `acknowledged`) and the page's accessed bit is still clear: the MMU sets that
+   * bit, with a compare-and-swap, before it installs an entry, so a clear bit means
+   * no entry since that flush. The clock's pass that cleared the bits is thus also
+   * the wait for the acknowledgement. The free ones' entries are made not present
+   * with a compare-and-swap that fails if the bit was set meanwhile (every entry is
+   * then put back: -1, busy); the held ones' are exchanged and their TLBs shot down.
+   * Returns the old flags or'ed: every DIRTY bit set up to the exchange.
+   */
+  #unmapAll(segment: Segment, page: number): number {
+    const held: [Process, Binding][] = [], free: [Process, Binding][] = [];
+    for (const b of segment.bindings) {
+      const q = this.#host.procs.get(b.pid);
+      if (!q) continue;
+      if (isHeld(q)) {
+        held.push([q, b]);
+        continue;
+      }
+      // A bit the clock cleared in this sweep, or one set since: shoot it down now,
+      // before TLB_PARKED is read, so a process that wakes sees the new epoch.
+      const vpn = b.vaddr / PAGE_SIZE + page;
+      if (q.space.pageTable.clearAccessed(vpn) || this.#swept.has(q)) this.#shootdown(q);
+      if (!acknowledged(q, this.#needs.get(q))) return -1;
+      free.push([q, b]);
+    }
+    let flags = 0;
+    for (let i = 0; i < free.length; i++) {
+      const [q, b] = free[i];
+      const old = q.space.unmap(b, page, true);
+      if (old === -1) {
+        for (let j = 0; j < i; j++) free[j][0].space.restore(free[j][1], page, this.#olds[j]);
+        return -1;
+      }
+      this.#olds[i] = old;
+      flags |= old;
+    }
+    for (const [q, b] of held) {
+      flags |= q.space.unmap(b, page, false);
+      Atomics.add(q.trap, Trap.TLB_EPOCH, 1);
+    }
+    if (free.length > 0) this.counts.acknowledged++;
+    return flags;
+  }
+
+  /** A shootdown of `q`'s accessed bits: its TLB must be flushed to the new epoch. */
+  #shootdown(q: Process): void {
+    this.#needs.set(q, (Atomics.add(q.trap, Trap.TLB_EPOCH, 1) + 1) | 0);
+    this.#swept.delete(q);
   }
 
   /**
@@ -410,10 +529,9 @@ export class PagerTable implements FrameOwner {
     return any;
   }
 
-  /** FrameOwner: one shootdown per process whose bits the sweep cleared. */
+  /** FrameOwner: one shootdown per process whose bits the sweep cleared (and not since). */
   sweepDone(): void {
-    for (const q of this.#swept) Atomics.add(q.trap, Trap.TLB_EPOCH, 1);
-    this.#swept.clear();
+    for (const q of this.#swept) this.#shootdown(q);
   }
 
   /** Rewrites pages' entries in every binding and shoots down; returns their flags or'ed. */

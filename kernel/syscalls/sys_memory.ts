@@ -95,11 +95,16 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
   /**
    * A fault on a page an external pager must supply: the trap waits (no deadline of
    * its own: the pager's request has one) and is handled again when the pager answers.
+   * `busy`: no frame yet, only pages whose TLB shootdowns are not yet acknowledged
+   * (EAGAIN from the frame table): it is handled again each millisecond, for up to
+   * pagerTimeoutMs, and then fails with ENOMEM.
    */
-  const awaitPager = (p: Process, vaddr: number, access: number): Reply => {
+  const awaitPager = (p: Process, vaddr: number, access: number, busy = false): Reply => {
     const w = k.traps.block(p);
-    const b = p.space.find(vaddr)!; // "waiting" came from a binding
+    const b = p.space.find(vaddr)!; // "waiting" or "busy" came from a binding
     const filled = b.segment.present[(vaddr - b.vaddr) >>> PAGE_SHIFT] === 0; // not write-protect
+    const until = k.clock.now() + k.config.pagerTimeoutMs;
+    const retry = () => again(0, "");
     const again = (errno: number, reason: string) => {
       if (!w.pending) return;
       if (errno !== 0) {
@@ -111,13 +116,19 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
         o = p.space.fault(vaddr, access, again);
       } catch (e) {
         if (!(e instanceof KernelError)) throw e;
-        w.fail(e.errno, e.message); // no frame for it (ENOMEM)
+        if (e.errno !== Errno.EAGAIN) w.fail(e.errno, e.message); // no frame for it (ENOMEM)
+        else if (k.clock.now() < until) k.clock.setTimeout(retry, 1);
+        else w.fail(Errno.ENOMEM, e.message);
         return;
       }
       if (o.kind === "waiting") return;
       if (o.kind === "mapped") w.complete(mapped(p, vaddr, filled));
       else protectionFault(p, vaddr, access, faultText(o), (t) => w.fail(Errno.EFAULT, t));
     };
+    if (busy) {
+      k.clock.setTimeout(retry, 1);
+      return BLOCKED;
+    }
     const o = p.space.fault(vaddr, access, again);
     if (o.kind !== "waiting") again(0, ""); // answered in between: handled at once
     return BLOCKED;
@@ -203,7 +214,15 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
       if (access !== Access.READ && access !== Access.WRITE) {
         fail("EINVAL", `page_fault: access ${access}`);
       }
-      const o = p.space.fault(vaddr, access);
+      let o: FaultOutcome;
+      try {
+        o = p.space.fault(vaddr, access);
+      } catch (e) {
+        if (e instanceof KernelError && e.errno === Errno.EAGAIN) {
+          return awaitPager(p, vaddr, access, true);
+        }
+        throw e;
+      }
       if (o.kind === "mapped") return mapped(p, vaddr, o.filled);
       if (o.kind === "waiting") return awaitPager(p, vaddr, access);
       return protectionFault(p, vaddr, access, faultText(o, p.space.find(vaddr)?.segment));

@@ -12,7 +12,9 @@
  *
  * The kernel bumps the trap page's TLB_EPOCH whenever one of this process's
  * mappings loses a right; every access compares it with the epoch the TLB was
- * filled under and flushes on a change (the shootdown).
+ * filled under and flushes on a change (the shootdown), acknowledging it in
+ * TLB_SEEN. A fill sets A (and D) with a compare-and-swap on the entry, so an entry
+ * the kernel made not present meanwhile is walked again, never installed.
  *
  * Aligned 32-bit loads and stores are atomic (Atomics.load/store), so they are
  * atomic with respect to other processes and, later, remote accesses.
@@ -66,6 +68,7 @@ export class MemoryFault extends Error {
 const PT: Int32Array = runtime ? runtime.pageTable : new Int32Array(1024);
 const TRAP: Int32Array = runtime ? runtime.trap : new Int32Array(64);
 let epoch = Atomics.load(TRAP, Trap.TLB_EPOCH);
+Atomics.store(TRAP, Trap.TLB_SEEN, epoch);
 const tagR = new Int32Array(TLB_SIZE).fill(-1);
 const tagW = new Int32Array(TLB_SIZE).fill(-1);
 /** Byte offset of the page within its segment buffer. */
@@ -90,12 +93,18 @@ safePoint.epoch = (e) => {
 /**
  * Empties the TLB (a shootdown). The kernel shoots down the TLB of a process it
  * ends, so every memory access after that comes here and stops the worker.
+ *
+ * The flush is acknowledged in TLB_SEEN: an Atomics store, so every store this
+ * process made through its old entries happens before the kernel reads the epoch
+ * there, and a page the kernel evicts once it has read it cannot lose one of them
+ * (kernel/memory/pager_table.ts, evict).
  */
 export function flushTlb(newEpoch = Atomics.load(TRAP, Trap.TLB_EPOCH)): void {
   stopIfEnded();
   tagR.fill(-1);
   tagW.fill(-1);
   epoch = newEpoch;
+  Atomics.store(TRAP, Trap.TLB_SEEN, newEpoch);
 }
 
 /** TLB misses so far (for `stats` and the tests). */
@@ -148,8 +157,13 @@ function fill(va: number, access: number): number {
     const pte = at < 0 ? 0 : Atomics.load(PT, at);
     if ((pte & need) === need) {
       const mark = access === Access.WRITE ? Pte.ACCESSED | Pte.DIRTY : Pte.ACCESSED;
-      if ((pte & mark) !== mark) Atomics.or(PT, at, mark);
-      return install(vpn, pte, PT[at + 1], access === Access.WRITE);
+      // A compare-and-swap, not an OR: an entry the kernel made not present since it
+      // was read (an eviction) must not be installed. A lost race walks again.
+      if ((pte & mark) !== mark && Atomics.compareExchange(PT, at, pte, pte | mark) !== pte) {
+        tries--;
+        continue;
+      }
+      return install(vpn, pte | mark, PT[at + 1], access === Access.WRITE);
     }
     try {
       trap(Sys.page_fault, va, access);

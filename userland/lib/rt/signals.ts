@@ -39,7 +39,16 @@ import { fifoCapacity, fifoCell, fifoPost } from "../../../kernel/signal/fifo_ri
 import { runtime, stopIfEnded } from "./runtime.ts";
 import { nap, spin, spinUntil } from "./spin.ts";
 export { nap };
-import { collectGrants, fifos, safePoint, slotDirectory, slotSegment, trap } from "./trap.ts";
+import {
+  collectGrants,
+  fifos,
+  parkTlb,
+  safePoint,
+  slotDirectory,
+  slotSegment,
+  trap,
+  unparkTlb,
+} from "./trap.ts";
 
 /** A signal handler receives the signalled address, translated into this process. */
 export type SignalFunction = (vaddr: number) => void;
@@ -281,6 +290,7 @@ export function SigWait(timeoutMs: number): number {
   try {
     for (;;) {
       fromPeer = false;
+      unparkTlb(); // handlers may touch memory
       if (drainSignals() > 0) {
         // Woken soon after giving up, by a process: a conversation; spin longer next
         // time (a signal the kernel posted ends the timed spin: SPIN's comment).
@@ -291,6 +301,7 @@ export function SigWait(timeoutMs: number): number {
       const head = F[Fifo.HEAD];
       watchCell = fifoCell(CAP, head);
       watchWant = (head + 1) | 0;
+      parkTlb(); // no store through the MMU until drainSignals: trap.ts
       if (spinUntil(SPIN, cellPublished)) continue;
       const tail = Atomics.load(F, Fifo.TAIL);
       if (tail !== head) {
@@ -312,6 +323,7 @@ export function SigWait(timeoutMs: number): number {
       Atomics.store(F, Fifo.WAITING, 0);
     }
   } finally {
+    unparkTlb();
     const waiting = idleArmed ? 1 : 0;
     if (F[Fifo.WAITING] !== waiting) Atomics.store(F, Fifo.WAITING, waiting);
     if (idleArmed && published()) queueMicrotask(drainSignals);

@@ -52,6 +52,22 @@ export const safePoint = {
   signals: () => {},
 };
 
+/**
+ * Parks the MMU while the process waits outside a trap (a signal or event wait),
+ * which makes no store through it: the kernel may evict a page this process maps
+ * without waiting for its TLB shootdown to be acknowledged (kernel/memory/
+ * pager_table.ts). `unparkTlb` ends it; the next access reads TLB_EPOCH after that
+ * Atomics store, so it sees every shootdown the kernel made while it was parked.
+ * Nothing between the two may touch memory through the MMU or run a handler.
+ */
+export function parkTlb(): void {
+  Atomics.store(T, Trap.TLB_PARKED, 1);
+}
+
+export function unparkTlb(): void {
+  Atomics.store(T, Trap.TLB_PARKED, 0);
+}
+
 /** Rings the kernel's doorbell if it sleeps: something was posted for it. */
 export function ringDoorbell(): void {
   if (Atomics.load(T, Trap.KERNEL_SLEEPING) !== 0) {

@@ -32,7 +32,7 @@ import {
   TripwireFlag,
 } from "../../../kernel/abi/layout.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
-import { collectGrants, events, trap } from "../rt/trap.ts";
+import { collectGrants, events, parkTlb, trap, unparkTlb } from "../rt/trap.ts";
 import { stopIfEnded } from "../rt/runtime.ts";
 import { spin, spinUntil, waitUntil } from "../rt/spin.ts";
 
@@ -214,7 +214,9 @@ export function waitEvent(timeoutMs: number, spinUs?: number): QueuedEvent | nul
     return e;
   }
   const p = page();
+  parkTlb(); // nothing below stores through the MMU (rt/trap.ts)
   if (spinUntil(spin.events, eventTaken, spinUs)) {
+    unparkTlb();
     e = taken;
     taken = null;
     waits.spun++;
@@ -234,6 +236,7 @@ export function waitEvent(timeoutMs: number, spinUs?: number): QueuedEvent | nul
     stopIfEnded(); // the kernel wakes TAIL when it ends the process
   }
   Atomics.store(p, EventPage.WAITING, 0);
+  unparkTlb();
   e ??= nextEvent();
   if (spinUs === undefined) spin.events.blocked((performance.now() - start) * 1000, e !== null);
   return e;
