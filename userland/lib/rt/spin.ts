@@ -43,6 +43,7 @@
  * written inline in trap.ts with its count from the same policy (`spin.kernel`).
  */
 
+import { Trap } from "../../../kernel/abi/layout.ts";
 import { runtime, stopIfEnded } from "./runtime.ts";
 
 export interface SpinLimits {
@@ -148,6 +149,8 @@ export class SpinPolicy {
 
 /** The node's spin count (0 outside a process, or on a block-only node). */
 const NODE_SPIN: number = runtime ? runtime.spin : 0;
+/** The trap page, whose TLB_PARKED word a blocked wait sets (null outside a process). */
+const PARK: Int32Array | null = runtime ? runtime.trap : null;
 
 /**
  * The runtime's policies, one per kind of wait. Each adapts on its own: a
@@ -254,7 +257,12 @@ export function waitUntil(
     }
     // The kernel cannot wake this word when it ends the process (it may be any
     // word of a segment), so a long wait looks up every WAKE_MS whether it has.
+    // Asleep, the thread makes no store through the MMU: parked (rt/trap.ts
+    // parkTlb), the kernel need not wait for it to acknowledge an eviction's TLB
+    // shootdown; its next access after waking reads TLB_EPOCH and sees it.
+    const parked = PARK ? Atomics.exchange(PARK, Trap.TLB_PARKED, 1) : 0;
     Atomics.wait(words, index, v, Math.min(left, WAKE_MS));
+    if (PARK) Atomics.store(PARK, Trap.TLB_PARKED, parked);
     stopIfEnded();
   }
 }
