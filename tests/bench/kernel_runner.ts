@@ -140,6 +140,11 @@ export async function runTcpBench(
     new Deno.Command(Deno.execPath(), {
       args: [
         "run",
+        "--no-remote",
+        "--no-npm",
+        "--no-lock",
+        "--no-prompt",
+        "--import-map=kernel/host/program_imports.json",
         "--unstable-worker-options",
         "--allow-read=.",
         "--allow-net",
