@@ -38,12 +38,14 @@ import {
   info,
   nextEvent,
   nodeId,
+  nodeSpins,
   PAGE_SIZE,
   type PageRequest,
   pageRequestOf,
   pin,
   println,
   type QueuedEvent,
+  signalEvents,
   supplyPage,
   swapAttach,
   SysError,
@@ -55,6 +57,14 @@ import { SlotTable } from "./slots.ts";
 
 /** The SIGNAL event tag of the disk's completion interrupts. */
 const DISK_TAG = 1;
+/** The SIGNAL event tag of pool READs arriving in the buffers. */
+const POOL_TAG = 2;
+/** How long an event wait spins while a page read is in flight, µs. */
+const READ_SPIN_US = 200;
+/** How often the pager looks whether the pool failed while its READs are out, ms. */
+const POOL_CHECK_MS = 5;
+/** False on a block-only node: nothing spins there. */
+const SPINS = nodeSpins();
 /** How long the pager waits for the memory server's name when the node has one. */
 const MEMORY_SERVER_WAIT_MS = 10_000;
 
@@ -78,6 +88,10 @@ class SwapPager {
   readonly #cache = new Map<string, Cached>();
   /** What each disk command in flight is for. */
   readonly #inFlight = new Map<number, (c: DiskCompletion) => void>();
+  /** Page reads from the disk or the pool in flight (processes wait for each). */
+  #readsInFlight = 0;
+  /** Pool READs in flight, by the buffer each deposits into. */
+  readonly #poolReads = new Map<number, PageRequest>();
   /**
    * Events taken and not yet served: page requests first (a process waits for each),
    * page-outs after (the kernel holds their bytes until taken; a fault on one is
@@ -109,6 +123,8 @@ class SwapPager {
     // Resident from the start: a buffer's first use must not need a frame (and evict
     // a page of a process that is running) at the moment a page-out needs the buffer.
     pin(this.#bufBase, buffers * PAGE_SIZE);
+    // A pool READ notifies: its arrival in a buffer is a SIGNAL event (#poolArrived).
+    if (pool) signalEvents(this.#bufBase, buffers * PAGE_SIZE, POOL_TAG);
     for (let i = buffers - 1; i >= 0; i--) this.#freeBufs.push(i);
     disk.onComplete = (c) => {
       const done = this.#inFlight.get(c.tag);
@@ -139,6 +155,7 @@ class SwapPager {
   /** Files an event: the disk's interrupt is served at once, page requests queued. */
   #sort(e: QueuedEvent): void {
     if (e.kind === EventKind.SIGNAL && e.id === DISK_TAG) this.disk.poll();
+    else if (e.kind === EventKind.SIGNAL && e.id === POOL_TAG) this.#poolArrived(e.info);
     else if (e.kind === EventKind.PAGE_FAULT) this.#faults.push(e);
     else if (e.kind === EventKind.PAGE_OUT || e.kind === EventKind.SEGMENT_FREED) {
       this.#outs.push(e); // in order: a segment freed after its pages' page-outs
@@ -151,11 +168,17 @@ class SwapPager {
    */
   step(timeoutMs: number): void {
     if (this.#faults.length === 0 && this.#outs.length === 0) {
-      const e = waitEvent(timeoutMs);
+      // A page read from the disk or the pool arrives in tens of µs: spin for it (a
+      // process waits on it) rather than pay a wake-up as long; else the queue's own.
+      const reading = this.#readsInFlight > 0;
+      // While pool READs are out, look often whether the pool failed (no signal then).
+      const ms = this.#poolReads.size > 0 ? Math.min(timeoutMs, POOL_CHECK_MS) : timeoutMs;
+      const e = waitEvent(ms, reading && SPINS ? READ_SPIN_US : undefined);
       if (e) this.#sort(e);
       else this.disk.poll(); // a lost interrupt cannot strand a completion
     }
     for (let e; (e = nextEvent());) this.#sort(e);
+    if (this.#poolReads.size > 0 && !this.pool!.usable) this.#poolFailed();
     const e = this.#faults.shift() ?? this.#outs.shift();
     const r = e && pageRequestOf(e);
     if (!r) return;
@@ -236,15 +259,50 @@ class SwapPager {
     const slot = this.slots.find(r.segment, r.page);
     if (slot < 0) return this.#orphan(r);
     const buf = this.#buffer();
-    if (this.pool?.readInto(slot, this.#bufSeg, buf * PAGE_SIZE)) {
-      this.counts.ins++;
-      this.counts.fromPool++;
-      this.#answer(r, buf);
-      this.#release(buf);
+    if (this.pool?.readAsync(slot, this.#bufSeg, buf * PAGE_SIZE)) {
+      this.#poolReads.set(buf, r); // answered when its signal comes (#poolArrived)
+      this.#readsInFlight++;
       return;
     }
+    this.#diskRead(r, slot, buf);
+  }
+
+  /** A pool READ's deposit signalled: its page is in the buffer at `vaddr`. */
+  #poolArrived(vaddr: number): void {
+    const buf = (vaddr - this.#bufBase) / PAGE_SIZE;
+    const r = this.#poolReads.get(buf);
+    if (!r) return;
+    this.#poolReads.delete(buf);
+    this.#readsInFlight--;
+    this.counts.ins++;
+    this.counts.fromPool++;
+    this.#answer(r, buf);
+    this.#release(buf);
+  }
+
+  /**
+   * The pool failed with reads in flight (an error completion, which signals
+   * nothing): each of them is read from the disk instead.
+   */
+  #poolFailed(): void {
+    for (const [buf, r] of this.#poolReads) {
+      this.#readsInFlight--;
+      const slot = this.slots.find(r.segment, r.page);
+      if (slot < 0) {
+        this.#release(buf);
+        this.#orphan(r);
+      } else this.#diskRead(r, slot, buf);
+    }
+    this.#poolReads.clear();
+  }
+
+  /** Reads `r`'s page from `slot` of the disk into `buf`, and answers it when it completes. */
+  #diskRead(r: PageRequest, slot: number, buf: number): void {
+    const k = `${r.segment}:${r.page}`;
     const tag = this.disk.submit(DiskOp.READ, slot * PAGE_SIZE, PAGE_SIZE, this.#addr(buf));
+    this.#readsInFlight++;
     this.#inFlight.set(tag, (done) => {
+      this.#readsInFlight--;
       const err = diskError(this.disk.unit, done);
       if (err) {
         println(`pager: cannot read page ${k} back: ${err.message}`);

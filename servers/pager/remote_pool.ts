@@ -2,8 +2,9 @@
  * The swap pager's side of the memory server (servers/memory/protocol.ts): extents
  * of the remote pool taken with a remote CAS on its cursor, and pages moved with
  * block WRITEs and READs. A page-out's WRITE is not waited for (up to WINDOW are in
- * flight); a READ waits for its reply, and with it for every request before it (a
- * link delivers in order, so a READ after a WRITE of its slot sees that WRITE).
+ * flight), nor is a page-in's READ: it notifies, and its arrival is a signal on the
+ * pager's buffer (a link delivers in order, so a READ after a WRITE of its slot
+ * sees that WRITE).
  * Any failure — the memory server's node down, its export gone, an error completion
  * for any request — makes the pool `broken`, and the pager goes on with its disk
  * copy alone: the memory server is a cache in front of the disk, never the only
@@ -32,6 +33,11 @@ import {
 
 /** How long one remote access may take before the pool counts as gone. */
 const REMOTE_MS = 2_000;
+/**
+ * How long a wait for the pool spins before it blocks: a 4 KiB READ's answer comes
+ * in about 20 µs, and a process that slept for it would pay a wake-up as long.
+ */
+const READ_SPIN_US = 200;
 /** Page-out WRITEs in flight at most (below the kernel's limit per process). */
 const WINDOW = 16;
 
@@ -120,11 +126,25 @@ export class RemotePool {
     return true;
   }
 
-  /** Reads `slot`'s page into (segment `seg`, offset `off`) of the pager; false if it could not. */
-  readInto(slot: number, seg: number, off: number): boolean {
+  /**
+   * Starts reading `slot`'s page into (segment `seg`, offset `off`) of the pager
+   * without waiting: the READ notifies, so its arrival is an address-valued signal
+   * on the deposit (a SIGNAL event where the pager registered the range). False if
+   * it could not be issued. A READ that fails completes with an error and no
+   * signal: the pool is then `usable` no more, which the pager checks.
+   */
+  readAsync(slot: number, seg: number, off: number): boolean {
     if (!this.holds(slot)) return false;
     const at = this.#offsetOf(slot, false);
-    return this.#wait(() => READ(this.#desc, at, PAGE_SIZE, seg, off)) && ++this.read > 0;
+    try {
+      READ(this.#desc, at, PAGE_SIZE, seg, off, true);
+    } catch (e) {
+      this.broken = why(e);
+      return false;
+    }
+    this.#doneTarget = (this.#doneTarget + 1) | 0;
+    this.read++;
+    return true;
   }
 
   #readHeader(word: number): void {
@@ -179,7 +199,7 @@ export class RemotePool {
     try {
       // awaitRemote waits for REMOTE_DONE to pass `done`, or for any error completion.
       const until = { done: (this.#doneTarget - 1) | 0, errors: this.#errors, errno: 0, desc: 0 };
-      awaitRemote(until, REMOTE_MS);
+      awaitRemote(until, REMOTE_MS, READ_SPIN_US);
       return true;
     } catch (e) {
       this.broken = why(e);

@@ -127,6 +127,7 @@ export {
   signalPending,
   SigWait,
 } from "./rt/signals.ts";
+export { nodeSpins } from "./rt/spin.ts";
 export { trap, trapPage, trapReply } from "./rt/trap.ts";
 export {
   awaitRemote,

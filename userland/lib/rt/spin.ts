@@ -149,6 +149,14 @@ export class SpinPolicy {
 
 /** The node's spin count (0 outside a process, or on a block-only node). */
 const NODE_SPIN: number = runtime ? runtime.spin : 0;
+/**
+ * False on a block-only node (`--block-only`, processSpin 0): no wait spins there
+ * unless its caller fixes a spin (`spinUs`), which such a caller can ask first.
+ */
+export function nodeSpins(): boolean {
+  return NODE_SPIN > 0;
+}
+
 /** The trap page, whose TLB_PARKED word a blocked wait sets (null outside a process). */
 const PARK: Int32Array | null = runtime ? runtime.trap : null;
 
