@@ -201,6 +201,13 @@ export const Trap = {
    * nothing through its MMU; its next access reads TLB_EPOCH first.
    */
   TLB_PARKED: 27,
+  /**
+   * 1 while the kernel holds this process's trap waiting for something slow (a
+   * pager process, a disk, a timer, another process): the process then sleeps at
+   * once rather than spin for it (userland/lib/rt/trap.ts awaitCompletion). A wait
+   * the kernel itself ends soon (a page it READs from remote memory) leaves it 0.
+   */
+  KERNEL_HOLDS: 28,
 } as const;
 export const TRAP_ARGS = 8;
 /** Message registers: the small-WRITE data area (000 §3.1.1), 40 bytes. */

@@ -428,6 +428,16 @@ const TABLE = [
     doc: "Lets (on 1) or keeps (on 0) the node's swap pager from paging out a segment the " +
       "caller holds, whatever the node's default (--swap-scope).",
   },
+  {
+    no: 44,
+    name: "pager_locate",
+    args: ["u32", "u32", "i32", "u32"],
+    data: "none",
+    doc: "Tells the kernel where a copy of a page the caller pages lies in remote memory " +
+      "(segment, page, descriptor, offset; descriptor -1 forgets it): its next fault is a " +
+      "READ the kernel makes itself, with no request to the pager, until the page is paged " +
+      "out again. A READ that fails becomes an ordinary request to the pager.",
+  },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof TABLE)[number]["name"];

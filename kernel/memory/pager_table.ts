@@ -54,6 +54,8 @@ import { fail, KernelError } from "../panic.ts";
 import type { Process } from "../proc/process.ts";
 import type { Binding } from "./binding.ts";
 import type { ServiceRegistry } from "../proc/service_registry.ts";
+import type { IssueTarget, RemoteMemory } from "../remote/remote_memory.ts";
+import { FrameType } from "../net/wire.ts";
 import { eventPage, postEvent } from "../remote/tripwires.ts";
 import type { Tracer } from "../trace.ts";
 import type { FrameOwner } from "./frame_table.ts";
@@ -68,12 +70,26 @@ export interface PagerHost {
   readonly services: ServiceRegistry;
   readonly config: { readonly pagerTimeoutMs: number; readonly swapAll?: boolean };
   readonly procs: { get(pid: number): Process | undefined };
+  /** For the page-ins the kernel makes itself from where a pager located a page. */
+  readonly remote: Pick<RemoteMemory, "issue">;
+  nodeDown(node: number): boolean;
+}
+
+/** Where a pager said a copy of a page lies in remote memory (`pager_locate`). */
+export interface PageLocation {
+  readonly to: IssueTarget;
+  /** The pager's descriptor for it (for traces and its errors). */
+  readonly descId: number;
+  readonly offset: number;
 }
 
 /** One outstanding request: a page of a segment some faults wait for. */
 interface PageRequest {
   readonly segment: Segment;
   readonly page: number;
+  readonly access: number;
+  /** The kernel is READing it from its located copy (not asked of the pager yet). */
+  located?: boolean;
   readonly writeProtect: boolean;
   readonly waiters: PageWaiter[];
   timer: TimerHandle | undefined;
@@ -90,6 +106,12 @@ export interface PagerCounts {
   busy: number;
   /** Evictions of pages a process free to run maps, once it had acknowledged (or was parked). */
   acknowledged: number;
+  /** Page faults held back while the swap pager had MAX_HELD pages not yet taken. */
+  throttled: number;
+  /** Faults the kernel served with a READ from where the pager located the page. */
+  remoteIns: number;
+  /** Of those, READs that failed and went to the pager as a request. */
+  remoteFailed: number;
 }
 
 /** The Pager of every segment one pager process pages. */
@@ -103,6 +125,8 @@ export class ExternalPager implements Pager {
   readonly requests = new Map<string, PageRequest>();
   /** Contents of evicted dirty pages the pager has not taken yet. */
   readonly pagedOut = new Map<string, Uint8Array>();
+  /** Remote copies of pages it paged out (`pager_locate`), by key. */
+  readonly located = new Map<string, PageLocation>();
   ended = false;
   readonly #table: PagerTable;
 
@@ -150,6 +174,14 @@ function acknowledged(q: Process, need: number | undefined): boolean {
   return Atomics.load(t, Trap.TLB_PARKED) === 1 || Atomics.load(t, Trap.STATE) === TrapState.DONE;
 }
 
+/**
+ * Pages the swap pager may have been handed (evicted dirty) and not yet taken;
+ * past that, page faults of other processes wait until it takes one (`backlogged`):
+ * writeback throttling. The kernel holds each such page outside the frames, and
+ * each is an event in the pager's queue of 1,024.
+ */
+const MAX_HELD = 256;
+
 /** A page's request key. */
 function key(segment: Segment, page: number): string {
   return `${segment.id}:${page}`;
@@ -164,6 +196,8 @@ export class PagerTable implements FrameOwner {
   readonly #swept = new Set<Process>();
   /** Per process, the TLB epoch its last accessed-bit shootdown bumped to (#unmapAll). */
   readonly #needs = new WeakMap<Process, number>();
+  /** Page faults waiting for the swap pager to catch up (`backlogged`). */
+  readonly #throttled: (() => void)[] = [];
   /** #unmapAll's scratch: the old entries of the bindings it unmapped so far. */
   readonly #olds: number[] = [];
   readonly counts: PagerCounts = {
@@ -174,6 +208,9 @@ export class PagerTable implements FrameOwner {
     evicted: 0,
     busy: 0,
     acknowledged: 0,
+    throttled: 0,
+    remoteIns: 0,
+    remoteFailed: 0,
   };
 
   constructor(host: PagerHost) {
@@ -268,13 +305,117 @@ export class PagerTable implements FrameOwner {
     }
     if (pager.ended) return false;
     const req: PageRequest = { ...r, waiters: waiter ? [waiter] : [], timer: undefined };
-    const info = pageRequestInfo(r.page, r.access, r.writeProtect, pager.pagedOut.has(k));
-    if (!postEvent(eventPage(pager.proc), EventKind.PAGE_FAULT, r.segment.id, info)) {
+    let at = pager.located.get(k);
+    if (at && this.#host.nodeDown(at.to.node)) {
+      this.#forgetPool(pager, at);
+      at = undefined;
+    }
+    if (at && !r.writeProtect && !pager.pagedOut.has(k)) {
+      pager.requests.set(k, req);
+      this.#readLocated(pager, req, at);
+      return "wait";
+    }
+    if (!this.#ask(pager, req)) return false;
+    pager.requests.set(k, req);
+    return "wait";
+  }
+
+  /**
+   * A page the pager located (`pager_locate`): the kernel READs it from there and
+   * places it as a SUPPLY would, with no control transfer to the pager. A READ that
+   * fails (the memory server's node down, its export gone, a lost frame) forgets the
+   * location and asks the pager after all, which has the disk copy.
+   */
+  #readLocated(pager: ExternalPager, req: PageRequest, at: PageLocation): void {
+    const k = key(req.segment, req.page);
+    this.counts.remoteIns++;
+    req.located = true;
+    const done = (errno: number, payload: Uint8Array | null) => {
+      if (pager.requests.get(k) !== req) return; // ended meanwhile
+      if (errno === 0 && payload !== null && payload.length === PAGE_SIZE) {
+        try {
+          this.#place(pager, req, payload);
+        } catch (e) {
+          if (!(e instanceof KernelError)) throw e; // #place failed the request
+        }
+        return;
+      }
+      this.counts.remoteFailed++;
+      req.located = false;
+      this.#forgetPool(pager, at); // it failed as a whole: its node, its export
+      if (!this.#ask(pager, req)) this.#finish(pager, req, Errno.EIO, "could not be asked");
+    };
+    try {
+      this.#host.remote.issue(
+        FrameType.READ,
+        at.to,
+        { offset: at.offset, count: PAGE_SIZE, notify: false },
+        {
+          proc: null,
+          descId: at.descId,
+          local: null,
+          localOffset: 0,
+          notify: false,
+          done: (errno, f) => done(errno, f?.payload ?? null),
+        },
+      );
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      done(e.errno, null);
+    }
+  }
+
+  /**
+   * True if a page fault of `p` must wait for the swap pager to catch up: it has
+   * MAX_HELD pages handed to it and not taken (the pager itself never waits).
+   */
+  backlogged(p: Process): boolean {
+    const s = this.#swap;
+    if (!s || s.ended || s.proc === p || s.pagedOut.size < MAX_HELD) return false;
+    this.counts.throttled++;
+    return true;
+  }
+
+  /** Runs `then` once the swap pager takes a page (or ends). */
+  afterTake(then: () => void): void {
+    this.#throttled.push(then);
+  }
+
+  /** The swap pager took a page or ended: the faults held back go on (and may wait again). */
+  #caughtUp(): void {
+    if (this.#throttled.length === 0) return;
+    const waiting = this.#throttled.splice(0);
+    for (const then of waiting) then();
+  }
+
+  /** True while the kernel READs `page` of `segment` from where its pager located it. */
+  readingLocated(segment: Segment, page: number): boolean {
+    const pager = segment.pager;
+    if (!(pager instanceof ExternalPager)) return false;
+    return pager.requests.get(key(segment, page))?.located === true;
+  }
+
+  /** Forgets every location the pager gave in the remote segment `at` is in. */
+  #forgetPool(pager: ExternalPager, at: PageLocation): void {
+    const { node, exportId } = at.to;
+    for (const [k, l] of pager.located) {
+      if (l.to.node === node && l.to.exportId === exportId) pager.located.delete(k);
+    }
+  }
+
+  /**
+   * Tells the pager of a request (a PAGE_FAULT event) and starts its deadline;
+   * false if its event queue is full.
+   */
+  #ask(pager: ExternalPager, req: PageRequest): boolean {
+    const k = key(req.segment, req.page);
+    const info = pageRequestInfo(req.page, req.access, req.writeProtect, pager.pagedOut.has(k));
+    if (!postEvent(eventPage(pager.proc), EventKind.PAGE_FAULT, req.segment.id, info)) {
       this.#host.tracer.trace("faults", `pager pid ${pager.proc.pid}: event queue full`);
       return false;
     }
     this.counts.requests++;
-    pager.requests.set(k, req);
+    const r = req;
     const ms = this.#host.config.pagerTimeoutMs;
     req.timer = this.#host.clock.setTimeout(() => {
       req.timer = undefined;
@@ -286,7 +427,21 @@ export class PagerTable implements FrameOwner {
       `pager pid ${pager.proc.pid} asked for page ${r.page} of segment ${r.segment.id} ` +
         `(${accessName(r.access)}${r.writeProtect ? ", write-protected" : ""})`,
     );
-    return "wait";
+    return true;
+  }
+
+  /**
+   * `pager_locate`: a copy of `page` of segment `id` lies at `at` (null: forget it).
+   * The pager says so once that copy is complete there (its WRITE's completion), and
+   * the kernel forgets it when the page is paged out again (TAKE) or its segment
+   * goes: a located copy is never older than the page.
+   */
+  locate(p: Process, id: number, page: number, at: PageLocation | null): number {
+    const { pager, segment } = this.#check(p, id, page);
+    const k = key(segment, page);
+    if (at) pager.located.set(k, at);
+    else pager.located.delete(k);
+    return 0;
   }
 
   /** The request of `p` (a pager) for `page` of segment `id`, checked; or fails. */
@@ -311,6 +466,8 @@ export class PagerTable implements FrameOwner {
       if (!held) fail("ENOENT", `page ${page} of segment ${id} was not paged out`);
       writeLocal(p.space, vaddr, held);
       pager.pagedOut.delete(k);
+      pager.located.delete(k); // older than what the pager holds now
+      if (pager === this.#swap) this.#caughtUp();
       return 0;
     }
     if (op !== PagerOp.SUPPLY && op !== PagerOp.ZERO && op !== PagerOp.FAIL) {
@@ -508,8 +665,8 @@ export class PagerTable implements FrameOwner {
     const pager = segment.pager;
     if (!(pager instanceof ExternalPager) || pager.segments.get(segment.id) !== segment) return;
     pager.segments.delete(segment.id);
-    for (const k of [...pager.pagedOut.keys()]) {
-      if (k.startsWith(`${segment.id}:`)) pager.pagedOut.delete(k);
+    for (const map of [pager.pagedOut, pager.located]) {
+      for (const k of [...map.keys()]) if (k.startsWith(`${segment.id}:`)) map.delete(k);
     }
     for (const req of [...pager.requests.values()]) {
       if (req.segment === segment) this.#finish(pager, req, Errno.EFAULT, "lost its segment");
@@ -563,6 +720,8 @@ export class PagerTable implements FrameOwner {
     pager.ended = true;
     this.#byPid.delete(pager.proc.pid);
     pager.pagedOut.clear();
+    pager.located.clear();
+    if (pager === this.#swap) this.#caughtUp();
     for (const req of [...pager.requests.values()]) {
       this.counts.failed++;
       this.#finish(pager, req, Errno.EFAULT, "ended");

@@ -131,6 +131,30 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
     }
     const o = p.space.fault(vaddr, access, again);
     if (o.kind !== "waiting") again(0, ""); // answered in between: handled at once
+    else if (k.pagers.readingLocated(b.segment, (vaddr - b.vaddr) >>> PAGE_SHIFT)) {
+      Atomics.store(p.trap, Trap.KERNEL_HOLDS, 0); // its own READ: soon, spin for it
+    }
+    return BLOCKED;
+  };
+
+  /**
+   * Writeback throttling (PagerTable.backlogged): the fault waits until the swap
+   * pager takes a page, then is handled as if it came then (and may wait again).
+   * Its deadline is the pager's: pagerTimeoutMs, then ENOMEM.
+   */
+  const throttle = (p: Process): Reply => {
+    const w = k.traps.block(p);
+    const until = k.clock.now() + k.config.pagerTimeoutMs;
+    const timer = k.clock.setTimeout(() => {
+      if (w.pending) w.fail(Errno.ENOMEM, "the swap pager did not catch up with its page-outs");
+    }, k.config.pagerTimeoutMs);
+    const go = () => {
+      if (!w.pending) return;
+      if (k.pagers.backlogged(p) && k.clock.now() < until) return k.pagers.afterTake(go);
+      k.clock.clearTimeout(timer);
+      if (w.restart()) k.traps.serveTrap(p); // from the start: now not held back
+    };
+    k.pagers.afterTake(go);
     return BLOCKED;
   };
 
@@ -214,6 +238,7 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
       if (access !== Access.READ && access !== Access.WRITE) {
         fail("EINVAL", `page_fault: access ${access}`);
       }
+      if (k.pagers.backlogged(p)) return throttle(p);
       let o: FaultOutcome;
       try {
         o = p.space.fault(vaddr, access);

@@ -4,13 +4,17 @@
  * the node's swap pager, and let a segment be swapped or keep it from being.
  */
 
+import { PAGE_SIZE, Rights } from "../abi/layout.ts";
 import type { NodeParts } from "../parts.ts";
 import { fail } from "../panic.ts";
+import { usableDescriptor } from "../remote/descriptor_table.ts";
 import type { Handlers } from "../trap/trap_entry.ts";
 
 export function pagerHandlers(
   n: NodeParts,
-): Handlers<"set_pager" | "pager_answer" | "pager_protect" | "swap_attach" | "set_swap"> {
+): Handlers<
+  "set_pager" | "pager_answer" | "pager_protect" | "swap_attach" | "set_swap" | "pager_locate"
+> {
   return {
     set_pager: (p, [id]) => {
       const seg = n.segments.get(id);
@@ -21,6 +25,12 @@ export function pagerHandlers(
     },
     pager_answer: (p, [id, page, op, vaddr]) => n.pagers.answer(p, id, page, op, vaddr),
     pager_protect: (p, [id, page, count, on]) => n.pagers.protect(p, id, page, count, on),
+    pager_locate: (p, [id, page, desc, offset]) => {
+      if (desc === -1) return n.pagers.locate(p, id, page, null);
+      const nodeDown = (node: number) => n.nodeDown(node);
+      const d = usableDescriptor(p.descriptors, nodeDown, desc, Rights.READ, offset, PAGE_SIZE);
+      return n.pagers.locate(p, id, page, { to: d, descId: desc, offset });
+    },
     swap_attach: (p) => {
       n.pagers.attachSwap(p);
       return 0;

@@ -141,6 +141,7 @@ export class TrapEntry implements TrapServer {
   block(p: Process, o: WaitOptions = {}): TrapWait {
     const w = new TrapWait(p, p.trap[Trap.SYSNO], this.#finish, this.#clock, o);
     p.blocked = w;
+    Atomics.store(p.trap, Trap.KERNEL_HOLDS, 1);
     return w;
   }
 
@@ -153,6 +154,7 @@ export class TrapEntry implements TrapServer {
     t[Trap.RESULT2] = result2;
     p.inTrap = false;
     p.blocked = null;
+    if (t[Trap.KERNEL_HOLDS] !== 0) t[Trap.KERNEL_HOLDS] = 0; // before STATE, by the exchange
     if (Atomics.exchange(t, Trap.STATE, TrapState.DONE) === TrapState.SLEEPING) {
       Atomics.notify(t, Trap.STATE);
     }

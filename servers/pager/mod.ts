@@ -10,10 +10,14 @@
  *     swap disk at the slot. The buffer is kept until the disk write completes, so
  *     the page is in memory or on the disk at every moment: a memory server that
  *     crashes or fills up loses nothing.
+ *   - once a page's WRITE to the memory server completes, the pager tells the
+ *     kernel where it lies (`locatePage`), and the page's next fault is a READ the
+ *     kernel makes from there itself: no request reaches the pager, no process
+ *     switch is paid (a READ that fails comes to the pager as a request).
  *   - a PAGE_FAULT (a page it took is wanted) is answered from its buffer if the
- *     page is still there, else from the memory server (a remote READ), else from
- *     the disk (a READ command; many in flight). Pages it never took are zero-filled
- *     by the kernel without asking it.
+ *     page is still there, else from the memory server (a remote READ that notifies
+ *     its arrival), else from the disk (a READ command; many in flight). Pages it
+ *     never took are zero-filled by the kernel without asking it.
  *   - a SEGMENT_FREED frees the segment's slots.
  *
  * Everything comes through one event queue: page requests, and the disk's
@@ -36,6 +40,7 @@ import {
   EventKind,
   failPage,
   info,
+  locatePage,
   nextEvent,
   nodeId,
   nodeSpins,
@@ -90,6 +95,14 @@ class SwapPager {
   readonly #inFlight = new Map<number, (c: DiskCompletion) => void>();
   /** Page reads from the disk or the pool in flight (processes wait for each). */
   #readsInFlight = 0;
+  #saidBroken = false;
+  /** Pool WRITEs in flight, by their COMPLETION tag. */
+  readonly #poolWrites = new Map<
+    number,
+    { k: string; segment: number; page: number; slot: number }
+  >();
+  /** Per page, the tag of its newest copy's pool WRITE in flight (the one to locate). */
+  readonly #newest = new Map<string, number>();
   /** Pool READs in flight, by the buffer each deposits into. */
   readonly #poolReads = new Map<number, PageRequest>();
   /**
@@ -112,6 +125,8 @@ class SwapPager {
     fromPool: 0,
     fromDisk: 0,
     failed: 0,
+    /** Pages located in the pool (locatePage): the kernel pages them in itself. */
+    located: 0,
   };
 
   constructor(disk: DiskDriver, buffers: number, pool: RemotePool | null, bufSeg: number) {
@@ -156,6 +171,7 @@ class SwapPager {
   #sort(e: QueuedEvent): void {
     if (e.kind === EventKind.SIGNAL && e.id === DISK_TAG) this.disk.poll();
     else if (e.kind === EventKind.SIGNAL && e.id === POOL_TAG) this.#poolArrived(e.info);
+    else if (e.kind === EventKind.COMPLETION) this.#written(e.id, e.info);
     else if (e.kind === EventKind.PAGE_FAULT) this.#faults.push(e);
     else if (e.kind === EventKind.PAGE_OUT || e.kind === EventKind.SEGMENT_FREED) {
       this.#outs.push(e); // in order: a segment freed after its pages' page-outs
@@ -206,20 +222,53 @@ class SwapPager {
     if (c && c.writing !== 0) {
       if (c.next >= 0) this.#release(c.next);
       c.next = buf; // written once the older copy's write completes
-      this.#remoteCopy(slot, buf);
+      this.#remoteCopy(k, r, slot, buf);
       return true;
     }
     if (c) this.#release(c.buf);
     const entry: Cached = { buf, writing: 0, next: -1 };
     this.#cache.set(k, entry);
-    this.#remoteCopy(slot, buf);
+    this.#remoteCopy(k, r, slot, buf);
     if (slot >= 0) this.#writeBack(k, slot, entry); // else the disk is full: it stays here
     return true;
   }
 
-  /** The memory server's copy, written before the disk's (a fault then reads it from there). */
-  #remoteCopy(slot: number, buf: number): void {
-    if (slot >= 0 && this.pool?.usable) this.pool.write(slot, this.#addr(buf));
+  /**
+   * The memory server's copy, written before the disk's. Once its WRITE completes
+   * the page is located there (#written), and the kernel serves its next fault
+   * from the pool itself.
+   */
+  #remoteCopy(k: string, r: PageRequest, slot: number, buf: number): void {
+    this.#newest.delete(k); // an older copy in flight must not be located now
+    if (slot < 0 || !this.pool) return;
+    if (!this.pool.usable) {
+      if (!this.#saidBroken) {
+        println(`pager: the memory server is not used from now on: ${this.pool.broken}`);
+      }
+      this.#saidBroken = true;
+      return;
+    }
+    const tag = this.pool.write(slot, this.#addr(buf));
+    if (tag === 0) return;
+    this.#newest.set(k, tag);
+    this.#poolWrites.set(tag, { k, segment: r.segment, page: r.page, slot });
+  }
+
+  /** A pool WRITE completed (a COMPLETION event): locate its page there if it is the newest. */
+  #written(tag: number, errno: number): void {
+    const w = this.#poolWrites.get(tag);
+    if (!w) return;
+    this.#poolWrites.delete(tag);
+    if (this.#newest.get(w.k) !== tag) return;
+    this.#newest.delete(w.k);
+    if (errno !== 0 || !this.pool!.usable) return;
+    try {
+      locatePage(w.segment, w.page, this.pool!.desc, this.pool!.offsetOf(w.slot));
+      this.counts.located++;
+    } catch (e) {
+      // EPERM: its segment went meanwhile; EHOSTDOWN: the pool's node is down.
+      if (!(e instanceof SysError)) throw e;
+    }
   }
 
   /** Writes a cached page to its slot; the buffer is freed when the write completes. */
@@ -361,6 +410,7 @@ class SwapPager {
   #freed(segment: number): void {
     this.slots.dropSegment(segment);
     for (const k of this.#takenEarly) if (k.startsWith(`${segment}:`)) this.#takenEarly.delete(k);
+    for (const k of this.#newest.keys()) if (k.startsWith(`${segment}:`)) this.#newest.delete(k);
     for (const [k, c] of this.#cache) {
       if (!k.startsWith(`${segment}:`) || c.writing !== 0) continue;
       this.#cache.delete(k);

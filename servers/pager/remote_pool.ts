@@ -14,6 +14,7 @@
 import {
   awaitRemote,
   CAS,
+  dmaWriteBlock,
   Errno,
   load32,
   memoryName,
@@ -28,7 +29,6 @@ import {
   remoteStatus,
   SysError,
   waitForName,
-  writeBlock,
 } from "../../userland/lib/mod.ts";
 
 /** How long one remote access may take before the pool counts as gone. */
@@ -59,6 +59,8 @@ export class RemotePool {
   /** REMOTE_DONE once every request issued has completed; the error count to expect. */
   #doneTarget: number;
   readonly #errors: number;
+  /** The next WRITE's COMPLETION tag. */
+  #nextTag = 1;
 
   private constructor(node: number, desc: number, scratchSeg: number, scratch: number) {
     this.node = node;
@@ -106,24 +108,37 @@ export class RemotePool {
   }
 
   /**
-   * Writes the page at `vaddr` to `slot`'s place in the pool without waiting for it
-   * (the bytes are copied when it is issued); false if it could not be issued.
+   * Queues a WRITE of the page at `vaddr` to `slot`'s place in the pool (the DMA
+   * queue: no trap; the bytes are read when the kernel takes it, before this
+   * process's next trap). Its completion is a COMPLETION event with the returned
+   * tag; 0 if it could not be issued.
    */
-  write(slot: number, vaddr: number): boolean {
-    if (!this.usable) return false;
+  write(slot: number, vaddr: number): number {
+    if (!this.usable) return 0;
     const at = this.#offsetOf(slot, true);
-    if (at < 0) return false;
+    if (at < 0) return 0;
     const inFlight = (this.#doneTarget - remoteCounters().done) | 0;
-    if (inFlight >= WINDOW && !this.#drain()) return false;
+    if (inFlight >= WINDOW && !this.#drain()) return 0;
+    const tag = this.#nextTag;
+    this.#nextTag = tag >= 0x3fffffff ? 1 : tag + 1;
     try {
-      writeBlock(this.#desc, at, vaddr, PAGE_SIZE);
+      dmaWriteBlock(this.#desc, at, vaddr, PAGE_SIZE, { tag });
     } catch (e) {
       this.broken = why(e);
-      return false;
+      return 0;
     }
     this.#doneTarget = (this.#doneTarget + 1) | 0;
     this.written++;
-    return true;
+    return tag;
+  }
+
+  /** The pool's descriptor and the offset of `slot`'s page in it (-1: none), for locatePage. */
+  get desc(): number {
+    return this.#desc;
+  }
+
+  offsetOf(slot: number): number {
+    return this.#offsetOf(slot, false);
   }
 
   /**
@@ -160,9 +175,10 @@ export class RemotePool {
   /** One extent by CAS on the cursor; sets `full` when the pool has no more. */
   #takeExtent(): void {
     for (let tries = 0; tries < 64 && this.usable; tries++) {
-      this.#readHeader(PoolWord.PAGES);
+      // A failed read leaves the pool broken (the loop ends): no extent, no throw.
+      if (!this.#wait(() => READ(this.#desc, PoolWord.PAGES * 4, 4, this.#scratchSeg, 0))) return;
       const pages = load32(this.#scratch);
-      this.#readHeader(PoolWord.NEXT);
+      if (!this.#wait(() => READ(this.#desc, PoolWord.NEXT * 4, 4, this.#scratchSeg, 0))) return;
       const next = load32(this.#scratch);
       if (next + POOL_EXTENT_PAGES > pages) {
         this.full = true;

@@ -104,6 +104,7 @@ export {
 export { awaitChildOrInput, type ForegroundEvent } from "./sys/foreground.ts";
 export {
   failPage,
+  locatePage,
   nextPageRequest,
   type PageRequest,
   pageRequestOf,

@@ -175,11 +175,26 @@ function awaitCompletion(t: Int32Array): void {
   for (let i = SPIN; i > 0; i--) {
     if (Atomics.load(t, Trap.STATE) >= TrapState.DONE) return;
   }
+  // Then on, up to TRAP_SPIN_MS, while the kernel is awake and not holding the trap
+  // for something slow (KERNEL_HOLDS): a copy, or a page the kernel READs from
+  // remote memory, takes µs to tens of µs, and a sleep's wake-up as long again.
+  if (SPIN > 0) {
+    const until = performance.now() + TRAP_SPIN_MS;
+    while (
+      Atomics.load(t, Trap.KERNEL_HOLDS) === 0 && Atomics.load(t, Trap.KERNEL_SLEEPING) === 0
+    ) {
+      for (let i = 64; i > 0; i--) if (Atomics.load(t, Trap.STATE) >= TrapState.DONE) return;
+      if (performance.now() > until) break;
+    }
+  }
   if (Atomics.compareExchange(t, Trap.STATE, TrapState.PENDING, TrapState.SLEEPING) !== 1) return;
   while (Atomics.load(t, Trap.STATE) === TrapState.SLEEPING) {
     Atomics.wait(t, Trap.STATE, TrapState.SLEEPING);
   }
 }
+
+/** The longest a trap spins on a kernel serving it (after the counted spin), ms. */
+const TRAP_SPIN_MS = 0.05;
 
 /**
  * The trap found STATE neither IDLE (on entry) nor DONE (on exit): the kernel has

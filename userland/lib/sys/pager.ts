@@ -103,6 +103,17 @@ export function failPage(segment: number, page: number): void {
   trap(Sys.pager_answer, segment, page, PagerOp.FAIL, 0);
 }
 
+/**
+ * Tells the kernel that a complete copy of `page` of `segment` (one this process
+ * pages) is at `offset` of remote descriptor `desc`: the page's next fault is a
+ * READ the kernel makes from there itself, with no request to this pager, until
+ * the page is paged out again (a TAKE forgets it) or `desc` is -1 here. Call it once
+ * the copy's WRITE has completed. A READ that fails becomes an ordinary request.
+ */
+export function locatePage(segment: number, page: number, desc: number, offset: number): void {
+  trap(Sys.pager_locate, segment, page, desc, offset);
+}
+
 /** Copies the contents of a paged-out page (a PAGE_OUT) to this process's `vaddr`. */
 export function takePage(segment: number, page: number, vaddr: number): void {
   trap(Sys.pager_answer, segment, page, PagerOp.TAKE, vaddr);
