@@ -132,6 +132,12 @@ function twoProcesses() {
     tracer: new Tracer(new MemoryConsole(), 0, new Set()),
     config: { pagerTimeoutMs: 100 },
     procs: { get: (pid) => procs.get(pid) },
+    remote: {
+      issue: () => {
+        throw new Error("no remote memory in this test");
+      },
+    },
+    nodeDown: () => false,
   });
   const seg = new Segment(1, 5, {
     size: 2 * PAGE_SIZE,

@@ -122,6 +122,12 @@ Deno.test("PagerTable.referenced() clears the accessed bit in every binding, kee
     tracer: new Tracer(new MemoryConsole(), 0, new Set()),
     config: { pagerTimeoutMs: 100 },
     procs: { get: (pid) => procs.get(pid) },
+    remote: {
+      issue: () => {
+        throw new Error("no remote memory in this test");
+      },
+    },
+    nodeDown: () => false,
   });
   const seg = segment(1, 2);
   seg.present[1] = 1;

@@ -43,6 +43,12 @@ function setup(timeoutMs = 100) {
     tracer: new Tracer(new MemoryConsole(), 0, new Set()),
     config: { pagerTimeoutMs: timeoutMs },
     procs: { get: (pid) => byPid.get(pid) },
+    remote: {
+      issue: () => {
+        throw new Error("no remote memory in this test");
+      },
+    },
+    nodeDown: () => false,
   });
   const seg = new Segment(1, 5, {
     size: 4 * 4096,
