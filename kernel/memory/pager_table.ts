@@ -75,12 +75,18 @@ export interface PagerHost {
   nodeDown(node: number): boolean;
 }
 
-/** Where a pager said a copy of a page lies in remote memory (`pager_locate`). */
+/**
+ * Where a pager said a copy of a page lies in remote memory (`pager_locate`): the
+ * page's place there from then on, which the kernel reads it from and writes it
+ * back to.
+ */
 export interface PageLocation {
   readonly to: IssueTarget;
   /** The pager's descriptor for it (for traces and its errors). */
   readonly descId: number;
   readonly offset: number;
+  /** The kernel's WRITEs of newer copies in flight (it is read from there only at 0). */
+  writes: number;
 }
 
 /** One outstanding request: a page of a segment some faults wait for. */
@@ -110,7 +116,9 @@ export interface PagerCounts {
   throttled: number;
   /** Faults the kernel served with a READ from where the pager located the page. */
   remoteIns: number;
-  /** Of those, READs that failed and went to the pager as a request. */
+  /** Dirty located pages the kernel wrote back to their place itself. */
+  remoteOuts: number;
+  /** READs and WRITEs of located pages that failed (the pool's locations were forgotten). */
   remoteFailed: number;
 }
 
@@ -197,7 +205,7 @@ export class PagerTable implements FrameOwner {
   /** Per process, the TLB epoch its last accessed-bit shootdown bumped to (#unmapAll). */
   readonly #needs = new WeakMap<Process, number>();
   /** Page faults waiting for the swap pager to catch up (`backlogged`). */
-  readonly #throttled: (() => void)[] = [];
+  readonly #throttled: ((ended: string) => void)[] = [];
   /** #unmapAll's scratch: the old entries of the bindings it unmapped so far. */
   readonly #olds: number[] = [];
   readonly counts: PagerCounts = {
@@ -210,6 +218,7 @@ export class PagerTable implements FrameOwner {
     acknowledged: 0,
     throttled: 0,
     remoteIns: 0,
+    remoteOuts: 0,
     remoteFailed: 0,
   };
 
@@ -310,7 +319,8 @@ export class PagerTable implements FrameOwner {
       this.#forgetPool(pager, at);
       at = undefined;
     }
-    if (at && !r.writeProtect && !pager.pagedOut.has(k)) {
+    // Not while the kernel's WRITE of a newer copy is on its way (the pager has it).
+    if (at && at.writes === 0 && !r.writeProtect && !pager.pagedOut.has(k)) {
       pager.requests.set(k, req);
       this.#readLocated(pager, req, at);
       return "wait";
@@ -376,16 +386,52 @@ export class PagerTable implements FrameOwner {
     return true;
   }
 
-  /** Runs `then` once the swap pager takes a page (or ends). */
-  afterTake(then: () => void): void {
+  /**
+   * Runs `then("")` once the swap pager takes a page, or `then(why)` if it ends
+   * (the faults it held back owe it their failure).
+   */
+  afterTake(then: (ended: string) => void): void {
     this.#throttled.push(then);
   }
 
   /** The swap pager took a page or ended: the faults held back go on (and may wait again). */
-  #caughtUp(): void {
+  #caughtUp(ended = ""): void {
     if (this.#throttled.length === 0) return;
     const waiting = this.#throttled.splice(0);
-    for (const then of waiting) then();
+    for (const then of waiting) then(ended);
+  }
+
+  /**
+   * A located page was evicted dirty: the kernel WRITEs the new copy to its place
+   * itself, so the location holds (the pager still gets the page, for its disk
+   * copy). Until the WRITE completes the page's faults go to the pager; if it
+   * fails, the pool's locations are forgotten.
+   */
+  #writeLocated(pager: ExternalPager, k: string, bytes: Uint8Array): void {
+    const at = pager.located.get(k);
+    if (!at) return;
+    if (this.#host.nodeDown(at.to.node)) return this.#forgetPool(pager, at);
+    at.writes++;
+    this.counts.remoteOuts++;
+    const done = (errno: number) => {
+      at.writes--;
+      if (errno !== 0) {
+        this.counts.remoteFailed++;
+        this.#forgetPool(pager, at);
+      }
+    };
+    try {
+      this.#host.remote.issue(
+        FrameType.WRITE,
+        at.to,
+        { offset: at.offset, count: PAGE_SIZE, notify: false },
+        { proc: null, descId: at.descId, local: null, localOffset: 0, notify: false, done },
+        bytes,
+      );
+    } catch (e) {
+      if (!(e instanceof KernelError)) throw e;
+      done(e.errno);
+    }
   }
 
   /** True while the kernel READs `page` of `segment` from where its pager located it. */
@@ -432,9 +478,10 @@ export class PagerTable implements FrameOwner {
 
   /**
    * `pager_locate`: a copy of `page` of segment `id` lies at `at` (null: forget it).
-   * The pager says so once that copy is complete there (its WRITE's completion), and
-   * the kernel forgets it when the page is paged out again (TAKE) or its segment
-   * goes: a located copy is never older than the page.
+   * The pager says so once that copy is complete there (its WRITE's completion);
+   * from then on the kernel writes each newer copy there itself when it evicts the
+   * page dirty, and forgets the place when a READ or WRITE there fails or the
+   * segment goes: a located copy is never older than the page.
    */
   locate(p: Process, id: number, page: number, at: PageLocation | null): number {
     const { pager, segment } = this.#check(p, id, page);
@@ -466,7 +513,6 @@ export class PagerTable implements FrameOwner {
       if (!held) fail("ENOENT", `page ${page} of segment ${id} was not paged out`);
       writeLocal(p.space, vaddr, held);
       pager.pagedOut.delete(k);
-      pager.located.delete(k); // older than what the pager holds now
       if (pager === this.#swap) this.#caughtUp();
       return 0;
     }
@@ -576,7 +622,9 @@ export class PagerTable implements FrameOwner {
     const dirty = (flags & Pte.DIRTY) !== 0 || (kd !== null && kd[page] === 1);
     if (kd) kd[page] = 0;
     if (pager && !pager.ended && dirty) {
-      pager.pagedOut.set(key(segment, page), segment.bytes.slice(at, at + PAGE_SIZE));
+      const bytes = segment.bytes.slice(at, at + PAGE_SIZE);
+      pager.pagedOut.set(key(segment, page), bytes);
+      this.#writeLocated(pager, key(segment, page), bytes);
       if (segment.held) segment.held[page] = 1;
       if (!postEvent(eventPage(pager.proc), EventKind.PAGE_OUT, segment.id, page)) {
         // Its queue is full: the kernel keeps the bytes for a TAKE when it is asked for the page.
@@ -721,7 +769,7 @@ export class PagerTable implements FrameOwner {
     this.#byPid.delete(pager.proc.pid);
     pager.pagedOut.clear();
     pager.located.clear();
-    if (pager === this.#swap) this.#caughtUp();
+    if (pager === this.#swap) this.#caughtUp(`swap pager pid ${pager.proc.pid} ended`);
     for (const req of [...pager.requests.values()]) {
       this.counts.failed++;
       this.#finish(pager, req, Errno.EFAULT, "ended");

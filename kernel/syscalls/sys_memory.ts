@@ -142,14 +142,19 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
    * pager takes a page, then is handled as if it came then (and may wait again).
    * Its deadline is the pager's: pagerTimeoutMs, then ENOMEM.
    */
-  const throttle = (p: Process): Reply => {
+  const throttle = (p: Process, vaddr: number, access: number): Reply => {
     const w = k.traps.block(p);
     const until = k.clock.now() + k.config.pagerTimeoutMs;
     const timer = k.clock.setTimeout(() => {
       if (w.pending) w.fail(Errno.ENOMEM, "the swap pager did not catch up with its page-outs");
     }, k.config.pagerTimeoutMs);
-    const go = () => {
+    const go = (ended: string) => {
       if (!w.pending) return;
+      if (ended !== "") {
+        k.clock.clearTimeout(timer);
+        protectionFault(p, vaddr, access, `page fault: ${ended}`, (t) => w.fail(Errno.EFAULT, t));
+        return;
+      }
       if (k.pagers.backlogged(p) && k.clock.now() < until) return k.pagers.afterTake(go);
       k.clock.clearTimeout(timer);
       if (w.restart()) k.traps.serveTrap(p); // from the start: now not held back
@@ -238,7 +243,7 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
       if (access !== Access.READ && access !== Access.WRITE) {
         fail("EINVAL", `page_fault: access ${access}`);
       }
-      if (k.pagers.backlogged(p)) return throttle(p);
+      if (k.pagers.backlogged(p)) return throttle(p, vaddr, access);
       let o: FaultOutcome;
       try {
         o = p.space.fault(vaddr, access);

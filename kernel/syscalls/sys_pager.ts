@@ -29,7 +29,7 @@ export function pagerHandlers(
       if (desc === -1) return n.pagers.locate(p, id, page, null);
       const nodeDown = (node: number) => n.nodeDown(node);
       const d = usableDescriptor(p.descriptors, nodeDown, desc, Rights.READ, offset, PAGE_SIZE);
-      return n.pagers.locate(p, id, page, { to: d, descId: desc, offset });
+      return n.pagers.locate(p, id, page, { to: d, descId: desc, offset, writes: 0 });
     },
     swap_attach: (p) => {
       n.pagers.attachSwap(p);

@@ -10,14 +10,15 @@
  *     swap disk at the slot. The buffer is kept until the disk write completes, so
  *     the page is in memory or on the disk at every moment: a memory server that
  *     crashes or fills up loses nothing.
- *   - once a page's WRITE to the memory server completes, the pager tells the
- *     kernel where it lies (`locatePage`), and the page's next fault is a READ the
- *     kernel makes from there itself: no request reaches the pager, no process
- *     switch is paid (a READ that fails comes to the pager as a request).
+ *   - once a page's first WRITE to the memory server completes, the pager tells
+ *     the kernel where it lies (`locatePage`): from then on the kernel READs the
+ *     page from there itself on a fault (no request reaches the pager, no process
+ *     switch is paid) and WRITEs each newer copy there when it evicts the page
+ *     dirty. The pager still takes every page-out, for the disk copy. A remote
+ *     access that fails makes the kernel forget the pool, and the pager serves.
  *   - a PAGE_FAULT (a page it took is wanted) is answered from its buffer if the
- *     page is still there, else from the memory server (a remote READ that notifies
- *     its arrival), else from the disk (a READ command; many in flight). Pages it
- *     never took are zero-filled by the kernel without asking it.
+ *     page is still there, else from the disk (a READ command; many in flight).
+ *     Pages it never took are zero-filled by the kernel without asking it.
  *   - a SEGMENT_FREED frees the segment's slots.
  *
  * Everything comes through one event queue: page requests, and the disk's
@@ -50,7 +51,6 @@ import {
   pin,
   println,
   type QueuedEvent,
-  signalEvents,
   supplyPage,
   swapAttach,
   SysError,
@@ -62,12 +62,8 @@ import { SlotTable } from "./slots.ts";
 
 /** The SIGNAL event tag of the disk's completion interrupts. */
 const DISK_TAG = 1;
-/** The SIGNAL event tag of pool READs arriving in the buffers. */
-const POOL_TAG = 2;
 /** How long an event wait spins while a page read is in flight, µs. */
 const READ_SPIN_US = 200;
-/** How often the pager looks whether the pool failed while its READs are out, ms. */
-const POOL_CHECK_MS = 5;
 /** False on a block-only node: nothing spins there. */
 const SPINS = nodeSpins();
 /** How long the pager waits for the memory server's name when the node has one. */
@@ -93,7 +89,7 @@ class SwapPager {
   readonly #cache = new Map<string, Cached>();
   /** What each disk command in flight is for. */
   readonly #inFlight = new Map<number, (c: DiskCompletion) => void>();
-  /** Page reads from the disk or the pool in flight (processes wait for each). */
+  /** Page reads from the disk in flight (processes wait for each). */
   #readsInFlight = 0;
   #saidBroken = false;
   /** Pool WRITEs in flight, by their COMPLETION tag. */
@@ -103,8 +99,8 @@ class SwapPager {
   >();
   /** Per page, the tag of its newest copy's pool WRITE in flight (the one to locate). */
   readonly #newest = new Map<string, number>();
-  /** Pool READs in flight, by the buffer each deposits into. */
-  readonly #poolReads = new Map<number, PageRequest>();
+  /** Pages located in the pool: the kernel writes their newer copies there itself. */
+  readonly #located = new Set<string>();
   /**
    * Events taken and not yet served: page requests first (a process waits for each),
    * page-outs after (the kernel holds their bytes until taken; a fault on one is
@@ -138,8 +134,6 @@ class SwapPager {
     // Resident from the start: a buffer's first use must not need a frame (and evict
     // a page of a process that is running) at the moment a page-out needs the buffer.
     pin(this.#bufBase, buffers * PAGE_SIZE);
-    // A pool READ notifies: its arrival in a buffer is a SIGNAL event (#poolArrived).
-    if (pool) signalEvents(this.#bufBase, buffers * PAGE_SIZE, POOL_TAG);
     for (let i = buffers - 1; i >= 0; i--) this.#freeBufs.push(i);
     disk.onComplete = (c) => {
       const done = this.#inFlight.get(c.tag);
@@ -170,7 +164,6 @@ class SwapPager {
   /** Files an event: the disk's interrupt is served at once, page requests queued. */
   #sort(e: QueuedEvent): void {
     if (e.kind === EventKind.SIGNAL && e.id === DISK_TAG) this.disk.poll();
-    else if (e.kind === EventKind.SIGNAL && e.id === POOL_TAG) this.#poolArrived(e.info);
     else if (e.kind === EventKind.COMPLETION) this.#written(e.id, e.info);
     else if (e.kind === EventKind.PAGE_FAULT) this.#faults.push(e);
     else if (e.kind === EventKind.PAGE_OUT || e.kind === EventKind.SEGMENT_FREED) {
@@ -184,17 +177,13 @@ class SwapPager {
    */
   step(timeoutMs: number): void {
     if (this.#faults.length === 0 && this.#outs.length === 0) {
-      // A page read from the disk or the pool arrives in tens of µs: spin for it (a
-      // process waits on it) rather than pay a wake-up as long; else the queue's own.
-      const reading = this.#readsInFlight > 0;
-      // While pool READs are out, look often whether the pool failed (no signal then).
-      const ms = this.#poolReads.size > 0 ? Math.min(timeoutMs, POOL_CHECK_MS) : timeoutMs;
-      const e = waitEvent(ms, reading && SPINS ? READ_SPIN_US : undefined);
+      // A page read from the disk arrives in tens of µs: spin for it (a process
+      // waits on it) rather than pay a wake-up as long; else the queue's own spin.
+      const e = waitEvent(timeoutMs, this.#readsInFlight > 0 && SPINS ? READ_SPIN_US : undefined);
       if (e) this.#sort(e);
       else this.disk.poll(); // a lost interrupt cannot strand a completion
     }
     for (let e; (e = nextEvent());) this.#sort(e);
-    if (this.#poolReads.size > 0 && !this.pool!.usable) this.#poolFailed();
     const e = this.#faults.shift() ?? this.#outs.shift();
     const r = e && pageRequestOf(e);
     if (!r) return;
@@ -240,7 +229,7 @@ class SwapPager {
    */
   #remoteCopy(k: string, r: PageRequest, slot: number, buf: number): void {
     this.#newest.delete(k); // an older copy in flight must not be located now
-    if (slot < 0 || !this.pool) return;
+    if (slot < 0 || !this.pool || this.#located.has(k)) return; // located: the kernel wrote it
     if (!this.pool.usable) {
       if (!this.#saidBroken) {
         println(`pager: the memory server is not used from now on: ${this.pool.broken}`);
@@ -264,6 +253,7 @@ class SwapPager {
     if (errno !== 0 || !this.pool!.usable) return;
     try {
       locatePage(w.segment, w.page, this.pool!.desc, this.pool!.offsetOf(w.slot));
+      this.#located.add(w.k);
       this.counts.located++;
     } catch (e) {
       // EPERM: its segment went meanwhile; EHOSTDOWN: the pool's node is down.
@@ -307,42 +297,9 @@ class SwapPager {
     if (this.#fromCache(r, k)) return;
     const slot = this.slots.find(r.segment, r.page);
     if (slot < 0) return this.#orphan(r);
-    const buf = this.#buffer();
-    if (this.pool?.readAsync(slot, this.#bufSeg, buf * PAGE_SIZE)) {
-      this.#poolReads.set(buf, r); // answered when its signal comes (#poolArrived)
-      this.#readsInFlight++;
-      return;
-    }
-    this.#diskRead(r, slot, buf);
-  }
-
-  /** A pool READ's deposit signalled: its page is in the buffer at `vaddr`. */
-  #poolArrived(vaddr: number): void {
-    const buf = (vaddr - this.#bufBase) / PAGE_SIZE;
-    const r = this.#poolReads.get(buf);
-    if (!r) return;
-    this.#poolReads.delete(buf);
-    this.#readsInFlight--;
-    this.counts.ins++;
-    this.counts.fromPool++;
-    this.#answer(r, buf);
-    this.#release(buf);
-  }
-
-  /**
-   * The pool failed with reads in flight (an error completion, which signals
-   * nothing): each of them is read from the disk instead.
-   */
-  #poolFailed(): void {
-    for (const [buf, r] of this.#poolReads) {
-      this.#readsInFlight--;
-      const slot = this.slots.find(r.segment, r.page);
-      if (slot < 0) {
-        this.#release(buf);
-        this.#orphan(r);
-      } else this.#diskRead(r, slot, buf);
-    }
-    this.#poolReads.clear();
+    // Not from the pool: a page whose copy there is complete is located, and the
+    // kernel reads it from there itself; the disk has every page the pager took.
+    this.#diskRead(r, slot, this.#buffer());
   }
 
   /** Reads `r`'s page from `slot` of the disk into `buf`, and answers it when it completes. */
@@ -411,6 +368,7 @@ class SwapPager {
     this.slots.dropSegment(segment);
     for (const k of this.#takenEarly) if (k.startsWith(`${segment}:`)) this.#takenEarly.delete(k);
     for (const k of this.#newest.keys()) if (k.startsWith(`${segment}:`)) this.#newest.delete(k);
+    for (const k of this.#located) if (k.startsWith(`${segment}:`)) this.#located.delete(k);
     for (const [k, c] of this.#cache) {
       if (!k.startsWith(`${segment}:`) || c.writing !== 0) continue;
       this.#cache.delete(k);

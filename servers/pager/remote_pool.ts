@@ -2,9 +2,8 @@
  * The swap pager's side of the memory server (servers/memory/protocol.ts): extents
  * of the remote pool taken with a remote CAS on its cursor, and pages moved with
  * block WRITEs and READs. A page-out's WRITE is not waited for (up to WINDOW are in
- * flight), nor is a page-in's READ: it notifies, and its arrival is a signal on the
- * pager's buffer (a link delivers in order, so a READ after a WRITE of its slot
- * sees that WRITE).
+ * flight); once it completes the pager locates the page there (`locatePage`), and
+ * the kernel reads and writes it there from then on.
  * Any failure — the memory server's node down, its export gone, an error completion
  * for any request — makes the pool `broken`, and the pager goes on with its disk
  * copy alone: the memory server is a cache in front of the disk, never the only
@@ -53,9 +52,8 @@ export class RemotePool {
   full = false;
   /** Why the pool is no longer used (its node down, its export gone), or "". */
   broken = "";
-  /** Pages written to and read from the pool. */
+  /** Pages written to the pool. */
   written = 0;
-  read = 0;
   /** REMOTE_DONE once every request issued has completed; the error count to expect. */
   #doneTarget: number;
   readonly #errors: number;
@@ -102,11 +100,6 @@ export class RemotePool {
     return poolOffset(this.#extents[e] + (slot % POOL_EXTENT_PAGES));
   }
 
-  /** Has `slot` a page in the pool (its extent was taken)? */
-  holds(slot: number): boolean {
-    return this.usable && this.#offsetOf(slot, false) >= 0;
-  }
-
   /**
    * Queues a WRITE of the page at `vaddr` to `slot`'s place in the pool (the DMA
    * queue: no trap; the bytes are read when the kernel takes it, before this
@@ -139,27 +132,6 @@ export class RemotePool {
 
   offsetOf(slot: number): number {
     return this.#offsetOf(slot, false);
-  }
-
-  /**
-   * Starts reading `slot`'s page into (segment `seg`, offset `off`) of the pager
-   * without waiting: the READ notifies, so its arrival is an address-valued signal
-   * on the deposit (a SIGNAL event where the pager registered the range). False if
-   * it could not be issued. A READ that fails completes with an error and no
-   * signal: the pool is then `usable` no more, which the pager checks.
-   */
-  readAsync(slot: number, seg: number, off: number): boolean {
-    if (!this.holds(slot)) return false;
-    const at = this.#offsetOf(slot, false);
-    try {
-      READ(this.#desc, at, PAGE_SIZE, seg, off, true);
-    } catch (e) {
-      this.broken = why(e);
-      return false;
-    }
-    this.#doneTarget = (this.#doneTarget + 1) | 0;
-    this.read++;
-    return true;
   }
 
   #readHeader(word: number): void {
