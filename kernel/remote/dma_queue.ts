@@ -94,13 +94,19 @@ export function drainDma(k: DmaHost, p: Process, budget: number): number {
     return 1;
   }
   let n = 0;
+  // HEAD moves past an entry once it is read and before its request goes out: an
+  // in-process link may deliver its completion at once, and a process that sees
+  // the completion sees the entry taken.
+  const advance = () => {
+    head = (head + 1) | 0;
+    p.dmaHead = head;
+    Atomics.store(q, DmaQueue.HEAD, head);
+  };
   for (; head !== tail && n < budget; n++) {
     if (!k.remote.canIssue(p)) break;
-    if (!take(k, p, q, DmaQueue.ENTRIES + ((head >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS)) break;
-    head = (head + 1) | 0;
+    const at = DmaQueue.ENTRIES + ((head >>> 0) % DMA_CAPACITY) * DMA_ENTRY_WORDS;
+    if (!take(k, p, q, at, advance)) break;
   }
-  p.dmaHead = head;
-  Atomics.store(q, DmaQueue.HEAD, head);
   return n;
 }
 
@@ -108,13 +114,14 @@ export function drainDma(k: DmaHost, p: Process, budget: number): number {
  * Issues the WRITE one entry asks for, or completes it with the error it earns;
  * false, leaving it in the ring, while the link to its destination is too far behind.
  */
-function take(k: DmaHost, p: Process, q: Int32Array, at: number): boolean {
+function take(k: DmaHost, p: Process, q: Int32Array, at: number, advance: () => void): boolean {
   const opWord = q[at + DmaEntry.OP];
   const id = q[at + DmaEntry.DESC];
   const off = q[at + DmaEntry.OFFSET] >>> 0;
   const count = q[at + DmaEntry.COUNT] >>> 0;
   const tag = q[at + DmaEntry.TAG];
   const op = opWord & 0xff;
+  let advanced = false;
   try {
     if ((opWord & ~(0xff | DmaFlag.NOTIFY | DmaFlag.POSTED)) !== 0) {
       throw new KernelError("EINVAL", `DMA entry flags ${opWord}`);
@@ -137,14 +144,17 @@ function take(k: DmaHost, p: Process, q: Int32Array, at: number): boolean {
     // Posted WRITEs have no answers to hold them back: the link's backlog does.
     if (k.backlog(d.node) > DMA_BACKLOG_BYTES) return false;
     const data = op === DmaOp.WRITE
-      ? new Uint8Array(q.buffer, (at + DmaEntry.DATA) * 4, count)
+      ? new Uint8Array(q.buffer, (at + DmaEntry.DATA) * 4, count).slice()
       : readLocal(p.space, q[at + DmaEntry.VADDR] >>> 0, count);
     const notify = (opWord & DmaFlag.NOTIFY) !== 0;
+    advanced = true;
+    advance();
     if (posted) k.remote.post(p, d, off, notify, data);
     else k.remote.write(p, d, off, notify, data, tag);
   } catch (e) {
     if (!(e instanceof KernelError)) throw e;
     const node = p.descriptors.get(id)?.node ?? k.nodeId;
+    if (!advanced) advance();
     k.remote.refuse(p, id, node, e.errno, tag);
   }
   return true;
