@@ -215,3 +215,30 @@ Deno.test("a remote READ (and WRITE) of pages not present waits for the pager; R
     assert.equal(c.node(0).pagers.counts.requests, 3);
   });
 });
+
+Deno.test("a process that pages a segment itself answers its own faults in its handler, with no event", async () => {
+  await withNode(async (node) => {
+    const st = await node.run("pg_own", ["own", "5"], 30_000);
+    assert.equal(st.status, 0, st.reason + node.console.out + node.console.err);
+    const r = resultOf(node, "own");
+    assert.equal(r.bad, -1);
+    assert.deepEqual(r.faults, [0, 1, 2, 3, 4]); // each page once, in order
+    assert.deepEqual(r.wp, [[0, Access.WRITE]]);
+    assert.deepEqual(r.stored, [77, 4]);
+    assert.equal(r.events, 0);
+    assert.equal(node.kernel.pagers.counts.answered, 6); // five supplied, one unprotected
+  });
+});
+
+Deno.test("a fault on memory a process pages itself ends it when it has no handler, or faults inside it", async () => {
+  await withNode(async (node) => {
+    const none = await node.run("pg_own", ["nohandler"], 30_000);
+    assert.notEqual(none.status, 0);
+    assert.match(none.reason, /which this process pages itself: it has no onPageFault handler/);
+    const nested = await node.run("pg_own", ["nested", "2"], 30_000);
+    assert.notEqual(nested.status, 0);
+    assert.match(nested.reason, /pages itself, inside its own onPageFault handler/);
+    // The node goes on.
+    assert.equal((await node.run("pg_own", ["own", "1"], 30_000)).status, 0);
+  });
+});

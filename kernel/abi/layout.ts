@@ -383,6 +383,15 @@ export const PAGE_FAULT_WP = 4;
  */
 export const PAGE_FAULT_HELD = 8;
 
+/**
+ * A page_fault trap's RESULT when the faulting process pages the segment itself
+ * (its own pager, as a userfaultfd's SIGBUS mode has the faulting thread resolve
+ * the fault): RESULT is `segment << 2 | PAGE_FAULT_OWN` and RESULT2 the request's
+ * `pageRequestInfo`; the process answers it (`onPageFault`) and touches again.
+ * Otherwise RESULT is 0, or 1 if the page was zero-filled.
+ */
+export const PAGE_FAULT_OWN = 2;
+
 /** A PAGE_FAULT event's info: the page in the high bits, then the HELD and WP bits, the access. */
 export function pageRequestInfo(
   page: number,

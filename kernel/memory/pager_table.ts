@@ -38,8 +38,11 @@
 
 import { Errno } from "../abi/errors.ts";
 import {
+  Access,
   accessName,
   EventKind,
+  PAGE_FAULT_OWN,
+  PAGE_SHIFT,
   PAGE_SIZE,
   pageRequestInfo,
   PagerOp,
@@ -61,7 +64,6 @@ import type { Tracer } from "../trace.ts";
 import type { FrameOwner } from "./frame_table.ts";
 import { checkLocal, readLocal, writeLocal } from "./user_copy.ts";
 import { type Pager, type PageWaiter, type Segment, zeroFillPager } from "./segment.ts";
-import { storeBytes } from "./segment_access.ts";
 
 /** What the pager table needs of the node. */
 export interface PagerHost {
@@ -98,7 +100,11 @@ interface PageRequest {
   located?: boolean;
   readonly writeProtect: boolean;
   readonly waiters: PageWaiter[];
-  timer: TimerHandle | undefined;
+  /** When it fails unanswered (clock ms; 0 while the kernel itself reads it). */
+  deadline: number;
+  readonly pager: ExternalPager;
+  /** A fault of the pager itself (ownFault): mapped for it as soon as it is answered. */
+  own?: { vaddr: number };
 }
 
 /** Counts of the table, for tests and `info`. */
@@ -190,6 +196,26 @@ function acknowledged(q: Process, need: number | undefined): boolean {
  */
 const MAX_HELD = 256;
 
+/**
+ * The PAGE_SIZE bytes a pager's SUPPLY gives at `vaddr` (checked readable): a view
+ * of its segment when one binding maps them all and they are present (#place copies
+ * them before anything else runs), else a copy made through its address space.
+ */
+function pageOf(p: Process, vaddr: number): Uint8Array {
+  const b = p.space.find(vaddr);
+  if (b && vaddr + PAGE_SIZE <= b.vaddr + b.size) {
+    const off = vaddr - b.vaddr, seg = b.segment;
+    const first = off >>> PAGE_SHIFT, last = (off + PAGE_SIZE - 1) >>> PAGE_SHIFT;
+    if (seg.present[first] === 1 && seg.present[last] === 1) {
+      return seg.bytes.subarray(off, off + PAGE_SIZE);
+    }
+  }
+  return readLocal(p.space, vaddr, PAGE_SIZE);
+}
+
+/** Zeros, copied over a page to clear it: faster than fill on a SharedArrayBuffer. */
+const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
+
 /** A page's request key. */
 function key(segment: Segment, page: number): string {
   return `${segment.id}:${page}`;
@@ -204,6 +230,9 @@ export class PagerTable implements FrameOwner {
   readonly #swept = new Set<Process>();
   /** Per process, the TLB epoch its last accessed-bit shootdown bumped to (#unmapAll). */
   readonly #needs = new WeakMap<Process, number>();
+  /** Requests with a deadline, and the one timer that checks them (#deadline). */
+  readonly #waiting = new Set<PageRequest>();
+  #sweep: TimerHandle | undefined;
   /** Page faults waiting for the swap pager to catch up (`backlogged`). */
   readonly #throttled: ((ended: string) => void)[] = [];
   /** #unmapAll's scratch: the old entries of the bindings it unmapped so far. */
@@ -313,7 +342,7 @@ export class PagerTable implements FrameOwner {
       return "wait";
     }
     if (pager.ended) return false;
-    const req: PageRequest = { ...r, waiters: waiter ? [waiter] : [], timer: undefined };
+    const req: PageRequest = { ...r, waiters: waiter ? [waiter] : [], deadline: 0, pager };
     let at = pager.located.get(k);
     if (at && this.#host.nodeDown(at.to.node)) {
       this.#forgetPool(pager, at);
@@ -462,18 +491,78 @@ export class PagerTable implements FrameOwner {
     }
     this.counts.requests++;
     const r = req;
-    const ms = this.#host.config.pagerTimeoutMs;
-    req.timer = this.#host.clock.setTimeout(() => {
-      req.timer = undefined;
-      this.counts.timedOut++;
-      this.#finish(pager, req, Errno.ETIMEDOUT, `did not answer within ${ms} ms`);
-    }, ms);
+    this.#deadline(req);
     this.#host.tracer.trace(
       "faults",
       `pager pid ${pager.proc.pid} asked for page ${r.page} of segment ${r.segment.id} ` +
         `(${accessName(r.access)}${r.writeProtect ? ", write-protected" : ""})`,
     );
     return true;
+  }
+
+  /**
+   * Fails `req` if its pager has not answered within pagerTimeoutMs. One timer
+   * serves every request (a host timer each cost more than the rest of a fault):
+   * it fires at the earliest deadline and fails those that have passed.
+   */
+  #deadline(req: PageRequest): void {
+    const ms = this.#host.config.pagerTimeoutMs;
+    req.deadline = this.#host.clock.now() + ms;
+    this.#waiting.add(req);
+    if (this.#sweep === undefined) this.#armSweep(ms);
+  }
+
+  #armSweep(ms: number): void {
+    this.#sweep = this.#host.clock.setTimeout(() => {
+      this.#sweep = undefined;
+      const now = this.#host.clock.now();
+      let next = Infinity;
+      for (const req of this.#waiting) {
+        if (req.deadline <= now) {
+          this.counts.timedOut++;
+          const t = this.#host.config.pagerTimeoutMs;
+          this.#finish(req.pager, req, Errno.ETIMEDOUT, `did not answer within ${t} ms`);
+        } else next = Math.min(next, req.deadline);
+      }
+      if (next !== Infinity) this.#armSweep(Math.max(1, next - now));
+    }, ms);
+  }
+
+  /**
+   * A page fault of `p` at `vaddr` on a segment `p` pages itself, which its pager
+   * (itself) must answer: the request is made (or joined) with no event and no
+   * waiter, and the trap answers at once with what it is (PAGE_FAULT_OWN): the
+   * process answers it in its own thread and touches again. Null for any other
+   * fault (the ordinary path handles it: mapped, protection, another pager).
+   */
+  ownFault(p: Process, vaddr: number, access: number): { result: number; result2: number } | null {
+    const b = p.space.find(vaddr);
+    if (!b) return null;
+    const segment = b.segment, pager = segment.pager;
+    if (!(pager instanceof ExternalPager) || pager.proc !== p || pager.ended) return null;
+    const page = (vaddr - b.vaddr) >>> PAGE_SHIFT;
+    if (!(b.pageRights[page] & (access === Access.WRITE ? Rights.WRITE : Rights.READ))) return null;
+    const wp = access === Access.WRITE && segment.present[page] === 1 &&
+      segment.writeProtected !== null && segment.writeProtected[page] === 1;
+    if (segment.present[page] === 1 && !wp) return null;
+    const k = key(segment, page);
+    if (!pager.requests.has(k)) {
+      const req: PageRequest = {
+        segment,
+        page,
+        access,
+        writeProtect: wp,
+        waiters: [],
+        deadline: 0,
+        pager,
+        own: { vaddr },
+      };
+      pager.requests.set(k, req);
+      this.counts.requests++;
+      this.#deadline(req);
+    }
+    const info = pageRequestInfo(page, access, wp, pager.pagedOut.has(k));
+    return { result: (segment.id << 2) | PAGE_FAULT_OWN, result2: info };
   }
 
   /**
@@ -530,7 +619,7 @@ export class PagerTable implements FrameOwner {
       fail("EINVAL", `page ${page} of segment ${id} is present: unprotect it or FAIL`);
     }
     if (op === PagerOp.SUPPLY) checkLocal(p.space, vaddr, PAGE_SIZE, Rights.READ);
-    this.#place(pager, req, op === PagerOp.SUPPLY ? readLocal(p.space, vaddr, PAGE_SIZE) : null);
+    this.#place(pager, req, op === PagerOp.SUPPLY ? pageOf(p, vaddr) : null);
     return 0;
   }
 
@@ -549,7 +638,8 @@ export class PagerTable implements FrameOwner {
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
       if (e.errno === Errno.EAGAIN) {
-        this.#host.clock.setTimeout(() => this.#place(pager, req, bytes, true), 1);
+        const kept = bytes && !later ? bytes.slice() : bytes; // it may be a view of the pager's page
+        this.#host.clock.setTimeout(() => this.#place(pager, req, kept, true), 1);
         return;
       }
       this.counts.failed++;
@@ -558,12 +648,15 @@ export class PagerTable implements FrameOwner {
       throw e;
     }
     const at = page * PAGE_SIZE;
-    if (bytes) storeBytes(segment, at, bytes);
-    else segment.bytes.fill(0, at, at + PAGE_SIZE);
+    // Not present anywhere: no process can see the page being filled, so a plain copy.
+    if (bytes) segment.bytes.set(bytes, at);
+    else segment.bytes.set(ZERO_PAGE, at);
     segment.kernelDirty![page] = 0; // the pager's copy is the page
     segment.present[page] = 1;
     segment.zeroFills++;
     this.counts.answered++;
+    // Its own fault: mapped now, so the access it makes again needs no second trap.
+    if (req.own) pager.proc.space.fault(req.own.vaddr, req.access);
     this.#finish(pager, req, 0, "");
   }
 
@@ -631,7 +724,7 @@ export class PagerTable implements FrameOwner {
         this.#host.tracer.trace("faults", `pager pid ${pager.proc.pid}: event queue full`);
       }
     }
-    if (pager) segment.bytes.fill(0, at, at + PAGE_SIZE);
+    if (pager) segment.bytes.set(ZERO_PAGE, at); // (a copy: fill is 5x slower on shared memory)
     return dirty ? "dirty" : "clean";
   }
 
@@ -702,7 +795,7 @@ export class PagerTable implements FrameOwner {
     if (pager === zeroFillPager) return this.#swappable(segment);
     if (!(pager instanceof ExternalPager)) return false;
     if (pager.swap ? !this.#swappable(segment) : pager.ended) return false;
-    return !pager.requests.has(key(segment, page));
+    return pager.requests.size === 0 || !pager.requests.has(key(segment, page));
   }
 
   /**
@@ -755,8 +848,8 @@ export class PagerTable implements FrameOwner {
   #finish(pager: ExternalPager, req: PageRequest, errno: number, why: string): void {
     if (pager.requests.get(key(req.segment, req.page)) !== req) return;
     pager.requests.delete(key(req.segment, req.page));
-    this.#host.clock.clearTimeout(req.timer);
-    req.timer = undefined;
+    req.deadline = 0;
+    this.#waiting.delete(req);
     const reason = errno === 0
       ? ""
       : `pager pid ${pager.proc.pid} ${why} (page ${req.page} of segment ${req.segment.id})`;
@@ -773,6 +866,10 @@ export class PagerTable implements FrameOwner {
     for (const req of [...pager.requests.values()]) {
       this.counts.failed++;
       this.#finish(pager, req, Errno.EFAULT, "ended");
+    }
+    if (this.#waiting.size === 0 && this.#sweep !== undefined) {
+      this.#host.clock.clearTimeout(this.#sweep); // nothing left to time out
+      this.#sweep = undefined;
     }
   }
 }

@@ -85,10 +85,12 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
       p.counters.zeroFills++;
       k.stats.zeroFills++;
     }
-    k.tracer.trace(
-      "faults",
-      `pid ${p.pid} page fault at ${hex(vaddr)}${filled ? " (zero-fill)" : ""}`,
-    );
+    if (k.tracer.has("faults")) { // the line is not built when nobody reads it
+      k.tracer.trace(
+        "faults",
+        `pid ${p.pid} page fault at ${hex(vaddr)}${filled ? " (zero-fill)" : ""}`,
+      );
+    }
     return filled ? 1 : 0;
   };
 
@@ -242,6 +244,12 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
     page_fault: (p, [vaddr, access]) => {
       if (access !== Access.READ && access !== Access.WRITE) {
         fail("EINVAL", `page_fault: access ${access}`);
+      }
+      const own = k.pagers.ownFault(p, vaddr, access); // it pages this segment itself
+      if (own) {
+        p.counters.pagefaults++;
+        k.stats.pagefaults++;
+        return own;
       }
       if (k.pagers.backlogged(p)) return throttle(p, vaddr, access);
       let o: FaultOutcome;

@@ -106,6 +106,7 @@ export {
   failPage,
   locatePage,
   nextPageRequest,
+  onPageFault,
   type PageRequest,
   pageRequestOf,
   protectForPager,

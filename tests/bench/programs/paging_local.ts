@@ -1,11 +1,13 @@
 // Bench program for suite `paging`, on one node with frames to spare:
 //   fault-zero         a first touch of a fresh anonymous page (the kernel zero-fills it)
 //   copy-4k            a 4 KiB Uint8Array.set in this worker (the peer: a page's copy)
-//   fault-pager-local  a fresh page of a segment this process pages (setPager), touched
-//                      by a child that shares it; this process answers each PAGE_FAULT
-//                      with supplyPage from a page of its own: the pager protocol alone.
-// This process is the pager; the child ("client SEG...") measures and prints the BENCH
-// line. args: [quick|full] or ["client", quick|full, SEG...].
+//   fault-pager-process  a fresh page of a segment this process pages (setPager),
+//                      touched by a child that shares it; this process answers each
+//                      PAGE_FAULT event from its queue with supplyPage from a page of
+//                      its own: the pager protocol plus a thread switch each way.
+//                      (fault-pager-local, the protocol alone: paging_own.ts.)
+// For the second this process is the pager; the child ("client SEG...") measures and
+// prints the BENCH line. args: [quick|full] or ["client", quick|full, SEG...].
 
 import {
   allocate,
@@ -77,8 +79,18 @@ function client(quick: boolean, segments: number[]): number {
     count,
     warm,
   );
-  println(`BENCH ${JSON.stringify({ case: "fault-pager-local", ...r })}`);
+  println(`BENCH ${JSON.stringify({ case: "fault-pager-process", ...r })}`);
   return 0;
+}
+
+/** Segments of SEGMENT_MIB enough for a fault case's pages, each paged by this process. */
+function pagedSegments(needed: number): number[] {
+  const segments: number[] = [];
+  for (let p = 0; p < needed; p += PAGES_PER_SEGMENT) {
+    segments.push(CreateSegment(SEGMENT_MIB * 1024 * 1024));
+  }
+  for (const s of segments) setPager(s);
+  return segments;
 }
 
 export default async function main(args: string[]): Promise<number> {
@@ -102,15 +114,12 @@ export default async function main(args: string[]): Promise<number> {
     "copy-4k",
   );
 
-  // fault-pager-local: this process pages the segments its child touches.
   const needed = warm + count * FAULT_BATCH;
-  const segments: number[] = [];
-  for (let p = 0; p < needed; p += PAGES_PER_SEGMENT) {
-    segments.push(CreateSegment(SEGMENT_MIB * 1024 * 1024));
-  }
-  for (const s of segments) setPager(s);
   const source = allocate(PAGE_SIZE);
   store32(source, 0x5a5a5a5a);
+
+  // fault-pager-process: this process pages the segments its child touches.
+  const segments = pagedSegments(needed);
   const pid = spawn(new URL(import.meta.url).pathname, [
     "client",
     quick ? "quick" : "full",

@@ -1,8 +1,10 @@
 // Suite `paging` (issue 13 item 6): what a page fault costs on each path, beside its
 // peers measured in the same run.
 //
-//   fault-zero, fault-pager-local, copy-4k   one node with frames to spare
-//                                            (tests/bench/programs/paging_local.ts)
+//   fault-zero, fault-pager-process,         one node with frames to spare
+//   copy-4k                                  (tests/bench/programs/paging_local.ts)
+//   fault-pager-local                        a node with 1,024 frames, a process paging
+//                                            four times as much itself (paging_own.ts)
 //   null-trap, signal-roundtrip              the trap suite's programs, for the ratio
 //                                            fault-pager-local / (trap + signal RTT)
 //   block-read-4k, fault-remote-4k           node 0 with few frames, a swap disk and the
@@ -153,6 +155,8 @@ function toCase(
   };
 }
 
+/** The frames of fault-pager-local's node (paging_own.ts pages four times as many). */
+const OWN_FRAMES = 1024;
 /** Node 0's frames for the ssd and memory-server cases, and the working sets over them. */
 const FRAMES = 1024;
 const FAULT_PAGES = 2 * FRAMES;
@@ -178,6 +182,8 @@ export const paging: Suite = {
     const sweep = (name: string) => ["sweep", name, String(SWEEP_MIB), String(SWEEP_PASSES)];
 
     for (const r of await runBenchProgramCases("paging_local", opts)) add(toCase(r));
+    const own = { memoryFrames: OWN_FRAMES };
+    for (const r of await runBenchProgramCases("paging_own", opts, own)) add(toCase(r));
     add(roundtripResult("null-trap", await runBenchProgram("null_trap", opts)));
     add(roundtripResult("signal-roundtrip", await runBenchProgram("signal_roundtrip", opts)));
 
@@ -244,6 +250,7 @@ export const paging: Suite = {
     const order = [
       "fault-zero",
       "fault-pager-local",
+      "fault-pager-process",
       "null-trap",
       "signal-roundtrip",
       "fault-remote-4k",

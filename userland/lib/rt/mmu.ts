@@ -37,6 +37,7 @@ import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import {
   Access,
   accessName,
+  PAGE_FAULT_OWN,
   PAGE_MASK,
   PAGE_SHIFT,
   PAGE_SIZE,
@@ -47,7 +48,7 @@ import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../../kernel/memory/page_table.ts";
 import { runtime, stopIfEnded } from "./runtime.ts";
 import { boundCount, completeUnit, runFaultHandler } from "./signals.ts";
-import { safePoint, slotBuffer, slotSegment, trap } from "./trap.ts";
+import { ownPager, safePoint, slotBuffer, slotSegment, trapReply } from "./trap.ts";
 
 const TLB_BITS = 8;
 const TLB_SIZE = 1 << TLB_BITS;
@@ -166,7 +167,8 @@ function fill(va: number, access: number): number {
       return install(vpn, pte | mark, PT[at + 1], access === Access.WRITE);
     }
     try {
-      trap(Sys.page_fault, va, access);
+      const r = trapReply(Sys.page_fault, [va, access]);
+      if ((r.result & 3) === PAGE_FAULT_OWN) answerOwn(va, r.result >>> 2, r.result2, tries);
     } catch (err) {
       if (!(err instanceof SysError) || err.code !== "EFAULT") throw err;
       // The kernel found a real fault and we have a handler at FAULT_ADDRESS: run it,
@@ -175,6 +177,25 @@ function fill(va: number, access: number): number {
       handled = true;
       runFaultHandler(va >>> 0, access);
     }
+  }
+}
+
+/**
+ * The fault is on a segment this process pages itself (PAGE_FAULT_OWN): its
+ * `onPageFault` handler answers it here, in the faulting thread, and the access is
+ * walked again. A fault inside the handler on such memory cannot be answered.
+ */
+function answerOwn(va: number, segment: number, info: number, tries: number): void {
+  const handler = ownPager.handler;
+  const where = `page fault at ${hex(va)} on segment ${segment}, which this process pages itself`;
+  if (!handler) throw new Error(`${where}: it has no onPageFault handler`);
+  if (ownPager.busy) throw new Error(`${where}, inside its own onPageFault handler`);
+  if (tries >= 4) throw new Error(`${where}: its onPageFault handler did not answer`);
+  ownPager.busy = true;
+  try {
+    handler(segment, info);
+  } finally {
+    ownPager.busy = false;
   }
 }
 

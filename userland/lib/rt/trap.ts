@@ -46,6 +46,16 @@ export const dma: { queue: Int32Array | null } = { queue: null };
 /** Other processes' signal FIFOs this process may post to, by pid. */
 export const fifos = new Map<number, Int32Array>();
 
+/**
+ * The handler of page faults on segments this process pages itself (set by
+ * sys/pager.ts onPageFault; run by mmu.ts in the faulting thread), and whether
+ * it is running.
+ */
+export const ownPager: {
+  handler: ((segment: number, info: number) => void) | null;
+  busy: boolean;
+} = { handler: null, busy: false };
+
 /** Hooks run at the safe point after each trap (set by mmu.ts and signals.ts). */
 export const safePoint = {
   epoch: (_epoch: number) => {},

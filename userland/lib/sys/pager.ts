@@ -10,7 +10,7 @@
 
 import { EventKind, PAGE_FAULT_HELD, PAGE_FAULT_WP, PagerOp } from "../../../kernel/abi/layout.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
-import { collectGrants, events, trap } from "../rt/trap.ts";
+import { collectGrants, events, ownPager, trap } from "../rt/trap.ts";
 import { type QueuedEvent, waitEvent } from "./tripwire.ts";
 
 /** A page request (PAGE_FAULT) or a paged-out page (PAGE_OUT), as the pager gets it. */
@@ -52,6 +52,29 @@ export interface PageRequest {
 export function setPager(id: number): void {
   trap(Sys.set_pager, id);
   if (!events.page) collectGrants();
+}
+
+/**
+ * Makes this process the pager of its own faults: a fault on a segment it pages
+ * itself (setPager) runs `handler` in the faulting thread, with the request, and
+ * the access is made again once it returns (as a userfaultfd's SIGBUS mode has the
+ * faulting thread resolve its own fault). The handler answers as any pager does
+ * (supplyPage, zeroPage, failPage, protectForPager); it must not touch memory this
+ * process pages itself. Such faults are never events in its queue. null removes it,
+ * and such a fault then ends the process.
+ *
+ * @example
+ * ```ts
+ * const seg = CreateSegment(16 * PAGE_SIZE);
+ * setPager(seg);
+ * const store = allocate(PAGE_SIZE);
+ * onPageFault((r) => supplyPage(r.segment, r.page, store));
+ * load32(bind(seg)); // answered by the handler above, then read
+ * ```
+ */
+export function onPageFault(handler: ((r: PageRequest) => void) | null): void {
+  ownPager.handler = handler &&
+    ((segment, info) => handler(pageRequestOf({ kind: EventKind.PAGE_FAULT, id: segment, info })!));
 }
 
 /** The page request an event of the queue is, or null for any other event. */

@@ -1,0 +1,67 @@
+/**
+ * A process that pages a segment itself (pager_test.ts): its page faults run its
+ * onPageFault handler in the faulting thread, with no event and no other process.
+ *
+ *   pg_own own PAGES     read PAGES pages (each supplied by the handler with its
+ *                        pattern), store into each, then a store to a page it
+ *                        write-protected: the handler unprotects; report
+ *   pg_own nohandler     touch such a page with no handler (the process ends)
+ *   pg_own nested        a handler that touches such a page itself (it ends)
+ */
+
+import {
+  allocate,
+  bind,
+  CreateSegment,
+  load32,
+  nextEvent,
+  onPageFault,
+  PAGE_SIZE,
+  type PageRequest,
+  protectForPager,
+  setPager,
+  store32,
+  supplyPage,
+} from "../../userland/lib/mod.ts";
+import { report } from "./report.ts";
+
+export default function main(args: string[]): number {
+  const [mode, n] = args;
+  const pages = Number(n ?? 1);
+  const seg = CreateSegment(pages * PAGE_SIZE);
+  setPager(seg);
+  const base = bind(seg);
+  const store = allocate(PAGE_SIZE); // anonymous memory of its own, not self-paged
+  const seen: PageRequest[] = [];
+  if (mode === "nohandler") {
+    load32(base);
+    return 0;
+  }
+  if (mode === "nested") {
+    onPageFault(() => load32(base + PAGE_SIZE));
+    load32(base);
+    return 0;
+  }
+  onPageFault((r) => {
+    seen.push(r);
+    if (r.writeProtect) return protectForPager(r.segment, r.page, 1, false);
+    for (let w = 0; w < 8; w++) store32(store + w * 4, r.page * 100 + w);
+    supplyPage(r.segment, r.page, store);
+  });
+  let bad = -1;
+  for (let p = 0; p < pages && bad < 0; p++) {
+    for (let w = 0; w < 8; w++) if (load32(base + p * PAGE_SIZE + w * 4) !== p * 100 + w) bad = p;
+    store32(base + p * PAGE_SIZE + 64, p);
+  }
+  protectForPager(seg, 0, 1, true);
+  store32(base + 128, 77); // faults: write-protected; the handler unprotects
+  report({
+    who: "own",
+    bad,
+    faults: seen.filter((r) => !r.writeProtect).map((r) => r.page),
+    wp: seen.filter((r) => r.writeProtect).map((r) => [r.page, r.access]),
+    stored: [load32(base + 128), load32(base + (pages - 1) * PAGE_SIZE + 64)],
+    events: nextEvent() === null ? 0 : 1,
+  });
+  return 0;
+}
