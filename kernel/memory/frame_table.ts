@@ -137,9 +137,16 @@ export class FrameTable {
     this.#owner.segmentFreed?.(segment);
   }
 
-  /** The clock: evicts one page, going round at most twice (one pass clears bits). */
+  /**
+   * The clock: evicts a batch of pages (1/64 of the frames, 1 to RECLAIM_MAX), going
+   * round at most twice (one pass clears bits). A batch, as a kernel's reclaim frees
+   * frames to a watermark: the sweep, and the one TLB shootdown per process whose
+   * accessed bits it cleared, are paid once for many faults, not once each.
+   */
   #reclaim(): void {
     const busy: (Segment | number)[] = [];
+    const want = Math.max(1, Math.min(RECLAIM_MAX, this.total >> 6));
+    let freed = 0;
     this.#waiting = 0;
     try {
       for (let n = 0; n < 2 * this.total; n++) {
@@ -150,7 +157,7 @@ export class FrameTable {
         if (!seg || !this.#owner.evictable(seg, page)) continue;
         if (this.#owner.referenced(seg, page)) continue; // second chance
         const r = this.#evict(seg, page);
-        if (r === "evicted") return;
+        if (r === "evicted" && ++freed >= want) return;
         if (r === "busy" && busy.length < 2 * BUSY_KEPT && !busyHas(busy, seg, page)) {
           busy.push(seg, page);
         }
@@ -158,7 +165,7 @@ export class FrameTable {
     } finally {
       this.#owner.sweepDone();
     }
-    if (busy.length > 0 && !this.#settle(busy)) this.#waiting = busy.length / 2;
+    if (freed === 0 && busy.length > 0 && !this.#settle(busy)) this.#waiting = busy.length / 2;
   }
 
   /** Evicts `page` of `seg` through the owner. */
@@ -198,6 +205,8 @@ function busyHas(busy: (Segment | number)[], seg: Segment, page: number): boolea
   return false;
 }
 
+/** The most pages one reclaim frees (#reclaim). */
+const RECLAIM_MAX = 32;
 /** How many busy pages a sweep keeps to try again (#settle). */
 const BUSY_KEPT = 16;
 /**

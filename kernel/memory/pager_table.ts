@@ -136,11 +136,11 @@ export class ExternalPager implements Pager {
   /** The node's swap pager (`swap_attach`): it pages the anonymous segments it was handed. */
   swap = false;
   /** Outstanding requests by `key(segment, page)`. */
-  readonly requests = new Map<string, PageRequest>();
+  readonly requests = new Map<number, PageRequest>();
   /** Contents of evicted dirty pages the pager has not taken yet. */
-  readonly pagedOut = new Map<string, Uint8Array>();
+  readonly pagedOut = new Map<number, Uint8Array>();
   /** Remote copies of pages it paged out (`pager_locate`), by key. */
-  readonly located = new Map<string, PageLocation>();
+  readonly located = new Map<number, PageLocation>();
   ended = false;
   readonly #table: PagerTable;
 
@@ -217,9 +217,17 @@ function pageOf(p: Process, vaddr: number): Uint8Array {
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
 /** A page's request key. */
-function key(segment: Segment, page: number): string {
-  return `${segment.id}:${page}`;
+function key(segment: Segment, page: number): number {
+  return segment.id * PAGES_PER_KEY + page; // exact: ids and pages are far below 2^53
 }
+
+/** The segment id of a request key. */
+function segmentOfKey(k: number): number {
+  return Math.floor(k / PAGES_PER_KEY);
+}
+
+/** A segment's pages fit below this (4 GiB of 4 KiB pages): a key is id * it + page. */
+const PAGES_PER_KEY = 2 ** 20;
 
 export class PagerTable implements FrameOwner {
   readonly #host: PagerHost;
@@ -436,7 +444,7 @@ export class PagerTable implements FrameOwner {
    * copy). Until the WRITE completes the page's faults go to the pager; if it
    * fails, the pool's locations are forgotten.
    */
-  #writeLocated(pager: ExternalPager, k: string, bytes: Uint8Array): void {
+  #writeLocated(pager: ExternalPager, k: number, bytes: Uint8Array): void {
     const at = pager.located.get(k);
     if (!at) return;
     if (this.#host.nodeDown(at.to.node)) return this.#forgetPool(pager, at);
@@ -807,7 +815,7 @@ export class PagerTable implements FrameOwner {
     if (!(pager instanceof ExternalPager) || pager.segments.get(segment.id) !== segment) return;
     pager.segments.delete(segment.id);
     for (const map of [pager.pagedOut, pager.located]) {
-      for (const k of [...map.keys()]) if (k.startsWith(`${segment.id}:`)) map.delete(k);
+      for (const k of [...map.keys()]) if (segmentOfKey(k) === segment.id) map.delete(k);
     }
     for (const req of [...pager.requests.values()]) {
       if (req.segment === segment) this.#finish(pager, req, Errno.EFAULT, "lost its segment");
