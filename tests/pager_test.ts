@@ -242,3 +242,16 @@ Deno.test("a fault on memory a process pages itself ends it when it has no handl
     assert.equal((await node.run("pg_own", ["own", "1"], 30_000)).status, 0);
   });
 });
+
+Deno.test("locatePage refuses what it cannot mean with typed errors; forgetting a page is harmless", async () => {
+  await withNode(async (node) => {
+    assert.equal((await node.run("pg_own", ["locate", "2"], 30_000)).status, 0);
+    assert.deepEqual(resultOf(node, "locate"), {
+      who: "locate",
+      noDesc: "EBADF",
+      notPaged: "EPERM",
+      pastEnd: "EINVAL",
+      forget: "ok",
+    });
+  });
+});

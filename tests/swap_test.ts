@@ -128,10 +128,12 @@ Deno.test("the memory server's node crashes mid-run: no page is lost, they come 
     c.spawn(1, MEMORY, ["--mib", "16"]);
     swap = await addSwap(c.node(0));
     const hog = c.spawn(0, MEMHOG, ["4", "2"]);
-    // Crash node 1 once node 0 has paged a good deal out to it.
+    // Crash node 1 once node 0 has paged a good deal out to it, and its kernel has
+    // paged in from there (located pages: it must forget them and ask the pager).
     const frames = c.node(0).segments.frames;
+    const counts = c.node(0).pagers.counts;
     const deadline = performance.now() + 60_000;
-    while (frames.evictions < 4 * FRAMES) {
+    while (frames.evictions < 4 * FRAMES || counts.remoteIns === 0) {
       if (performance.now() > deadline) throw new Error(`only ${frames.evictions} evictions`);
       await new Promise((r) => setTimeout(r, 2));
     }

@@ -7,6 +7,8 @@
  *                        write-protected: the handler unprotects; report
  *   pg_own nohandler     touch such a page with no handler (the process ends)
  *   pg_own nested        a handler that touches such a page itself (it ends)
+ *   pg_own locate        locatePage's refusals: a descriptor it does not hold, a
+ *                        segment it does not page, a page past the segment; report
  */
 
 import {
@@ -14,6 +16,7 @@ import {
   bind,
   CreateSegment,
   load32,
+  locatePage,
   nextEvent,
   onPageFault,
   PAGE_SIZE,
@@ -23,7 +26,7 @@ import {
   store32,
   supplyPage,
 } from "../../userland/lib/mod.ts";
-import { report } from "./report.ts";
+import { attempt, report } from "./report.ts";
 
 export default function main(args: string[]): number {
   const [mode, n] = args;
@@ -33,6 +36,17 @@ export default function main(args: string[]): number {
   const base = bind(seg);
   const store = allocate(PAGE_SIZE); // anonymous memory of its own, not self-paged
   const seen: PageRequest[] = [];
+  if (mode === "locate") {
+    const other = CreateSegment(PAGE_SIZE); // its own, but paged by no one
+    report({
+      who: "locate",
+      noDesc: attempt(() => locatePage(seg, 0, 999, 0)),
+      notPaged: attempt(() => locatePage(other, 0, -1, 0)),
+      pastEnd: attempt(() => locatePage(seg, pages, -1, 0)),
+      forget: attempt(() => locatePage(seg, 0, -1, 0)) ?? "ok",
+    });
+    return 0;
+  }
   if (mode === "nohandler") {
     load32(base);
     return 0;
