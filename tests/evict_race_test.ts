@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { fakePagerHost } from "./pager_host.ts";
 import { Errno } from "../kernel/abi/errors.ts";
 import {
   Access,
@@ -22,7 +23,6 @@ import {
   Trap,
   TrapState,
 } from "../kernel/abi/layout.ts";
-import { MemoryConsole } from "../kernel/host/console.ts";
 import { AddressSpace } from "../kernel/memory/address_space.ts";
 import { type FrameOwner, FrameTable } from "../kernel/memory/frame_table.ts";
 import { PageTable, walkPageTable } from "../kernel/memory/page_table.ts";
@@ -30,10 +30,7 @@ import { PagerTable } from "../kernel/memory/pager_table.ts";
 import { Segment } from "../kernel/memory/segment.ts";
 import { KernelError } from "../kernel/panic.ts";
 import type { Process } from "../kernel/proc/process.ts";
-import { ServiceRegistry } from "../kernel/proc/service_registry.ts";
-import { Tracer } from "../kernel/trace.ts";
 import { withNode } from "./helpers.ts";
-import { ManualClock } from "./manual_clock.ts";
 
 const VPN = 0x30000;
 const RW = Rights.READ | Rights.WRITE;
@@ -126,19 +123,7 @@ function twoProcesses() {
     }) as unknown as Process;
   const pager = fake(5), client = fake(6);
   const procs = new Map([[5, pager], [6, client]]);
-  const table = new PagerTable({
-    clock: new ManualClock(),
-    services: new ServiceRegistry(),
-    tracer: new Tracer(new MemoryConsole(), 0, new Set()),
-    config: { pagerTimeoutMs: 100 },
-    procs: { get: (pid) => procs.get(pid) },
-    remote: {
-      issue: () => {
-        throw new Error("no remote memory in this test");
-      },
-    },
-    nodeDown: () => false,
-  });
+  const table = new PagerTable(fakePagerHost(procs));
   const seg = new Segment(1, 5, {
     size: 2 * PAGE_SIZE,
     mode: SegMode.NORMAL,

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { fakePagerHost } from "./pager_host.ts";
 import { Errno } from "../kernel/abi/errors.ts";
 import {
   Access,
@@ -19,17 +20,13 @@ import {
   Sig,
   Trap,
 } from "../kernel/abi/layout.ts";
-import { MemoryConsole } from "../kernel/host/console.ts";
 import { AddressSpace } from "../kernel/memory/address_space.ts";
 import { type FrameOwner, FrameTable } from "../kernel/memory/frame_table.ts";
 import { PagerTable } from "../kernel/memory/pager_table.ts";
 import { Segment } from "../kernel/memory/segment.ts";
 import { KernelError } from "../kernel/panic.ts";
 import type { Process } from "../kernel/proc/process.ts";
-import { ServiceRegistry } from "../kernel/proc/service_registry.ts";
-import { Tracer } from "../kernel/trace.ts";
 import { type TestNode, withNode } from "./helpers.ts";
-import { ManualClock } from "./manual_clock.ts";
 
 /** A table of `total` frames with a fake owner: accessed bits and pins set by the test. */
 function fakeTable(total: number, node = 0) {
@@ -116,19 +113,7 @@ Deno.test("PagerTable.referenced() clears the accessed bit in every binding, kee
       trap: new Int32Array(1024),
     } as unknown as Process);
   }
-  const table = new PagerTable({
-    clock: new ManualClock(),
-    services: new ServiceRegistry(),
-    tracer: new Tracer(new MemoryConsole(), 0, new Set()),
-    config: { pagerTimeoutMs: 100 },
-    procs: { get: (pid) => procs.get(pid) },
-    remote: {
-      issue: () => {
-        throw new Error("no remote memory in this test");
-      },
-    },
-    nodeDown: () => false,
-  });
+  const table = new PagerTable(fakePagerHost(procs));
   const seg = segment(1, 2);
   seg.present[1] = 1;
   const at = { 5: 0x1000_0000, 6: 0x2000_0000 } as Record<number, number>;

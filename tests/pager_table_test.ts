@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { fakePagerHost } from "./pager_host.ts";
 import { Errno } from "../kernel/abi/errors.ts";
 import {
   Access,
@@ -17,13 +18,11 @@ import {
   SegMode,
   SegUnit,
 } from "../kernel/abi/layout.ts";
-import { MemoryConsole } from "../kernel/host/console.ts";
 import { AddressSpace } from "../kernel/memory/address_space.ts";
 import { PagerTable } from "../kernel/memory/pager_table.ts";
 import { Segment } from "../kernel/memory/segment.ts";
 import type { Process } from "../kernel/proc/process.ts";
 import { ServiceRegistry } from "../kernel/proc/service_registry.ts";
-import { Tracer } from "../kernel/trace.ts";
 import { ManualClock } from "./manual_clock.ts";
 
 function setup(timeoutMs = 100) {
@@ -37,19 +36,9 @@ function setup(timeoutMs = 100) {
     trap: new Int32Array(1024),
   } as unknown as Process;
   const byPid = new Map([[5, pager]]);
-  const table = new PagerTable({
-    clock,
-    services,
-    tracer: new Tracer(new MemoryConsole(), 0, new Set()),
-    config: { pagerTimeoutMs: timeoutMs },
-    procs: { get: (pid) => byPid.get(pid) },
-    remote: {
-      issue: () => {
-        throw new Error("no remote memory in this test");
-      },
-    },
-    nodeDown: () => false,
-  });
+  const table = new PagerTable(
+    fakePagerHost(byPid, { clock, services, pagerTimeoutMs: timeoutMs }),
+  );
   const seg = new Segment(1, 5, {
     size: 4 * 4096,
     mode: SegMode.NORMAL,
