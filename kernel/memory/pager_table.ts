@@ -753,9 +753,9 @@ export class PagerTable implements FrameOwner {
    * Returns the old flags or'ed: every DIRTY bit set up to the exchange.
    */
   #unmapAll(segment: Segment, page: number): number {
-    if (segment.bindings.length === 1) {
+    if (segment.bindings.size === 1) {
       // The common case, one binding of a process in a trap: no lists to build.
-      const b = segment.bindings[0], q = this.#host.procs.get(b.pid);
+      const b: Binding = segment.bindings.values().next().value!, q = this.#host.procs.get(b.pid);
       if (!q) return 0;
       if (isHeld(q)) {
         const old = q.space.unmap(b, page, false);
