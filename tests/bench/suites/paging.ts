@@ -145,7 +145,7 @@ function toCase(
     notes.push(`${r.evictionsPerAccess.toFixed(2)} evictions per access`);
   }
   if (r.evictions !== undefined) notes.push(`${r.evictions} evictions per run`);
-  if (r.wrong) notes.push(`${r.wrong} words came back wrong (a stale page)`);
+  if (r.wrong) notes.push(`${r.wrong} words came back wrong`);
   return {
     name: r.case,
     samples_us: r.samples_us,
