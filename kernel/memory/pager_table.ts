@@ -216,6 +216,26 @@ function pageOf(p: Process, vaddr: number): Uint8Array {
 /** Zeros, copied over a page to clear it: faster than fill on a SharedArrayBuffer. */
 const ZERO_PAGE = new Uint8Array(PAGE_SIZE);
 
+/** A request for `page` of `segment` that `pager` owes, not yet asked of it nor timed. */
+function newRequest(
+  pager: ExternalPager,
+  segment: Segment,
+  page: number,
+  access: number,
+  writeProtect: boolean,
+  waiter?: PageWaiter,
+): PageRequest {
+  return {
+    segment,
+    page,
+    access,
+    writeProtect,
+    waiters: waiter ? [waiter] : [],
+    deadline: 0,
+    pager,
+  };
+}
+
 /** A page's request key. */
 function key(segment: Segment, page: number): number {
   return segment.id * PAGES_PER_KEY + page; // exact: ids and pages are far below 2^53
@@ -350,7 +370,7 @@ export class PagerTable implements FrameOwner {
       return "wait";
     }
     if (pager.ended) return false;
-    const req: PageRequest = { ...r, waiters: waiter ? [waiter] : [], deadline: 0, pager };
+    const req = newRequest(pager, r.segment, r.page, r.access, r.writeProtect, waiter);
     let at = pager.located.get(k);
     if (at && this.#host.nodeDown(at.to.node)) {
       this.#forgetPool(pager, at);
@@ -392,19 +412,26 @@ export class PagerTable implements FrameOwner {
       this.#forgetPool(pager, at); // it failed as a whole: its node, its export
       if (!this.#ask(pager, req)) this.#finish(pager, req, Errno.EIO, "could not be asked");
     };
+    this.#atLocation(FrameType.READ, at, null, (errno, f) => done(errno, f?.payload ?? null));
+  }
+
+  /**
+   * The kernel's own READ or WRITE of a page at its location, completing through
+   * `done` (an error at issue too: the node down, too many outstanding).
+   */
+  #atLocation(
+    type: number,
+    at: PageLocation,
+    payload: Uint8Array | null,
+    done: (errno: number, f: { payload: Uint8Array } | null) => void,
+  ): void {
     try {
       this.#host.remote.issue(
-        FrameType.READ,
+        type,
         at.to,
         { offset: at.offset, count: PAGE_SIZE, notify: false },
-        {
-          proc: null,
-          descId: at.descId,
-          local: null,
-          localOffset: 0,
-          notify: false,
-          done: (errno, f) => done(errno, f?.payload ?? null),
-        },
+        { proc: null, descId: at.descId, local: null, localOffset: 0, notify: false, done },
+        payload ?? undefined,
       );
     } catch (e) {
       if (!(e instanceof KernelError)) throw e;
@@ -457,18 +484,7 @@ export class PagerTable implements FrameOwner {
         this.#forgetPool(pager, at);
       }
     };
-    try {
-      this.#host.remote.issue(
-        FrameType.WRITE,
-        at.to,
-        { offset: at.offset, count: PAGE_SIZE, notify: false },
-        { proc: null, descId: at.descId, local: null, localOffset: 0, notify: false, done },
-        bytes,
-      );
-    } catch (e) {
-      if (!(e instanceof KernelError)) throw e;
-      done(e.errno);
-    }
+    this.#atLocation(FrameType.WRITE, at, bytes, done);
   }
 
   /** True while the kernel READs `page` of `segment` from where its pager located it. */
@@ -498,12 +514,11 @@ export class PagerTable implements FrameOwner {
       return false;
     }
     this.counts.requests++;
-    const r = req;
     this.#deadline(req);
     this.#host.tracer.trace(
       "faults",
-      `pager pid ${pager.proc.pid} asked for page ${r.page} of segment ${r.segment.id} ` +
-        `(${accessName(r.access)}${r.writeProtect ? ", write-protected" : ""})`,
+      `pager pid ${pager.proc.pid} asked for page ${req.page} of segment ${req.segment.id} ` +
+        `(${accessName(req.access)}${req.writeProtect ? ", write-protected" : ""})`,
     );
     return true;
   }
@@ -555,16 +570,8 @@ export class PagerTable implements FrameOwner {
     if (segment.present[page] === 1 && !wp) return null;
     const k = key(segment, page);
     if (!pager.requests.has(k)) {
-      const req: PageRequest = {
-        segment,
-        page,
-        access,
-        writeProtect: wp,
-        waiters: [],
-        deadline: 0,
-        pager,
-        own: { vaddr },
-      };
+      const req = newRequest(pager, segment, page, access, wp);
+      req.own = { vaddr };
       pager.requests.set(k, req);
       this.counts.requests++;
       this.#deadline(req);

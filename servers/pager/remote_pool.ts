@@ -78,7 +78,13 @@ export class RemotePool {
   static open(node: number, scratchSeg: number, scratch: number, waitMs: number): RemotePool {
     const { desc } = waitForName(memoryName(node), waitMs, { hint: node });
     const pool = new RemotePool(node, desc, scratchSeg, scratch);
-    pool.#readHeader(PoolWord.MAGIC);
+    if (!pool.#readHeader(PoolWord.MAGIC)) {
+      throw new SysError(
+        Errno.EIO,
+        "RemotePool",
+        `cannot read ${memoryName(node)}: ${pool.broken}`,
+      );
+    }
     if (load32(scratch) !== POOL_MAGIC) {
       throw new SysError(Errno.EINVAL, "RemotePool", `${memoryName(node)} is not a memory pool`);
     }
@@ -134,23 +140,18 @@ export class RemotePool {
     return this.#offsetOf(slot, false);
   }
 
-  #readHeader(word: number): void {
-    if (!this.#wait(() => READ(this.#desc, word * 4, 4, this.#scratchSeg, 0))) {
-      throw new SysError(
-        Errno.EIO,
-        "RemotePool",
-        `cannot read ${memoryName(this.node)}: ${this.broken}`,
-      );
-    }
+  /** Reads header word `word` into the scratch page; false (and `broken` says why) if it failed. */
+  #readHeader(word: number): boolean {
+    return this.#wait(() => READ(this.#desc, word * 4, 4, this.#scratchSeg, 0));
   }
 
   /** One extent by CAS on the cursor; sets `full` when the pool has no more. */
   #takeExtent(): void {
     for (let tries = 0; tries < 64 && this.usable; tries++) {
-      // A failed read leaves the pool broken (the loop ends): no extent, no throw.
-      if (!this.#wait(() => READ(this.#desc, PoolWord.PAGES * 4, 4, this.#scratchSeg, 0))) return;
+      // A failed read leaves the pool broken: no extent, no throw.
+      if (!this.#readHeader(PoolWord.PAGES)) return;
       const pages = load32(this.#scratch);
-      if (!this.#wait(() => READ(this.#desc, PoolWord.NEXT * 4, 4, this.#scratchSeg, 0))) return;
+      if (!this.#readHeader(PoolWord.NEXT)) return;
       const next = load32(this.#scratch);
       if (next + POOL_EXTENT_PAGES > pages) {
         this.full = true;
