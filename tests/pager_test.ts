@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { Access, EXIT_KILLED_BASE, PAGE_SIZE, Pte, Sig, Trap } from "../kernel/abi/layout.ts";
 import { type TestNode, withCluster, withNode } from "./helpers.ts";
+import { Sys } from "../kernel/abi/syscalls.ts";
+import type { Process } from "../kernel/proc/process.ts";
 import { until } from "./remote_helpers.ts";
 
 /** The RESULT of `who`, checking there is exactly one. */
@@ -254,4 +256,22 @@ Deno.test("locatePage refuses what it cannot mean with typed errors; forgetting 
       forget: "ok",
     });
   });
+});
+
+Deno.test("a trap the kernel holds for a pager says so (KERNEL_HOLDS: its process sleeps, not spins); its end clears it", async () => {
+  await withNode(async (node) => {
+    const run = runPager(node, ["silent"]);
+    let client: Process | undefined;
+    await node.until(
+      () =>
+        (client = [...node.kernel.procs.values()].find((p) =>
+          p.blocked !== null && p.trap[Trap.SYSNO] === Sys.page_fault
+        )) !== undefined,
+      10_000,
+      "a client held in its fault",
+    );
+    assert.equal(Atomics.load(client!.trap, Trap.KERNEL_HOLDS), 1);
+    await run; // the fault failed at the deadline and the client went on
+    assert.equal(Atomics.load(client!.trap, Trap.KERNEL_HOLDS), 0);
+  }, { pagerTimeoutMs: 300 });
 });

@@ -227,3 +227,22 @@ Deno.test("a swap pager that dies fails only the faults it owes: the program end
     }
   }, SMALL);
 });
+
+Deno.test("writeback throttling: faults wait while the swap pager has 256 page-outs not taken, and fail naming it when it ends", async () => {
+  await withNode(async (node) => {
+    const stall = node.spawn("swap_probe", ["stall"]);
+    await node.until(() => node.kernel.pagers.swapPager === stall.pid, 15_000, "the pager");
+    const hog = node.spawn(MEMHOG, ["4", "1"]);
+    const counts = node.kernel.pagers.counts, frames = node.kernel.segments.frames;
+    await node.until(() => counts.throttled > 0, 30_000, "a fault held back");
+    // Held back once 256 dirty pages wait for the pager, and not before.
+    assert.ok(frames.evictions >= 256, `throttled after ${frames.evictions} evictions`);
+    assert.equal(hog.state, "running");
+    const evicted = frames.evictions;
+    node.kernel.signalProcess(stall, 9, 0);
+    const st = await node.exited(hog, 30_000);
+    assert.notEqual(st.status, 0);
+    assert.match(st.reason, new RegExp(`swap pager pid ${stall.pid} ended`));
+    assert.ok(frames.evictions - evicted < 64, "no page went out while it was held back");
+  }, SMALL);
+});

@@ -133,9 +133,7 @@ export function memoryHandlers(k: NodeParts): Handlers<MemoryCalls> {
     }
     const o = p.space.fault(vaddr, access, again);
     if (o.kind !== "waiting") again(0, ""); // answered in between: handled at once
-    else if (k.pagers.readingLocated(b.segment, (vaddr - b.vaddr) >>> PAGE_SHIFT)) {
-      Atomics.store(p.trap, Trap.KERNEL_HOLDS, 0); // its own READ: soon, spin for it
-    }
+    else if (k.pagers.readingLocated(b.segment, (vaddr - b.vaddr) >>> PAGE_SHIFT)) w.soon();
     return BLOCKED;
   };
 

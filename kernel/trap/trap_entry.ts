@@ -141,7 +141,6 @@ export class TrapEntry implements TrapServer {
   block(p: Process, o: WaitOptions = {}): TrapWait {
     const w = new TrapWait(p, p.trap[Trap.SYSNO], this.#finish, this.#clock, o);
     p.blocked = w;
-    Atomics.store(p.trap, Trap.KERNEL_HOLDS, 1);
     return w;
   }
 

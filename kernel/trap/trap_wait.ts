@@ -20,6 +20,7 @@
  */
 
 import { Errno } from "../abi/errors.ts";
+import { Trap } from "../abi/layout.ts";
 import type { Clock, TimerHandle } from "../host_interface.ts";
 import type { BlockedTrap, Process } from "../proc/process.ts";
 
@@ -63,6 +64,9 @@ export class TrapWait implements BlockedTrap {
     this.#clock = clock;
     this.#onCancel = o.onCancel;
     this.#interruptible = o.interruptible ?? false;
+    // Held for something slow until said otherwise (soon): the process sleeps at once
+    // rather than spin (userland/lib/rt/trap.ts); the trap's completion clears it.
+    Atomics.store(p.trap, Trap.KERNEL_HOLDS, 1);
     const ms = o.timeoutMs ?? 0;
     if (ms > 0) {
       const detail = o.timeoutDetail ?? `timed out after ${ms} ms`;
@@ -72,6 +76,14 @@ export class TrapWait implements BlockedTrap {
         this.fail(Errno.ETIMEDOUT, detail);
       }, ms);
     }
+  }
+
+  /**
+   * The kernel itself ends this wait within microseconds (a page it READs from
+   * remote memory): the process may spin for it rather than sleep.
+   */
+  soon(): void {
+    Atomics.store(this.proc.trap, Trap.KERNEL_HOLDS, 0);
   }
 
   /** True while the wait may still complete: not ended, and its process alive. */

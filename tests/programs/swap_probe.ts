@@ -6,6 +6,8 @@
  *                                   the kernel's pages while it lives)
  *   swap_probe optin PAGES ON       fill PAGES pages after setSwap(segment, ON === "1")
  *                                   and read them back; report (or the error it met)
+ *   swap_probe stall                become the swap pager and take nothing (its page-outs
+ *                                   pile up in the kernel), until killed
  *   swap_probe source               export "swap-src" (2 KiB, 0x5eed at +4) and wait
  *   swap_probe remote PAGES         fill PAGES pages, then READ "swap-src" into the second
  *                                   half of each page in turn (a deposit into a page
@@ -27,6 +29,7 @@ import {
   setSwap,
   SigWait,
   store32,
+  swapAttach,
 } from "../../userland/lib/mod.ts";
 import { attempt, report } from "./report.ts";
 
@@ -59,6 +62,10 @@ export default function main(args: string[]): number {
     const filled = attempt(() => fill(base, pages, 3) ?? "ok");
     report({ set, filled, bad: filled === "ok" ? check(base, pages, 3) : null });
     return 0;
+  }
+  if (mode === "stall") {
+    swapAttach();
+    for (;;) SigWait(60_000);
   }
   if (mode === "source") {
     const seg = CreateSegment(2048);
