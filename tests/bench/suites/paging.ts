@@ -179,7 +179,15 @@ export const paging: Suite = {
     };
     const sweeps = opts.quick ? 1 : 3;
     const faultOps = opts.quick ? "64" : "2400";
-    const sweep = (name: string) => ["sweep", name, String(SWEEP_MIB), String(SWEEP_PASSES)];
+    /** Runs paging_swap once with `args` and adds every case it reports. */
+    const addRun = async (run: Run, args: string[], o?: { tolerate: string[] }) => {
+      for (const r of await run(args, o)) add(toCase(r));
+    };
+    /** The sweep case `name`, `sweeps` times (a run that fails a fault is noted, not fatal). */
+    const sweeping = async (run: Run, name: string, tolerate?: string[]) => {
+      const args = ["sweep", name, String(SWEEP_MIB), String(SWEEP_PASSES)];
+      for (let i = 0; i < sweeps; i++) await addRun(run, args, tolerate && { tolerate });
+    };
 
     for (const r of await runBenchProgramCases("paging_local", opts)) add(toCase(r));
     const own = { memoryFrames: OWN_FRAMES };
@@ -199,22 +207,16 @@ export const paging: Suite = {
           faultOps,
           "peer",
         ];
-        for (const r of await run(faults)) add(toCase(r));
-        for (let i = 0; i < sweeps; i++) {
-          for (const r of await run(sweep("sweep-2x-memserver"), { tolerate: failed })) {
-            add(toCase(r));
-          }
-        }
+        await addRun(run, faults);
+        await sweeping(run, "sweep-2x-memserver", failed);
       },
     );
     await withSwapCluster(
       { frames: FRAMES, swap: true, memoryServer: false, model: "ssd" },
       async (run) => {
         const faults = ["faults", mode, "fault-disk-4k", String(FAULT_PAGES), "8", faultOps];
-        for (const r of await run(faults)) add(toCase(r));
-        for (let i = 0; i < sweeps; i++) {
-          for (const r of await run(sweep("sweep-2x-disk"), { tolerate: failed })) add(toCase(r));
-        }
+        await addRun(run, faults);
+        await sweeping(run, "sweep-2x-disk", failed);
       },
     );
     await withSwapCluster(
@@ -228,16 +230,14 @@ export const paging: Suite = {
           "1",
           opts.quick ? "10" : "150",
         ];
-        for (const r of await run(faults)) add(toCase(r));
+        await addRun(run, faults);
       },
     );
     await withSwapCluster(
       { frames: 0, swap: false, memoryServer: false, model: "ssd", plainDisk: true },
       async (run) => {
-        for (const r of await run(["diskread", mode, "disk-read-4k"])) add(toCase(r));
-        for (let i = 0; i < sweeps; i++) {
-          for (const r of await run(sweep("sweep-2x-local"))) add(toCase(r));
-        }
+        await addRun(run, ["diskread", mode, "disk-read-4k"]);
+        await sweeping(run, "sweep-2x-local");
       },
     );
 
