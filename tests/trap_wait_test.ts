@@ -20,7 +20,7 @@ type Finished = [result: number, errno: number, result2: number, detail: string]
 
 function setup(o: WaitOptions = {}) {
   const clock = new ManualClock();
-  const proc = { blocked: null, state: "running" } as unknown as Process;
+  const proc = { blocked: null, state: "running", trap: new Int32Array(64) } as unknown as Process;
   const finished: Finished[] = [];
   const w = new TrapWait(proc, 7, (_p, r, e, r2, d) => void finished.push([r, e, r2, d]), clock, o);
   proc.blocked = w;
