@@ -51,12 +51,12 @@ interface StubCall {
   words: number | null;
 }
 
-/** Every `trap(...)` and `trapReply(...)` call in `paths` (declarations aside). */
+/** Every `trap(...)`, `trapWith2(...)` and `trapReply(...)` call in `paths` (declarations aside). */
 function stubCalls(paths: string[], source = read): StubCall[] {
   const out: StubCall[] = [];
   for (const file of paths) {
     const src = blankComments(source(file));
-    for (const m of src.matchAll(/(?<![\w.$])(function\s+)?(trap|trapReply)\s*\(/g)) {
+    for (const m of src.matchAll(/(?<![\w.$])(function\s+)?(trap|trapWith2|trapReply)\s*\(/g)) {
       if (m[1]) continue; // the definition
       const { args } = splitArgs(src, m.index! + m[0].length);
       const line = src.slice(0, m.index).split("\n").length;
@@ -106,10 +106,11 @@ Deno.test("the arity check fails on a stub with one argument too many or too few
   const tree: Record<string, string> = {
     "t/ok.ts": `export function trap(sysno: number, a0 = 0) {}\n` +
       `trap(Sys.kill, pid, signo); // two: trap(Sys.kill)\ntrap(\n  Sys.tripwire_arm,\n  id,\n  f(a, b),\n  off,\n` +
-      `  t.len ?? [1, 2].length,\n  flags,\n);\ntrapReply(Sys.wait, [pid, ms], { data: "text" });\n`,
+      `  t.len ?? [1, 2].length,\n  flags,\n);\ntrapReply(Sys.wait, [pid, ms], { data: "text" });\n` +
+      `trapWith2(Sys.page_fault, va, access);\n`,
     "t/bad.ts": `trap(Sys.kill, pid);\ntrapReply(Sys.wait, [pid, ms, 0]);\n` +
       `trap(Sys.descriptor_close, fd, "a, b");\ntrap(Sys.nosuch);\ntrap(17, 1);\n` +
-      `trapReply(Sys.info, args);\n`,
+      `trapReply(Sys.info, args);\ntrapWith2(Sys.page_fault, va);\n`,
   };
   assert.deepEqual(arityMismatches(["t/ok.ts"], (p) => tree[p]), []);
   assert.deepEqual(arityMismatches(["t/bad.ts"], (p) => tree[p]), [
@@ -119,6 +120,7 @@ Deno.test("the arity check fails on a stub with one argument too many or too few
     "t/bad.ts:4: traps with no row of the table",
     "t/bad.ts:5: traps with no row of the table",
     "t/bad.ts:6: info's arguments are not a list",
+    "t/bad.ts:7: page_fault takes 2 arguments, the stub passes 1",
   ]);
 });
 

@@ -15,6 +15,7 @@ import { Errno } from "../kernel/abi/errors.ts";
 import {
   Access,
   EVENT_PAGE_BYTES,
+  EventPage,
   PAGE_SIZE,
   Pte,
   Rights,
@@ -204,6 +205,32 @@ Deno.test("a process whose trap is answered but not yet taken (STATE DONE) reads
   assert.equal(table.evict(seg, 0), "dirty");
   assert.equal(t[Trap.TLB_EPOCH], 1); // its bit was clear: the sweep's shootdown is enough
   assert.deepEqual([table.counts.busy, table.counts.acknowledged], [1, 1]);
+});
+
+Deno.test("a drop waits like an eviction for a running mapper's acknowledgement (EAGAIN), then discards the page unpaged", () => {
+  const { table, seg, pager, client, pt, vpn } = twoProcesses();
+  const t = client.trap;
+  seg.bytes.fill(7, 0, PAGE_SIZE); // the client's (dirty) contents
+  const refused = (() => {
+    try {
+      table.drop(pager, 1, 0, 1);
+    } catch (e) {
+      return e instanceof KernelError ? e : null;
+    }
+  })();
+  assert.equal(refused?.errno, Errno.EAGAIN);
+  assert.match(refused!.message, /has not acknowledged a TLB shootdown yet/);
+  assert.equal(seg.present[0], 1); // still there, and still mapped
+  assert.equal(pt.get(vpn) & Pte.PRESENT, Pte.PRESENT);
+  assert.equal(t[Trap.TLB_EPOCH], 1); // its accessed bit was shot down
+  Atomics.store(t, Trap.TLB_SEEN, 1); // its MMU flushes
+  assert.equal(table.drop(pager, 1, 0, 2), 1); // page 1 was not present
+  assert.equal(seg.present[0], 0);
+  assert.equal(pt.get(vpn) & (Pte.PRESENT | Pte.DIRTY), 0);
+  assert.equal(seg.bytes.subarray(0, PAGE_SIZE).some((b) => b !== 0), false); // cleared
+  assert.equal(pager.events![EventPage.TAIL], 0); // dirty, yet no PAGE_OUT: discarded
+  assert.deepEqual([table.counts.dropped, table.counts.evicted], [1, 0]);
+  assert.equal(client.counters.evictions, 0);
 });
 
 /** A FrameTable whose owner says "busy" for a page until `acks` tries have passed. */

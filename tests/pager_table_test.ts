@@ -13,13 +13,16 @@ import {
   EVENT_PAGE_BYTES,
   EventKind,
   EventPage,
+  PAGE_FAULT_OWN,
   pageRequestInfo,
   PagerOp,
+  Rights,
   SegMode,
   SegUnit,
 } from "../kernel/abi/layout.ts";
 import { AddressSpace } from "../kernel/memory/address_space.ts";
 import { PagerTable } from "../kernel/memory/pager_table.ts";
+import type { IssueTarget } from "../kernel/remote/remote_memory.ts";
 import { Segment } from "../kernel/memory/segment.ts";
 import type { Process } from "../kernel/proc/process.ts";
 import { ServiceRegistry } from "../kernel/proc/service_registry.ts";
@@ -90,6 +93,33 @@ Deno.test("PagerTable fails a request at its deadline, not before, naming the pa
   assert.match(ends[0][1], /pager pid 5 did not answer within 100 ms \(page 0 of segment 1\)/);
   assert.equal(clock.timers.size, 0);
   assert.throws(() => table.answer(pager, 1, 0, PagerOp.ZERO, 0), /was not asked for/);
+});
+
+Deno.test("PagerTable times an own fault's request only once another process waits for the page", () => {
+  const { clock, pager, table, seg, ends, waiter } = setup(100);
+  pager.space.bind(seg, 0x1000_0000, Rights.READ | Rights.WRITE, 1);
+  const own = table.ownFault(pager, 0x1000_0000, Access.READ);
+  assert.equal(own!.result, (1 << 2) | PAGE_FAULT_OWN);
+  assert.equal(own!.result2, pageRequestInfo(0, Access.READ, false));
+  assert.equal(clock.timers.size, 0); // its faulting thread is its pager: no deadline
+  clock.advance(1000);
+  assert.equal(seg.fault(0, Access.READ, waiter), "waiting"); // joins the own request
+  assert.deepEqual(queued(pager), []); // no event: the pager is answering it already
+  clock.advance(100);
+  assert.deepEqual(ends.map(([e]) => e), [Errno.ETIMEDOUT]);
+});
+
+Deno.test("PagerTable forgets a dropped page's location: its next fault asks the pager", () => {
+  const { pager, table, seg, waiter } = setup();
+  seg.fault(0, Access.READ, waiter);
+  table.answer(pager, 1, 0, PagerOp.ZERO, 0);
+  const to = { node: 1, exportId: 2 } as unknown as IssueTarget; // a READ would throw here
+  table.locate(pager, 1, 0, { to, descId: 3, offset: 0, writes: 0 });
+  assert.equal(table.drop(pager, 1, 0, 1), 1);
+  assert.equal(seg.present[0], 0);
+  assert.equal(seg.fault(0, Access.READ, waiter), "waiting");
+  assert.equal(queued(pager).length, 2); // asked of the pager, not read from the location
+  assert.equal(table.counts.remoteIns, 0);
 });
 
 Deno.test("PagerTable fails a fault at once when the pager's event queue is full", () => {

@@ -245,6 +245,25 @@ Deno.test("a fault on memory a process pages itself ends it when it has no handl
   });
 });
 
+Deno.test("dropPages discards pages (dirty ones too, with no PAGE_OUT): each faults to its pager again; it refuses what it cannot mean", async () => {
+  await withNode(async (node) => {
+    const st = await node.run("pg_own", ["drop", "4"], 30_000);
+    assert.equal(st.status, 0, st.reason + node.console.out + node.console.err);
+    assert.deepEqual(resultOf(node, "drop"), {
+      who: "drop",
+      first: [0, 1, 2, 3],
+      stored: 55,
+      after: [1000, 1001, 1002, 3], // supplied again; page 1's store is gone; page 3 kept
+      faults: [0, 1, 2, 3, 0, 1, 2],
+      refused: { none: "EINVAL", pastEnd: "EINVAL", notPaged: "EPERM", pinned: "EBUSY" },
+      again: 3,
+      events: 0,
+    });
+    assert.equal(node.kernel.pagers.counts.dropped, 6); // 3, 3 again once read, then none
+    assert.equal(node.kernel.segments.frames!.evictions, 0); // a drop is not an eviction
+  });
+});
+
 Deno.test("locatePage refuses what it cannot mean with typed errors; forgetting a page is harmless", async () => {
   await withNode(async (node) => {
     assert.equal((await node.run("pg_own", ["locate", "2"], 30_000)).status, 0);

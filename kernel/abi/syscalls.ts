@@ -438,6 +438,15 @@ const TABLE = [
       "READ the kernel makes itself, with no request to the pager, until the page is paged " +
       "out again. A READ that fails becomes an ordinary request to the pager.",
   },
+  {
+    no: 45,
+    name: "pager_drop",
+    args: ["u32", "u32", "u32"],
+    data: "none",
+    doc: "Drops pages [page, page+count) of a segment the caller pages: each present one " +
+      "becomes not present in every binding and its contents are discarded, not paged " +
+      "out, so its next touch is a fault to the pager. Returns how many were present.",
+  },
 ] as const satisfies readonly SyscallSpec[];
 
 export type SyscallName = (typeof TABLE)[number]["name"];

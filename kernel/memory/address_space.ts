@@ -145,9 +145,11 @@ export class AddressSpace {
   /**
    * Handles a page fault at `vaddr` for `access`: maps the page if the binding allows
    * the access, asking the segment's pager on first touch. "waiting": an external
-   * pager was asked and calls `waiter`; the fault is then handled again.
+   * pager was asked and calls `waiter`; the fault is then handled again. `touched`:
+   * the entry is made with the accessed (and for a store dirty) bit already set, as
+   * the MMU sets them, for an access the process is about to make again.
    */
-  fault(vaddr: number, access: number, waiter?: PageWaiter): FaultOutcome {
+  fault(vaddr: number, access: number, waiter?: PageWaiter, touched = false): FaultOutcome {
     const b = this.find(vaddr);
     if (!b) return { kind: "unmapped" };
     const page = (vaddr - b.vaddr) >>> PAGE_SHIFT;
@@ -157,7 +159,8 @@ export class AddressSpace {
     const outcome = b.segment.fault(page, access, waiter);
     if (outcome === "failed") return { kind: "pager-failed" };
     if (outcome === "waiting") return { kind: "waiting" };
-    this.pageTable.set(vaddr >>> PAGE_SHIFT, this.#flags(b, page, true), page, b.slot);
+    const marks = !touched ? 0 : access === Access.WRITE ? Pte.ACCESSED | Pte.DIRTY : Pte.ACCESSED;
+    this.pageTable.set(vaddr >>> PAGE_SHIFT, this.#flags(b, page, true), page, b.slot, marks);
     return { kind: "mapped", filled: outcome === "filled" };
   }
 

@@ -60,11 +60,12 @@ export class PageTable {
   /**
    * Writes the entry for `vpn`. If it maps the same page as before, the accessed and
    * dirty bits the MMU set are kept: the word is replaced with a compare-and-swap, so
-   * a bit the MMU ORs in meanwhile is never lost.
+   * a bit the MMU ORs in meanwhile is never lost. `marks` (ACCESSED, DIRTY) are set
+   * as the MMU would for an access about to be made.
    */
-  set(vpn: number, flags: number, pageIndex: number, slot: number): void {
+  set(vpn: number, flags: number, pageIndex: number, slot: number, marks = 0): void {
     const i = this.#entryIndex(vpn, true);
-    const word = (flags & ~(Pte.ACCESSED | Pte.DIRTY)) | (pageIndex << PAGE_SHIFT);
+    const word = (flags & ~(Pte.ACCESSED | Pte.DIRTY)) | marks | (pageIndex << PAGE_SHIFT);
     const sameSlot = this.#words[i + 1] === slot;
     Atomics.store(this.#words, i + 1, slot);
     for (let old = Atomics.load(this.#words, i);;) {

@@ -97,14 +97,17 @@ interface PageRequest {
   readonly page: number;
   readonly access: number;
   /** The kernel is READing it from its located copy (not asked of the pager yet). */
-  located?: boolean;
+  located: boolean;
   readonly writeProtect: boolean;
   readonly waiters: PageWaiter[];
   /** When it fails unanswered (clock ms; 0 while the kernel itself reads it). */
   deadline: number;
   readonly pager: ExternalPager;
-  /** A fault of the pager itself (ownFault): mapped for it as soon as it is answered. */
-  own?: { vaddr: number };
+  /**
+   * The address of a fault of the pager itself (ownFault), mapped for it as soon as
+   * the page is answered; -1 for any other request.
+   */
+  ownVaddr: number;
 }
 
 /** Counts of the table, for tests and `info`. */
@@ -120,6 +123,8 @@ export interface PagerCounts {
   acknowledged: number;
   /** Page faults held back while the swap pager had MAX_HELD pages not yet taken. */
   throttled: number;
+  /** Pages pagers dropped (`pager_drop`): not present, contents discarded. */
+  dropped: number;
   /** Faults the kernel served with a READ from where the pager located the page. */
   remoteIns: number;
   /** Dirty located pages the kernel wrote back to their place itself. */
@@ -197,19 +202,20 @@ function acknowledged(q: Process, need: number | undefined): boolean {
 const MAX_HELD = 256;
 
 /**
- * The PAGE_SIZE bytes a pager's SUPPLY gives at `vaddr` (checked readable): a view
+ * The PAGE_SIZE bytes a pager's SUPPLY gives at `vaddr` (EFAULT unless readable): a view
  * of its segment when one binding maps them all and they are present (#place copies
  * them before anything else runs), else a copy made through its address space.
  */
 function pageOf(p: Process, vaddr: number): Uint8Array {
   const b = p.space.find(vaddr);
-  if (b && vaddr + PAGE_SIZE <= b.vaddr + b.size) {
+  if (b && (b.rights & Rights.READ) !== 0 && vaddr + PAGE_SIZE <= b.vaddr + b.size) {
     const off = vaddr - b.vaddr, seg = b.segment;
     const first = off >>> PAGE_SHIFT, last = (off + PAGE_SIZE - 1) >>> PAGE_SHIFT;
     if (seg.present[first] === 1 && seg.present[last] === 1) {
       return seg.bytes.subarray(off, off + PAGE_SIZE);
     }
   }
+  checkLocal(p.space, vaddr, PAGE_SIZE, Rights.READ);
   return readLocal(p.space, vaddr, PAGE_SIZE);
 }
 
@@ -233,6 +239,8 @@ function newRequest(
     waiters: waiter ? [waiter] : [],
     deadline: 0,
     pager,
+    located: false,
+    ownVaddr: -1,
   };
 }
 
@@ -274,6 +282,7 @@ export class PagerTable implements FrameOwner {
     busy: 0,
     acknowledged: 0,
     throttled: 0,
+    dropped: 0,
     remoteIns: 0,
     remoteOuts: 0,
     remoteFailed: 0,
@@ -366,7 +375,10 @@ export class PagerTable implements FrameOwner {
     const k = key(r.segment, r.page);
     const known = pager.requests.get(k);
     if (known) {
-      if (waiter) known.waiters.push(waiter);
+      if (!waiter) return "wait";
+      known.waiters.push(waiter);
+      // An own fault's request has no deadline until another process waits on it.
+      if (known.ownVaddr !== -1 && known.deadline === 0) this.#deadline(known);
       return "wait";
     }
     if (pager.ended) return false;
@@ -555,7 +567,9 @@ export class PagerTable implements FrameOwner {
    * A page fault of `p` at `vaddr` on a segment `p` pages itself, which its pager
    * (itself) must answer: the request is made (or joined) with no event and no
    * waiter, and the trap answers at once with what it is (PAGE_FAULT_OWN): the
-   * process answers it in its own thread and touches again. Null for any other
+   * process answers it in its own thread and touches again. No deadline, as its
+   * faulting thread is its pager (the MMU gives up after a few unanswered tries),
+   * until another process waits for the page too (request). Null for any other
    * fault (the ordinary path handles it: mapped, protection, another pager).
    */
   ownFault(p: Process, vaddr: number, access: number): { result: number; result2: number } | null {
@@ -571,10 +585,9 @@ export class PagerTable implements FrameOwner {
     const k = key(segment, page);
     if (!pager.requests.has(k)) {
       const req = newRequest(pager, segment, page, access, wp);
-      req.own = { vaddr };
+      req.ownVaddr = vaddr;
       pager.requests.set(k, req);
       this.counts.requests++;
-      this.#deadline(req);
     }
     const info = pageRequestInfo(page, access, wp, pager.pagedOut.has(k));
     return { result: (segment.id << 2) | PAGE_FAULT_OWN, result2: info };
@@ -633,7 +646,6 @@ export class PagerTable implements FrameOwner {
     if (req.writeProtect) {
       fail("EINVAL", `page ${page} of segment ${id} is present: unprotect it or FAIL`);
     }
-    if (op === PagerOp.SUPPLY) checkLocal(p.space, vaddr, PAGE_SIZE, Rights.READ);
     this.#place(pager, req, op === PagerOp.SUPPLY ? pageOf(p, vaddr) : null);
     return 0;
   }
@@ -671,7 +683,7 @@ export class PagerTable implements FrameOwner {
     segment.zeroFills++;
     this.counts.answered++;
     // Its own fault: mapped now, so the access it makes again needs no second trap.
-    if (req.own) pager.proc.space.fault(req.own.vaddr, req.access);
+    if (req.ownVaddr !== -1) pager.proc.space.fault(req.ownVaddr, req.access, undefined, true);
     this.#finish(pager, req, 0, "");
   }
 
@@ -695,6 +707,49 @@ export class PagerTable implements FrameOwner {
       }
     }
     return 0;
+  }
+
+  /**
+   * `pager_drop`: pages [page, page+count) of segment `id` that are present become
+   * not present in every binding (the eviction's shootdown, #unmapAll), their
+   * contents discarded and cleared, not paged out, and any location forgotten: the
+   * next touch of each is a fault to the pager (a DSM's invalidation; a pager's
+   * MADV_DONTNEED). Checked first: a pinned page, or one with a write-protect fault
+   * waiting, is EBUSY. A page a process free to run maps and has not acknowledged
+   * the shootdown for is EAGAIN, with the pages before it dropped (call again).
+   * Returns how many pages were present.
+   */
+  drop(p: Process, id: number, page: number, count: number): number {
+    const { pager, segment } = this.#check(p, id, page);
+    if (count === 0 || page + count > segment.pages) {
+      fail("EINVAL", `pages ${page}+${count} are outside segment ${id}`);
+    }
+    for (let i = page; i < page + count; i++) {
+      if (segment.present[i] !== 1) continue;
+      if (segment.pins[i] > 0) fail("EBUSY", `page ${i} of segment ${id} is pinned`);
+      if (pager.requests.has(key(segment, i))) {
+        fail("EBUSY", `page ${i} of segment ${id} has a write-protect fault waiting: answer it`);
+      }
+    }
+    let dropped = 0;
+    for (let i = page; i < page + count; i++) {
+      if (segment.present[i] !== 1) continue;
+      if (this.#unmapAll(segment, i) < 0) {
+        fail(
+          "EAGAIN",
+          `page ${i} of segment ${id}: a process that maps it has not ` +
+            `acknowledged a TLB shootdown yet (pages before it were dropped)`,
+        );
+      }
+      segment.present[i] = 0;
+      segment.frames?.release(segment, i);
+      segment.kernelDirty![i] = 0;
+      pager.located.delete(key(segment, i));
+      segment.bytes.set(ZERO_PAGE, i * PAGE_SIZE);
+      dropped++;
+    }
+    this.counts.dropped += dropped;
+    return dropped;
   }
 
   /**

@@ -13,7 +13,13 @@ import type { Handlers } from "../trap/trap_entry.ts";
 export function pagerHandlers(
   n: NodeParts,
 ): Handlers<
-  "set_pager" | "pager_answer" | "pager_protect" | "swap_attach" | "set_swap" | "pager_locate"
+  | "set_pager"
+  | "pager_answer"
+  | "pager_protect"
+  | "swap_attach"
+  | "set_swap"
+  | "pager_locate"
+  | "pager_drop"
 > {
   return {
     set_pager: (p, [id]) => {
@@ -25,6 +31,7 @@ export function pagerHandlers(
     },
     pager_answer: (p, [id, page, op, vaddr]) => n.pagers.answer(p, id, page, op, vaddr),
     pager_protect: (p, [id, page, count, on]) => n.pagers.protect(p, id, page, count, on),
+    pager_drop: (p, [id, page, count]) => n.pagers.drop(p, id, page, count),
     pager_locate: (p, [id, page, desc, offset]) => {
       if (desc === -1) return n.pagers.locate(p, id, page, null);
       const nodeDown = (node: number) => n.nodeDown(node);

@@ -103,6 +103,7 @@ export {
 } from "./sys/process.ts";
 export { awaitChildOrInput, type ForegroundEvent } from "./sys/foreground.ts";
 export {
+  dropPages,
   failPage,
   locatePage,
   nextPageRequest,

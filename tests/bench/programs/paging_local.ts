@@ -35,18 +35,24 @@ const PAGES_PER_SEGMENT = SEGMENT_MIB * 1024 * 1024 / PAGE_SIZE;
 
 /**
  * Samples of `batch` operations each, `count` of them after `warm` untimed operations;
- * returns per-operation µs. `op(i)` is the i-th operation overall.
+ * returns per-operation µs. `op(i)` is the i-th operation overall; `prepare(i)`, if
+ * given, runs untimed before each batch (warm ones too) that starts with op(i).
  */
 export function sampleOps(
   op: (i: number) => void,
   batch: number,
   count: number,
   warm: number,
+  prepare?: (i: number) => void,
 ): { samples_us: number[]; n: number; batch: number } {
   let i = 0;
-  for (; i < warm; i++) op(i);
+  while (i < warm) {
+    prepare?.(i);
+    for (let j = 0; j < batch && i < warm; j++) op(i++);
+  }
   const samples_us: number[] = [];
   for (let s = 0; s < count; s++) {
+    prepare?.(i);
     const t0 = performance.now();
     for (let j = 0; j < batch; j++) op(i++);
     samples_us.push((performance.now() - t0) * 1000 / batch);

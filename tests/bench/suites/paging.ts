@@ -3,8 +3,9 @@
 //
 //   fault-zero, fault-pager-process,         one node with frames to spare
 //   copy-4k                                  (tests/bench/programs/paging_local.ts)
-//   fault-pager-local                        a node with 1,024 frames, a process paging
-//                                            four times as much itself (paging_own.ts)
+//   fault-pager-local, fault-pager-evict     a node with 1,024 frames, a process paging
+//                                            segments itself (paging_own.ts): pages it
+//                                            dropped, and four times the frames
 //   null-trap, signal-roundtrip              the trap suite's programs, for the ratio
 //                                            fault-pager-local / (trap + signal RTT)
 //   block-read-4k, fault-remote-4k           node 0 with few frames, a swap disk and the
@@ -155,7 +156,7 @@ function toCase(
   };
 }
 
-/** The frames of fault-pager-local's node (paging_own.ts pages four times as many). */
+/** The frames of fault-pager-local's node (fault-pager-evict pages four times as many). */
 const OWN_FRAMES = 1024;
 /** Node 0's frames for the ssd and memory-server cases, and the working sets over them. */
 const FRAMES = 1024;
@@ -250,6 +251,7 @@ export const paging: Suite = {
     const order = [
       "fault-zero",
       "fault-pager-local",
+      "fault-pager-evict",
       "fault-pager-process",
       "null-trap",
       "signal-roundtrip",

@@ -48,7 +48,7 @@ import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { walkPageTable } from "../../../kernel/memory/page_table.ts";
 import { runtime, stopIfEnded } from "./runtime.ts";
 import { boundCount, completeUnit, runFaultHandler } from "./signals.ts";
-import { ownPager, safePoint, slotBuffer, slotSegment, trapReply } from "./trap.ts";
+import { lastResult2, ownPager, safePoint, slotBuffer, slotSegment, trapWith2 } from "./trap.ts";
 
 const TLB_BITS = 8;
 const TLB_SIZE = 1 << TLB_BITS;
@@ -167,8 +167,8 @@ function fill(va: number, access: number): number {
       return install(vpn, pte | mark, PT[at + 1], access === Access.WRITE);
     }
     try {
-      const r = trapReply(Sys.page_fault, [va, access]);
-      if ((r.result & 3) === PAGE_FAULT_OWN) answerOwn(va, r.result >>> 2, r.result2, tries);
+      const r = trapWith2(Sys.page_fault, va, access);
+      if ((r & 3) === PAGE_FAULT_OWN) answerOwn(va, r >>> 2, lastResult2(), tries);
     } catch (err) {
       if (!(err instanceof SysError) || err.code !== "EFAULT") throw err;
       // The kernel found a real fault and we have a handler at FAULT_ADDRESS: run it,

@@ -138,6 +138,27 @@ export function trap(sysno: number, a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 =
   return result;
 }
 
+/** RESULT2 of the last `trapWith2` that succeeded (lastResult2). */
+let last2 = 0;
+
+/**
+ * Traps like `trap` with two argument words, and keeps RESULT2 for `lastResult2`:
+ * the MMU's page-fault trap, which must allocate nothing.
+ */
+export function trapWith2(sysno: number, a0: number, a1: number): number {
+  const errno = enter(sysno, a0, a1, 0, 0, 0, 0);
+  const result = T[Trap.RESULT], result2 = T[Trap.RESULT2];
+  leave(errno, sysno);
+  // Set after the safe point, whose handlers may have made traps of their own.
+  last2 = result2;
+  return result;
+}
+
+/** RESULT2 of the last `trapWith2` that succeeded. */
+export function lastResult2(): number {
+  return last2;
+}
+
 /** The whole answer of a trap, taken before the safe point can run other traps. */
 export interface TrapReply {
   result: number;

@@ -11,6 +11,7 @@
 import { EventKind, PAGE_FAULT_HELD, PAGE_FAULT_WP, PagerOp } from "../../../kernel/abi/layout.ts";
 import { Sys } from "../../../kernel/abi/syscalls.ts";
 import { collectGrants, events, ownPager, trap } from "../rt/trap.ts";
+import { SysError } from "../../../kernel/abi/errors.ts";
 import { type QueuedEvent, waitEvent } from "./tripwire.ts";
 
 /** A page request (PAGE_FAULT) or a paged-out page (PAGE_OUT), as the pager gets it. */
@@ -73,8 +74,20 @@ export function setPager(id: number): void {
  * ```
  */
 export function onPageFault(handler: ((r: PageRequest) => void) | null): void {
-  ownPager.handler = handler &&
-    ((segment, info) => handler(pageRequestOf({ kind: EventKind.PAGE_FAULT, id: segment, info })!));
+  ownPager.handler = handler && ((segment, info) => handler(faultRequest(segment, info)));
+}
+
+/** The request a PAGE_FAULT's segment and info word are. */
+function faultRequest(segment: number, info: number): PageRequest {
+  return {
+    segment,
+    page: info >>> 4,
+    access: info & 3,
+    writeProtect: (info & PAGE_FAULT_WP) !== 0,
+    pagedOut: false,
+    freed: false,
+    held: (info & PAGE_FAULT_HELD) !== 0,
+  };
 }
 
 /** The page request an event of the queue is, or null for any other event. */
@@ -84,16 +97,7 @@ export function pageRequestOf(e: QueuedEvent): PageRequest | null {
     return { ...plain, segment: e.id, page: e.info, pagedOut: true };
   }
   if (e.kind === EventKind.SEGMENT_FREED) return { ...plain, segment: e.id, page: 0, freed: true };
-  if (e.kind !== EventKind.PAGE_FAULT) return null;
-  return {
-    segment: e.id,
-    page: e.info >>> 4,
-    access: e.info & 3,
-    writeProtect: (e.info & PAGE_FAULT_WP) !== 0,
-    pagedOut: false,
-    freed: false,
-    held: (e.info & PAGE_FAULT_HELD) !== 0,
-  };
+  return e.kind === EventKind.PAGE_FAULT ? faultRequest(e.id, e.info) : null;
 }
 
 /**
@@ -150,6 +154,30 @@ export function takePage(segment: number, page: number, vaddr: number): void {
 export function protectForPager(segment: number, page: number, count: number, on = true): void {
   trap(Sys.pager_protect, segment, page, count, on ? 1 : 0);
 }
+
+/**
+ * Drops pages [page, page+count) of `segment` (one this process pages): each present
+ * one becomes not present in every binding and its contents are discarded, not paged
+ * out (a DSM's invalidation, a pager's MADV_DONTNEED), so its next touch is a fault to
+ * this pager. A page another running process maps is dropped once that process has
+ * acknowledged the TLB shootdown (at its next memory access or wait): this retries
+ * for up to a second, then throws EAGAIN. Throws SysError: EPERM, EINVAL, EBUSY (a
+ * pinned page, or one with a write-protect fault waiting).
+ */
+export function dropPages(segment: number, page: number, count: number): void {
+  const deadline = performance.now() + DROP_RETRY_MS;
+  for (;;) {
+    try {
+      trap(Sys.pager_drop, segment, page, count);
+      return;
+    } catch (e) {
+      if (!(e instanceof SysError && e.code === "EAGAIN") || performance.now() > deadline) throw e;
+    }
+  }
+}
+
+/** How long dropPages retries a page whose mapper has not acknowledged (ms). */
+const DROP_RETRY_MS = 1000;
 
 /**
  * Makes this process the node's swap pager (service capability; EBUSY while another
