@@ -1,0 +1,279 @@
+/**
+ * The file server (issue 14): mounts the ext2/ext3 file system on one of its node's
+ * disks (ext2_fs.ts over disk_device.ts) and serves it under the RPC service "files"
+ * (protocol.ts): the HY path of 000 §5.1, a request written with notification and
+ * answered by return writes. Clerks on every node (to come) call it on a miss in
+ * their caches; until then programs may call it directly.
+ *
+ *   servers/files/mod.ts [UNIT]     (disk UNIT of its node, default 0)
+ *
+ * The running transaction commits when a client fsyncs, when it has grown to 256
+ * blocks, and after COMMIT_MS with changes pending (ext3's commit interval); at
+ * SIGTERM the server unmounts (a checkpoint, the file system marked clean) and ends.
+ * A request that cannot be parsed, names a bad inode or fails in the file system is
+ * answered with its error; the server goes on.
+ */
+
+import {
+  args,
+  Errno,
+  nodeId,
+  println,
+  type Procedure,
+  RpcServer,
+  Sig,
+  signalAddress,
+  SignalHandler,
+  SysError,
+} from "../../userland/lib/mod.ts";
+import { DiskError } from "./block_device.ts";
+import { DiskDevice } from "./disk_device.ts";
+import { Ext2, FsError, type Stat } from "./ext2_fs.ts";
+import {
+  encodeAttr,
+  errorReply,
+  FILES_SERVICE,
+  FileStub,
+  MAX_TRANSFER,
+  Reader,
+} from "./protocol.ts";
+
+/** How long changes wait for a commit when nobody fsyncs (ext3's default: 5 s). */
+const COMMIT_MS = 5_000;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export default function main(): number {
+  const unit = Number(args()[0] ?? 0);
+  let fs: Ext2;
+  try {
+    fs = Ext2.mount(DiskDevice.attach(unit));
+  } catch (e) {
+    println(`files: cannot mount disk ${unit} of node ${nodeId()}: ${(e as Error).message}`);
+    return 1;
+  }
+  const served = new FileService(fs);
+  let server: RpcServer;
+  try {
+    server = new RpcServer(FILES_SERVICE, served.procedures());
+  } catch (e) {
+    fs.unmount();
+    if (e instanceof SysError && e.code === "EEXIST") {
+      println(`files: a file server already runs on node ${nodeId()}`);
+      return 1;
+    }
+    throw e;
+  }
+  let running = true;
+  SignalHandler(signalAddress(Sig.SIGTERM), 4, () => running = false);
+  const usage = fs.statfs();
+  println(
+    `files: serving disk ${unit} of node ${nodeId()}: ${usage.blocks} blocks, ` +
+      `${usage.freeBlocks} free`,
+  );
+  let lastCommit = performance.now();
+  server.serve(() => {
+    if (fs.pendingBlocks > 0 && performance.now() - lastCommit >= COMMIT_MS) {
+      fs.commit();
+      lastCommit = performance.now();
+    }
+    return !running;
+  });
+  server.close();
+  fs.unmount();
+  println("files: unmounted");
+  return 0;
+}
+
+/** The procedures over one mounted file system, and the versions of its inodes. */
+export class FileService {
+  readonly fs: Ext2;
+  /** Changes to each inode since mount (the attribute's `version`); absent: 1. */
+  readonly #versions = new Map<number, number>();
+
+  constructor(fs: Ext2) {
+    this.fs = fs;
+  }
+
+  #changed(ino: number): void {
+    this.#versions.set(ino, (this.#versions.get(ino) ?? 1) + 1);
+  }
+
+  #attr(s: Stat, out: Uint8Array, at: number): number {
+    return encodeAttr(
+      {
+        ino: s.ino,
+        mode: s.mode,
+        size: s.size,
+        links: s.links,
+        mtime: s.mtime,
+        ctime: s.ctime,
+        atime: s.atime,
+        generation: s.generation,
+        version: this.#versions.get(s.ino) ?? 1,
+      },
+      out,
+      at,
+    );
+  }
+
+  /** A reply: status 0 then the attributes of `ino`, after `prefix` bytes. */
+  #attrReply(ino: number, reply: Uint8Array, prefix?: (r: Uint8Array) => void): number {
+    reply[0] = 0;
+    const at = prefix ? 1 + 1 : 1;
+    prefix?.(reply);
+    return this.#attr(this.fs.stat(ino), reply, at);
+  }
+
+  procedures(): Record<number, Procedure> {
+    const fs = this.fs;
+    const guard = (f: Procedure): Procedure => (a, reply) => {
+      try {
+        return f(a, reply);
+      } catch (e) {
+        return failure(e);
+      }
+    };
+    const ok = (reply: Uint8Array) => {
+      reply[0] = 0;
+      return 1;
+    };
+    return {
+      [FileStub.LOOKUP]: guard((a, reply) => {
+        const r = new Reader(a);
+        const dir = r.u32("dir");
+        return this.#attrReply(fs.lookup(dir, r.text()), reply);
+      }),
+      [FileStub.GETATTR]: guard((a, reply) => this.#attrReply(new Reader(a).u32("ino"), reply)),
+      [FileStub.READ]: guard((a) => {
+        const r = new Reader(a);
+        const ino = r.u32("ino"), offset = r.f64("offset"), length = r.u32("length");
+        if (length > MAX_TRANSFER) throw new RangeError(`a read of ${length} bytes`);
+        const data = fs.read(ino, offset, length);
+        const out = new Uint8Array(1 + data.length);
+        out.set(data, 1);
+        return out;
+      }),
+      [FileStub.WRITE]: guard((a, reply) => {
+        const r = new Reader(a);
+        const ino = r.u32("ino"), offset = r.f64("offset"), data = r.rest();
+        if (data.length > MAX_TRANSFER) throw new RangeError(`a write of ${data.length} bytes`);
+        const n = fs.write(ino, offset, data);
+        this.#changed(ino);
+        reply[0] = 0;
+        new DataView(reply.buffer, reply.byteOffset).setUint32(1, n, true);
+        return this.#attr(fs.stat(ino), reply, 5);
+      }),
+      [FileStub.CREATE]: guard((a, reply) => {
+        const r = new Reader(a);
+        const dir = r.u32("dir"), mode = r.u32("mode"), exclusive = r.u8("exclusive");
+        const name = r.text();
+        let ino: number, created = 1;
+        try {
+          ino = fs.create(dir, name, mode);
+          this.#changed(dir);
+        } catch (e) {
+          if (!(e instanceof FsError && e.code === "EEXIST") || exclusive) throw e;
+          ino = fs.lookup(dir, name);
+          created = 0;
+        }
+        return this.#attrReply(ino, reply, (b) => b[1] = created);
+      }),
+      [FileStub.MKDIR]: guard((a, reply) => {
+        const r = new Reader(a);
+        const dir = r.u32("dir"), mode = r.u32("mode");
+        const ino = fs.mkdir(dir, r.text(), mode);
+        this.#changed(dir);
+        return this.#attrReply(ino, reply);
+      }),
+      [FileStub.UNLINK]: guard((a, reply) => {
+        const r = new Reader(a);
+        const dir = r.u32("dir"), name = r.text();
+        const ino = fs.lookup(dir, name);
+        fs.unlink(dir, name);
+        this.#changed(dir);
+        this.#changed(ino);
+        return ok(reply);
+      }),
+      [FileStub.RMDIR]: guard((a, reply) => {
+        const r = new Reader(a);
+        const dir = r.u32("dir"), name = r.text();
+        const ino = fs.lookup(dir, name);
+        fs.rmdir(dir, name);
+        this.#changed(dir);
+        this.#changed(ino);
+        return ok(reply);
+      }),
+      [FileStub.RENAME]: guard((a, reply) => {
+        const r = new Reader(a);
+        const from = r.u32("from dir"), to = r.u32("to dir"), n = r.u16("from length");
+        const fromName = dec.decode(r.take(n, "from name")), toName = r.text();
+        const moved = fs.lookup(from, fromName);
+        let replaced = 0;
+        try {
+          replaced = fs.lookup(to, toName);
+        } catch (e) {
+          if (!(e instanceof FsError && e.code === "ENOENT")) throw e;
+        }
+        fs.rename(from, fromName, to, toName);
+        for (const ino of [from, to, moved, replaced]) if (ino) this.#changed(ino);
+        return ok(reply);
+      }),
+      [FileStub.READDIR]: guard((a) => {
+        const r = new Reader(a);
+        const dir = r.u32("dir"), first = r.u32("first entry");
+        const all = fs.readdir(dir);
+        const parts: Uint8Array[] = [];
+        let bytes = 4, count = 0;
+        for (let i = first; i < all.length && bytes < MAX_TRANSFER - 300; i++, count++) {
+          const name = enc.encode(all[i].name), e = new Uint8Array(6 + name.length);
+          const v = new DataView(e.buffer);
+          v.setUint32(0, all[i].ino, true);
+          e[4] = all[i].type;
+          e[5] = name.length;
+          e.set(name, 6);
+          parts.push(e);
+          bytes += e.length;
+        }
+        const out = new Uint8Array(bytes);
+        new DataView(out.buffer).setUint16(1, count, true);
+        out[3] = first + count < all.length ? 1 : 0;
+        let at = 4;
+        for (const p of parts) {
+          out.set(p, at);
+          at += p.length;
+        }
+        return out;
+      }),
+      [FileStub.TRUNCATE]: guard((a, reply) => {
+        const r = new Reader(a);
+        const ino = r.u32("ino"), size = r.f64("size");
+        fs.truncate(ino, size);
+        this.#changed(ino);
+        return this.#attrReply(ino, reply);
+      }),
+      [FileStub.FSYNC]: guard((a, reply) => {
+        fs.fsync(new Reader(a).u32("ino"));
+        return ok(reply);
+      }),
+      [FileStub.STATFS]: guard((_a, reply) => {
+        const u = fs.statfs();
+        reply[0] = 0;
+        const v = new DataView(reply.buffer, reply.byteOffset + 1, 40);
+        [u.blockSize, u.blocks, u.freeBlocks, u.inodes, u.freeInodes].forEach((x, i) =>
+          v.setFloat64(8 * i, x, true)
+        );
+        return 41;
+      }),
+    };
+  }
+}
+
+/** The reply for a failure: the file system's code, EINVAL for a malformed request, else EIO. */
+function failure(e: unknown): Uint8Array {
+  if (e instanceof FsError) return errorReply(Errno[e.code], e.detail);
+  if (e instanceof RangeError) return errorReply(Errno.EINVAL, `a malformed request: ${e.message}`);
+  if (e instanceof DiskError) return errorReply(Errno.EIO, e.message);
+  return errorReply(Errno.EIO, e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+}
