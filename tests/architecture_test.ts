@@ -84,6 +84,7 @@ const LAYERS = [
   "userland/lib/sys",
   "userland/lib/dev",
   "userland/lib/ipc",
+  "userland/lib/fs",
   "userland/lib",
 ];
 

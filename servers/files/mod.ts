@@ -159,7 +159,8 @@ export class FileService {
         const r = new Reader(a);
         const ino = r.u32("ino"), offset = r.f64("offset"), data = r.rest();
         if (data.length > MAX_TRANSFER) throw new RangeError(`a write of ${data.length} bytes`);
-        const n = fs.write(ino, offset, data);
+        // -1: at the end, as the server sees it (O_APPEND, atomic here).
+        const n = fs.write(ino, offset === -1 ? fs.stat(ino).size : offset, data);
         this.#changed(ino);
         reply[0] = 0;
         new DataView(reply.buffer, reply.byteOffset).setUint32(1, n, true);

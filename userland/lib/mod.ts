@@ -220,3 +220,5 @@ export {
 } from "./ipc/rpc.ts";
 export { connectEndpoint, Endpoint, type EndpointHandler, EventServer } from "./ipc/endpoint.ts";
 export { QueueReceiver, QueueSender, StreamReceiver, StreamSender } from "./ipc/dqueue.ts";
+export * as fs from "./fs/files.ts";
+export { type DirEntryInfo, type FileStat, type FsUsage, O } from "./fs/files.ts";

@@ -1,0 +1,110 @@
+/**
+ * The file API (userland/lib/fs/) against the file server on node 0's disk: an image
+ * made by mke2fs, files and directories written from processes on two nodes, the
+ * server stopped (it unmounts), then `e2fsck -fn` clean and every file byte-exact
+ * through debugfs; every call's errors.
+ */
+
+import assert from "node:assert/strict";
+import { Sig } from "../kernel/abi/layout.ts";
+import { HostDisk } from "../kernel/host/host_disk.ts";
+import { debugfsCat, fsck, mkfsExt3, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
+import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
+import { fileBytes } from "./programs/fs_api.ts";
+
+const SERVER = "servers/files/mod.ts";
+
+/** Starts the file server on node 0 (disk 0) and waits until it serves. */
+async function startServer(c: TestCluster) {
+  const server = c.spawn(0, SERVER, ["0"]);
+  const deadline = performance.now() + 15_000;
+  while (!c.console.out.includes("files: serving")) {
+    if (performance.now() > deadline) throw new Error(`no file server:\n${c.console.out}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return server;
+}
+
+Deno.test({
+  name: "processes on two nodes write files and directories; unmounted, e2fsck -fn is clean and debugfs reads each byte",
+  ignore: withoutE2fsprogs(),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const path = `${dir}/mke2fs.img`;
+      mkfsExt3(path, 32);
+      const disk = await HostDisk.open(path);
+      await withCluster(async (c) => {
+        c.node(0).disks.add(disk);
+        const server = await startServer(c);
+        const runs = await Promise.all([0, 1].map((n) => c.run(n, "fs_api", ["write", String(n)], 60_000)));
+        for (const st of runs) assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+        const results = c.results().sort((a, b) => a.node - b.node);
+        for (const r of results) {
+          assert.deepEqual(r.names, [
+            "deep:dir",
+            ...Array.from({ length: 9 }, (_, i) => `f${i}:file`),
+          ].sort());
+          assert.equal(r.log, "one\ntwo\n");
+        }
+        c.node(0).signalProcess(server, Sig.SIGTERM, 0);
+        const end = await withDeadline(server.exited, 15_000, "the file server to end");
+        assert.equal(end.status, 0, end.reason);
+      });
+      await disk.close();
+      const check = fsck(path);
+      assert.equal(check.code, 0, check.out);
+      for (const n of [0, 1]) {
+        for (let i = 0; i < 9; i++) assert.deepEqual(debugfsCat(path, `/n${n}/f${i}`), fileBytes(n, i));
+        assert.deepEqual(debugfsCat(path, `/n${n}/deep/nine`), fileBytes(n, 9));
+        assert.equal(new TextDecoder().decode(debugfsCat(path, `/n${n}/deep/er/log`)), "one\ntwo\n");
+      }
+    }),
+});
+
+Deno.test({
+  name: "the file API's calls: offsets, seek, pread and pwrite, stat; and every error, typed",
+  ignore: withoutE2fsprogs(),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const path = `${dir}/api.img`;
+      mkfsExt3(path, 16);
+      const disk = await HostDisk.open(path);
+      await withCluster(async (c) => {
+        c.node(0).disks.add(disk);
+        await startServer(c);
+        const st = await c.run(1, "fs_api", ["errors"], 60_000);
+        assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+        assert.deepEqual(c.results()[0], {
+          reads: ["0123", "4567", "789"],
+          after: "01AB456789",
+          ends: [8, 9],
+          stat: { type: "file", size: 10, links: 1, mode: 0o644 },
+          truncated: 3,
+          dir: "dir",
+          usage: 4096,
+          errors: {
+            missing: "ENOENT",
+            missingDir: "ENOENT",
+            exclusive: "EEXIST",
+            notDir: "ENOTDIR",
+            dirForWrite: "EISDIR",
+            notEmpty: "ENOTEMPTY",
+            unlinkDir: "EISDIR",
+            rmdirFile: "ENOTDIR",
+            mkdirTwice: "EEXIST",
+            longName: "ENAMETOOLONG",
+            closed: "EBADF",
+            writeReadOnly: "EBADF",
+            readWriteOnly: "EBADF",
+            badFlags: "EINVAL",
+            negativeSeek: "EINVAL",
+            readdirFile: "ENOTDIR",
+            moveIntoItself: "EINVAL",
+            renameMissing: "ENOENT",
+          },
+          fine: ["file"],
+        });
+      });
+      await disk.close();
+    }),
+});

@@ -1,0 +1,98 @@
+/**
+ * The file API (userland/lib/fs/files.ts) from a process, for tests/files_api_test.ts:
+ *
+ *   fs_api write NODE     under /nN: files f0..f9 (fileBytes), a nested directory, an
+ *                         append, a rename; fsyncs; reports what it wrote
+ *   fs_api errors         every error a call can give, and the descriptor calls
+ */
+
+import { fs, O, SysError } from "../../userland/lib/mod.ts";
+import { attempt, report } from "./report.ts";
+
+/** File i's bytes, written by node `node`. */
+export function fileBytes(node: number, i: number): Uint8Array {
+  const n = 3000 * i + node * 17;
+  const b = new Uint8Array(n);
+  for (let k = 0; k < n; k++) b[k] = (k * 29 + i * 11 + node * 3) & 0xff;
+  return b;
+}
+
+function code(f: () => unknown): string {
+  try {
+    f();
+    return "ok";
+  } catch (e) {
+    if (e instanceof SysError) return e.code;
+    throw e;
+  }
+}
+
+export default function main(args: string[]): number {
+  const [mode, nodeText] = args;
+  if (mode === "write") {
+    const node = Number(nodeText);
+    const top = `/n${node}`;
+    fs.mkdir(top);
+    fs.mkdir(`${top}/deep`);
+    fs.mkdir(`${top}/deep/er`);
+    for (let i = 0; i < 10; i++) fs.writeFile(`${top}/f${i}`, fileBytes(node, i));
+    const log = fs.open(`${top}/deep/er/log`, O.WRITE | O.CREATE | O.APPEND);
+    fs.write(log, "one\n");
+    fs.seek(log, 0); // APPEND writes at the end all the same
+    fs.write(log, "two\n");
+    fs.fsync(log);
+    fs.close(log);
+    fs.rename(`${top}/f9`, `${top}/deep/nine`);
+    const names = fs.readdir(top).map((e) => `${e.name}:${e.type}`).sort();
+    report({ node, names, log: new TextDecoder().decode(fs.readFile(`${top}/deep/er/log`)) });
+    return 0;
+  }
+  // errors
+  fs.mkdir("/e");
+  fs.writeFile("/e/file", "0123456789");
+  const fd = fs.open("/e/file", O.READ | O.WRITE);
+  const reads = [
+    new TextDecoder().decode(fs.read(fd, 4)),
+    new TextDecoder().decode(fs.read(fd, 4)),
+    new TextDecoder().decode(fs.pread(fd, 3, 7)),
+  ];
+  fs.pwrite(fd, "AB", 2);
+  const after = new TextDecoder().decode(fs.pread(fd, 100, 0));
+  const ends = [fs.seek(fd, -2, "end"), fs.seek(fd, 1, "cur")];
+  fs.close(fd);
+  const ro = fs.open("/e/file", O.READ);
+  const wo = fs.open("/e/file", O.WRITE);
+  const st = fs.stat("/e/file");
+  fs.truncate("/e/file", 3);
+  report({
+    reads,
+    after,
+    ends,
+    stat: { type: st.type, size: st.size, links: st.links, mode: st.mode & 0o777 },
+    truncated: fs.stat("/e/file").size,
+    dir: fs.stat("/e").type,
+    usage: fs.statfs().blockSize,
+    errors: {
+      missing: code(() => fs.open("/e/none")),
+      missingDir: code(() => fs.open("/none/x", O.WRITE | O.CREATE)),
+      exclusive: code(() => fs.open("/e/file", O.WRITE | O.CREATE | O.EXCLUSIVE)),
+      notDir: code(() => fs.stat("/e/file/x")),
+      dirForWrite: code(() => fs.open("/e", O.WRITE)),
+      notEmpty: code(() => fs.rmdir("/e")),
+      unlinkDir: code(() => fs.unlink("/e")),
+      rmdirFile: code(() => fs.rmdir("/e/file")),
+      mkdirTwice: code(() => fs.mkdir("/e")),
+      longName: code(() => fs.writeFile(`/e/${"n".repeat(256)}`, "x")),
+      closed: code(() => fs.read(fd, 1)),
+      writeReadOnly: code(() => fs.write(ro, "x")),
+      readWriteOnly: code(() => fs.read(wo, 1)),
+      badFlags: code(() => fs.open("/e/file", 0)),
+      negativeSeek: code(() => fs.seek(ro, -5)),
+      readdirFile: code(() => fs.readdir("/e/file")),
+      moveIntoItself: code(() => fs.rename("/e", "/e/inner")),
+      renameMissing: code(() => fs.rename("/e/nope", "/e/x")),
+    },
+    fine: attempt(() => fs.readdir("/e").map((e) => e.name)),
+  });
+  return 0;
+}

@@ -1,0 +1,397 @@
+/**
+ * The file API (issue 14): POSIX-style calls on the cluster's one file system, the
+ * same namespace from every node. A process's descriptors (the file, its offset and
+ * how it was opened) live here, in the process; every operation is a call to the
+ * file service (protocol.ts) by inode number, paths resolved a component at a time.
+ * Until the clerks come (issue 14), the calls go to the file server itself, on the
+ * node `connect` names (node 0 unless told), over HY.
+ *
+ * Errors are SysError with POSIX codes: ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY,
+ * EBADF (a descriptor not open, or not open for that), ENOSPC, ENAMETOOLONG, EROFS,
+ * EINVAL, EIO (the server failed or cannot be reached).
+ *
+ * @example
+ * ```ts
+ * import { fs, O } from "../lib/mod.ts";
+ *
+ * export default function main(): number {
+ *   const fd = fs.open("/notes.txt", O.WRITE | O.CREATE | O.TRUNCATE);
+ *   fs.write(fd, "hello\n");
+ *   fs.fsync(fd); // durable on the disk when it returns
+ *   fs.close(fd);
+ *   return 0;
+ * }
+ * ```
+ */
+
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
+import { RpcClient } from "../ipc/rpc.ts";
+import {
+  decodeAttr,
+  type FileAttr,
+  FILES_SERVICE,
+  FileStub,
+  isDirMode,
+  MAX_TRANSFER,
+  Reader,
+  replyPayload,
+  Request,
+  ROOT_INO,
+} from "./protocol.ts";
+
+/** `open` flags (combine with |). One of READ and WRITE, or both, is needed. */
+export const O = {
+  READ: 1,
+  WRITE: 2,
+  /** Make the file if it is missing. */
+  CREATE: 4,
+  /** With CREATE: EEXIST if it is there. */
+  EXCLUSIVE: 8,
+  /** Cut it to empty (it must be opened for WRITE). */
+  TRUNCATE: 16,
+  /** Every write goes to the end, wherever the offset is. */
+  APPEND: 32,
+} as const;
+
+/** What `stat` and `fstat` return. */
+export interface FileStat {
+  ino: number;
+  type: "file" | "dir" | "other";
+  mode: number;
+  size: number;
+  links: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  ctime: number;
+  atime: number;
+  /** The server's count of changes to the file since it mounted. */
+  version: number;
+}
+
+/** One entry of `readdir` ("." and ".." left out). */
+export interface DirEntryInfo {
+  name: string;
+  ino: number;
+  type: "file" | "dir" | "other";
+}
+
+/** What `statfs` reports. */
+export interface FsUsage {
+  blockSize: number;
+  blocks: number;
+  freeBlocks: number;
+  inodes: number;
+  freeInodes: number;
+}
+
+interface Descriptor {
+  ino: number;
+  offset: number;
+  flags: number;
+}
+
+const descriptors = new Map<number, Descriptor>();
+let nextFd = 3;
+let client: RpcClient | null = null;
+let serverNode = 0;
+
+/** Names the node whose file server the calls go to (default 0); closes the old connection. */
+export function connect(node: number): void {
+  if (!Number.isInteger(node) || node < 0) throw new SysError(Errno.EINVAL, "fs.connect", `node ${node}`);
+  client?.close();
+  client = null;
+  serverNode = node;
+}
+
+function rpc(): RpcClient {
+  if (!client) {
+    try {
+      client = RpcClient.connect(FILES_SERVICE, { hint: serverNode });
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      throw new SysError(Errno.EIO, "fs", `no file server on node ${serverNode}: ${e.detail || e.code}`);
+    }
+  }
+  return client;
+}
+
+/** A call to the file service; a failed reply throws its SysError, a lost server EIO. */
+function call(op: string, stub: number, r: Request): Uint8Array {
+  let reply: Uint8Array;
+  try {
+    reply = rpc().call(stub, r.bytes());
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    client?.close();
+    client = null; // the next call connects again
+    throw new SysError(Errno.EIO, `fs.${op}`, `the file server: ${e.message}`);
+  }
+  return replyPayload(reply, `fs.${op}`);
+}
+
+function typeOf(mode: number): "file" | "dir" | "other" {
+  return isDirMode(mode) ? "dir" : (mode & 0o170000) === 0o100000 ? "file" : "other";
+}
+
+function statOf(a: FileAttr): FileStat {
+  return {
+    ino: a.ino,
+    type: typeOf(a.mode),
+    mode: a.mode,
+    size: a.size,
+    links: a.links,
+    mtime: a.mtime,
+    ctime: a.ctime,
+    atime: a.atime,
+    version: a.version,
+  };
+}
+
+/** The components of a path (absolute, or relative to "/": there is no working directory). */
+function parts(path: string): string[] {
+  if (typeof path !== "string" || path === "") {
+    throw new SysError(Errno.ENOENT, "fs", `an empty path`);
+  }
+  return path.split("/").filter((p) => p !== "" && p !== ".");
+}
+
+/** The attributes of the inode `names` lead to from the root. */
+function walk(names: string[], op: string): FileAttr {
+  let a = decodeAttr(call(op, FileStub.GETATTR, new Request().u32(ROOT_INO)));
+  for (const name of names) {
+    a = decodeAttr(call(op, FileStub.LOOKUP, new Request().u32(a.ino).tail(name)));
+  }
+  return a;
+}
+
+/** The directory a path's last component is in, and that component. */
+function parentOf(path: string, op: string): { dir: number; name: string } {
+  const p = parts(path);
+  const name = p.pop();
+  if (name === undefined || name === "..") {
+    throw new SysError(Errno.EINVAL, `fs.${op}`, `${JSON.stringify(path)} names no entry`);
+  }
+  const dir = walk(p, op);
+  if (!isDirMode(dir.mode)) throw new SysError(Errno.ENOTDIR, `fs.${op}`, `in ${JSON.stringify(path)}`);
+  return { dir: dir.ino, name };
+}
+
+function descriptor(fd: number, op: string): Descriptor {
+  const d = descriptors.get(fd);
+  if (!d) throw new SysError(Errno.EBADF, `fs.${op}`, `descriptor ${fd} is not open`);
+  return d;
+}
+
+/** Opens a file (not a directory for WRITE); returns its descriptor. */
+export function open(path: string, flags: number = O.READ, mode = 0o644): number {
+  if (!(flags & (O.READ | O.WRITE)) || flags & ~0x3f) {
+    throw new SysError(Errno.EINVAL, "fs.open", `flags ${flags}`);
+  }
+  let a: FileAttr;
+  if (flags & O.CREATE) {
+    const { dir, name } = parentOf(path, "open");
+    const r = call(
+      "open",
+      FileStub.CREATE,
+      new Request().u32(dir).u32(mode).u8(flags & O.EXCLUSIVE ? 1 : 0).tail(name),
+    );
+    a = decodeAttr(r, 1);
+  } else a = walk(parts(path), "open");
+  if (isDirMode(a.mode) && flags & O.WRITE) {
+    throw new SysError(Errno.EISDIR, "fs.open", `${JSON.stringify(path)} is a directory`);
+  }
+  if (flags & O.TRUNCATE) {
+    if (!(flags & O.WRITE)) throw new SysError(Errno.EINVAL, "fs.open", "TRUNCATE without WRITE");
+    if (a.size > 0) call("open", FileStub.TRUNCATE, new Request().u32(a.ino).f64(0));
+  }
+  const fd = nextFd++;
+  descriptors.set(fd, { ino: a.ino, offset: 0, flags });
+  return fd;
+}
+
+export function close(fd: number): void {
+  descriptor(fd, "close");
+  descriptors.delete(fd);
+}
+
+/** Reads up to `length` bytes at the descriptor's offset, which moves past them. */
+export function read(fd: number, length: number): Uint8Array {
+  const d = descriptor(fd, "read");
+  const out = pread(fd, length, d.offset);
+  d.offset += out.length;
+  return out;
+}
+
+/** Reads up to `length` bytes at `offset` (fewer at the end of the file). */
+export function pread(fd: number, length: number, offset: number): Uint8Array {
+  const d = descriptor(fd, "pread");
+  if (!(d.flags & O.READ)) throw new SysError(Errno.EBADF, "fs.read", `descriptor ${fd} is write-only`);
+  checkSpan("read", offset, length);
+  const pieces: Uint8Array[] = [];
+  let got = 0;
+  while (got < length) {
+    const n = Math.min(MAX_TRANSFER, length - got);
+    const r = new Request().u32(d.ino).f64(offset + got).u32(n);
+    const piece = call("read", FileStub.READ, r).slice();
+    pieces.push(piece);
+    got += piece.length;
+    if (piece.length < n) break; // the end of the file
+  }
+  if (pieces.length === 1) return pieces[0];
+  const out = new Uint8Array(got);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Writes at the descriptor's offset (at the end with APPEND), which moves past them. */
+export function write(fd: number, data: Uint8Array | string): number {
+  const d = descriptor(fd, "write");
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const { written, end } = writeAt(d, fd, bytes, d.flags & O.APPEND ? -1 : d.offset);
+  d.offset = end;
+  return written;
+}
+
+/** Writes at `offset`; the descriptor's offset stays. */
+export function pwrite(fd: number, data: Uint8Array | string, offset: number): number {
+  const d = descriptor(fd, "pwrite");
+  checkSpan("write", offset, 0);
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  return writeAt(d, fd, bytes, offset).written;
+}
+
+function writeAt(d: Descriptor, fd: number, bytes: Uint8Array, offset: number) {
+  if (!(d.flags & O.WRITE)) throw new SysError(Errno.EBADF, "fs.write", `descriptor ${fd} is read-only`);
+  let written = 0, end = offset;
+  do {
+    const piece = bytes.subarray(written, written + MAX_TRANSFER);
+    const at = offset < 0 ? -1 : offset + written;
+    const r = call("write", FileStub.WRITE, new Request().u32(d.ino).f64(at).tail(piece));
+    const n = new DataView(r.buffer, r.byteOffset).getUint32(0, true);
+    const size = decodeAttr(r, 4).size;
+    written += n;
+    end = offset < 0 ? size : offset + written;
+    if (n < piece.length) break; // the disk is full: what fitted is written
+  } while (written < bytes.length);
+  return { written, end };
+}
+
+/** Moves the offset: from the start, the current offset or the end. Returns the new one. */
+export function seek(fd: number, offset: number, whence: "set" | "cur" | "end" = "set"): number {
+  const d = descriptor(fd, "seek");
+  const base = whence === "set" ? 0 : whence === "cur" ? d.offset : fstat(fd).size;
+  const to = base + offset;
+  if (!Number.isSafeInteger(to) || to < 0) {
+    throw new SysError(Errno.EINVAL, "fs.seek", `offset ${to}`);
+  }
+  d.offset = to;
+  return to;
+}
+
+export function stat(path: string): FileStat {
+  return statOf(walk(parts(path), "stat"));
+}
+
+export function fstat(fd: number): FileStat {
+  const d = descriptor(fd, "fstat");
+  return statOf(decodeAttr(call("fstat", FileStub.GETATTR, new Request().u32(d.ino))));
+}
+
+/** The entries of a directory ("." and ".." left out), in directory order. */
+export function readdir(path: string): DirEntryInfo[] {
+  const dir = walk(parts(path), "readdir");
+  if (!isDirMode(dir.mode)) throw new SysError(Errno.ENOTDIR, "fs.readdir", JSON.stringify(path));
+  const out: DirEntryInfo[] = [];
+  for (let first = 0;;) {
+    const r = new Reader(call("readdir", FileStub.READDIR, new Request().u32(dir.ino).u32(first)));
+    const count = r.u16(), more = r.u8();
+    for (let i = 0; i < count; i++) {
+      const ino = r.u32(), type = r.u8(), name = new TextDecoder().decode(r.take(r.u8()));
+      if (name !== "." && name !== "..") {
+        out.push({ name, ino, type: type === 2 ? "dir" : type === 1 ? "file" : "other" });
+      }
+    }
+    first += count;
+    if (!more) return out;
+  }
+}
+
+export function mkdir(path: string, mode = 0o755): void {
+  const { dir, name } = parentOf(path, "mkdir");
+  call("mkdir", FileStub.MKDIR, new Request().u32(dir).u32(mode).tail(name));
+}
+
+export function rmdir(path: string): void {
+  const { dir, name } = parentOf(path, "rmdir");
+  call("rmdir", FileStub.RMDIR, new Request().u32(dir).tail(name));
+}
+
+export function unlink(path: string): void {
+  const { dir, name } = parentOf(path, "unlink");
+  call("unlink", FileStub.UNLINK, new Request().u32(dir).tail(name));
+}
+
+/** Renames (moves) `from` to `to`, replacing a file there (or an empty directory, for one). */
+export function rename(from: string, to: string): void {
+  const a = parentOf(from, "rename"), b = parentOf(to, "rename");
+  const fromName = new TextEncoder().encode(a.name), toName = new TextEncoder().encode(b.name);
+  const names = new Uint8Array(fromName.length + toName.length);
+  names.set(fromName);
+  names.set(toName, fromName.length);
+  const r = new Request().u32(a.dir).u32(b.dir).u16(fromName.length).tail(names);
+  call("rename", FileStub.RENAME, r);
+}
+
+/** Sets a file's size (shorter drops the end; longer reads as zeros). */
+export function truncate(path: string, size: number): void {
+  checkSpan("truncate", size, 0);
+  const a = walk(parts(path), "truncate");
+  call("truncate", FileStub.TRUNCATE, new Request().u32(a.ino).f64(size));
+}
+
+/** Returns once the file's data and metadata are on the disk (the disk's flush). */
+export function fsync(fd: number): void {
+  const d = descriptor(fd, "fsync");
+  call("fsync", FileStub.FSYNC, new Request().u32(d.ino));
+}
+
+export function statfs(): FsUsage {
+  const r = new Reader(call("statfs", FileStub.STATFS, new Request()));
+  return {
+    blockSize: r.f64(),
+    blocks: r.f64(),
+    freeBlocks: r.f64(),
+    inodes: r.f64(),
+    freeInodes: r.f64(),
+  };
+}
+
+/** The whole of a file. */
+export function readFile(path: string): Uint8Array {
+  const fd = open(path, O.READ);
+  try {
+    return pread(fd, fstat(fd).size, 0);
+  } finally {
+    close(fd);
+  }
+}
+
+/** Makes (or replaces) a file holding `data`. */
+export function writeFile(path: string, data: Uint8Array | string): void {
+  const fd = open(path, O.WRITE | O.CREATE | O.TRUNCATE);
+  try {
+    write(fd, data);
+  } finally {
+    close(fd);
+  }
+}
+
+function checkSpan(op: string, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new SysError(Errno.EINVAL, `fs.${op}`, `offset ${offset}, length ${length}`);
+  }
+}

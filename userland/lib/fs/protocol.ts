@@ -1,0 +1,236 @@
+/**
+ * The file service's protocol (servers/files/mod.ts and its clients, userland/lib/fs/
+ * files.ts): the HY path
+ * of 000 §5.1, a request written with notification and answered by return writes,
+ * which is what the RPC library (userland/lib/ipc/rpc.ts) does over message
+ * segments. Stub numbers and the marshalling both ends share.
+ *
+ * Every reply starts with a status byte: 0, or an error number (Errno) followed by
+ * the server's message in UTF-8. Integers are little-endian; offsets and sizes are
+ * float64 (exact to 2^53); names UTF-8.
+ *
+ *   stub           arguments                                  result (after status 0)
+ *   LOOKUP   = 1   u32 dir, name                              attr
+ *   GETATTR  = 2   u32 ino                                    attr
+ *   READ     = 3   u32 ino, f64 offset, u32 length            data (short at end of file)
+ *   WRITE    = 4   u32 ino, f64 offset (-1: at the end), data  u32 written, attr
+ *   CREATE   = 5   u32 dir, u32 mode, u8 exclusive, name      u8 created, attr
+ *   MKDIR    = 6   u32 dir, u32 mode, name                    attr
+ *   UNLINK   = 7   u32 dir, name                              -
+ *   RMDIR    = 8   u32 dir, name                              -
+ *   RENAME   = 9   u32 from dir, u32 to dir, u16 from length, from name, to name   -
+ *   READDIR  = 10  u32 dir, u32 first entry                   u16 count, u8 more,
+ *                                                             count × (u32 ino, u8 type,
+ *                                                             u8 length, name)
+ *   TRUNCATE = 11  u32 ino, f64 size                          attr
+ *   FSYNC    = 12  u32 ino                                    -
+ *   STATFS   = 13  -                                          f64 × 5: block size, blocks,
+ *                                                             free blocks, inodes, free inodes
+ *
+ * attr (ATTR_BYTES): u32 ino, u32 mode, f64 size, u32 links, u32 mtime, u32 ctime,
+ * u32 atime, u32 generation, u32 version. `version` counts the server's changes to
+ * the inode since it mounted: a cached attribute with the same version is current.
+ */
+
+import { Errno, SysError } from "../../../kernel/abi/errors.ts";
+import { RPC_MAX_PAYLOAD } from "../ipc/rpc.ts";
+
+/** The service name the file server exports (`rpc.files`). */
+export const FILES_SERVICE = "files";
+
+export const FileStub = {
+  LOOKUP: 1,
+  GETATTR: 2,
+  READ: 3,
+  WRITE: 4,
+  CREATE: 5,
+  MKDIR: 6,
+  UNLINK: 7,
+  RMDIR: 8,
+  RENAME: 9,
+  READDIR: 10,
+  TRUNCATE: 11,
+  FSYNC: 12,
+  STATFS: 13,
+} as const;
+
+/** The root directory's inode. */
+export const ROOT_INO = 2;
+/** The most bytes one READ or WRITE moves (a call's arguments or result go in pieces). */
+export const MAX_TRANSFER = 1024 * 1024;
+
+/** A file's attributes as the server gives them. */
+export interface FileAttr {
+  ino: number;
+  mode: number;
+  size: number;
+  links: number;
+  mtime: number;
+  ctime: number;
+  atime: number;
+  generation: number;
+  version: number;
+}
+
+export const ATTR_BYTES = 40;
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+export function encodeAttr(a: FileAttr, out: Uint8Array, at = 0): number {
+  const v = new DataView(out.buffer, out.byteOffset + at, ATTR_BYTES);
+  v.setUint32(0, a.ino, true);
+  v.setUint32(4, a.mode, true);
+  v.setFloat64(8, a.size, true);
+  v.setUint32(16, a.links, true);
+  v.setUint32(20, a.mtime, true);
+  v.setUint32(24, a.ctime, true);
+  v.setUint32(28, a.atime, true);
+  v.setUint32(32, a.generation, true);
+  v.setUint32(36, a.version, true);
+  return at + ATTR_BYTES;
+}
+
+export function decodeAttr(b: Uint8Array, at = 0): FileAttr {
+  if (b.length < at + ATTR_BYTES) throw new RangeError(`an attribute of ${b.length - at} bytes`);
+  const v = new DataView(b.buffer, b.byteOffset + at, ATTR_BYTES);
+  return {
+    ino: v.getUint32(0, true),
+    mode: v.getUint32(4, true),
+    size: v.getFloat64(8, true),
+    links: v.getUint32(16, true),
+    mtime: v.getUint32(20, true),
+    ctime: v.getUint32(24, true),
+    atime: v.getUint32(28, true),
+    generation: v.getUint32(32, true),
+    version: v.getUint32(36, true),
+  };
+}
+
+/** True if a mode is a directory's. */
+export function isDirMode(mode: number): boolean {
+  return (mode & 0o170000) === 0o040000;
+}
+
+/** A request's bytes: fixed fields then, optionally, trailing bytes (a name, data). */
+export class Request {
+  readonly #parts: number[] = [];
+  readonly #kinds: ("u8" | "u16" | "u32" | "f64")[] = [];
+  #tail: Uint8Array = new Uint8Array(0);
+  u8(v: number): this {
+    return this.#push("u8", v);
+  }
+  u16(v: number): this {
+    return this.#push("u16", v);
+  }
+  u32(v: number): this {
+    return this.#push("u32", v);
+  }
+  f64(v: number): this {
+    return this.#push("f64", v);
+  }
+  /** Bytes after the fixed fields (a name or data); `text` is UTF-8 encoded. */
+  tail(bytes: Uint8Array | string): this {
+    this.#tail = typeof bytes === "string" ? enc.encode(bytes) : bytes;
+    return this;
+  }
+  #push(kind: "u8" | "u16" | "u32" | "f64", v: number): this {
+    this.#kinds.push(kind);
+    this.#parts.push(v);
+    return this;
+  }
+  bytes(): Uint8Array {
+    const size = { u8: 1, u16: 2, u32: 4, f64: 8 };
+    const head = this.#kinds.reduce((n, k) => n + size[k], 0);
+    const out = new Uint8Array(head + this.#tail.length);
+    const v = new DataView(out.buffer);
+    let at = 0;
+    this.#kinds.forEach((k, i) => {
+      const x = this.#parts[i];
+      if (k === "u8") v.setUint8(at, x);
+      else if (k === "u16") v.setUint16(at, x, true);
+      else if (k === "u32") v.setUint32(at, x, true);
+      else v.setFloat64(at, x, true);
+      at += size[k];
+    });
+    out.set(this.#tail, head);
+    return out;
+  }
+}
+
+/** Reads a request's fields in order; a short request is a RangeError naming the field. */
+export class Reader {
+  readonly #b: Uint8Array;
+  readonly #v: DataView;
+  #at = 0;
+  constructor(b: Uint8Array) {
+    this.#b = b;
+    this.#v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  }
+  #need(n: number, what: string): void {
+    if (this.#at + n > this.#b.length) {
+      throw new RangeError(`a request of ${this.#b.length} bytes has no ${what} at ${this.#at}`);
+    }
+  }
+  u8(what = "u8"): number {
+    this.#need(1, what);
+    return this.#v.getUint8(this.#at++);
+  }
+  u16(what = "u16"): number {
+    this.#need(2, what);
+    const x = this.#v.getUint16(this.#at, true);
+    this.#at += 2;
+    return x;
+  }
+  u32(what = "u32"): number {
+    this.#need(4, what);
+    const x = this.#v.getUint32(this.#at, true);
+    this.#at += 4;
+    return x;
+  }
+  f64(what = "f64"): number {
+    this.#need(8, what);
+    const x = this.#v.getFloat64(this.#at, true);
+    this.#at += 8;
+    return x;
+  }
+  /** `n` bytes (a view into the request). */
+  take(n: number, what = "bytes"): Uint8Array {
+    this.#need(n, what);
+    const out = this.#b.subarray(this.#at, this.#at + n);
+    this.#at += n;
+    return out;
+  }
+  /** The rest (a view). */
+  rest(): Uint8Array {
+    const out = this.#b.subarray(this.#at);
+    this.#at = this.#b.length;
+    return out;
+  }
+  /** The rest as text. */
+  text(): string {
+    return dec.decode(this.rest());
+  }
+}
+
+/** A failed reply: the status byte, then the message. */
+export function errorReply(errno: number, message: string): Uint8Array {
+  const text = enc.encode(message).subarray(0, RPC_MAX_PAYLOAD - 1);
+  const out = new Uint8Array(1 + text.length);
+  out[0] = errno;
+  out.set(text, 1);
+  return out;
+}
+
+/**
+ * The payload of a reply (after its status byte); a failed one throws SysError
+ * with the server's errno and message, `op` naming the call.
+ */
+export function replyPayload(reply: Uint8Array, op: string): Uint8Array {
+  if (reply.length === 0) throw new SysError(Errno.EIO, op, "an empty reply from the file server");
+  if (reply[0] !== 0) {
+    const message = dec.decode(reply.subarray(1));
+    throw new SysError(reply[0], op, message || undefined);
+  }
+  return reply.subarray(1);
+}
