@@ -26,7 +26,8 @@ async function startServer(c: TestCluster) {
 }
 
 Deno.test({
-  name: "processes on two nodes write files and directories; unmounted, e2fsck -fn is clean and debugfs reads each byte",
+  name:
+    "processes on two nodes write files and directories; unmounted, e2fsck -fn is clean and debugfs reads each byte",
   ignore: withoutE2fsprogs(),
   fn: () =>
     withTempDir(async (dir) => {
@@ -36,14 +37,21 @@ Deno.test({
       await withCluster(async (c) => {
         c.node(0).disks.add(disk);
         const server = await startServer(c);
-        const runs = await Promise.all([0, 1].map((n) => c.run(n, "fs_api", ["write", String(n)], 60_000)));
-        for (const st of runs) assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+        const runs = await Promise.all(
+          [0, 1].map((n) => c.run(n, "fs_api", ["write", String(n)], 60_000)),
+        );
+        for (const st of runs) {
+          assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+        }
         const results = c.results().sort((a, b) => a.node - b.node);
         for (const r of results) {
-          assert.deepEqual(r.names, [
-            "deep:dir",
-            ...Array.from({ length: 9 }, (_, i) => `f${i}:file`),
-          ].sort());
+          assert.deepEqual(
+            r.names,
+            [
+              "deep:dir",
+              ...Array.from({ length: 9 }, (_, i) => `f${i}:file`),
+            ].sort(),
+          );
           assert.equal(r.log, "one\ntwo\n");
         }
         c.node(0).signalProcess(server, Sig.SIGTERM, 0);
@@ -54,9 +62,14 @@ Deno.test({
       const check = fsck(path);
       assert.equal(check.code, 0, check.out);
       for (const n of [0, 1]) {
-        for (let i = 0; i < 9; i++) assert.deepEqual(debugfsCat(path, `/n${n}/f${i}`), fileBytes(n, i));
+        for (let i = 0; i < 9; i++) {
+          assert.deepEqual(debugfsCat(path, `/n${n}/f${i}`), fileBytes(n, i));
+        }
         assert.deepEqual(debugfsCat(path, `/n${n}/deep/nine`), fileBytes(n, 9));
-        assert.equal(new TextDecoder().decode(debugfsCat(path, `/n${n}/deep/er/log`)), "one\ntwo\n");
+        assert.equal(
+          new TextDecoder().decode(debugfsCat(path, `/n${n}/deep/er/log`)),
+          "one\ntwo\n",
+        );
       }
     }),
 });

@@ -97,7 +97,9 @@ let serverNode = 0;
 
 /** Names the node whose file server the calls go to (default 0); closes the old connection. */
 export function connect(node: number): void {
-  if (!Number.isInteger(node) || node < 0) throw new SysError(Errno.EINVAL, "fs.connect", `node ${node}`);
+  if (!Number.isInteger(node) || node < 0) {
+    throw new SysError(Errno.EINVAL, "fs.connect", `node ${node}`);
+  }
   client?.close();
   client = null;
   serverNode = node;
@@ -109,7 +111,11 @@ function rpc(): RpcClient {
       client = RpcClient.connect(FILES_SERVICE, { hint: serverNode });
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
-      throw new SysError(Errno.EIO, "fs", `no file server on node ${serverNode}: ${e.detail || e.code}`);
+      throw new SysError(
+        Errno.EIO,
+        "fs",
+        `no file server on node ${serverNode}: ${e.detail || e.code}`,
+      );
     }
   }
   return client;
@@ -172,7 +178,9 @@ function parentOf(path: string, op: string): { dir: number; name: string } {
     throw new SysError(Errno.EINVAL, `fs.${op}`, `${JSON.stringify(path)} names no entry`);
   }
   const dir = walk(p, op);
-  if (!isDirMode(dir.mode)) throw new SysError(Errno.ENOTDIR, `fs.${op}`, `in ${JSON.stringify(path)}`);
+  if (!isDirMode(dir.mode)) {
+    throw new SysError(Errno.ENOTDIR, `fs.${op}`, `in ${JSON.stringify(path)}`);
+  }
   return { dir: dir.ino, name };
 }
 
@@ -225,7 +233,9 @@ export function read(fd: number, length: number): Uint8Array {
 /** Reads up to `length` bytes at `offset` (fewer at the end of the file). */
 export function pread(fd: number, length: number, offset: number): Uint8Array {
   const d = descriptor(fd, "pread");
-  if (!(d.flags & O.READ)) throw new SysError(Errno.EBADF, "fs.read", `descriptor ${fd} is write-only`);
+  if (!(d.flags & O.READ)) {
+    throw new SysError(Errno.EBADF, "fs.read", `descriptor ${fd} is write-only`);
+  }
   checkSpan("read", offset, length);
   const pieces: Uint8Array[] = [];
   let got = 0;
@@ -265,7 +275,9 @@ export function pwrite(fd: number, data: Uint8Array | string, offset: number): n
 }
 
 function writeAt(d: Descriptor, fd: number, bytes: Uint8Array, offset: number) {
-  if (!(d.flags & O.WRITE)) throw new SysError(Errno.EBADF, "fs.write", `descriptor ${fd} is read-only`);
+  if (!(d.flags & O.WRITE)) {
+    throw new SysError(Errno.EBADF, "fs.write", `descriptor ${fd} is read-only`);
+  }
   let written = 0, end = offset;
   do {
     const piece = bytes.subarray(written, written + MAX_TRANSFER);
