@@ -15,17 +15,20 @@
  */
 
 import { execName, memoryName } from "../userland/lib/mod.ts";
+import { FILES_SERVICE } from "./files/protocol.ts";
 
 /** What a row may depend on besides the node's id: its `info("stats")` facts. */
 export interface NodeFacts {
   /** The node's swap disk (`--swap`), or -1. */
   readonly swapDisk: number;
+  /** The node's file system disk (boot's first `--disk`), or -1. */
+  readonly fileDisk: number;
   /** The node that runs the cluster's memory server (`--memory-server`), or -1. */
   readonly memoryServerNode: number;
 }
 
 /** A node without a swap disk or a memory server (what `serversOn` assumes untold). */
-export const PLAIN_NODE: NodeFacts = { swapDisk: -1, memoryServerNode: -1 };
+export const PLAIN_NODE: NodeFacts = { swapDisk: -1, fileDisk: -1, memoryServerNode: -1 };
 
 export interface ServerRow {
   /** What init calls it in its messages ("init: the name clerk ended: ..."). */
@@ -80,6 +83,15 @@ export const SERVERS: readonly ServerRow[] = [
     name: null,
     // A restarted one pages from then on; what the dead one held is lost (its
     // faults fail, naming it), as a swap device's contents are at a crash.
+    crashLoop: { ends: 5, withinMs: 10_000 },
+  },
+  {
+    title: "the file server",
+    module: "servers/files/mod.ts",
+    args: [],
+    nodes: (_node, f) => f.fileDisk >= 0,
+    name: () => `rpc.${FILES_SERVICE}`,
+    // A restarted one mounts again, replaying the journal: what was fsynced is there.
     crashLoop: { ends: 5, withinMs: 10_000 },
   },
 ];

@@ -75,16 +75,24 @@ export class DiskTable {
 
   /** The unit of the node's swap disk (`--swap`), or -1. */
   swapUnit = -1;
+  /** The unit of the disk the file server mounts (boot's first `--disk`), or -1. */
+  filesUnit = -1;
 
   /**
    * Adds a disk to the node (the host does, at boot); returns its unit number. A
-   * swap disk is the swap pager's (servers/pager/): the node has at most one.
+   * swap disk is the swap pager's (servers/pager/), a files disk the file server's
+   * (servers/files/): the node has at most one of each.
    */
-  add(disk: Disk, o: { swap?: boolean } = {}): number {
+  add(disk: Disk, o: { swap?: boolean; files?: boolean } = {}): number {
     const unit = this.#devices.length;
     if (o.swap && this.swapUnit >= 0) fail("EBUSY", `the node has a swap disk: ${this.swapUnit}`);
+    if (o.files && this.filesUnit >= 0) {
+      fail("EBUSY", `the node has a file system disk: ${this.filesUnit}`);
+    }
+    if (o.swap && o.files) fail("EINVAL", "a disk is for swap or for files, not both");
     this.#devices.push(new DiskDevice(unit, disk, this.#model));
     if (o.swap) this.swapUnit = unit;
+    if (o.files) this.filesUnit = unit;
     return unit;
   }
 

@@ -11,13 +11,16 @@
  *                  [--memory-mib N] [--swap [PATH[:SIZE]]] [--swap-scope all|opt-in]
  *                  [--memory-server NODE] [--run PROGRAM [ARGS...]]
  *
- * The disks `--disk` names are node 0's. `--swap` gives every node a swap disk of
+ * The disks `--disk` names are node 0's; the first holds the file system the file
+ * server mounts at / for every node (servers/files/: `deno task mkfs IMAGE SIZE`
+ * makes one; a disk with none stays a raw disk). `--swap` gives every node a swap disk of
  * its own (temporary files, or PATH for node 0 and PATH.k for node k) and the swap
  * pager; `--memory-server NODE` runs the memory server there, which the other
  * nodes' swap pagers page to first (`--memory-mib` is the other nodes': the memory
  * server's node keeps its default frames, as it lends them).
  */
 
+import { Sig } from "../abi/layout.ts";
 import { Cluster } from "../cluster.ts";
 import {
   closeSwap,
@@ -39,6 +42,28 @@ const USAGE = "usage: deno task boot [--nodes N] [--trace traps,signals,faults,r
   "[--memory-mib N] [--swap [PATH[:SIZE]]] [--swap-scope all|opt-in] [--memory-server NODE] " +
   "[--run PROGRAM [ARGS...]]";
 const INIT = "userland/programs/init.ts";
+/** How long the processes have to end after SIGTERM when the boot ends (ms). */
+const GRACE_MS = 3_000;
+
+/**
+ * Ends the cluster as an OS shuts down: every process gets SIGTERM and up to
+ * GRACE_MS to end (the file server unmounts: a checkpoint, the file system marked
+ * clean), then the nodes halt.
+ */
+async function shutdown(cluster: Cluster): Promise<void> {
+  const ends: Promise<unknown>[] = [];
+  for (const k of cluster.nodes) {
+    for (const p of [...k.procs.values()]) {
+      k.signalProcess(p, Sig.SIGTERM, 0);
+      ends.push(p.exited);
+    }
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const grace = new Promise((r) => timer = setTimeout(r, GRACE_MS));
+  await Promise.race([Promise.all(ends), grace]);
+  clearTimeout(timer);
+  cluster.halt();
+}
 
 await runCli("boot", USAGE, async () => {
   const { own, run } = splitRun(Deno.args);
@@ -57,7 +82,8 @@ await runCli("boot", USAGE, async () => {
   // The memory server's node exports its memory: --memory-mib is the other nodes'.
   const perNode = (id: number) => id === config.memoryServerNode ? { memoryFrames: 0 } : {};
   const cluster = new Cluster(new WorkerHost(), terminal, { nodes, config, perNode });
-  for (const d of disks) cluster.nodes[0].disks.add(d);
+  // The first disk holds the file system the file server mounts at / (servers/files/).
+  disks.forEach((d, i) => cluster.nodes[0].disks.add(d, { files: i === 0 }));
   const swaps = [];
   for (let id = 0; id < nodes; id++) {
     const s = await openSwap(values, id);
@@ -69,7 +95,7 @@ await runCli("boot", USAGE, async () => {
   for (let id = 1; id < nodes; id++) cluster.nodes[id].spawn(INIT, initArgs(null, true));
   const init = cluster.nodes[0].spawn(INIT, initArgs(run, false));
   const status = await init.exited;
-  cluster.halt();
+  await shutdown(cluster);
   terminal.restore();
   for (const d of disks) await d.close();
   for (const s of swaps) await closeSwap(s);

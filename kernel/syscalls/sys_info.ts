@@ -97,6 +97,7 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         pageFramesFree: k.segments.frames.free,
         evictions: k.pagers.counts.evicted,
         swapDisk: k.disks.swapUnit,
+        fileDisk: k.disks.filesUnit,
         swapPager: k.pagers.swapPager,
         memoryServerNode: k.config.memoryServerNode,
       };

@@ -5,7 +5,11 @@
  * answered by return writes. Clerks on every node (to come) call it on a miss in
  * their caches; until then programs may call it directly.
  *
- *   servers/files/mod.ts [UNIT]     (disk UNIT of its node, default 0)
+ *   servers/files/mod.ts [UNIT]     (disk UNIT of its node; default: the node's file
+ *                                    system disk, boot's first --disk)
+ *
+ * A disk with no usable file system is said so and the server ends with status 0
+ * (init does not start it again: the disk may be a raw one for a driver).
  *
  * The running transaction commits when a client fsyncs, when it has grown to 256
  * blocks, and after COMMIT_MS with changes pending (ext3's commit interval); at
@@ -17,6 +21,7 @@
 import {
   args,
   Errno,
+  info,
   nodeId,
   println,
   type Procedure,
@@ -45,13 +50,17 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 export default function main(): number {
-  const unit = Number(args()[0] ?? 0);
+  const unit = Number(args()[0] ?? info("stats").fileDisk);
   let fs: Ext2;
+  let dev: DiskDevice | null = null;
   try {
-    fs = Ext2.mount(DiskDevice.attach(unit));
+    dev = DiskDevice.attach(unit);
+    fs = Ext2.mount(dev);
   } catch (e) {
     println(`files: cannot mount disk ${unit} of node ${nodeId()}: ${(e as Error).message}`);
-    return 1;
+    // A disk with no file system (a raw disk for a driver) is not an error to retry:
+    // the server ends as done, and init does not start it again.
+    return dev !== null && e instanceof FsError && e.code === "EINVAL" ? 0 : 1;
   }
   const served = new FileService(fs);
   let server: RpcServer;
@@ -80,9 +89,10 @@ export default function main(): number {
     }
     return !running;
   });
-  server.close();
   fs.unmount();
   println("files: unmounted");
+  // No server.close(): its revoke would wait for the name clerk, which a shutdown
+  // may have ended already; the kernel ends the export with the process.
   return 0;
 }
 

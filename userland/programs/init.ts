@@ -47,11 +47,13 @@ export default function main(args: string[]): number {
   const facts = info("stats");
   for (const row of serversOn(nodeId(), facts)) servers.set(start(row), { row, ends: [] });
   /** Reaps `child`; a server that died is started again unless it is in a crash loop. */
-  const reaped = (child: { pid: number; reason: string }) => {
+  const reaped = (child: { pid: number; status: number; reason: string }) => {
     const s = servers.get(child.pid);
     if (!s) return;
     servers.delete(child.pid);
     println(`init: ${s.row.title} ended: ${child.reason}`);
+    // Status 0: it finished (it found nothing to serve, or was told to stop).
+    if (child.status === 0) return;
     const now = performance.now(), { ends, withinMs } = s.row.crashLoop;
     s.ends = [...s.ends.filter((t) => now - t < withinMs), now];
     if (s.ends.length >= ends) {

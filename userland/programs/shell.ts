@@ -36,6 +36,7 @@ import {
 } from "../lib/mod.ts";
 import { describeExit, type Job, JobTable } from "./shell/jobs.ts";
 import { free, hex, names, nodes, ps, segs, stats, table } from "./shell/tables.ts";
+import * as files from "./shell/files.ts";
 import { CommandError, splitWords } from "./shell/words.ts";
 
 const HELP = `commands:
@@ -55,6 +56,13 @@ const HELP = `commands:
   import NAME [NODE]   import a name (looking on NODE if it is not known here)
   names                this node's exports and the shell's descriptors
   on NODE PROGRAM [ARGS]  start a program on another node
+  ls [PATH]            a directory's entries (or a file): size, type, name
+  cat FILE...          files as text
+  write FILE TEXT...   the file becomes TEXT (the rest of the line) and a newline
+  mkdir DIR...         make directories
+  rm [-r] PATH...      remove files (and with -r directories and their contents)
+  mv FROM TO           rename or move
+  df                   the file system's space and inodes
   exit                 leave the shell
 keys: Ctrl-C interrupts the foreground job (SIGINT), Ctrl-Z leaves it in the
 background, Ctrl-L clears the screen, Ctrl-D leaves; quote words with "..." or '...'`;
@@ -221,6 +229,13 @@ const COMMANDS: Record<string, Command> = {
   import: importCommand,
   names,
   on,
+  ls: files.ls,
+  cat: files.cat,
+  write: files.write,
+  mkdir: files.mkdir,
+  rm: files.rm,
+  mv: files.mv,
+  df: files.df,
 };
 
 /** What a failed command says, once: "kill: no process 999 (ESRCH)". */

@@ -26,6 +26,8 @@
 
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { RpcClient } from "../ipc/rpc.ts";
+import { waitForName } from "../sys/names.ts";
+import { closeDescriptor } from "../sys/remote.ts";
 import {
   decodeAttr,
   type FileAttr,
@@ -90,6 +92,9 @@ interface Descriptor {
   flags: number;
 }
 
+/** How long the first call waits for the file server to be there (ms). */
+const CONNECT_MS = 5_000;
+
 const descriptors = new Map<number, Descriptor>();
 let nextFd = 3;
 let client: RpcClient | null = null;
@@ -108,6 +113,8 @@ export function connect(node: number): void {
 function rpc(): RpcClient {
   if (!client) {
     try {
+      // The file server may be starting (init starts it with the shell): wait for it.
+      closeDescriptor(waitForName(`rpc.${FILES_SERVICE}`, CONNECT_MS, { hint: serverNode }).desc);
       client = RpcClient.connect(FILES_SERVICE, { hint: serverNode });
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
