@@ -2,7 +2,8 @@
  * The file API (userland/lib/fs/) against the file server on node 0's disk: an image
  * made by mke2fs, files and directories written from processes on two nodes, the
  * server stopped (it unmounts), then `e2fsck -fn` clean and every file byte-exact
- * through debugfs; every call's errors.
+ * through debugfs; every call's errors; a file server killed under a client (EIO,
+ * then service again from its successor, nothing fsynced lost).
  */
 
 import assert from "node:assert/strict";
@@ -119,5 +120,49 @@ Deno.test({
         });
       });
       await disk.close();
+    }),
+});
+
+Deno.test({
+  name:
+    "a file server killed mid-operation: callers get EIO, not a hang; restarted, it serves them again; nothing fsynced lost",
+  ignore: withoutE2fsprogs(),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const path = `${dir}/kill.img`;
+      mkfsExt3(path, 16);
+      const disk = await HostDisk.open(path);
+      let synced = -1;
+      await withCluster(async (c) => {
+        c.node(0).disks.add(disk);
+        const server = await startServer(c);
+        const client = c.spawn(1, "fs_api", ["loop"]);
+        const deadline = performance.now() + 20_000;
+        while (!/SYNCED 20\n/.test(c.console.out)) {
+          if (performance.now() > deadline) throw new Error(`no progress:\n${c.console.out}`);
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        c.node(0).signalProcess(server, Sig.SIGKILL, 0);
+        await withDeadline(server.exited, 5_000, "the killed file server");
+        // The client's call fails (EIO) within the RPC's timeout; then it retries until
+        // the new server (started at once, as init would) takes its record.
+        const again = c.spawn(0, SERVER, ["0"]);
+        const st = await withDeadline(client.exited, 60_000, "the client");
+        assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+        const r = c.results().find((x) => x.recovered);
+        assert.equal(r.failure.code, "EIO");
+        assert.ok(r.failure.ms < 15_000, `the failure came after ${r.failure.ms} ms`);
+        synced = Math.max(...[...c.console.out.matchAll(/SYNCED (\d+)/g)].map((m) => Number(m[1])));
+        c.node(0).signalProcess(again, Sig.SIGTERM, 0);
+        await withDeadline(again.exited, 15_000, "the restarted file server to end");
+      });
+      await disk.close();
+      const check = fsck(path);
+      assert.equal(check.code, 0, check.out);
+      const log = new TextDecoder().decode(debugfsCat(path, "/log"));
+      for (let i = 0; i <= synced; i++) {
+        assert.ok(log.includes(`record ${i}\n`), `record ${i} lost`);
+      }
+      assert.ok(log.endsWith("after\n"), log.slice(-100));
     }),
 });

@@ -4,9 +4,13 @@
  *   fs_api write NODE     under /nN: files f0..f9 (fileBytes), a nested directory, an
  *                         append, a rename; fsyncs; reports what it wrote
  *   fs_api errors         every error a call can give, and the descriptor calls
+ *   fs_api loop           appends a record to /log and fsyncs it, again and again,
+ *                         printing "SYNCED i" after each; when a call fails (the file
+ *                         server was killed) reports how and how soon, then retries
+ *                         until the (restarted) server takes a record again
  */
 
-import { fs, O, SysError } from "../../userland/lib/mod.ts";
+import { fs, O, println, SysError } from "../../userland/lib/mod.ts";
 import { attempt, report } from "./report.ts";
 
 /** File i's bytes, written by node `node`. */
@@ -47,6 +51,7 @@ export default function main(args: string[]): number {
     report({ node, names, log: new TextDecoder().decode(fs.readFile(`${top}/deep/er/log`)) });
     return 0;
   }
+  if (mode === "loop") return loop();
   // errors
   fs.mkdir("/e");
   fs.writeFile("/e/file", "0123456789");
@@ -94,5 +99,35 @@ export default function main(args: string[]): number {
     },
     fine: attempt(() => fs.readdir("/e").map((e) => e.name)),
   });
+  return 0;
+}
+
+/** `fs_api loop`: records until a failure, then until the server is back. */
+function loop(): number {
+  const fd = fs.open("/log", O.WRITE | O.CREATE | O.APPEND);
+  let i = 0;
+  let failure: { code: string; ms: number } | null = null;
+  for (; failure === null; i++) {
+    const t0 = performance.now();
+    try {
+      fs.write(fd, `record ${i}\n`);
+      fs.fsync(fd);
+      println(`SYNCED ${i}`);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      failure = { code: e.code, ms: Math.round(performance.now() - t0) };
+    }
+  }
+  const deadline = performance.now() + 30_000;
+  for (;;) {
+    try {
+      fs.write(fd, "after\n"); // the same descriptor: the server keeps no state of it
+      fs.fsync(fd);
+      break;
+    } catch (e) {
+      if (!(e instanceof SysError) || performance.now() > deadline) throw e;
+    }
+  }
+  report({ failure, recovered: true });
   return 0;
 }
