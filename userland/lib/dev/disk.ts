@@ -9,7 +9,8 @@
  *
  * Commands are asynchronous: `submit` returns a tag at once, and many may be in
  * flight; `wait(tag)` runs signal handlers (SigWait) until that tag's completion
- * has come. `read`, `write` and `flush` are submit-and-wait, and throw `SysError`
+ * has come, or, called inside a handler (a server's RPC procedure), where no
+ * interrupt is taken, polls the completion ring. `read`, `write` and `flush` are submit-and-wait, and throw `SysError`
  * with the errno of a failed completion (EINVAL: misaligned, out of range, bad
  * length, a scribbled ring; ENOSYS: unknown operation; EFAULT: the buffer is not
  * mapped; EIO, ENOSPC, EPERM: the host file failed; ETIMEDOUT: no completion in
@@ -50,7 +51,8 @@ import {
 } from "../../../kernel/abi/disk.ts";
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { view32 } from "../rt/mmu.ts";
-import { Signal, SignalHandler, SigWait } from "../rt/signals.ts";
+import { inSignalHandler, Signal, SignalHandler, SigWait } from "../rt/signals.ts";
+import { pollUntil, spin } from "../rt/spin.ts";
 import { diskAttach } from "../sys/disk.ts";
 import { signalEvents } from "../sys/tripwire.ts";
 import { bind } from "../sys/memory.ts";
@@ -228,7 +230,11 @@ export class DiskDriver {
       if (left <= 0) {
         throw new SysError(Errno.ETIMEDOUT, `disk ${this.unit}`, `no completion for tag ${tag}`);
       }
-      SigWait(Math.min(left, LOOK_MS));
+      if (inSignalHandler()) {
+        // No interrupt is taken inside a handler (an RPC procedure of a server):
+        // poll the completion ring, spinning, then in short naps.
+        pollUntil(spin.kernel, () => Atomics.load(this.#w, DiskReg.CQ_TAIL) !== this.#cqHead, left);
+      } else SigWait(Math.min(left, LOOK_MS));
     }
   }
 
