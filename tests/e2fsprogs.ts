@@ -124,7 +124,11 @@ export function debugfs(path: string, request: string, o: { write?: boolean } = 
  * Runs debugfs `commands` in one session (`debugfs -f`), e.g. jo / jw / jc to write a
  * journal transaction; returns stdout. Throws with stderr if a command reports an error.
  */
-export function debugfsScript(path: string, commands: string[], o: { write?: boolean } = {}) {
+export function debugfsScript(
+  path: string,
+  commands: string[],
+  o: { write?: boolean } = {},
+): string {
   const script = `${path}.debugfs`;
   Deno.writeTextFileSync(script, commands.join("\n") + "\n");
   try {
@@ -168,7 +172,7 @@ export function freeRanges(path: string): [number, number][] {
  * debugfs's `stat <8>` listing, because `blocks <8>` also lists the indirect blocks
  * that map them.
  */
-export function journalBlocks(path: string): number[] {
+export function journalBlocks(path: string, blockSize = 4096): number[] {
   const stat = debugfs(path, "stat <8>");
   const size = Number(/Size: (\d+)/.exec(stat)?.[1]);
   const listing = stat.slice(stat.search(/^(BLOCKS|EXTENTS):/m));
@@ -178,7 +182,7 @@ export function journalBlocks(path: string): number[] {
     if (from !== blocks.length) throw new Error(`journal listing skips to block ${from}: ${m[0]}`);
     for (let i = from; i <= to; i++) blocks.push(device + i - from);
   }
-  if (blocks.length * 4096 !== size) {
+  if (blocks.length * blockSize !== size) {
     throw new Error(`journal of ${size} bytes listed as ${blocks.length} blocks`);
   }
   return blocks;

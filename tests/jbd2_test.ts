@@ -121,7 +121,7 @@ Deno.test({
     }),
 });
 
-Deno.test("commit() leaves homes alone until recover() replays the log, escapes unescaped", () => {
+Deno.test("commit() leaves homes to recover(), which replays the log and un-escapes", () => {
   const { dev, map, journal, load } = memoryJournal(64);
   const a = pattern(4096, 1), a2 = pattern(4096, 2), m = magicBlock(4096, 3), c = pattern(4096, 4);
   journal.commit(new Map([[10, a], [11, m]]));
@@ -139,7 +139,11 @@ Deno.test("commit() leaves homes alone until recover() replays the log, escapes 
   assert.equal(descriptor[12 + 8 + 16 + 7], Flag.ESCAPE | Flag.SAME_UUID | Flag.LAST_TAG);
   assert.deepEqual(dev.read(map(3)).subarray(0, 4), zero(4), "escaped copy");
   assert.deepEqual(dev.read(map(3)).subarray(4), m.subarray(4));
-  assert.equal(be32(dev.read(map(4)), 4), Type.COMMIT);
+  const commit = dev.read(map(4));
+  assert.equal(be32(commit, 4), Type.COMMIT);
+  assert.equal(be32(commit, 0x30) * 2 ** 32 + be32(commit, 0x34), 1_700_000_000, "h_commit_sec");
+  assert.equal(be32(commit, 0x38), 250_000_000, "h_commit_nsec");
+  assert.deepEqual(commit.subarray(12, 0x30), zero(0x30 - 12), "no checksum");
 
   const after = load(); // as after a crash: only the disk survives
   assert.equal(after.needsRecovery, true);
@@ -304,7 +308,7 @@ Deno.test("checkpoint() writes every block home and empties the journal", () => 
   assert.deepEqual(home(dev, 11), b2);
 });
 
-Deno.test("commit() checkpoints first when the log has no room, and refuses what never fits", () => {
+Deno.test("commit() checkpoints first when the log is full, and refuses what never fits", () => {
   const { dev, journal } = memoryJournal(16); // 15 log blocks
   const blocks = (homes: number[]) => new Map(homes.map((h) => [h, pattern(4096, h)]));
   journal.commit(blocks([20, 21, 22, 23]));
@@ -412,7 +416,7 @@ Deno.test({
       const img = `${dir}/theirs.img`, copy = `${dir}/copy.img`;
       mkfsExt3(img, 32);
       const [, last] = freeRanges(img).at(-1)!;
-      const [x, y, z] = [last - 10, last - 9, last - 8];
+      const [x, y, z, w] = [last - 10, last - 9, last - 8, last - 7];
       const one = [pattern(4096, 1), pattern(4096, 2), magicBlock(4096, 3)];
       const two = [pattern(4096, 4)];
       Deno.writeFileSync(`${dir}/one`, new Uint8Array(one.flatMap((b) => [...b])));
@@ -422,6 +426,7 @@ Deno.test({
         `jw -b ${x},${y},${z} ${dir}/one`, // transaction 1 writes x, y, z
         `jw -r ${y},${z}`, // transaction 2 revokes y and z
         `jw -b ${z} ${dir}/two`, // transaction 3 writes z again: not revoked
+        `jw -b ${w} -r ${w} ${dir}/two`, // transaction 4 writes w and revokes it
         "jc",
       ], { write: true });
       Deno.copyFileSync(img, copy);
@@ -430,22 +435,23 @@ Deno.test({
       assert.equal(dev.bytes[EXT2_INCOMPAT] & RECOVER, RECOVER, "debugfs set needs_recovery");
       const journal = Journal.load(dev, (i) => map[i], map.length);
       assert.equal(journal.needsRecovery, true);
-      assert.deepEqual(journal.recover(), { transactions: 3, blocks: 2 });
+      assert.deepEqual(journal.recover(), { transactions: 4, blocks: 2 });
       assert.deepEqual(dev.read(x), one[0]);
       assert.deepEqual(dev.read(y), zero(4096), "revoked by transaction 2");
       assert.deepEqual(dev.read(z), two[0], "rewritten after its revoke");
+      assert.deepEqual(dev.read(w), zero(4096), "revoked in its own transaction");
       const jsb = dev.read(map[0]);
       assert.equal(be32(jsb, Sb.START), 0);
-      assert.equal(be32(jsb, Sb.SEQUENCE), 5);
+      assert.equal(be32(jsb, Sb.SEQUENCE), 6);
 
       fsckFix(copy);
       const theirs = imageDevice(copy);
-      for (const b of [x, y, z]) assert.deepEqual(dev.read(b), theirs.read(b), `e2fsck: ${b}`);
+      for (const b of [x, y, z, w]) assert.deepEqual(dev.read(b), theirs.read(b), `e2fsck: ${b}`);
 
       dev.bytes[EXT2_INCOMPAT] &= ~RECOVER;
       saveDevice(dev, img);
       const check = fsck(img);
       assert.equal(check.code, 0, check.out);
-      assert.match(debugfs(img, "logdump"), /Journal starts at block 0, transaction 5/);
+      assert.match(debugfs(img, "logdump"), /Journal starts at block 0, transaction 6/);
     }),
 });

@@ -103,6 +103,8 @@ export interface MountOptions {
   now?: () => number;
   /** Commit on its own once this many metadata blocks are dirty. */
   maxTransaction?: number;
+  /** File data blocks kept in memory, the least recently used dropped first (0: none). */
+  dataCacheBlocks?: number;
 }
 
 /** What `statfs` reports. */
@@ -151,6 +153,11 @@ export class Ext2 {
   readonly #journal: Journal | null;
   /** Blocks freed but not yet reusable (see the header), and those freed since the last commit. */
   readonly #deferred = new Set<number>();
+  /** File data blocks as on the disk (written through), oldest use first (Map order). */
+  readonly #data = new Map<number, Uint8Array>();
+  readonly #dataMax: number;
+  /** Data block reads the cache answered, and those that went to the disk. */
+  readonly dataCache = { hits: 0, misses: 0 };
   #mounted = true;
 
   private constructor(dev: BlockDevice, o: MountOptions) {
@@ -158,6 +165,7 @@ export class Ext2 {
     this.readOnly = o.readOnly ?? false;
     this.#now = o.now ?? (() => Math.floor(Date.now() / 1000));
     this.#maxTransaction = o.maxTransaction ?? 256;
+    this.#dataMax = o.dataCacheBlocks ?? 2048;
     this.blockSize = dev.blockSize;
     const sb = this.#checkSuperblock();
     this.#inodeSize = sb.inodeSize;
@@ -539,6 +547,7 @@ export class Ext2 {
     this.#deferred.add(b);
     this.#meta.delete(b); // if it was metadata, its cached copy is stale from now on
     this.#dirty.delete(b);
+    this.#data.delete(b);
   }
 
   /** Group `g`'s descriptor, for a change. */
@@ -755,6 +764,25 @@ export class Ext2 {
 
   // --- file data -----------------------------------------------------------------
 
+  /** A data block's cached bytes (now the most recently used), or undefined. */
+  #cachedData(b: number): Uint8Array | undefined {
+    const bytes = this.#data.get(b);
+    if (bytes) {
+      this.#data.delete(b);
+      this.#data.set(b, bytes);
+      this.dataCache.hits++;
+    }
+    return bytes;
+  }
+
+  /** Keeps a copy of a data block as it now is on the disk, dropping the oldest past the limit. */
+  #keepData(b: number, bytes: Uint8Array): void {
+    if (this.#dataMax === 0) return;
+    this.#data.delete(b);
+    this.#data.set(b, bytes.slice());
+    if (this.#data.size > this.#dataMax) this.#data.delete(this.#data.keys().next().value!);
+  }
+
   /** Up to `length` bytes of `ino` from `offset` (fewer at its end). */
   read(ino: number, offset: number, length: number): Uint8Array {
     const r = this.#live(ino);
@@ -768,18 +796,29 @@ export class Ext2 {
     const out = new Uint8Array(end - offset);
     for (let at = offset; at < end;) {
       const fb = Math.floor(at / bs), within = at % bs, n = Math.min(bs - within, end - at);
-      // A run of contiguous blocks is one read.
-      let run = 1;
       const b = this.#bmap(ino, fb);
-      if (b !== 0) {
-        while (
-          at + run * bs - within < end && run < MAX_RUN && this.#bmap(ino, fb + run) === b + run
-        ) run++;
-        const bytes = this.dev.read(b, run);
-        const take = Math.min(run * bs - within, end - at);
-        out.set(bytes.subarray(within, within + take), at - offset);
-        at += take;
-      } else at += n; // a hole reads as zeros
+      if (b === 0) {
+        at += n; // a hole reads as zeros
+        continue;
+      }
+      const cached = this.#cachedData(b);
+      if (cached) {
+        out.set(cached.subarray(within, within + n), at - offset);
+        at += n;
+        continue;
+      }
+      // A run of contiguous blocks not cached is one read.
+      let run = 1;
+      while (
+        at + run * bs - within < end && run < MAX_RUN && !this.#data.has(b + run) &&
+        this.#bmap(ino, fb + run) === b + run
+      ) run++;
+      const bytes = this.dev.read(b, run);
+      this.dataCache.misses += run;
+      for (let i = 0; i < run; i++) this.#keepData(b + i, bytes.subarray(i * bs, (i + 1) * bs));
+      const take = Math.min(run * bs - within, end - at);
+      out.set(bytes.subarray(within, within + take), at - offset);
+      at += take;
     }
     return out;
   }
@@ -803,9 +842,11 @@ export class Ext2 {
         const { block, fresh } = this.#bmapAlloc(ino, fb);
         if (n < bs) {
           // Part of a block: the rest of it is what was there (zeros if new).
-          const bytes = fresh ? new Uint8Array(bs) : this.dev.read(block);
+          const bytes = fresh ? new Uint8Array(bs) : (this.#cachedData(block)?.slice() ??
+            this.dev.read(block));
           bytes.set(data.subarray(done, done + n), within);
           this.dev.write(block, bytes);
+          this.#keepData(block, bytes);
           done += n;
           continue;
         }
@@ -814,6 +855,9 @@ export class Ext2 {
         const whole = Math.min(MAX_RUN, Math.floor((data.length - done) / bs));
         while (run < whole && this.#bmapAlloc(ino, fb + run).block === block + run) run++;
         this.dev.write(block, data.subarray(done, done + run * bs));
+        for (let i = 0; i < run; i++) {
+          this.#keepData(block + i, data.subarray(done + i * bs, done + (i + 1) * bs));
+        }
         done += run * bs;
       }
     } catch (e) {
@@ -849,9 +893,10 @@ export class Ext2 {
         // Zero the rest of the last block, so growing the file again reads zeros there.
         const b = this.#bmap(ino, Math.floor(size / bs));
         if (b !== 0) {
-          const bytes = this.dev.read(b);
+          const bytes = this.#cachedData(b)?.slice() ?? this.dev.read(b);
           bytes.fill(0, tail);
           this.dev.write(b, bytes);
+          this.#keepData(b, bytes);
         }
       }
     }

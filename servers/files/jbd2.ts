@@ -3,7 +3,9 @@
  * filesystems/ext4/journal.rst and fs/jbd2/recovery.c describe it, for the journal
  * `mke2fs -t ext3` makes: a version 2 superblock and no journal features beyond
  * revoke records (no 64bit block numbers, no checksums, no async or fast commit).
- * Every field is big-endian, unlike the rest of ext2.
+ * Every field is big-endian, unlike the rest of ext2. Compat features (v1 commit
+ * checksums) are ignored: recovery does not verify them, and commit blocks carry none,
+ * which Linux and e2fsck accept.
  *
  * The journal is a file of `s_maxlen` blocks: block 0 is the journal superblock and
  * blocks s_first..s_maxlen-1 a circular log. A transaction is written as descriptor

@@ -7,7 +7,7 @@
  *   deno task mkfs IMAGE SIZE [--label NAME] [--journal-blocks N]
  *
  * SIZE is bytes, or with K, M or G (powers of 1024), at least 8M. The file is made
- * (sparse) or cut to SIZE; what it held is lost.
+ * (sparse, and its directory if missing) or cut to SIZE; what it held is lost.
  */
 
 import { parseArgs } from "node:util";
@@ -82,6 +82,8 @@ function main(args: string[]): number {
   if (journal !== undefined && !Number.isInteger(journal)) {
     throw new RangeError(`--journal-blocks is a number of blocks, not ${journalText}`);
   }
+  const parent = path.slice(0, path.lastIndexOf("/"));
+  if (parent !== "") Deno.mkdirSync(parent, { recursive: true });
   const file = Deno.openSync(path, { read: true, write: true, create: true });
   try {
     file.truncateSync(0); // every block reads as zeros until written

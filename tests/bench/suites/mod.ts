@@ -2,6 +2,7 @@
 // selectable with `deno task bench --suite NAME`.
 
 import type { Suite } from "../suite.ts";
+import { files } from "./files.ts";
 import { mbm } from "./mbm.ts";
 import { mbmSetup } from "./mbm_setup.ts";
 import { names } from "./names.ts";
@@ -20,4 +21,5 @@ export const suites: Suite[] = [
   signalPath,
   tripwire,
   paging,
+  files,
 ];

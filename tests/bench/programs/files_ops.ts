@@ -1,0 +1,90 @@
+// Bench program for suite `files` (issue 14, 000 Figures 2 and 3), on node 1 of two
+// in-process nodes; node 0 runs the file server on its disk (the suite boots it so).
+//   hy/lookup, hy/getattr, hy/read-1k, hy/read-8k, hy/readdir
+//       one HY call to the file server (userland/lib/fs/protocol.ts over RPC) on a
+//       warm server cache: a name in a directory of 20, an inode's attributes, 1 KiB
+//       and 8 KiB of a file, the directory's entries
+//   fs-write-64m, fs-read-64m   64 MiB in 1 MiB calls through the file API (a sample
+//       per call; the write's last sample includes its fsync)
+//   fs-small-files              create, stat and delete 2,000 small files (a sample
+//       per file: its three calls)
+// args: [quick|full]. Prints one BENCH line per case.
+
+import { fs, O, println, RpcClient } from "../../../userland/lib/mod.ts";
+import {
+  FILES_SERVICE,
+  FileStub,
+  replyPayload,
+  Request,
+  ROOT_INO,
+} from "../../../servers/files/protocol.ts";
+import { measureAndReport } from "./bench_report.ts";
+
+export default async function main(args: string[]): Promise<number> {
+  const quick = args[0] === "quick";
+  fs.mkdir("/bench");
+  for (let i = 0; i < 20; i++) fs.writeFile(`/bench/entry-${i}`, `entry ${i}`);
+  fs.writeFile("/bench/data", new Uint8Array(64 * 1024).map((_, i) => i & 0xff));
+  const dir = fs.stat("/bench").ino, data = fs.stat("/bench/data").ino;
+  const c = RpcClient.connect(FILES_SERVICE, { hint: 0 });
+  const call = (stub: number, r: Uint8Array) => replyPayload(c.call(stub, r), "bench");
+  const lookup = new Request().u32(dir).tail("entry-7").bytes();
+  const getattr = new Request().u32(data).bytes();
+  const read1k = new Request().u32(data).f64(4096).u32(1024).bytes();
+  const read8k = new Request().u32(data).f64(8192).u32(8192).bytes();
+  const readdir = new Request().u32(dir).u32(0).bytes();
+  call(FileStub.GETATTR, new Request().u32(ROOT_INO).bytes());
+  const cases: [string, number, Uint8Array][] = [
+    ["hy/lookup", FileStub.LOOKUP, lookup],
+    ["hy/getattr", FileStub.GETATTR, getattr],
+    ["hy/read-1k", FileStub.READ, read1k],
+    ["hy/read-8k", FileStub.READ, read8k],
+    ["hy/readdir", FileStub.READDIR, readdir],
+  ];
+  for (const [name, stub, request] of cases) {
+    await measureAndReport(
+      (k) => {
+        for (let i = 0; i < k; i++) call(stub, request);
+      },
+      quick,
+      name,
+    );
+  }
+
+  const MIB = 1 << 20, total = quick ? 8 : 64;
+  const chunk = new Uint8Array(MIB).map((_, i) => (i * 7) & 0xff);
+  const writes: number[] = [], reads: number[] = [];
+  const fd = fs.open("/bench/big", O.WRITE | O.CREATE | O.TRUNCATE);
+  for (let i = 0; i < total; i++) {
+    const t0 = performance.now();
+    fs.write(fd, chunk);
+    if (i === total - 1) fs.fsync(fd);
+    writes.push((performance.now() - t0) * 1000);
+  }
+  fs.close(fd);
+  const rd = fs.open("/bench/big", O.READ);
+  for (let i = 0; i < total; i++) {
+    const t0 = performance.now();
+    const got = fs.read(rd, MIB);
+    reads.push((performance.now() - t0) * 1000);
+    if (got.length !== MIB || got[12345] !== chunk[12345]) throw new Error(`read ${i} is wrong`);
+  }
+  fs.close(rd);
+  const small: number[] = [], files = quick ? 200 : 2000;
+  for (let i = 0; i < files; i++) {
+    const t0 = performance.now();
+    fs.writeFile(`/bench/s${i}`, "x");
+    fs.stat(`/bench/s${i}`);
+    fs.unlink(`/bench/s${i}`);
+    small.push((performance.now() - t0) * 1000);
+  }
+  const report = (name: string, samples: number[]) =>
+    println(
+      `BENCH ${JSON.stringify({ case: name, samples_us: samples, n: samples.length, batch: 1 })}`,
+    );
+  report(`fs-write-${total}m`, writes);
+  report(`fs-read-${total}m`, reads);
+  report("fs-small-files", small);
+  c.close();
+  return 0;
+}
