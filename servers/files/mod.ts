@@ -20,28 +20,48 @@
 
 import {
   args,
+  bind,
+  CreateSegment,
   Errno,
+  exportSegment,
   info,
   nodeId,
+  pin,
   println,
   type Procedure,
+  Rights,
   RpcServer,
   Sig,
   signalAddress,
   SignalHandler,
   SysError,
+  view32,
 } from "../../userland/lib/mod.ts";
 import { DiskError } from "./block_device.ts";
 import { DiskDevice } from "./disk_device.ts";
 import { Ext2, FsError, type Stat } from "./ext2_fs.ts";
 import {
+  type AreaShape,
+  ATTR_AREA,
+  BLOCK,
+  CacheAreas,
+  DATA_AREA,
+  NAME_AREA,
+} from "./cache_area.ts";
+import {
   encodeAttr,
   errorReply,
+  type FileAttr,
   FILES_SERVICE,
   FileStub,
   MAX_TRANSFER,
   Reader,
 } from "./protocol.ts";
+
+/** Reads up to this long put their blocks in the data area (a bulk read would churn it). */
+const DX_READ_MAX = 64 * 1024;
+/** Writes over this many blocks drop theirs from the data area instead of rewriting them. */
+const DX_WRITE_SPAN = 16;
 
 /** How long changes wait for a commit when nobody fsyncs (ext3's default: 5 s). */
 const COMMIT_MS = 5_000;
@@ -62,7 +82,19 @@ export default function main(): number {
     // the server ends as done, and init does not start it again.
     return dev !== null && e instanceof FsError && e.code === "EINVAL" ? 0 : 1;
   }
-  const served = new FileService(fs);
+  let areas: CacheAreas;
+  try {
+    areas = new CacheAreas(...[ATTR_AREA, NAME_AREA, DATA_AREA].map(exportArea) as [
+      Int32Array,
+      Int32Array,
+      Int32Array,
+    ]);
+  } catch (e) {
+    fs.unmount();
+    println(`files: cannot export the cache areas: ${(e as Error).message}`);
+    return 1;
+  }
+  const served = new FileService(fs, areas);
   let server: RpcServer;
   try {
     server = new RpcServer(FILES_SERVICE, served.procedures());
@@ -96,36 +128,58 @@ export default function main(): number {
   return 0;
 }
 
-/** The procedures over one mounted file system, and the versions of its inodes. */
+/**
+ * A cache area's segment: made, bound, pinned (a view of it must never be paged
+ * out) and exported read-only under its name; its words, for the writer.
+ */
+function exportArea(shape: AreaShape): Int32Array {
+  const bytes = shape.slots * shape.bytes;
+  const seg = CreateSegment(bytes);
+  const base = bind(seg);
+  pin(base, bytes);
+  exportSegment(seg, shape.name, Rights.READ);
+  return view32(base, bytes / 4, true);
+}
+
+/**
+ * The procedures over one mounted file system, the versions of its inodes, and the
+ * cache areas (cache_area.ts) it keeps current for DX readers, if it has them.
+ */
 export class FileService {
   readonly fs: Ext2;
+  readonly areas: CacheAreas | null;
   /** Changes to each inode since mount (the attribute's `version`); absent: 1. */
   readonly #versions = new Map<number, number>();
 
-  constructor(fs: Ext2) {
+  constructor(fs: Ext2, areas: CacheAreas | null = null) {
     this.fs = fs;
+    this.areas = areas;
   }
 
+  /** Inode `ino` changed: a new version, and its attribute slot rewritten (or emptied). */
   #changed(ino: number): void {
     this.#versions.set(ino, (this.#versions.get(ino) ?? 1) + 1);
+    if (!this.areas) return;
+    try {
+      this.areas.putAttr(this.#attrOf(this.fs.stat(ino)));
+    } catch (e) {
+      if (!(e instanceof FsError && e.code === "ENOENT")) throw e;
+      this.areas.dropAttr(ino); // freed
+    }
   }
 
-  #attr(s: Stat, out: Uint8Array, at: number): number {
-    return encodeAttr(
-      {
-        ino: s.ino,
-        mode: s.mode,
-        size: s.size,
-        links: s.links,
-        mtime: s.mtime,
-        ctime: s.ctime,
-        atime: s.atime,
-        generation: s.generation,
-        version: this.#versions.get(s.ino) ?? 1,
-      },
-      out,
-      at,
-    );
+  #attrOf(s: Stat): FileAttr {
+    return {
+      ino: s.ino,
+      mode: s.mode,
+      size: s.size,
+      links: s.links,
+      mtime: s.mtime,
+      ctime: s.ctime,
+      atime: s.atime,
+      generation: s.generation,
+      version: this.#versions.get(s.ino) ?? 1,
+    };
   }
 
   /** A reply: status 0 then the attributes of `ino`, after `prefix` bytes. */
@@ -133,7 +187,32 @@ export class FileService {
     reply[0] = 0;
     const at = prefix ? 1 + 1 : 1;
     prefix?.(reply);
-    return this.#attr(this.fs.stat(ino), reply, at);
+    const a = this.#attrOf(this.fs.stat(ino));
+    this.areas?.putAttr(a);
+    return encodeAttr(a, reply, at);
+  }
+
+  /** The blocks [first, end) of `ino` into the data area, as the file now holds them. */
+  #cacheBlocks(ino: number, first: number, end: number): void {
+    const areas = this.areas;
+    if (!areas || end <= first) return;
+    const s = this.fs.stat(ino);
+    const bytes = this.fs.read(ino, first * BLOCK, (end - first) * BLOCK);
+    for (let b = first; b < end && (b - first) * BLOCK < bytes.length; b++) {
+      const at = (b - first) * BLOCK;
+      areas.putData(ino, s.generation, b, bytes.subarray(at, Math.min(at + BLOCK, bytes.length)));
+    }
+  }
+
+  /** If `ino` was freed, its data blocks leave the data area (its number may come back). */
+  #dropIfFreed(ino: number, blocks: number): void {
+    if (!this.areas) return;
+    try {
+      this.fs.stat(ino);
+    } catch (e) {
+      if (!(e instanceof FsError && e.code === "ENOENT")) throw e;
+      this.areas.dropData(ino, 0, blocks);
+    }
   }
 
   procedures(): Record<number, Procedure> {
@@ -152,8 +231,10 @@ export class FileService {
     return {
       [FileStub.LOOKUP]: guard((a, reply) => {
         const r = new Reader(a);
-        const dir = r.u32("dir");
-        return this.#attrReply(fs.lookup(dir, r.text()), reply);
+        const dir = r.u32("dir"), name = r.rest();
+        const ino = fs.lookup(dir, dec.decode(name));
+        this.areas?.putName(dir, name, ino);
+        return this.#attrReply(ino, reply);
       }),
       [FileStub.GETATTR]: guard((a, reply) => this.#attrReply(new Reader(a).u32("ino"), reply)),
       [FileStub.READ]: guard((a) => {
@@ -161,6 +242,14 @@ export class FileService {
         const ino = r.u32("ino"), offset = r.f64("offset"), length = r.u32("length");
         if (length > MAX_TRANSFER) throw new RangeError(`a read of ${length} bytes`);
         const data = fs.read(ino, offset, length);
+        // What was read goes into the data area: the next reader of it needs no call.
+        if (data.length > 0 && data.length <= DX_READ_MAX) {
+          this.#cacheBlocks(
+            ino,
+            Math.floor(offset / BLOCK),
+            Math.ceil((offset + data.length) / BLOCK),
+          );
+        }
         const out = new Uint8Array(1 + data.length);
         out.set(data, 1);
         return out;
@@ -170,11 +259,18 @@ export class FileService {
         const ino = r.u32("ino"), offset = r.f64("offset"), data = r.rest();
         if (data.length > MAX_TRANSFER) throw new RangeError(`a write of ${data.length} bytes`);
         // -1: at the end, as the server sees it (O_APPEND, atomic here).
-        const n = fs.write(ino, offset === -1 ? fs.stat(ino).size : offset, data);
+        const at = offset === -1 ? fs.stat(ino).size : offset;
+        const n = fs.write(ino, at, data);
         this.#changed(ino);
+        // Written through: a block the data area holds shows the new bytes.
+        if (this.areas && n > 0) {
+          const first = Math.floor(at / BLOCK), end = Math.ceil((at + n) / BLOCK);
+          if (end - first <= DX_WRITE_SPAN) this.#cacheBlocks(ino, first, end);
+          else this.areas.dropData(ino, first, end);
+        }
         reply[0] = 0;
         new DataView(reply.buffer, reply.byteOffset).setUint32(1, n, true);
-        return this.#attr(fs.stat(ino), reply, 5);
+        return encodeAttr(this.#attrOf(fs.stat(ino)), reply, 5);
       }),
       [FileStub.CREATE]: guard((a, reply) => {
         const r = new Reader(a);
@@ -189,22 +285,27 @@ export class FileService {
           ino = fs.lookup(dir, name);
           created = 0;
         }
+        this.areas?.putName(dir, enc.encode(name), ino);
         return this.#attrReply(ino, reply, (b) => b[1] = created);
       }),
       [FileStub.MKDIR]: guard((a, reply) => {
         const r = new Reader(a);
-        const dir = r.u32("dir"), mode = r.u32("mode");
-        const ino = fs.mkdir(dir, r.text(), mode);
+        const dir = r.u32("dir"), mode = r.u32("mode"), name = r.rest();
+        const ino = fs.mkdir(dir, dec.decode(name), mode);
         this.#changed(dir);
+        this.areas?.putName(dir, name, ino);
         return this.#attrReply(ino, reply);
       }),
       [FileStub.UNLINK]: guard((a, reply) => {
         const r = new Reader(a);
         const dir = r.u32("dir"), name = r.text();
         const ino = fs.lookup(dir, name);
+        const blocks = Math.ceil(fs.stat(ino).size / BLOCK);
         fs.unlink(dir, name);
+        this.areas?.dropName(dir, enc.encode(name));
         this.#changed(dir);
         this.#changed(ino);
+        this.#dropIfFreed(ino, blocks);
         return ok(reply);
       }),
       [FileStub.RMDIR]: guard((a, reply) => {
@@ -212,6 +313,7 @@ export class FileService {
         const dir = r.u32("dir"), name = r.text();
         const ino = fs.lookup(dir, name);
         fs.rmdir(dir, name);
+        this.areas?.dropName(dir, enc.encode(name));
         this.#changed(dir);
         this.#changed(ino);
         return ok(reply);
@@ -227,8 +329,12 @@ export class FileService {
         } catch (e) {
           if (!(e instanceof FsError && e.code === "ENOENT")) throw e;
         }
+        const replacedBlocks = replaced ? Math.ceil(fs.stat(replaced).size / BLOCK) : 0;
         fs.rename(from, fromName, to, toName);
+        this.areas?.dropName(from, enc.encode(fromName));
+        if (replaced !== moved) this.areas?.putName(to, enc.encode(toName), moved);
         for (const ino of [from, to, moved, replaced]) if (ino) this.#changed(ino);
+        if (replaced && replaced !== moved) this.#dropIfFreed(replaced, replacedBlocks);
         return ok(reply);
       }),
       [FileStub.READDIR]: guard((a) => {
@@ -260,8 +366,10 @@ export class FileService {
       [FileStub.TRUNCATE]: guard((a, reply) => {
         const r = new Reader(a);
         const ino = r.u32("ino"), size = r.f64("size");
+        const old = Math.ceil(fs.stat(ino).size / BLOCK);
         fs.truncate(ino, size);
         this.#changed(ino);
+        this.areas?.dropData(ino, Math.floor(size / BLOCK), Math.max(old, Math.ceil(size / BLOCK)));
         return this.#attrReply(ino, reply);
       }),
       [FileStub.FSYNC]: guard((a, reply) => {

@@ -4,6 +4,9 @@
 //       one HY call to the file server (userland/lib/fs/protocol.ts over RPC) on a
 //       warm server cache: a name in a directory of 20, an inode's attributes, 1 KiB
 //       and 8 KiB of a file, the directory's entries
+//   dx/lookup, dx/getattr, dx/read-1k, dx/read-8k
+//       the same read from the server's cache areas with remote READs
+//       (servers/files/dx_reader.ts): no control transfer to the server
 //   fs-write-64m, fs-read-64m   64 MiB in 1 MiB calls through the file API (a sample
 //       per call; the write's last sample includes its fsync)
 //   fs-small-files              create, stat and delete 2,000 small files (a sample
@@ -18,6 +21,7 @@ import {
   Request,
   ROOT_INO,
 } from "../../../servers/files/protocol.ts";
+import { DxReader } from "../../../servers/files/dx_reader.ts";
 import { measureAndReport } from "./bench_report.ts";
 
 export default async function main(args: string[]): Promise<number> {
@@ -49,6 +53,34 @@ export default async function main(args: string[]): Promise<number> {
       quick,
       name,
     );
+  }
+
+  // DX: the same from the server's cache areas, which the HY calls above filled.
+  const dx = new DxReader(0);
+  const attr = dx.getattr(data);
+  if (
+    !attr || !dx.lookup(dir, "entry-7") || !dx.read(attr, 4096, 1024) || !dx.read(attr, 8192, 8192)
+  ) {
+    throw new Error(`the cache areas miss what HY read: ${JSON.stringify(dx.counts)}`);
+  }
+  const dxCases: [string, () => unknown][] = [
+    ["dx/lookup", () => dx.lookup(dir, "entry-7")],
+    ["dx/getattr", () => dx.getattr(data)],
+    ["dx/read-1k", () => dx.read(attr, 4096, 1024)],
+    ["dx/read-8k", () => dx.read(attr, 8192, 8192)],
+  ];
+  for (const [name, op] of dxCases) {
+    const before = dx.counts.misses;
+    await measureAndReport(
+      (k) => {
+        for (let i = 0; i < k; i++) op();
+      },
+      quick,
+      name,
+    );
+    if (dx.counts.misses !== before) {
+      throw new Error(`${name}: ${dx.counts.misses - before} misses`);
+    }
   }
 
   const MIB = 1 << 20, total = quick ? 8 : 64;

@@ -1,0 +1,74 @@
+/**
+ * The DX path (servers/files/cache_area.ts, dx_reader.ts): remote READs of the file
+ * server's cache areas from another node agree with its HY answers, show every
+ * change at once or miss (never the old state), and never use a torn entry while
+ * the server rewrites it.
+ */
+
+import assert from "node:assert/strict";
+import { Sig } from "../kernel/abi/layout.ts";
+import { HostDisk } from "../kernel/host/host_disk.ts";
+import { MemoryDevice } from "../servers/files/block_device.ts";
+import { mkfs } from "../servers/files/ext2_mkfs.ts";
+import { saveDevice, withTempDir } from "./e2fsprogs.ts";
+import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
+
+async function serving(c: TestCluster, dir: string) {
+  const dev = MemoryDevice.zeroed(16 * 256);
+  mkfs(dev);
+  saveDevice(dev, `${dir}/dx.img`);
+  const disk = await HostDisk.open(`${dir}/dx.img`);
+  c.node(0).disks.add(disk);
+  const server = c.spawn(0, "servers/files/mod.ts", ["0"]);
+  const deadline = performance.now() + 15_000;
+  while (!c.console.out.includes("files: serving")) {
+    if (performance.now() > deadline) throw new Error(`no file server:\n${c.console.out}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return { disk, server };
+}
+
+Deno.test("DX reads agree with HY, and after each change show the new state or miss", async () => {
+  await withTempDir(async (dir) => {
+    let disk: HostDisk | undefined;
+    await withCluster(async (c) => {
+      ({ disk } = await serving(c, dir));
+      const st = await c.run(1, "fs_dx", ["agree"], 30_000);
+      assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+      const r = c.results()[0];
+      assert.deepEqual(r.before, {
+        getattr: 10_000,
+        lookup: true,
+        read: true,
+        part: true,
+        missing: null,
+      });
+      assert.ok(r.afterWrite === "NEW!" || r.afterWrite === "miss", r.afterWrite);
+      assert.deepEqual(r.renamed, { old: null, moved: true });
+      assert.equal(r.cut, 100);
+      assert.ok(r.cutRead === "miss", `a truncated file's old blocks were read: ${r.cutRead}`);
+      assert.deepEqual(r.unlinked, { attr: null, name: null });
+      assert.equal(r.reads, true);
+    });
+    await disk?.close();
+  });
+});
+
+Deno.test("a DX reader racing the server's rewrites of a block never uses a torn entry", async () => {
+  await withTempDir(async (dir) => {
+    let disk: HostDisk | undefined;
+    await withCluster(async (c) => {
+      ({ disk } = await serving(c, dir));
+      const churn = c.spawn(0, "fs_dx", ["churn"]);
+      const st = await c.run(1, "fs_dx", ["race", "2000"], 60_000);
+      assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+      const r = c.results()[0];
+      assert.equal(r.mixed, 0, `${r.mixed} reads mixed two versions of the block`);
+      assert.equal(r.hits, true);
+      assert.equal(r.values, true); // it did see the block change
+      c.node(0).signalProcess(churn, Sig.SIGKILL, 0);
+      await withDeadline(churn.exited, 5_000, "the churning writer");
+    });
+    await disk?.close();
+  });
+});
