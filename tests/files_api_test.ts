@@ -10,21 +10,9 @@ import assert from "node:assert/strict";
 import { Sig } from "../kernel/abi/layout.ts";
 import { HostDisk } from "../kernel/host/host_disk.ts";
 import { debugfsCat, fsck, mkfsExt3, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
-import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
+import { startFileServer } from "./files_helpers.ts";
+import { withCluster, withDeadline } from "./helpers.ts";
 import { fileBytes } from "./programs/fs_api.ts";
-
-const SERVER = "servers/files/mod.ts";
-
-/** Starts the file server on node 0 (disk 0) and waits until it serves. */
-async function startServer(c: TestCluster) {
-  const server = c.spawn(0, SERVER, ["0"]);
-  const deadline = performance.now() + 15_000;
-  while (!c.console.out.includes("files: serving")) {
-    if (performance.now() > deadline) throw new Error(`no file server:\n${c.console.out}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return server;
-}
 
 Deno.test({
   name:
@@ -37,7 +25,7 @@ Deno.test({
       const disk = await HostDisk.open(path);
       await withCluster(async (c) => {
         c.node(0).disks.add(disk);
-        const server = await startServer(c);
+        const server = await startFileServer(c);
         const runs = await Promise.all(
           [0, 1].map((n) => c.run(n, "fs_api", ["write", String(n)], 60_000)),
         );
@@ -85,7 +73,7 @@ Deno.test({
       const disk = await HostDisk.open(path);
       await withCluster(async (c) => {
         c.node(0).disks.add(disk);
-        await startServer(c);
+        await startFileServer(c);
         const st = await c.run(1, "fs_api", ["errors"], 60_000);
         assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
         assert.deepEqual(c.results()[0], {
@@ -135,7 +123,7 @@ Deno.test({
       let synced = -1;
       await withCluster(async (c) => {
         c.node(0).disks.add(disk);
-        const server = await startServer(c);
+        const server = await startFileServer(c);
         const client = c.spawn(1, "fs_api", ["loop"]);
         const deadline = performance.now() + 20_000;
         while (!/SYNCED 20\n/.test(c.console.out)) {
@@ -146,7 +134,7 @@ Deno.test({
         await withDeadline(server.exited, 5_000, "the killed file server");
         // The client's call fails (EIO) within the RPC's timeout; then it retries until
         // the new server (started at once, as init would) takes its record.
-        const again = c.spawn(0, SERVER, ["0"]);
+        const again = c.spawn(0, "servers/files/mod.ts", ["0"]);
         const st = await withDeadline(client.exited, 60_000, "the client");
         assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
         const r = c.results().find((x) => x.recovered);

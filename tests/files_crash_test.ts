@@ -8,8 +8,7 @@
 
 import assert from "node:assert/strict";
 import { Ext2 } from "../servers/files/ext2_fs.ts";
-import { mkfs } from "../servers/files/ext2_mkfs.ts";
-import { MemoryDevice } from "../servers/files/block_device.ts";
+import { makeImage } from "./files_helpers.ts";
 import { fsck, imageDevice, saveDevice, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
 import { crashBytes } from "./programs/fs_crash.ts";
 
@@ -79,9 +78,7 @@ Deno.test({
   fn: () =>
     withTempDir(async (dir) => {
       const image = `${dir}/crash.img`;
-      const dev = MemoryDevice.zeroed(64 * 256);
-      mkfs(dev);
-      saveDevice(dev, image);
+      makeImage(image, 64);
       let seed = 12345;
       const all: string[] = [];
       for (let k = 0; k < CRASHES; k++) {

@@ -8,9 +8,8 @@
 
 import assert from "node:assert/strict";
 import { HostDisk } from "../kernel/host/host_disk.ts";
-import { MemoryDevice } from "../servers/files/block_device.ts";
-import { mkfs } from "../servers/files/ext2_mkfs.ts";
-import { debugfsCat, fsck, saveDevice, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
+import { makeImage } from "./files_helpers.ts";
+import { debugfsCat, fsck, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
 import { type TestNode, withNode } from "./helpers.ts";
 import { fileBytes } from "./programs/fs_engine.ts";
 
@@ -24,20 +23,13 @@ async function engine(node: TestNode, args: string[]): Promise<any> {
   return node.results()[before];
 }
 
-/** A fresh image of `mib` MiB at `path`, made by our mkfs. */
-function image(path: string, mib: number): void {
-  const dev = MemoryDevice.zeroed(mib * 256);
-  mkfs(dev);
-  saveDevice(dev, path);
-}
-
 Deno.test({
   name: "the engine on a node's disk device writes an image e2fsck accepts and debugfs reads",
   ignore: withoutE2fsprogs(),
   fn: () =>
     withTempDir(async (dir) => {
       const path = `${dir}/fs.img`;
-      image(path, 32);
+      makeImage(path, 32);
       const disk = await HostDisk.open(path);
       await withNode(async (node) => {
         node.kernel.disks.add(disk);
@@ -64,7 +56,7 @@ Deno.test({
   fn: () =>
     withTempDir(async (dir) => {
       const path = `${dir}/crash.img`;
-      image(path, 32);
+      makeImage(path, 32);
       const disk = await HostDisk.open(path);
       await withNode(async (node) => {
         node.kernel.disks.add(disk);

@@ -8,24 +8,15 @@
 import assert from "node:assert/strict";
 import { Sig } from "../kernel/abi/layout.ts";
 import { HostDisk } from "../kernel/host/host_disk.ts";
-import { MemoryDevice } from "../servers/files/block_device.ts";
-import { mkfs } from "../servers/files/ext2_mkfs.ts";
-import { saveDevice, withTempDir } from "./e2fsprogs.ts";
+import { withTempDir } from "./e2fsprogs.ts";
+import { makeImage, startFileServer } from "./files_helpers.ts";
 import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
 
 async function serving(c: TestCluster, dir: string) {
-  const dev = MemoryDevice.zeroed(16 * 256);
-  mkfs(dev);
-  saveDevice(dev, `${dir}/dx.img`);
+  makeImage(`${dir}/dx.img`, 16);
   const disk = await HostDisk.open(`${dir}/dx.img`);
   c.node(0).disks.add(disk);
-  const server = c.spawn(0, "servers/files/mod.ts", ["0"]);
-  const deadline = performance.now() + 15_000;
-  while (!c.console.out.includes("files: serving")) {
-    if (performance.now() > deadline) throw new Error(`no file server:\n${c.console.out}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return { disk, server };
+  return { disk, server: await startFileServer(c) };
 }
 
 Deno.test("DX reads agree with HY, and after each change show the new state or miss", async () => {

@@ -9,22 +9,12 @@
 import assert from "node:assert/strict";
 import { Sig } from "../kernel/abi/layout.ts";
 import { HostDisk } from "../kernel/host/host_disk.ts";
-import { MemoryDevice } from "../servers/files/block_device.ts";
-import { mkfs } from "../servers/files/ext2_mkfs.ts";
-import { debugfsCat, fsck, saveDevice, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
-import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
+import { debugfsCat, fsck, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
+import { makeImage, startFileServer } from "./files_helpers.ts";
+import { withCluster, withDeadline } from "./helpers.ts";
 import { patternByte } from "./programs/fs_client.ts";
 
 const SERVER = "servers/files/mod.ts";
-
-/** Waits for `text` on the cluster's console. */
-async function until(c: TestCluster, text: string): Promise<void> {
-  const deadline = performance.now() + 15_000;
-  while (!c.console.out.includes(text)) {
-    if (performance.now() > deadline) throw new Error(`no "${text}" in\n${c.console.out}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 Deno.test({
   name:
@@ -33,14 +23,12 @@ Deno.test({
   fn: () =>
     withTempDir(async (dir) => {
       const path = `${dir}/fs.img`;
-      const dev = MemoryDevice.zeroed(32 * 256);
-      mkfs(dev);
-      saveDevice(dev, path);
+      makeImage(path, 32);
       const disk = await HostDisk.open(path);
       await withCluster(async (c) => {
         c.node(0).disks.add(disk);
-        const server = c.spawn(0, SERVER, ["0"]);
-        await until(c, "files: serving disk 0 of node 0");
+        const server = await startFileServer(c);
+        assert.match(c.console.out, /files: serving disk 0 of node 0/);
         const st = await c.run(1, "fs_client", ["script"], 60_000);
         assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
         assert.deepEqual(c.results()[0], {

@@ -11,7 +11,7 @@
  */
 
 import { fs, O, println, SysError } from "../../userland/lib/mod.ts";
-import { attempt, report } from "./report.ts";
+import { attempt, outcome, report } from "./report.ts";
 
 /** File i's bytes, written by node `node`. */
 export function fileBytes(node: number, i: number): Uint8Array {
@@ -21,15 +21,7 @@ export function fileBytes(node: number, i: number): Uint8Array {
   return b;
 }
 
-function code(f: () => unknown): string {
-  try {
-    f();
-    return "ok";
-  } catch (e) {
-    if (e instanceof SysError) return e.code;
-    throw e;
-  }
-}
+const code = outcome;
 
 export default function main(args: string[]): number {
   const [mode, nodeText] = args;

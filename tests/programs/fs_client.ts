@@ -6,7 +6,7 @@
  *   fs_client script     the whole script; one RESULT
  */
 
-import { RpcClient, SysError } from "../../userland/lib/mod.ts";
+import { RpcClient } from "../../userland/lib/mod.ts";
 import {
   decodeAttr,
   FILES_SERVICE,
@@ -16,7 +16,7 @@ import {
   Request,
   ROOT_INO,
 } from "../../servers/files/protocol.ts";
-import { report } from "./report.ts";
+import { outcome, report } from "./report.ts";
 
 /** Byte i of the pattern the tests check with debugfs. */
 export function patternByte(i: number): number {
@@ -26,15 +26,7 @@ export function patternByte(i: number): number {
 export default function main(): number {
   const c = RpcClient.connect(FILES_SERVICE, { hint: 0 });
   const call = (op: string, stub: number, r: Request) => replyPayload(c.call(stub, r.bytes()), op);
-  const code = (f: () => unknown) => {
-    try {
-      f();
-      return "ok";
-    } catch (e) {
-      if (e instanceof SysError) return e.code;
-      throw e;
-    }
-  };
+  const code = outcome;
   const attr = (b: Uint8Array, at = 0) => decodeAttr(b, at);
   const mkdir = (dir: number, name: string) =>
     attr(call("mkdir", FileStub.MKDIR, new Request().u32(dir).u32(0o755).tail(name)));

@@ -17,6 +17,17 @@ export function report(value: unknown): void {
   println(`RESULT ${JSON.stringify(value)}`);
 }
 
+/** Runs `fn`; returns "ok", or the error code it failed with (SysError's; others throw). */
+export function outcome(fn: () => unknown): string {
+  try {
+    fn();
+    return "ok";
+  } catch (e) {
+    if (e instanceof SysError) return e.code;
+    throw e;
+  }
+}
+
 /** Runs `fn`; returns its value, or the error code it failed with ("EINVAL", …). */
 export function attempt<T>(fn: () => T): T | string {
   try {
