@@ -57,6 +57,11 @@ export interface KernelConfig {
    * keeping its disk as the copy; -1: none, the swap pager pages to its disk only.
    */
   memoryServerNode: number;
+  /**
+   * The node whose file server mounts the cluster's file system (boot's first
+   * `--disk`, servers/files/), or -1: every node then runs a file clerk.
+   */
+  fileServerNode: number;
 }
 
 /**
@@ -110,6 +115,7 @@ export const DEFAULT_CONFIG: KernelConfig = {
   pagerTimeoutMs: 2_000,
   swapAll: true,
   memoryServerNode: -1,
+  fileServerNode: -1,
 };
 
 /** The node's page frames: `memoryFrames`, or as many as `memoryBytes` holds. */

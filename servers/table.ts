@@ -15,7 +15,7 @@
  */
 
 import { execName, memoryName } from "../userland/lib/mod.ts";
-import { FILES_SERVICE } from "./files/protocol.ts";
+import { clerkService, FILES_SERVICE } from "./files/protocol.ts";
 
 /** What a row may depend on besides the node's id: its `info("stats")` facts. */
 export interface NodeFacts {
@@ -25,10 +25,17 @@ export interface NodeFacts {
   readonly fileDisk: number;
   /** The node that runs the cluster's memory server (`--memory-server`), or -1. */
   readonly memoryServerNode: number;
+  /** The node whose file server mounts the cluster's file system, or -1. */
+  readonly fileServerNode: number;
 }
 
 /** A node without a swap disk or a memory server (what `serversOn` assumes untold). */
-export const PLAIN_NODE: NodeFacts = { swapDisk: -1, fileDisk: -1, memoryServerNode: -1 };
+export const PLAIN_NODE: NodeFacts = {
+  swapDisk: -1,
+  fileDisk: -1,
+  memoryServerNode: -1,
+  fileServerNode: -1,
+};
 
 export interface ServerRow {
   /** What init calls it in its messages ("init: the name clerk ended: ..."). */
@@ -92,6 +99,15 @@ export const SERVERS: readonly ServerRow[] = [
     nodes: (_node, f) => f.fileDisk >= 0,
     name: () => `rpc.${FILES_SERVICE}`,
     // A restarted one mounts again, replaying the journal: what was fsynced is there.
+    crashLoop: { ends: 5, withinMs: 10_000 },
+  },
+  {
+    title: "the file clerk",
+    module: "servers/files/clerk.ts",
+    args: [],
+    nodes: (_node, f) => f.fileServerNode >= 0,
+    name: (node) => `rpc.${clerkService(node)}`,
+    // Its clients' next call connects to the new one; it holds no state of theirs.
     crashLoop: { ends: 5, withinMs: 10_000 },
   },
 ];

@@ -78,7 +78,7 @@ await runCli("boot", USAGE, async () => {
   }
   const disks = await openDisks(values);
   const terminal = new TerminalConsole();
-  const config = kernelConfig(values);
+  const config = { ...kernelConfig(values), fileServerNode: disks.length > 0 ? 0 : -1 };
   // The memory server's node exports its memory: --memory-mib is the other nodes'.
   const perNode = (id: number) => id === config.memoryServerNode ? { memoryFrames: 0 } : {};
   const cluster = new Cluster(new WorkerHost(), terminal, { nodes, config, perNode });

@@ -100,6 +100,7 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         fileDisk: k.disks.filesUnit,
         swapPager: k.pagers.swapPager,
         memoryServerNode: k.config.memoryServerNode,
+        fileServerNode: k.config.fileServerNode,
       };
     default:
       return {

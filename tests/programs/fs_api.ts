@@ -4,6 +4,10 @@
  *   fs_api write NODE     under /nN: files f0..f9 (fileBytes), a nested directory, an
  *                         append, a rename; fsyncs; reports what it wrote
  *   fs_api errors         every error a call can give, and the descriptor calls
+ *   fs_api step OP ARGS   one change: write PATH TEXT, rename FROM TO, unlink PATH,
+ *                         mkdir PATH
+ *   fs_api look PATH      reads PATH twice (the first may fill the caches); reports
+ *                         the second's text or error code
  *   fs_api loop           appends a record to /log and fsyncs it, again and again,
  *                         printing "SYNCED i" after each; when a call fails (the file
  *                         server was killed) reports how and how soon, then retries
@@ -44,6 +48,13 @@ export default function main(args: string[]): number {
     return 0;
   }
   if (mode === "loop") return loop();
+  if (mode === "step") return step(args.slice(1));
+  if (mode === "look") {
+    const path = args[1];
+    attempt(() => fs.readFile(path));
+    report({ look: path, got: attempt(() => new TextDecoder().decode(fs.readFile(path))) });
+    return 0;
+  }
   // errors
   fs.mkdir("/e");
   fs.writeFile("/e/file", "0123456789");
@@ -121,5 +132,15 @@ function loop(): number {
     }
   }
   report({ failure, recovered: true });
+  return 0;
+}
+
+/** `fs_api step`: one change. */
+function step([op, a, b]: string[]): number {
+  if (op === "write") fs.writeFile(a, b);
+  else if (op === "rename") fs.rename(a, b);
+  else if (op === "unlink") fs.unlink(a);
+  else if (op === "mkdir") fs.mkdir(a);
+  else throw new Error(`step ${op}?`);
   return 0;
 }

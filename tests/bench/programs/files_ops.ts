@@ -4,9 +4,13 @@
 //       one HY call to the file server (userland/lib/fs/protocol.ts over RPC) on a
 //       warm server cache: a name in a directory of 20, an inode's attributes, 1 KiB
 //       and 8 KiB of a file, the directory's entries
+//   clerk-dx/OP, clerk-hy/OP
+//       the same asked of a file clerk on node 1 (servers/files/clerk.ts) over a
+//       local RPC, as the file API asks: one that reads the server's cache areas by
+//       DX (HY on a miss), and one that is HY only (the clerk's `hy`)
 //   dx/lookup, dx/getattr, dx/read-1k, dx/read-8k
-//       the same read from the server's cache areas with remote READs
-//       (servers/files/dx_reader.ts): no control transfer to the server
+//       the same read from the server's cache areas with remote READs by this
+//       process itself (servers/files/dx_reader.ts): the floor of the clerk's DX
 //   fs-write-64m, fs-read-64m   64 MiB in 1 MiB calls through the file API (a sample
 //       per call; the write's last sample includes its fsync)
 //   fs-small-files              create, stat and delete 2,000 small files (a sample
@@ -53,6 +57,22 @@ export default async function main(args: string[]): Promise<number> {
       quick,
       name,
     );
+  }
+
+  // The same through this node's clerks: the DX one (the node's) and an HY-only one.
+  for (const [prefix, service] of [["clerk-dx", `files.clerk.1`], ["clerk-hy", "files.clerk.hy"]]) {
+    const k = RpcClient.connect(service, { hint: 1 });
+    for (const [name, stub, request] of cases) {
+      replyPayload(k.call(stub, request), "warm"); // and the server's areas are warm
+      await measureAndReport(
+        (n) => {
+          for (let i = 0; i < n; i++) replyPayload(k.call(stub, request), "bench");
+        },
+        quick,
+        `${prefix}/${name.slice(3)}`,
+      );
+    }
+    k.close();
   }
 
   // DX: the same from the server's cache areas, which the HY calls above filled.

@@ -1,9 +1,10 @@
 // Suite `files` (issue 14 item 6): the file service seen from another node, beside
 // the host's own file API measured in the same run.
 //
-//   hy/OP                 one HY call to the file server on node 0 from node 1, on a
-//                         warm server cache (tests/bench/programs/files_ops.ts); the
-//                         DX path comes with the clerks
+//   hy/OP, dx/OP          one HY call to the file server on node 0 from node 1, on a
+//                         warm server cache, and the same read by DX from its cache
+//                         areas (tests/bench/programs/files_ops.ts)
+//   clerk-dx/OP, clerk-hy/OP  the same asked of node 1's file clerks: a client's latency
 //   fs-write-64m, fs-read-64m, fs-small-files
 //                         the same workloads through the file API from node 1
 //   host-write-64m, host-read-64m, host-small-files
@@ -22,6 +23,7 @@ import { toCases } from "./remote.ts";
 
 const INIT = new URL("../../../userland/programs/init.ts", import.meta.url).href;
 const OPS = new URL("../programs/files_ops.ts", import.meta.url).href;
+const CLERK = new URL("../../../servers/files/clerk.ts", import.meta.url).href;
 const MIB = 1 << 20;
 
 export const files: Suite = {
@@ -50,6 +52,9 @@ async function runEmulated(image: string, quick: boolean): Promise<CaseResult[]>
   try {
     cluster.nodes[0].disks.add(disk, { files: true });
     for (const k of cluster.nodes) k.spawn(INIT, ["--serve"]);
+    // Node 1's clerks: the node's own (DX), and an HY-only one for the comparison.
+    cluster.nodes[1].spawn(CLERK, ["0"]);
+    cluster.nodes[1].spawn(CLERK, ["hy", "0", "as=files.clerk.hy"]);
     const p = cluster.nodes[1].spawn(OPS, [quick ? "quick" : "full"]);
     const limit = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error("files_ops: no result in 300 s")), 300_000);

@@ -3,8 +3,9 @@
  * same namespace from every node. A process's descriptors (the file, its offset and
  * how it was opened) live here, in the process; every operation is a call to the
  * file service (protocol.ts) by inode number, paths resolved a component at a time.
- * Until the clerks come (issue 14), the calls go to the file server itself, on the
- * node `connect` names (node 0 unless told), over HY.
+ * The calls go to this node's file clerk (servers/files/clerk.ts), which reads by DX
+ * and asks the server over HY; without a clerk (or after `connect`), straight to the
+ * file server (node 0 unless `connect` names another), over HY.
  *
  * Errors are SysError with POSIX codes: ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY,
  * EBADF (a descriptor not open, or not open for that), ENOSPC, ENAMETOOLONG, EROFS,
@@ -27,8 +28,9 @@
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { RpcClient } from "../ipc/rpc.ts";
 import { waitForName } from "../sys/names.ts";
-import { closeDescriptor } from "../sys/remote.ts";
+import { closeDescriptor, importSegment, nodeId } from "../sys/remote.ts";
 import {
+  clerkService,
   decodeAttr,
   type FileAttr,
   FILES_SERVICE,
@@ -94,13 +96,20 @@ interface Descriptor {
 
 /** How long the first call waits for the file server to be there (ms). */
 const CONNECT_MS = 5_000;
+/** How long a call may take before it fails EIO (a clerk may wait for the server). */
+const CALL_MS = 10_000;
 
 const descriptors = new Map<number, Descriptor>();
 let nextFd = 3;
 let client: RpcClient | null = null;
 let serverNode = 0;
+/** True once `connect` named a server: the clerk is not used. */
+let direct = false;
 
-/** Names the node whose file server the calls go to (default 0); closes the old connection. */
+/**
+ * Sends the calls from now on straight to the file server on `node`, not through
+ * this node's file clerk; closes the old connection.
+ */
 export function connect(node: number): void {
   if (!Number.isInteger(node) || node < 0) {
     throw new SysError(Errno.EINVAL, "fs.connect", `node ${node}`);
@@ -108,14 +117,16 @@ export function connect(node: number): void {
   client?.close();
   client = null;
   serverNode = node;
+  direct = true;
 }
 
 function rpc(): RpcClient {
+  if (!client && !direct) client = clerk();
   if (!client) {
     try {
       // The file server may be starting (init starts it with the shell): wait for it.
       closeDescriptor(waitForName(`rpc.${FILES_SERVICE}`, CONNECT_MS, { hint: serverNode }).desc);
-      client = RpcClient.connect(FILES_SERVICE, { hint: serverNode });
+      client = RpcClient.connect(FILES_SERVICE, { hint: serverNode, timeoutMs: CALL_MS });
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
       throw new SysError(
@@ -126,6 +137,18 @@ function rpc(): RpcClient {
     }
   }
   return client;
+}
+
+/** The node's file clerk, if it runs one (it reads by DX); null otherwise. */
+function clerk(): RpcClient | null {
+  const name = clerkService(nodeId());
+  try {
+    closeDescriptor(importSegment(`rpc.${name}`).desc);
+  } catch (e) {
+    if (e instanceof SysError && (e.code === "ENOENT" || e.code === "ESTALE")) return null;
+    throw e;
+  }
+  return RpcClient.connect(name, { hint: nodeId(), timeoutMs: CALL_MS });
 }
 
 /** A call to the file service; a failed reply throws its SysError, a lost server EIO. */

@@ -38,6 +38,14 @@ import { RPC_MAX_PAYLOAD } from "../ipc/rpc.ts";
 /** The service name the file server exports (`rpc.files`). */
 export const FILES_SERVICE = "files";
 
+/**
+ * The service name of node `node`'s file clerk (`rpc.files.clerk.N`): the same
+ * protocol, served to that node's processes (servers/files/clerk.ts).
+ */
+export function clerkService(node: number): string {
+  return `files.clerk.${node}`;
+}
+
 export const FileStub = {
   LOOKUP: 1,
   GETATTR: 2,

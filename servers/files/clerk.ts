@@ -1,0 +1,195 @@
+/**
+ * The file clerk (issue 14, 000 §5): one per node, serving that node's processes
+ * the file service's own protocol (protocol.ts) under `rpc.files.clerk.N`. Reads
+ * (LOOKUP, GETATTR, READ) are answered from the file server's cache areas by DX,
+ * remote READs with no control transfer to the server (dx_reader.ts); a miss, and
+ * every change, goes to the server over HY, which also fills its areas for the next
+ * reader. The clerk trusts the server; its clients it does not: their requests are
+ * parsed as the server parses them, and a bad one gets the server's answer.
+ *
+ *   servers/files/clerk.ts [hy] [NODE] [as=SERVICE]
+ *       hy: HY only, for the paper's comparison; NODE: the file server's (default
+ *       the node's fileServerNode); SERVICE: the service name (default
+ *       files.clerk.N, the one the file API looks for)
+ *
+ * What a reader sees: the server rewrites its areas before it answers the call that
+ * changed them, so a read through any clerk that starts after a change's call has
+ * returned sees the change (a write, a rename, an unlink) or misses and asks the
+ * server; it never sees the state before.
+ */
+
+import {
+  args,
+  closeDescriptor,
+  Errno,
+  info,
+  nodeId,
+  println,
+  type Procedure,
+  RpcClient,
+  RpcServer,
+  Sig,
+  signalAddress,
+  SignalHandler,
+  SysError,
+  waitForName,
+} from "../../userland/lib/mod.ts";
+import { DxReader } from "./dx_reader.ts";
+import {
+  clerkService,
+  encodeAttr,
+  errorReply,
+  type FileAttr,
+  FILES_SERVICE,
+  FileStub,
+  Reader,
+} from "./protocol.ts";
+
+/** What the clerk did with the reads it was asked. */
+export interface ClerkCounts {
+  dx: number;
+  hy: number;
+}
+
+export default function main(): number {
+  const words = args();
+  const hyOnly = words.includes("hy");
+  const nodeArg = words.find((w) => /^\d+$/.test(w));
+  const service = words.find((w) => w.startsWith("as="))?.slice(3) ?? clerkService(nodeId());
+  const serverNode = nodeArg !== undefined ? Number(nodeArg) : info("stats").fileServerNode;
+  if (!(serverNode >= 0)) {
+    println(`files clerk: node ${nodeId()} knows no file server node`);
+    return 0;
+  }
+  const clerk = new Clerk(serverNode, hyOnly);
+  let server: RpcServer;
+  try {
+    server = new RpcServer(service, clerk.procedures());
+  } catch (e) {
+    if (e instanceof SysError && e.code === "EEXIST") {
+      println(`files clerk: one already runs on node ${nodeId()}`);
+      return 1;
+    }
+    throw e;
+  }
+  let running = true;
+  SignalHandler(signalAddress(Sig.SIGTERM), 4, () => running = false);
+  server.serve(() => !running);
+  println(`files clerk: ${clerk.counts.dx} answered by DX, ${clerk.counts.hy} by HY`);
+  return 0;
+}
+
+export class Clerk {
+  readonly serverNode: number;
+  readonly hyOnly: boolean;
+  readonly counts: ClerkCounts = { dx: 0, hy: 0 };
+  #hy: RpcClient | null = null;
+  #dx: DxReader | null = null;
+
+  constructor(serverNode: number, hyOnly: boolean) {
+    this.serverNode = serverNode;
+    this.hyOnly = hyOnly;
+  }
+
+  /** The connection to the file server (made on first use, again after a failure). */
+  #server(): RpcClient {
+    if (!this.#hy) {
+      // The server may be starting, or restarting (init starts it with the clerks).
+      const { desc } = waitForName(`rpc.${FILES_SERVICE}`, 5_000, { hint: this.serverNode });
+      closeDescriptor(desc);
+      this.#hy = RpcClient.connect(FILES_SERVICE, { hint: this.serverNode, timeoutMs: 8_000 });
+    }
+    return this.#hy;
+  }
+
+  /** The DX reader, or null (HY only, or the areas are not there). */
+  #reader(): DxReader | null {
+    if (this.hyOnly) return null;
+    if (!this.#dx) {
+      try {
+        this.#dx = new DxReader(this.serverNode, 2_000);
+      } catch (e) {
+        if (!(e instanceof SysError)) throw e;
+        return null;
+      }
+    }
+    return this.#dx;
+  }
+
+  /** The call forwarded to the server: its reply as it came (the server's status byte). */
+  #forward(stub: number, request: Uint8Array): Uint8Array {
+    this.counts.hy++;
+    try {
+      return this.#server().call(stub, request);
+    } catch (e) {
+      this.#hy?.close();
+      this.#hy = null;
+      if (!(e instanceof SysError)) throw e;
+      return errorReply(Errno.EIO, `the file server on node ${this.serverNode}: ${e.message}`);
+    }
+  }
+
+  /** A reply of status 0 and an attribute record. */
+  #attrReply(a: FileAttr): Uint8Array {
+    this.counts.dx++;
+    const out = new Uint8Array(41);
+    encodeAttr(a, out, 1);
+    return out;
+  }
+
+  /** A DX answer, or the server's: a remote READ that fails counts as a miss. */
+  #tryDx(answer: (dx: DxReader) => Uint8Array | null): Uint8Array | null {
+    const dx = this.#reader();
+    if (!dx) return null;
+    try {
+      return answer(dx);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      this.#dx = null; // its descriptors may have gone stale (a new server)
+      return null;
+    }
+  }
+
+  procedures(): Map<number, Procedure> {
+    const procs = new Map<number, Procedure>();
+    for (const stub of Object.values(FileStub)) {
+      procs.set(stub, (a) => this.#forward(stub, a.slice()));
+    }
+    procs.set(FileStub.GETATTR, (a) => {
+      const request = a.slice();
+      const hit = this.#tryDx((dx) => {
+        const r = new Reader(request);
+        const got = dx.getattr(r.u32());
+        return got && this.#attrReply(got);
+      });
+      return hit ?? this.#forward(FileStub.GETATTR, request);
+    });
+    procs.set(FileStub.LOOKUP, (a) => {
+      const request = a.slice();
+      const hit = this.#tryDx((dx) => {
+        const r = new Reader(request);
+        const dir = r.u32();
+        const got = dx.lookup(dir, r.text());
+        return got && this.#attrReply(got);
+      });
+      return hit ?? this.#forward(FileStub.LOOKUP, request);
+    });
+    procs.set(FileStub.READ, (a) => {
+      const request = a.slice();
+      const hit = this.#tryDx((dx) => {
+        const r = new Reader(request);
+        const ino = r.u32(), offset = r.f64(), length = r.u32();
+        const attr = dx.getattr(ino);
+        if (!attr || (attr.mode & 0o170000) !== 0o100000) return null; // EISDIR is the server's
+        const data = dx.read(attr, offset, length);
+        if (!data) return null;
+        this.counts.dx++;
+        const out = new Uint8Array(1 + data.length);
+        out.set(data, 1);
+        return out;
+      });
+      return hit ?? this.#forward(FileStub.READ, request);
+    });
+    return procs;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * The file clerks (servers/files/clerk.ts) between the file API and the file
+ * server: a process on node 1 works through its node's clerk as it would through the
+ * server; a change made from node 0 is seen from node 1 as soon as its call has
+ * returned (a write, a rename, an unlink: the new state, never the old); the clerk
+ * answers reads by DX, and with `hy` by HY only.
+ */
+
+import assert from "node:assert/strict";
+import { Sig } from "../kernel/abi/layout.ts";
+import { HostDisk } from "../kernel/host/host_disk.ts";
+import { withTempDir } from "./e2fsprogs.ts";
+import { makeImage, startFileServer } from "./files_helpers.ts";
+import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
+
+/** Starts node `node`'s clerk (`hy`: HY only) and waits until it serves. */
+async function startClerk(c: TestCluster, node: number, hy = false) {
+  const clerk = c.spawn(node, "servers/files/clerk.ts", [...(hy ? ["hy"] : []), "0"]);
+  const deadline = performance.now() + 15_000;
+  while (c.node(node).exports.byName(`rpc.files.clerk.${node}`) === undefined) {
+    if (performance.now() > deadline) {
+      throw new Error(`no clerk on node ${node}:\n${c.console.out}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return clerk;
+}
+
+/** Runs fs_api `args` on `node` to a clean exit; returns its RESULT, if it printed one. */
+async function api(c: TestCluster, node: number, args: string[]) {
+  const before = c.results().length;
+  const st = await c.run(node, "fs_api", args, 30_000);
+  assert.equal(st.status, 0, `${args.join(" ")}: ${st.reason}\n${c.console.out}${c.console.err}`);
+  return c.results()[before];
+}
+
+for (const hy of [false, true]) {
+  Deno.test(`through the clerk${hy ? " (HY only)" : ""}: a change from node 0 is seen from node 1 once its call has returned`, async () => {
+    await withTempDir(async (dir) => {
+      makeImage(`${dir}/clerk.img`, 16);
+      const disk = await HostDisk.open(`${dir}/clerk.img`);
+      await withCluster(async (c) => {
+        c.node(0).disks.add(disk);
+        await startFileServer(c);
+        const clerk = await startClerk(c, 1, hy);
+        await api(c, 0, ["step", "mkdir", "/c"]);
+        await api(c, 0, ["step", "write", "/c/file", "one"]);
+        assert.deepEqual(await api(c, 1, ["look", "/c/file"]), { look: "/c/file", got: "one" });
+        await api(c, 0, ["step", "write", "/c/file", "two!"]);
+        assert.deepEqual(await api(c, 1, ["look", "/c/file"]), { look: "/c/file", got: "two!" });
+        await api(c, 0, ["step", "rename", "/c/file", "/c/moved"]);
+        assert.deepEqual(await api(c, 1, ["look", "/c/file"]), { look: "/c/file", got: "ENOENT" });
+        assert.deepEqual(await api(c, 1, ["look", "/c/moved"]), { look: "/c/moved", got: "two!" });
+        await api(c, 0, ["step", "unlink", "/c/moved"]);
+        assert.deepEqual(await api(c, 1, ["look", "/c/moved"]), {
+          look: "/c/moved",
+          got: "ENOENT",
+        });
+        // The whole API through the clerk: the same results as straight to the server.
+        const r = await api(c, 1, ["errors"]);
+        assert.equal(r.after, "01AB456789");
+        assert.equal(r.errors.notEmpty, "ENOTEMPTY");
+        assert.equal(r.errors.longName, "ENAMETOOLONG");
+        c.node(1).signalProcess(clerk, Sig.SIGTERM, 0);
+        await withDeadline(clerk.exited, 10_000, "the clerk to end");
+        const m = /files clerk: (\d+) answered by DX, (\d+) by HY/.exec(c.console.out);
+        assert.ok(m, c.console.out);
+        if (hy) assert.equal(Number(m[1]), 0);
+        else assert.ok(Number(m[1]) > 0, `no read was answered by DX: ${m[0]}`);
+        assert.ok(Number(m[2]) > 0);
+      });
+      await disk.close();
+    });
+  });
+}
