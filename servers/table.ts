@@ -15,7 +15,7 @@
  */
 
 import { execName, memoryName } from "../userland/lib/mod.ts";
-import { clerkService, FILES_SERVICE } from "./files/protocol.ts";
+import { FILES_SERVICE } from "./files/protocol.ts";
 
 /** What a row may depend on besides the node's id: its `info("stats")` facts. */
 export interface NodeFacts {
@@ -99,15 +99,6 @@ export const SERVERS: readonly ServerRow[] = [
     nodes: (_node, f) => f.fileDisk >= 0,
     name: () => `rpc.${FILES_SERVICE}`,
     // A restarted one mounts again, replaying the journal: what was fsynced is there.
-    crashLoop: { ends: 5, withinMs: 10_000 },
-  },
-  {
-    title: "the file clerk",
-    module: "servers/files/clerk.ts",
-    args: [],
-    nodes: (_node, f) => f.fileServerNode >= 0,
-    name: (node) => `rpc.${clerkService(node)}`,
-    // Its clients' next call connects to the new one; it holds no state of theirs.
     crashLoop: { ends: 5, withinMs: 10_000 },
   },
 ];

@@ -45,19 +45,31 @@ for (const hy of [false, true]) {
         const clerk = await startClerk(c, 1, hy);
         await api(c, 0, ["step", "mkdir", "/c"]);
         await api(c, 0, ["step", "write", "/c/file", "one"]);
-        assert.deepEqual(await api(c, 1, ["look", "/c/file"]), { look: "/c/file", got: "one" });
+        assert.deepEqual(await api(c, 1, ["look", "/c/file", "clerk"]), {
+          look: "/c/file",
+          got: "one",
+        });
         await api(c, 0, ["step", "write", "/c/file", "two!"]);
-        assert.deepEqual(await api(c, 1, ["look", "/c/file"]), { look: "/c/file", got: "two!" });
+        assert.deepEqual(await api(c, 1, ["look", "/c/file", "clerk"]), {
+          look: "/c/file",
+          got: "two!",
+        });
         await api(c, 0, ["step", "rename", "/c/file", "/c/moved"]);
-        assert.deepEqual(await api(c, 1, ["look", "/c/file"]), { look: "/c/file", got: "ENOENT" });
-        assert.deepEqual(await api(c, 1, ["look", "/c/moved"]), { look: "/c/moved", got: "two!" });
+        assert.deepEqual(await api(c, 1, ["look", "/c/file", "clerk"]), {
+          look: "/c/file",
+          got: "ENOENT",
+        });
+        assert.deepEqual(await api(c, 1, ["look", "/c/moved", "clerk"]), {
+          look: "/c/moved",
+          got: "two!",
+        });
         await api(c, 0, ["step", "unlink", "/c/moved"]);
-        assert.deepEqual(await api(c, 1, ["look", "/c/moved"]), {
+        assert.deepEqual(await api(c, 1, ["look", "/c/moved", "clerk"]), {
           look: "/c/moved",
           got: "ENOENT",
         });
         // The whole API through the clerk: the same results as straight to the server.
-        const r = await api(c, 1, ["errors"]);
+        const r = await api(c, 1, ["errors", "clerk"]);
         assert.equal(r.after, "01AB456789");
         assert.equal(r.errors.notEmpty, "ENOTEMPTY");
         assert.equal(r.errors.longName, "ENAMETOOLONG");

@@ -4,6 +4,8 @@
  *   fs_api write NODE     under /nN: files f0..f9 (fileBytes), a nested directory, an
  *                         append, a rename; fsyncs; reports what it wrote
  *   fs_api errors         every error a call can give, and the descriptor calls
+ * A last argument "clerk" sends the calls through the node's file clerk.
+ *
  *   fs_api step OP ARGS   one change: write PATH TEXT, rename FROM TO, unlink PATH,
  *                         mkdir PATH
  *   fs_api look PATH      reads PATH twice (the first may fill the caches); reports
@@ -27,7 +29,10 @@ export function fileBytes(node: number, i: number): Uint8Array {
 
 const code = outcome;
 
-export default function main(args: string[]): number {
+export default function main(argv: string[]): number {
+  // A last word "clerk": through this node's file clerk.
+  const args = argv.at(-1) === "clerk" ? argv.slice(0, -1) : argv;
+  if (args !== argv) fs.useClerk();
   const [mode, nodeText] = args;
   if (mode === "write") {
     const node = Number(nodeText);

@@ -3,9 +3,9 @@
  * same namespace from every node. A process's descriptors (the file, its offset and
  * how it was opened) live here, in the process; every operation is a call to the
  * file service (protocol.ts) by inode number, paths resolved a component at a time.
- * The calls go to this node's file clerk (servers/files/clerk.ts), which reads by DX
- * and asks the server over HY; without a clerk (or after `connect`), straight to the
- * file server (node 0 unless `connect` names another), over HY.
+ * The calls go straight to the file server (node 0 unless `connect` names another)
+ * over HY, or after `useClerk` to this node's file clerk (servers/files/clerk.ts),
+ * which reads by DX and asks the server over HY.
  *
  * Errors are SysError with POSIX codes: ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY,
  * EBADF (a descriptor not open, or not open for that), ENOSPC, ENAMETOOLONG, EROFS,
@@ -105,6 +105,8 @@ let client: RpcClient | null = null;
 let serverNode = 0;
 /** True once `connect` named a server: the clerk is not used. */
 let direct = false;
+/** True once `useClerk` asked for the node's file clerk. */
+let viaClerk = false;
 
 /**
  * Sends the calls from now on straight to the file server on `node`, not through
@@ -121,7 +123,7 @@ export function connect(node: number): void {
 }
 
 function rpc(): RpcClient {
-  if (!client && !direct) client = clerk();
+  if (!client && viaClerk && !direct) client = clerk();
   if (!client) {
     try {
       // The file server may be starting (init starts it with the shell): wait for it.
@@ -137,6 +139,17 @@ function rpc(): RpcClient {
     }
   }
   return client;
+}
+
+/**
+ * Sends the calls from now on through this node's file clerk (servers/files/clerk.ts:
+ * reads by DX, the rest over HY), if it runs one; `false` goes back to the server.
+ */
+export function useClerk(on = true): void {
+  client?.close();
+  client = null;
+  viaClerk = on;
+  direct = false;
 }
 
 /** The node's file clerk, if it runs one (it reads by DX); null otherwise. */
