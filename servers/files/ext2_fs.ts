@@ -44,6 +44,7 @@ import {
   writeDirent,
 } from "./ext2_layout.ts";
 import { Journal } from "./jbd2.ts";
+import type { FsUsage } from "./protocol.ts";
 
 /** The errors a file system operation gives, as POSIX names them. */
 export type FsCode =
@@ -107,14 +108,8 @@ export interface MountOptions {
   dataCacheBlocks?: number;
 }
 
-/** What `statfs` reports. */
-export interface FsUsage {
-  blockSize: number;
-  blocks: number;
-  freeBlocks: number;
-  inodes: number;
-  freeInodes: number;
-}
+/** What `statfs` reports (the file service's usage record). */
+export type { FsUsage };
 
 const SUPPORTED = {
   compat: Compat.HAS_JOURNAL | Compat.EXT_ATTR,
@@ -941,9 +936,9 @@ export class Ext2 {
   /** The inode `name` names in `dir`, or ENOENT. */
   lookup(dir: number, name: string): number {
     this.#dir(dir);
-    const want = nameBytes(name);
-    for (const e of this.#entries(dir)) if (e.inode !== 0 && sameName(e.name, want)) return e.inode;
-    throw new FsError("ENOENT", `no ${JSON.stringify(name)} in directory ${dir}`);
+    const ino = this.#has(dir, nameBytes(name));
+    if (!ino) throw new FsError("ENOENT", `no ${JSON.stringify(name)} in directory ${dir}`);
+    return ino;
   }
 
   /** The inode of an absolute path ("/a/b"); ENOENT, ENOTDIR. */
@@ -1077,17 +1072,10 @@ export class Ext2 {
     if (parent.links >= 65000) throw new FsError("EMLINK", `directory ${dir} has too many links`);
     this.#checkNew(dir, n, 1); // and its own first block
     const ino = this.#allocInode(dir, true);
-    const r = this.#initInode(ino, Mode.DIR | (mode & 0o7777));
+    this.#initInode(ino, Mode.DIR | (mode & 0o7777));
     const bs = this.blockSize;
-    let b: number;
-    try {
-      b = this.#allocBlock(Math.floor((ino - 1) / this.#ipg) * this.#sb.blocksPerGroup);
-    } catch (e) {
-      r.links = 0;
-      r.mode = 0;
-      this.#freeInode(ino, true);
-      throw e;
-    }
+    // #checkNew reserved it: this cannot fail halfway.
+    const b = this.#allocBlock(Math.floor((ino - 1) / this.#ipg) * this.#sb.blocksPerGroup);
     const bytes = new Uint8Array(bs);
     writeDirent(bytes, 0, ino, 12, DOT, FileType.DIR);
     writeDirent(bytes, 12, dir, bs - 12, DOTDOT, FileType.DIR);

@@ -50,6 +50,7 @@ import {
 } from "./cache_area.ts";
 import {
   encodeAttr,
+  encodeUsage,
   errorReply,
   type FileAttr,
   FILES_SERVICE,
@@ -182,11 +183,9 @@ export class FileService {
     };
   }
 
-  /** A reply: status 0 then the attributes of `ino`, after `prefix` bytes. */
-  #attrReply(ino: number, reply: Uint8Array, prefix?: (r: Uint8Array) => void): number {
+  /** A reply: status 0, then the attributes of `ino` at `at` (what lies between is the caller's). */
+  #attrReply(ino: number, reply: Uint8Array, at = 1): number {
     reply[0] = 0;
-    const at = prefix ? 1 + 1 : 1;
-    prefix?.(reply);
     const a = this.#attrOf(this.fs.stat(ino));
     this.areas?.putAttr(a);
     return encodeAttr(a, reply, at);
@@ -286,7 +285,8 @@ export class FileService {
           created = 0;
         }
         this.areas?.putName(dir, enc.encode(name), ino);
-        return this.#attrReply(ino, reply, (b) => b[1] = created);
+        reply[1] = created;
+        return this.#attrReply(ino, reply, 2);
       }),
       [FileStub.MKDIR]: guard((a, reply) => {
         const r = new Reader(a);
@@ -377,13 +377,8 @@ export class FileService {
         return ok(reply);
       }),
       [FileStub.STATFS]: guard((_a, reply) => {
-        const u = fs.statfs();
         reply[0] = 0;
-        const v = new DataView(reply.buffer, reply.byteOffset + 1, 40);
-        [u.blockSize, u.blocks, u.freeBlocks, u.inodes, u.freeInodes].forEach((x, i) =>
-          v.setFloat64(8 * i, x, true)
-        );
-        return 41;
+        return encodeUsage(fs.statfs(), reply, 1);
       }),
     };
   }

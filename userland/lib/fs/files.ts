@@ -32,9 +32,11 @@ import { closeDescriptor, importSegment, nodeId } from "../sys/remote.ts";
 import {
   clerkService,
   decodeAttr,
+  decodeUsage,
   type FileAttr,
   FILES_SERVICE,
   FileStub,
+  type FsUsage,
   isDirMode,
   MAX_TRANSFER,
   Reader,
@@ -72,20 +74,13 @@ export interface FileStat {
   version: number;
 }
 
+export type { FsUsage };
+
 /** One entry of `readdir` ("." and ".." left out). */
 export interface DirEntryInfo {
   name: string;
   ino: number;
   type: "file" | "dir" | "other";
-}
-
-/** What `statfs` reports. */
-export interface FsUsage {
-  blockSize: number;
-  blocks: number;
-  freeBlocks: number;
-  inodes: number;
-  freeInodes: number;
 }
 
 interface Descriptor {
@@ -415,14 +410,7 @@ export function fsync(fd: number): void {
 }
 
 export function statfs(): FsUsage {
-  const r = new Reader(call("statfs", FileStub.STATFS, new Request()));
-  return {
-    blockSize: r.f64(),
-    blocks: r.f64(),
-    freeBlocks: r.f64(),
-    inodes: r.f64(),
-    freeInodes: r.f64(),
-  };
+  return decodeUsage(call("statfs", FileStub.STATFS, new Request()));
 }
 
 /** The whole of a file. */

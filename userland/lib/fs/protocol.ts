@@ -24,8 +24,9 @@
  *                                                             u8 length, name)
  *   TRUNCATE = 11  u32 ino, f64 size                          attr
  *   FSYNC    = 12  u32 ino                                    -
- *   STATFS   = 13  -                                          f64 × 5: block size, blocks,
- *                                                             free blocks, inodes, free inodes
+ *   STATFS   = 13  -                                          usage (USAGE_BYTES): f64 × 5,
+ *                                                             block size, blocks, free blocks,
+ *                                                             inodes, free inodes
  *
  * attr (ATTR_BYTES): u32 ino, u32 mode, f64 size, u32 links, u32 mtime, u32 ctime,
  * u32 atime, u32 generation, u32 version. `version` counts the server's changes to
@@ -113,6 +114,32 @@ export function decodeAttr(b: Uint8Array, at = 0): FileAttr {
     generation: v.getUint32(32, true),
     version: v.getUint32(36, true),
   };
+}
+
+/** What STATFS answers: the file system's size and what is free. */
+export interface FsUsage {
+  blockSize: number;
+  blocks: number;
+  freeBlocks: number;
+  inodes: number;
+  freeInodes: number;
+}
+
+const USAGE_FIELDS = ["blockSize", "blocks", "freeBlocks", "inodes", "freeInodes"] as const;
+export const USAGE_BYTES = 8 * USAGE_FIELDS.length;
+
+export function encodeUsage(u: FsUsage, out: Uint8Array, at = 0): number {
+  const v = new DataView(out.buffer, out.byteOffset + at, USAGE_BYTES);
+  USAGE_FIELDS.forEach((f, i) => v.setFloat64(8 * i, u[f], true));
+  return at + USAGE_BYTES;
+}
+
+export function decodeUsage(b: Uint8Array, at = 0): FsUsage {
+  if (b.length < at + USAGE_BYTES) throw new RangeError(`a usage of ${b.length - at} bytes`);
+  const v = new DataView(b.buffer, b.byteOffset + at, USAGE_BYTES);
+  const u = {} as FsUsage;
+  USAGE_FIELDS.forEach((f, i) => u[f] = v.getFloat64(8 * i, true));
+  return u;
 }
 
 /** True if a mode is a directory's. */
