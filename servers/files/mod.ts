@@ -50,6 +50,7 @@ import {
 } from "./cache_area.ts";
 import {
   encodeAttr,
+  encodeDirPage,
   encodeUsage,
   errorReply,
   type FileAttr,
@@ -340,28 +341,7 @@ export class FileService {
       [FileStub.READDIR]: guard((a) => {
         const r = new Reader(a);
         const dir = r.u32("dir"), first = r.u32("first entry");
-        const all = fs.readdir(dir);
-        const parts: Uint8Array[] = [];
-        let bytes = 4, count = 0;
-        for (let i = first; i < all.length && bytes < MAX_TRANSFER - 300; i++, count++) {
-          const name = enc.encode(all[i].name), e = new Uint8Array(6 + name.length);
-          const v = new DataView(e.buffer);
-          v.setUint32(0, all[i].ino, true);
-          e[4] = all[i].type;
-          e[5] = name.length;
-          e.set(name, 6);
-          parts.push(e);
-          bytes += e.length;
-        }
-        const out = new Uint8Array(bytes);
-        new DataView(out.buffer).setUint16(1, count, true);
-        out[3] = first + count < all.length ? 1 : 0;
-        let at = 4;
-        for (const p of parts) {
-          out.set(p, at);
-          at += p.length;
-        }
-        return out;
+        return encodeDirPage(fs.readdir(dir), first);
       }),
       [FileStub.TRUNCATE]: guard((a, reply) => {
         const r = new Reader(a);

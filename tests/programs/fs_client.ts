@@ -9,9 +9,9 @@
 import { RpcClient } from "../../userland/lib/mod.ts";
 import {
   decodeAttr,
+  decodeDirPage,
   FILES_SERVICE,
   FileStub,
-  Reader,
   replyPayload,
   Request,
   ROOT_INO,
@@ -45,15 +45,8 @@ export default function main(): number {
   const lookup = (dir: number, name: string) =>
     attr(call("lookup", FileStub.LOOKUP, new Request().u32(dir).tail(name)));
   const readdir = (dir: number) => {
-    const b = new Reader(call("readdir", FileStub.READDIR, new Request().u32(dir).u32(0)));
-    const n = b.u16(), names: string[] = [];
-    b.u8();
-    for (let i = 0; i < n; i++) {
-      b.u32();
-      b.u8();
-      names.push(new TextDecoder().decode(b.take(b.u8())));
-    }
-    return names.sort();
+    const page = decodeDirPage(call("readdir", FileStub.READDIR, new Request().u32(dir).u32(0)));
+    return page.entries.map((e) => e.name).sort();
   };
 
   const docs = mkdir(ROOT_INO, "docs");

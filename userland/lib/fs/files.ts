@@ -32,6 +32,7 @@ import { closeDescriptor, importSegment, nodeId } from "../sys/remote.ts";
 import {
   clerkService,
   decodeAttr,
+  decodeDirPage,
   decodeUsage,
   type FileAttr,
   FILES_SERVICE,
@@ -39,7 +40,6 @@ import {
   type FsUsage,
   isDirMode,
   MAX_TRANSFER,
-  Reader,
   replyPayload,
   Request,
   ROOT_INO,
@@ -357,16 +357,16 @@ export function readdir(path: string): DirEntryInfo[] {
   if (!isDirMode(dir.mode)) throw new SysError(Errno.ENOTDIR, "fs.readdir", JSON.stringify(path));
   const out: DirEntryInfo[] = [];
   for (let first = 0;;) {
-    const r = new Reader(call("readdir", FileStub.READDIR, new Request().u32(dir.ino).u32(first)));
-    const count = r.u16(), more = r.u8();
-    for (let i = 0; i < count; i++) {
-      const ino = r.u32(), type = r.u8(), name = new TextDecoder().decode(r.take(r.u8()));
+    const page = decodeDirPage(
+      call("readdir", FileStub.READDIR, new Request().u32(dir.ino).u32(first)),
+    );
+    for (const { name, ino, type } of page.entries) {
       if (name !== "." && name !== "..") {
         out.push({ name, ino, type: type === 2 ? "dir" : type === 1 ? "file" : "other" });
       }
     }
-    first += count;
-    if (!more) return out;
+    first += page.entries.length;
+    if (!page.more) return out;
   }
 }
 

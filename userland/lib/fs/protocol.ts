@@ -142,6 +142,52 @@ export function decodeUsage(b: Uint8Array, at = 0): FsUsage {
   return u;
 }
 
+/** One directory entry of a READDIR reply (type: the ext2 file type, 2 a directory, 1 a file). */
+export interface DirPageEntry {
+  ino: number;
+  type: number;
+  name: string;
+}
+
+/**
+ * A READDIR reply, status byte included: the entries from `first` on, as many as
+ * fit in MAX_TRANSFER, and whether more follow.
+ */
+export function encodeDirPage(all: readonly DirPageEntry[], first: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let bytes = 4, count = 0;
+  for (let i = first; i < all.length && bytes < MAX_TRANSFER - 300; i++, count++) {
+    const name = enc.encode(all[i].name), e = new Uint8Array(6 + name.length);
+    new DataView(e.buffer).setUint32(0, all[i].ino, true);
+    e[4] = all[i].type;
+    e[5] = name.length;
+    e.set(name, 6);
+    parts.push(e);
+    bytes += e.length;
+  }
+  const out = new Uint8Array(bytes);
+  new DataView(out.buffer).setUint16(1, count, true);
+  out[3] = first + count < all.length ? 1 : 0;
+  let at = 4;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** A READDIR reply's payload (after its status byte). */
+export function decodeDirPage(payload: Uint8Array): { entries: DirPageEntry[]; more: boolean } {
+  const r = new Reader(payload);
+  const count = r.u16("count"), more = r.u8("more") === 1;
+  const entries: DirPageEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const ino = r.u32("ino"), type = r.u8("type");
+    entries.push({ ino, type, name: dec.decode(r.take(r.u8("name length"), "name")) });
+  }
+  return { entries, more };
+}
+
 /** True if a mode is a directory's. */
 export function isDirMode(mode: number): boolean {
   return (mode & 0o170000) === 0o040000;
