@@ -204,6 +204,38 @@ Deno.test("operations fail with the POSIX error that names what is wrong, and ch
   assert.equal(codeOf(() => ro.lookup(ROOT, "lost+found")), "ok");
 });
 
+Deno.test("file data is cached as written (reads after it need no disk), and not at all with dataCacheBlocks 0", () => {
+  for (const blocks of [2048, 0]) {
+    const dev = MemoryDevice.zeroed(16 * MIB);
+    mkfs(dev);
+    const fs = Ext2.mount(dev, { dataCacheBlocks: blocks });
+    const ino = fs.create(ROOT, "f");
+    const data = pattern(5 * 4096 + 100, 3);
+    fs.write(ino, 0, data);
+    let reads = 0;
+    const read = dev.read.bind(dev);
+    dev.read = (b: number, n?: number) => {
+      reads++;
+      return read(b, n);
+    };
+    assert.deepEqual(fs.read(ino, 0, data.length), data);
+    assert.deepEqual(fs.read(ino, 4000, 200), data.subarray(4000, 4200));
+    if (blocks > 0) {
+      assert.equal(reads, 0); // every block was kept when written
+      assert.equal(fs.dataCache.misses, 0);
+      assert.ok(fs.dataCache.hits >= 7);
+    } else {
+      assert.ok(reads >= 2);
+      assert.equal(fs.dataCache.hits, 0);
+    }
+    fs.truncate(ino, 100); // the cut blocks' cached copies must not come back
+    fs.truncate(ino, 4 * 4096);
+    const after = fs.read(ino, 0, 4 * 4096);
+    assert.deepEqual(after.subarray(0, 100), data.subarray(0, 100));
+    assert.ok(after.subarray(100).every((v) => v === 0));
+  }
+});
+
 Deno.test({
   name: "a full disk gives ENOSPC, keeps every byte written before, and frees space again",
   ignore: withoutE2fsprogs(),
