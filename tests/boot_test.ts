@@ -8,46 +8,13 @@
 
 import assert from "node:assert/strict";
 import { withDeadline } from "./helpers.ts";
+import { denoCommand, runTask, type TaskRun } from "./task_runner.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-/** The deno to run: this one if allowed by path, else "deno" from PATH. */
-async function denoCommand(): Promise<string> {
-  for (const command of [Deno.execPath(), "deno"]) {
-    const st = await Deno.permissions.query({ name: "run", command });
-    if (st.state === "granted") return command;
-  }
-  throw new Error("boot_test needs --allow-run=deno in the test task");
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `deno task boot ARGS` with `input` on stdin; rejects after `ms`. */
-async function boot(args: string[], input = "", ms = 20_000): Promise<Run> {
-  const child = new Deno.Command(await denoCommand(), {
-    args: ["task", "-q", "boot", ...args],
-    cwd: ROOT,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  try {
-    const out = await withDeadline(child.output(), ms, `deno task boot ${args.join(" ")}`);
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  } catch (e) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw e;
-  }
+function boot(args: string[], input = "", ms = 20_000): Promise<TaskRun> {
+  return runTask("boot", args, input, ms);
 }
 
 Deno.test("boot --run hello prints its greeting and exits 0", async () => {

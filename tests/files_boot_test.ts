@@ -9,27 +9,13 @@
 
 import assert from "node:assert/strict";
 import { debugfsCat, fsck, withoutE2fsprogs } from "./e2fsprogs.ts";
-import { withDeadline } from "./helpers.ts";
+import { runTask } from "./task_runner.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
-/** Runs `deno task TASK ARGS` with `input` on stdin. */
-async function task(name: string, args: string[], input = "", ms = 30_000) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", name, ...args],
-    cwd: ROOT,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  const out = await withDeadline(child.output(), ms, `deno task ${name} ${args.join(" ")}`);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+/** Runs `deno task NAME ARGS` with `input` on stdin. */
+const task = (name: string, args: string[], input = "", ms = 30_000) =>
+  runTask(name, args, input, ms);
 
 /** Removes a file of disks/ (the test itself may write only under /tmp). */
 function remove(path: string): void {
