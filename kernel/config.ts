@@ -62,6 +62,8 @@ export interface KernelConfig {
    * `--disk`, servers/files/), or -1: every node then runs a file clerk.
    */
   fileServerNode: number;
+  /** Measure the kernel's busy time (kernel/work_meter.ts; for benchmarks). */
+  meter: boolean;
 }
 
 /**
@@ -116,6 +118,7 @@ export const DEFAULT_CONFIG: KernelConfig = {
   swapAll: true,
   memoryServerNode: -1,
   fileServerNode: -1,
+  meter: false,
 };
 
 /** The node's page frames: `memoryFrames`, or as many as `memoryBytes` holds. */

@@ -88,10 +88,10 @@ export class Kernel implements NodeParts {
     this.clock = host.clock;
     this.tracer = new Tracer(console, c.nodeId, c.trace);
     this.exports = new ExportTable(c.incarnation);
-    this.nic = new NetworkInterface(c.nodeId, this.tracer);
     this.#ownsTrapService = !trapService;
     this.trapService = trapService ?? new TrapService(c.spinUs, this.clock);
-    this.traps = new TrapEntry(this.tracer, this.clock, this.stats);
+    this.traps = new TrapEntry(this.tracer, this.clock, this.stats, c.meter);
+    this.nic = new NetworkInterface(c.nodeId, this.tracer, this.traps.meter);
     this.segments = new SegmentTable(c, this, (seg) => this.#segmentFreed(seg));
     this.procs = new ProcessTable({
       ...c,

@@ -54,3 +54,18 @@ Deno.test("a --quick run says, in every table header and in its JSON, that its f
   assert.equal(json.suites[0].quick, true);
   assert.equal(toJson([{ name: "trap", cases }]).quick, undefined);
 });
+
+Deno.test("server_cpu_us is a column and a JSON field only where a case measured it", () => {
+  const cases = [
+    { name: "hy/getattr", samples_us: [90, 100, 110], n: 3, server_cpu_us: 42.25 },
+    { name: "fs-small-files", samples_us: [5], n: 1 },
+  ];
+  const table = suiteTable({ name: "files", cases }).split("\n");
+  assert.ok(table.some((l) => l.startsWith("| case |") && l.includes(" server_cpu_us |")));
+  assert.ok(table.includes("| hy/getattr | 100.000 | 110.000 | 3 | 42.3 |  |"), table.join("\n"));
+  assert.ok(table.includes("| fs-small-files | 5.000 | 5.000 | 1 |  |  |"), table.join("\n"));
+  const json = toJson([{ name: "files", cases }]).suites[0].cases;
+  assert.deepEqual(json.map((c) => c.server_cpu_us), [42.25, undefined]);
+  const plain = suiteTable({ name: "trap", cases: [cases[1]] });
+  assert.ok(!plain.includes("server_cpu_us"), plain);
+});

@@ -63,3 +63,32 @@ Deno.test("a DX reader racing the server's rewrites of a block never uses a torn
     await disk?.close();
   });
 });
+
+Deno.test("the server's LOAD: DX reads are served by its node's kernel alone, HY calls by the server", async () => {
+  await withTempDir(async (dir) => {
+    for (const meter of [true, false]) {
+      let disk: HostDisk | undefined;
+      await withCluster(
+        async (c) => {
+          ({ disk } = await serving(c, dir));
+          const st = await c.run(1, "fs_dx", ["load"], 30_000);
+          assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+          const r = c.results()[0];
+          // Each LOAD counts itself: DX made no call, HY one per getattr.
+          assert.equal(r.dx.calls, 1);
+          assert.equal(r.hy.calls, 51);
+          assert.equal(r.first.cpuUs, -1, "a test host does not find threads");
+          if (!meter) {
+            assert.equal(r.first.kernelBusyUs, -1);
+            return;
+          }
+          assert.ok(r.dx.busyUs > 0, `node 0's kernel served 500 READs in ${r.dx.busyUs} µs`);
+          assert.ok(r.hy.busyUs > 0, `node 0's kernel served 50 HY calls in ${r.hy.busyUs} µs`);
+        },
+        2,
+        { meter },
+      );
+      await disk?.close();
+    }
+  });
+});

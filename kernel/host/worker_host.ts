@@ -70,12 +70,23 @@ export function programLoadingProblem(): string | null {
   return `npm: modules can be fetched: run the host with ${flags}`;
 }
 
+export interface WorkerHostOptions {
+  /**
+   * Find each worker's thread, so `cpuUs` can read its CPU time from Linux's
+   * /proc/PID/task/TID/schedstat (for benchmarks: Deno lets only a host run with
+   * --allow-all read there; elsewhere `cpuUs` is -1).
+   */
+  threadCpu?: boolean;
+}
+
 export class WorkerHost implements ProcessHost {
   readonly clock = hostClock;
+  readonly #threadCpu: boolean;
 
-  constructor() {
+  constructor(opts: WorkerHostOptions = {}) {
     const problem = programLoadingProblem();
     if (problem) throw new Error(`WorkerHost refuses to start processes: ${problem}`);
+    this.#threadCpu = opts.threadCpu ?? false;
   }
 
   random32(): number {
@@ -99,12 +110,17 @@ export class WorkerHost implements ProcessHost {
     const stub = `import ${JSON.stringify(LOCKDOWN)};\n` +
       `import { start } from ${JSON.stringify(ENTRY)};\n` +
       `start(() => import(${JSON.stringify(boot.module)}));\n`;
+    const before = this.#threadCpu ? workerThreads() : null;
     const worker = new Worker(`data:application/javascript,${encodeURIComponent(stub)}`, {
       type: "module",
       name: `pid ${boot.pid}`,
       // deno-lint-ignore no-explicit-any
       deno: { permissions: "none" } as any,
     });
+    // Deno starts the worker's thread inside the constructor: the one thread that
+    // is new since is the process's.
+    const fresh = before ? [...workerThreads()].filter((t) => !before.has(t)) : [];
+    const tid = fresh.length === 1 ? fresh[0] : null;
     const memory = new MessageChannel();
     let alive = true;
     const watched = heapWatch.add(boot);
@@ -137,6 +153,9 @@ export class WorkerHost implements ProcessHost {
       grant(grant) {
         memory.port1.postMessage(grant);
       },
+      cpuUs() {
+        return tid === null ? -1 : threadCpuUs(tid);
+      },
       terminate() {
         if (!alive) return;
         alive = false;
@@ -145,6 +164,32 @@ export class WorkerHost implements ProcessHost {
         memory.port1.close();
       },
     };
+  }
+}
+
+/** The ids of this host's worker threads (Deno names them worker-N), or none if /proc is closed. */
+function workerThreads(): Set<string> {
+  const tids = new Set<string>();
+  try {
+    for (const e of Deno.readDirSync(`/proc/${Deno.pid}/task`)) {
+      const comm = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${e.name}/comm`);
+      if (comm.startsWith("worker-")) tids.add(e.name);
+    }
+  } catch {
+    // not Linux, or no read access to /proc: no thread is known
+  }
+  return tids;
+}
+
+/** A thread's CPU time in µs (the first field of schedstat, in ns), or -1. */
+function threadCpuUs(tid: string): number {
+  try {
+    const ns = Number(
+      Deno.readTextFileSync(`/proc/${Deno.pid}/task/${tid}/schedstat`).split(" ")[0],
+    );
+    return Number.isFinite(ns) ? ns / 1000 : -1;
+  } catch {
+    return -1; // the thread has ended
   }
 }
 

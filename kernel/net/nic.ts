@@ -11,6 +11,7 @@
  */
 
 import type { Tracer } from "../trace.ts";
+import type { WorkMeter } from "../work_meter.ts";
 import {
   checkFrame,
   frameDestination,
@@ -53,9 +54,13 @@ export class NetworkInterface {
   readonly #tracer: Tracer;
   #transport: Transport | null = null;
 
-  constructor(nodeId: number, tracer: Tracer) {
+  /** The node's busy time, which a received frame's work counts in (or null). */
+  readonly #meter: WorkMeter | null;
+
+  constructor(nodeId: number, tracer: Tracer, meter: WorkMeter | null = null) {
     this.nodeId = nodeId;
     this.#tracer = tracer;
+    this.#meter = meter;
   }
 
   /** A protocol takes the frames of `type` (each type has one protocol). */
@@ -96,6 +101,11 @@ export class NetworkInterface {
 
   /** Takes one frame from the transport; never throws. */
   receive(bytes: Uint8Array, from: number): void {
+    if (this.#meter) this.#meter.run(() => this.#receive(bytes, from));
+    else this.#receive(bytes, from);
+  }
+
+  #receive(bytes: Uint8Array, from: number): void {
     try {
       const bad = checkFrame(bytes);
       if (bad) return this.#malformed(from, bad);

@@ -27,6 +27,8 @@ export interface ProcessHandle {
   grant(grant: MemoryGrant): void;
   /** Stops the worker at once. */
   terminate(): void;
+  /** CPU time its thread has used, in µs, where the host can tell (else absent or -1). */
+  cpuUs?(): number;
 }
 
 /** The kernel serving a process's traps. */

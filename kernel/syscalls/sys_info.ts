@@ -101,6 +101,7 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         swapPager: k.pagers.swapPager,
         memoryServerNode: k.config.memoryServerNode,
         fileServerNode: k.config.fileServerNode,
+        kernelBusyUs: k.traps.meter ? Math.round(k.traps.meter.ms * 1000) : -1,
       };
     default:
       return {
@@ -109,6 +110,7 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         signalsDropped: p.fifo.dropped(),
         resident: p.space.residentPages(),
         pageTableBytes: p.space.pageTable.bytes(),
+        cpuUs: Math.round(p.handle?.cpuUs?.() ?? -1),
         signalNames: SIGNAL_NAMES,
       };
   }

@@ -22,6 +22,7 @@ import type { Tracer } from "../trace.ts";
 import { writeDataPrefix } from "./data_area.ts";
 import { BLOCKED, decode, type Handler } from "./dispatch.ts";
 import { TrapWait, type WaitOptions } from "./trap_wait.ts";
+import { WorkMeter } from "../work_meter.ts";
 
 /** Every system call's handler, by name: a row of the ABI table without one is a type error. */
 export type HandlerTable = { readonly [K in SyscallName]: Handler };
@@ -52,7 +53,11 @@ export class TrapEntry implements TrapServer {
   readonly #finish = (p: Process, result: number, errno: number, result2: number, d: string) =>
     this.completeBlocked(p, result, errno, result2, d);
 
-  constructor(tracer: Tracer, clock: Clock, counts: TrapCounts) {
+  /** The node's busy time (kernel/work_meter.ts), if `meter` was asked for. */
+  readonly meter: WorkMeter | null;
+
+  constructor(tracer: Tracer, clock: Clock, counts: TrapCounts, meter = false) {
+    this.meter = meter ? new WorkMeter(clock) : null;
     this.#tracer = tracer;
     this.#traceTraps = tracer.has("traps");
     this.#clock = clock;
@@ -70,6 +75,10 @@ export class TrapEntry implements TrapServer {
    * tried again later (its DMA ring could not be emptied first).
    */
   serveTrap(p: Process): boolean {
+    return this.meter ? this.meter.run(() => this.#serveTrap(p)) : this.#serveTrap(p);
+  }
+
+  #serveTrap(p: Process): boolean {
     // Requests queued before this trap leave before anything it asks for. If too
     // many are outstanding for all of them to go now, the trap waits its turn.
     if (p.dma !== null) {
@@ -125,7 +134,7 @@ export class TrapEntry implements TrapServer {
 
   /** Takes a batch from the process's DMA queue (called by the TrapService). */
   serveDma(p: Process): number {
-    return this.#drain(p, DMA_BATCH);
+    return this.meter ? this.meter.run(() => this.#drain(p, DMA_BATCH)) : this.#drain(p, DMA_BATCH);
   }
 
   /** Takes up to `budget` entries from the process's DMA queue; returns how many. */

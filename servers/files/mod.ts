@@ -51,6 +51,7 @@ import {
 import {
   encodeAttr,
   encodeDirPage,
+  encodeLoad,
   encodeUsage,
   errorReply,
   type FileAttr,
@@ -150,6 +151,8 @@ function exportArea(shape: AreaShape): Int32Array {
 export class FileService {
   readonly fs: Ext2;
   readonly areas: CacheAreas | null;
+  /** Calls served (LOAD reports it). */
+  calls = 0;
   /** Changes to each inode since mount (the attribute's `version`); absent: 1. */
   readonly #versions = new Map<number, number>();
 
@@ -218,6 +221,7 @@ export class FileService {
   procedures(): Record<number, Procedure> {
     const fs = this.fs;
     const guard = (f: Procedure): Procedure => (a, reply) => {
+      this.calls++;
       try {
         return f(a, reply);
       } catch (e) {
@@ -359,6 +363,11 @@ export class FileService {
       [FileStub.STATFS]: guard((_a, reply) => {
         reply[0] = 0;
         return encodeUsage(fs.statfs(), reply, 1);
+      }),
+      [FileStub.LOAD]: guard((_a, reply) => {
+        reply[0] = 0;
+        const { kernelBusyUs } = info("stats"), { cpuUs } = info("self");
+        return encodeLoad({ calls: this.calls, kernelBusyUs, cpuUs }, reply, 1);
       }),
     };
   }

@@ -21,6 +21,7 @@ export interface JsonCase {
   n: number;
   ops_per_s?: number;
   mb_per_s?: number;
+  server_cpu_us?: number;
 }
 
 /** One line describing the machine the numbers come from. */
@@ -41,19 +42,24 @@ function throughput(c: CaseResult): string {
 
 /** Markdown for one suite: heading, machine line, table, then case notes. */
 export function suiteTable(run: SuiteRun): string {
+  // A server CPU column only for a suite that measures it.
+  const cpu = run.cases.some((c) => c.server_cpu_us !== undefined);
   const lines = [
     `## suite ${run.name}${run.quick ? " (quick smoke run: figures not comparable)" : ""}`,
     "",
     machineLine(),
     ...(run.quick ? ["", `**${QUICK_NOTE}.**`] : []),
     "",
-    `| case | median µs${run.quick ? " (quick)" : ""} | p99 µs | n | throughput |`,
-    "| --- | ---: | ---: | ---: | ---: |",
+    `| case | median µs${run.quick ? " (quick)" : ""} | p99 µs | n |${
+      cpu ? " server_cpu_us |" : ""
+    } throughput |`,
+    `| --- | ---: | ---: | ---: |${cpu ? " ---: |" : ""} ---: |`,
   ];
   for (const c of run.cases) {
     const s = summarize(c.samples_us, c.n);
+    const server = !cpu ? "" : ` ${c.server_cpu_us?.toFixed(1) ?? ""} |`;
     lines.push(
-      `| ${c.name} | ${s.median_us.toFixed(3)} | ${s.p99_us.toFixed(3)} | ${c.n} | ${
+      `| ${c.name} | ${s.median_us.toFixed(3)} | ${s.p99_us.toFixed(3)} | ${c.n} |${server} ${
         throughput(c)
       } |`,
     );
@@ -63,7 +69,7 @@ export function suiteTable(run: SuiteRun): string {
   return lines.join("\n") + "\n";
 }
 
-/** The --json document ("quick" is there only for a --quick run): {"suites":[{"name","cases":[{name,median_us,p99_us,n,ops_per_s?,mb_per_s?}]}]}. */
+/** The --json document ("quick" is there only for a --quick run): {"suites":[{"name","cases":[{name,median_us,p99_us,n,ops_per_s?,mb_per_s?,server_cpu_us?}]}]}. */
 export function toJson(
   runs: SuiteRun[],
 ): { quick?: string; suites: { name: string; quick?: true; cases: JsonCase[] }[] } {
@@ -83,6 +89,7 @@ export function toJson(
         };
         if (c.ops_per_s !== undefined) j.ops_per_s = round3(c.ops_per_s);
         if (c.mb_per_s !== undefined) j.mb_per_s = round3(c.mb_per_s);
+        if (c.server_cpu_us !== undefined) j.server_cpu_us = round3(c.server_cpu_us);
         return j;
       }),
     })),

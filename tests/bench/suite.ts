@@ -10,6 +10,8 @@ export interface CaseResult {
   n: number;
   ops_per_s?: number;
   mb_per_s?: number;
+  /** A server's CPU per operation (the files suite: see README `### files`). */
+  server_cpu_us?: number;
   note?: string;
 }
 

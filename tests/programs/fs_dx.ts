@@ -9,10 +9,19 @@
  *                    rewrites it whole with one byte value after another: every read
  *                    that is not a miss is one value throughout
  *   fs_dx churn      rewrites /race's first block with 1, 2, 3, … until killed
+ *   fs_dx load       the server's LOAD around 500 DX reads and around 50 HY calls:
+ *                    the calls it served and its node's kernel busy time in each
  */
 
-import { fs, O } from "../../userland/lib/mod.ts";
+import { fs, O, RpcClient } from "../../userland/lib/mod.ts";
 import { DxReader } from "../../servers/files/dx_reader.ts";
+import {
+  decodeLoad,
+  FILES_SERVICE,
+  FileStub,
+  replyPayload,
+  Request,
+} from "../../servers/files/protocol.ts";
 import { report } from "./report.ts";
 
 const enc = new TextEncoder();
@@ -25,6 +34,27 @@ export default function main(args: string[]): number {
     for (let v = 1;; v = (v % 250) + 1) fs.pwrite(fd, new Uint8Array(4096).fill(v), 0);
   }
   const dx = new DxReader(0);
+  if (mode === "load") {
+    fs.writeFile("/load", "some bytes");
+    const ino = fs.stat("/load").ino;
+    const c = RpcClient.connect(FILES_SERVICE, { hint: 0 });
+    const call = (stub: number, r: Uint8Array) => replyPayload(c.call(stub, r), "load");
+    const load = () => decodeLoad(call(FileStub.LOAD, new Request().bytes()));
+    const getattr = new Request().u32(ino).bytes();
+    call(FileStub.GETATTR, getattr); // into the attribute area
+    const l0 = load();
+    for (let i = 0; i < 500; i++) if (!dx.getattr(ino)) throw new Error("a DX miss");
+    const l1 = load();
+    for (let i = 0; i < 50; i++) call(FileStub.GETATTR, getattr);
+    const l2 = load();
+    report({
+      dx: { calls: l1.calls - l0.calls, busyUs: l1.kernelBusyUs - l0.kernelBusyUs },
+      hy: { calls: l2.calls - l1.calls, busyUs: l2.kernelBusyUs - l1.kernelBusyUs },
+      first: l0,
+    });
+    c.close();
+    return 0;
+  }
   if (mode === "race") {
     const deadline = performance.now() + 20_000;
     while (!exists("/race")) if (performance.now() > deadline) throw new Error("no /race");

@@ -15,10 +15,14 @@
 //       per call; the write's last sample includes its fsync)
 //   fs-small-files              create, stat and delete 2,000 small files (a sample
 //       per file: its three calls)
+// Every hy/, dx/ and clerk- case also has server_cpu_us: the server node's kernel busy
+// time plus the file server's thread CPU over the whole measurement (the server's
+// LOAD before and after, less what one LOAD costs), per operation measured.
 // args: [quick|full]. Prints one BENCH line per case.
 
 import { fs, O, println, RpcClient } from "../../../userland/lib/mod.ts";
 import {
+  decodeLoad,
   FILES_SERVICE,
   FileStub,
   replyPayload,
@@ -26,7 +30,7 @@ import {
   ROOT_INO,
 } from "../../../servers/files/protocol.ts";
 import { DxReader } from "../../../servers/files/dx_reader.ts";
-import { measureAndReport } from "./bench_report.ts";
+import { measureBatches } from "../peers/worker_common.ts";
 
 export default async function main(args: string[]): Promise<number> {
   const quick = args[0] === "quick";
@@ -42,6 +46,27 @@ export default async function main(args: string[]): Promise<number> {
   const read8k = new Request().u32(data).f64(8192).u32(8192).bytes();
   const readdir = new Request().u32(dir).u32(0).bytes();
   call(FileStub.GETATTR, new Request().u32(ROOT_INO).bytes());
+  const load = () => decodeLoad(call(FileStub.LOAD, new Request().bytes()));
+  const l0 = load(), l1 = load();
+  const loadCost = l1.kernelBusyUs - l0.kernelBusyUs + l1.cpuUs - l0.cpuUs;
+  const metered = l0.kernelBusyUs >= 0 && l0.cpuUs >= 0;
+  /** Measures `op` as measureBatches does, with the server's CPU per operation. */
+  const measure = async (name: string, op: () => unknown) => {
+    let ops = 0;
+    const before = load();
+    const r = await measureBatches(
+      (k) => {
+        for (let i = 0; i < k; i++) op();
+        ops += k;
+      },
+      quick,
+      performance.now() + (quick ? 10_000 : 30_000),
+    );
+    const after = load();
+    const used = after.kernelBusyUs - before.kernelBusyUs + after.cpuUs - before.cpuUs;
+    const server_cpu_us = metered ? Math.max(0, used - loadCost) / ops : undefined;
+    println(`BENCH ${JSON.stringify({ case: name, ...r, server_cpu_us })}`);
+  };
   const cases: [string, number, Uint8Array][] = [
     ["hy/lookup", FileStub.LOOKUP, lookup],
     ["hy/getattr", FileStub.GETATTR, getattr],
@@ -49,27 +74,16 @@ export default async function main(args: string[]): Promise<number> {
     ["hy/read-8k", FileStub.READ, read8k],
     ["hy/readdir", FileStub.READDIR, readdir],
   ];
-  for (const [name, stub, request] of cases) {
-    await measureAndReport(
-      (k) => {
-        for (let i = 0; i < k; i++) call(stub, request);
-      },
-      quick,
-      name,
-    );
-  }
+  for (const [name, stub, request] of cases) await measure(name, () => call(stub, request));
 
   // The same through this node's clerks: the DX one (the node's) and an HY-only one.
   for (const [prefix, service] of [["clerk-dx", `files.clerk.1`], ["clerk-hy", "files.clerk.hy"]]) {
     const k = RpcClient.connect(service, { hint: 1 });
     for (const [name, stub, request] of cases) {
       replyPayload(k.call(stub, request), "warm"); // and the server's areas are warm
-      await measureAndReport(
-        (n) => {
-          for (let i = 0; i < n; i++) replyPayload(k.call(stub, request), "bench");
-        },
-        quick,
+      await measure(
         `${prefix}/${name.slice(3)}`,
+        () => replyPayload(k.call(stub, request), "bench"),
       );
     }
     k.close();
@@ -91,13 +105,7 @@ export default async function main(args: string[]): Promise<number> {
   ];
   for (const [name, op] of dxCases) {
     const before = dx.counts.misses;
-    await measureAndReport(
-      (k) => {
-        for (let i = 0; i < k; i++) op();
-      },
-      quick,
-      name,
-    );
+    await measure(name, op);
     if (dx.counts.misses !== before) {
       throw new Error(`${name}: ${dx.counts.misses - before} misses`);
     }

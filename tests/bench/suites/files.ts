@@ -17,7 +17,7 @@ import { WorkerHost } from "../../../kernel/host/worker_host.ts";
 import { Cluster } from "../../../kernel/cluster.ts";
 import { MemoryDevice } from "../../../servers/files/block_device.ts";
 import { mkfs } from "../../../servers/files/ext2_mkfs.ts";
-import { benchLines } from "../kernel_runner.ts";
+import { benchLines, type NamedResult } from "../kernel_runner.ts";
 import type { CaseResult, Suite } from "../suite.ts";
 import { toCases } from "./remote.ts";
 
@@ -47,7 +47,9 @@ async function runEmulated(image: string, quick: boolean): Promise<CaseResult[]>
   await Deno.writeFile(image, dev.bytes);
   const disk = await HostDisk.open(image);
   const console = new MemoryConsole();
-  const cluster = new Cluster(new WorkerHost(), console, { nodes: 2 });
+  // Metered: the kernels' busy time and the processes' thread CPU (server_cpu_us).
+  const host = new WorkerHost({ threadCpu: true });
+  const cluster = new Cluster(host, console, { nodes: 2, config: { meter: true } });
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     cluster.nodes[0].disks.add(disk, { files: true });
@@ -63,9 +65,13 @@ async function runEmulated(image: string, quick: boolean): Promise<CaseResult[]>
     if (status.status !== 0) {
       throw new Error(`files_ops: ${status.reason}\n${console.out}${console.err}`);
     }
-    return toCases(benchLines(console.out)).map((c) =>
-      c.name.startsWith("fs-") && c.name.endsWith("m") ? { ...c, mb_per_s: perMib(c) } : c
-    );
+    const lines = benchLines(console.out) as (NamedResult & { server_cpu_us?: number })[];
+    const cpu = new Map(lines.map((r) => [r.case, r.server_cpu_us]));
+    return toCases(lines).map((c) => {
+      if (c.name.startsWith("fs-") && c.name.endsWith("m")) return { ...c, mb_per_s: perMib(c) };
+      const server_cpu_us = cpu.get(c.name);
+      return server_cpu_us === undefined ? c : { ...c, server_cpu_us };
+    });
   } finally {
     clearTimeout(timer);
     cluster.halt();

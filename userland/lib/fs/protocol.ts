@@ -27,6 +27,9 @@
  *   STATFS   = 13  -                                          usage (USAGE_BYTES): f64 × 5,
  *                                                             block size, blocks, free blocks,
  *                                                             inodes, free inodes
+ *   LOAD     = 14  -                                          load (LOAD_BYTES): f64 × 3,
+ *                                                             calls served, the server node's
+ *                                                             kernelBusyUs, the server's cpuUs
  *
  * attr (ATTR_BYTES): u32 ino, u32 mode, f64 size, u32 links, u32 mtime, u32 ctime,
  * u32 atime, u32 generation, u32 version. `version` counts the server's changes to
@@ -61,6 +64,7 @@ export const FileStub = {
   TRUNCATE: 11,
   FSYNC: 12,
   STATFS: 13,
+  LOAD: 14,
 } as const;
 
 /** The root directory's inode. */
@@ -140,6 +144,35 @@ export function decodeUsage(b: Uint8Array, at = 0): FsUsage {
   const u = {} as FsUsage;
   USAGE_FIELDS.forEach((f, i) => u[f] = v.getFloat64(8 * i, true));
   return u;
+}
+
+/**
+ * What LOAD answers: the work the server and its node have done, for measuring a
+ * server's load per operation (`info`'s `kernelBusyUs` and `cpuUs`: -1 where the
+ * node does not measure them).
+ */
+export interface ServerLoad {
+  /** Calls the server has served (this LOAD included). */
+  calls: number;
+  kernelBusyUs: number;
+  cpuUs: number;
+}
+
+const LOAD_FIELDS = ["calls", "kernelBusyUs", "cpuUs"] as const;
+export const LOAD_BYTES = 8 * LOAD_FIELDS.length;
+
+export function encodeLoad(l: ServerLoad, out: Uint8Array, at = 0): number {
+  const v = new DataView(out.buffer, out.byteOffset + at, LOAD_BYTES);
+  LOAD_FIELDS.forEach((f, i) => v.setFloat64(8 * i, l[f], true));
+  return at + LOAD_BYTES;
+}
+
+export function decodeLoad(b: Uint8Array, at = 0): ServerLoad {
+  if (b.length < at + LOAD_BYTES) throw new RangeError(`a load of ${b.length - at} bytes`);
+  const v = new DataView(b.buffer, b.byteOffset + at, LOAD_BYTES);
+  const l = {} as ServerLoad;
+  LOAD_FIELDS.forEach((f, i) => l[f] = v.getFloat64(8 * i, true));
+  return l;
 }
 
 /** One directory entry of a READDIR reply (type: the ext2 file type, 2 a directory, 1 a file). */
