@@ -62,6 +62,12 @@ export interface KernelConfig {
    * `--disk`, servers/files/), or -1: every node then runs a file clerk.
    */
   fileServerNode: number;
+  /**
+   * How the node's file clerk reads the file server (`--files-path`): "dx", its
+   * cache areas by remote READ (HY on a miss), or "hy", every call over HY (000 §5.2's
+   * comparison).
+   */
+  filesPath: "dx" | "hy";
   /** Measure the kernel's busy time (kernel/work_meter.ts; for benchmarks). */
   meter: boolean;
 }
@@ -118,6 +124,7 @@ export const DEFAULT_CONFIG: KernelConfig = {
   swapAll: true,
   memoryServerNode: -1,
   fileServerNode: -1,
+  filesPath: "dx",
   meter: false,
 };
 

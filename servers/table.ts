@@ -15,7 +15,7 @@
  */
 
 import { execName, memoryName } from "../userland/lib/mod.ts";
-import { FILES_SERVICE } from "./files/protocol.ts";
+import { clerkService, FILES_SERVICE } from "./files/protocol.ts";
 
 /** What a row may depend on besides the node's id: its `info("stats")` facts. */
 export interface NodeFacts {
@@ -27,6 +27,8 @@ export interface NodeFacts {
   readonly memoryServerNode: number;
   /** The node whose file server mounts the cluster's file system, or -1. */
   readonly fileServerNode: number;
+  /** How file clerks read the server (`--files-path`): "dx" or "hy". */
+  readonly filesPath: string;
 }
 
 /** A node without a swap disk or a memory server (what `serversOn` assumes untold). */
@@ -35,6 +37,7 @@ export const PLAIN_NODE: NodeFacts = {
   fileDisk: -1,
   memoryServerNode: -1,
   fileServerNode: -1,
+  filesPath: "dx",
 };
 
 export interface ServerRow {
@@ -42,7 +45,8 @@ export interface ServerRow {
   readonly title: string;
   /** The module, from the project root. */
   readonly module: string;
-  readonly args: readonly string[];
+  /** Its arguments: always these, or made from the node's facts. */
+  readonly args: readonly string[] | ((node: number, facts: NodeFacts) => string[]);
   /** The nodes that run it: every node, these node ids, or those the test accepts. */
   readonly nodes: "all" | readonly number[] | ((node: number, facts: NodeFacts) => boolean);
   /** The name it exports when ready on a node, or null for none. */
@@ -101,6 +105,16 @@ export const SERVERS: readonly ServerRow[] = [
     // A restarted one mounts again, replaying the journal: what was fsynced is there.
     crashLoop: { ends: 5, withinMs: 10_000 },
   },
+  {
+    title: "the file clerk",
+    module: "servers/files/clerk.ts",
+    args: (_node, f) => f.filesPath === "hy" ? ["hy"] : [],
+    nodes: (_node, f) => f.fileServerNode >= 0,
+    name: (node) => `rpc.${clerkService(node)}`,
+    // It keeps nothing a restart loses: its callers' calls in flight fail (EIO) and
+    // they call again.
+    crashLoop: { ends: 5, withinMs: 10_000 },
+  },
 ];
 
 /** The rows that run on node `node`. */
@@ -109,6 +123,11 @@ export function serversOn(node: number, facts: NodeFacts = PLAIN_NODE): ServerRo
     s.nodes === "all" ||
     (typeof s.nodes === "function" ? s.nodes(node, facts) : s.nodes.includes(node))
   );
+}
+
+/** The arguments a row's server is started with on node `node`. */
+export function argsOf(row: ServerRow, node: number, facts: NodeFacts = PLAIN_NODE): string[] {
+  return typeof row.args === "function" ? row.args(node, facts) : [...row.args];
 }
 
 /** The name a row's server exports on node `node`, or null. */

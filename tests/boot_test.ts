@@ -96,6 +96,9 @@ Deno.test("boot --memory-mib 8 --swap --run: a program that needs 24 MiB runs to
   const bad = await boot(["--swap-scope", "some"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--swap-scope must be all or opt-in, not "some"/);
+  const path = await boot(["--files-path", "nfs"]);
+  assert.equal(path.code, 2);
+  assert.match(path.stderr, /--files-path must be dx or hy, not "nfs"/);
 });
 
 Deno.test("boot shell driven by stdin prints help, tables and errors, and exits 0", async () => {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Sig } from "../kernel/abi/layout.ts";
 import { HostDisk } from "../kernel/host/host_disk.ts";
 import { debugfsCat, fsck, mkfsExt3, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
-import { startFileServer } from "./files_helpers.ts";
+import { startClerk, startFileServer } from "./files_helpers.ts";
 import { withCluster, withDeadline } from "./helpers.ts";
 import { fileBytes } from "./programs/fs_api.ts";
 
@@ -111,46 +111,56 @@ Deno.test({
     }),
 });
 
-Deno.test({
-  name:
-    "a file server killed mid-operation: callers get EIO, not a hang; restarted, it serves them again; nothing fsynced lost",
-  ignore: withoutE2fsprogs(),
-  fn: () =>
-    withTempDir(async (dir) => {
-      const path = `${dir}/kill.img`;
-      mkfsExt3(path, 16);
-      const disk = await HostDisk.open(path);
-      let synced = -1;
-      await withCluster(async (c) => {
-        c.node(0).disks.add(disk);
-        const server = await startFileServer(c);
-        const client = c.spawn(1, "fs_api", ["loop"]);
-        const deadline = performance.now() + 20_000;
-        while (!/SYNCED 20\n/.test(c.console.out)) {
-          if (performance.now() > deadline) throw new Error(`no progress:\n${c.console.out}`);
-          await new Promise((r) => setTimeout(r, 5));
+for (const victim of ["file server", "file clerk"]) {
+  Deno.test({
+    name:
+      `a ${victim} killed mid-operation: callers get EIO, not a hang; restarted, it serves them again; nothing fsynced lost`,
+    ignore: withoutE2fsprogs(),
+    fn: () =>
+      withTempDir(async (dir) => {
+        const path = `${dir}/kill.img`;
+        mkfsExt3(path, 16);
+        const disk = await HostDisk.open(path);
+        let synced = -1;
+        await withCluster(async (c) => {
+          c.node(0).disks.add(disk);
+          let server = await startFileServer(c);
+          const viaClerk = victim === "file clerk";
+          const CLERK = "servers/files/clerk.ts";
+          const clerk = viaClerk ? await startClerk(c, 1) : null;
+          const client = c.spawn(1, "fs_api", viaClerk ? ["loop", "clerk"] : ["loop"]);
+          const deadline = performance.now() + 20_000;
+          while (!/SYNCED 20\n/.test(c.console.out)) {
+            if (performance.now() > deadline) throw new Error(`no progress:\n${c.console.out}`);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          const killed = clerk ?? server;
+          c.node(viaClerk ? 1 : 0).signalProcess(killed, Sig.SIGKILL, 0);
+          await withDeadline(killed.exited, 5_000, `the killed ${victim}`);
+          // The client's call fails (EIO) within the RPC's timeout; then it retries
+          // until the new one (started at once, as init would) takes its record, or,
+          // with no clerk there yet, the server does.
+          if (viaClerk) c.spawn(1, CLERK, ["0"]);
+          else server = c.spawn(0, "servers/files/mod.ts", ["0"]);
+          const st = await withDeadline(client.exited, 60_000, "the client");
+          assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+          const r = c.results().find((x) => x.recovered);
+          assert.equal(r.failure.code, "EIO");
+          assert.ok(r.failure.ms < 15_000, `the failure came after ${r.failure.ms} ms`);
+          synced = Math.max(
+            ...[...c.console.out.matchAll(/SYNCED (\d+)/g)].map((m) => Number(m[1])),
+          );
+          c.node(0).signalProcess(server, Sig.SIGTERM, 0);
+          await withDeadline(server.exited, 15_000, "the file server to end");
+        });
+        await disk.close();
+        const check = fsck(path);
+        assert.equal(check.code, 0, check.out);
+        const log = new TextDecoder().decode(debugfsCat(path, "/log"));
+        for (let i = 0; i <= synced; i++) {
+          assert.ok(log.includes(`record ${i}\n`), `record ${i} lost`);
         }
-        c.node(0).signalProcess(server, Sig.SIGKILL, 0);
-        await withDeadline(server.exited, 5_000, "the killed file server");
-        // The client's call fails (EIO) within the RPC's timeout; then it retries until
-        // the new server (started at once, as init would) takes its record.
-        const again = c.spawn(0, "servers/files/mod.ts", ["0"]);
-        const st = await withDeadline(client.exited, 60_000, "the client");
-        assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
-        const r = c.results().find((x) => x.recovered);
-        assert.equal(r.failure.code, "EIO");
-        assert.ok(r.failure.ms < 15_000, `the failure came after ${r.failure.ms} ms`);
-        synced = Math.max(...[...c.console.out.matchAll(/SYNCED (\d+)/g)].map((m) => Number(m[1])));
-        c.node(0).signalProcess(again, Sig.SIGTERM, 0);
-        await withDeadline(again.exited, 15_000, "the restarted file server to end");
-      });
-      await disk.close();
-      const check = fsck(path);
-      assert.equal(check.code, 0, check.out);
-      const log = new TextDecoder().decode(debugfsCat(path, "/log"));
-      for (let i = 0; i <= synced; i++) {
-        assert.ok(log.includes(`record ${i}\n`), `record ${i} lost`);
-      }
-      assert.ok(log.endsWith("after\n"), log.slice(-100));
-    }),
-});
+        assert.ok(log.endsWith("after\n"), log.slice(-100));
+      }),
+  });
+}

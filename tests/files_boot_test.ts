@@ -2,6 +2,7 @@
  * `deno task boot --disk IMAGE` with a file system: the file server mounts it at /
  * for the shell, whose file commands work on it; the boot's end unmounts it (the
  * image passes `e2fsck -fn`, and debugfs and the next boot read what was written).
+ * Every node runs a file clerk, HY only with `--files-path hy`.
  * A disk with no file system stays a raw disk: the file server says so and is not
  * started again. The images live under disks/, where the tasks may write; the test
  * makes them with `deno task mkfs` and removes them.
@@ -66,8 +67,13 @@ Deno.test({
         new TextDecoder().decode(debugfsCat(path, "/docs/b.txt")),
         "hello from the shell\n",
       );
-      const again = await task("boot", ["--disk", image], "cat /docs/b.txt\nexit\n");
+      // Every node runs a file clerk; `--files-path hy` makes it HY only.
+      assert.match(r.stdout, /files clerk: \d+ answered by DX/);
+      const args = ["--disk", image, "--files-path", "hy"];
+      const again = await task("boot", args, "cat /docs/b.txt\nps\nexit\n");
       assert.match(again.stdout, /^(\$ )?hello from the shell$/m);
+      assert.match(again.stdout, /\s1\s+running\s.*servers\/files\/clerk\.ts hy\n/);
+      assert.equal([...again.stdout.matchAll(/files clerk: 0 answered by DX/g)].length, 2);
     } finally {
       remove(image);
     }

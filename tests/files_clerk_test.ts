@@ -10,21 +10,8 @@ import assert from "node:assert/strict";
 import { Sig } from "../kernel/abi/layout.ts";
 import { HostDisk } from "../kernel/host/host_disk.ts";
 import { withTempDir } from "./e2fsprogs.ts";
-import { makeImage, startFileServer } from "./files_helpers.ts";
+import { makeImage, startClerk, startFileServer } from "./files_helpers.ts";
 import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
-
-/** Starts node `node`'s clerk (`hy`: HY only) and waits until it serves. */
-async function startClerk(c: TestCluster, node: number, hy = false) {
-  const clerk = c.spawn(node, "servers/files/clerk.ts", [...(hy ? ["hy"] : []), "0"]);
-  const deadline = performance.now() + 15_000;
-  while (c.node(node).exports.byName(`rpc.files.clerk.${node}`) === undefined) {
-    if (performance.now() > deadline) {
-      throw new Error(`no clerk on node ${node}:\n${c.console.out}`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return clerk;
-}
 
 /** Runs fs_api `args` on `node` to a clean exit; returns its RESULT, if it printed one. */
 async function api(c: TestCluster, node: number, args: string[]) {

@@ -23,3 +23,16 @@ export async function startFileServer(c: TestCluster): Promise<Process> {
   }
   return server;
 }
+
+/** Starts node `node`'s file clerk (`hy`: HY only) and waits until it serves. */
+export async function startClerk(c: TestCluster, node: number, hy = false): Promise<Process> {
+  const clerk = c.spawn(node, "servers/files/clerk.ts", [...(hy ? ["hy"] : []), "0"]);
+  const deadline = performance.now() + 15_000;
+  while (c.node(node).exports.byName(`rpc.files.clerk.${node}`) === undefined) {
+    if (performance.now() > deadline) {
+      throw new Error(`no clerk on node ${node}:\n${c.console.out}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return clerk;
+}

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { readyName, serversOn } from "../servers/table.ts";
+import { argsOf, PLAIN_NODE, readyName, serversOn } from "../servers/table.ts";
 import { Fifo } from "../kernel/abi/layout.ts";
 import { EXEC_REQUEST_BYTES } from "../userland/lib/sys/exec.ts";
 import { TestCluster, withDeadline } from "./helpers.ts";
@@ -61,4 +61,23 @@ Deno.test("waitForName waits for a name exported after it began, and gives ENOEN
   } finally {
     c.close();
   }
+});
+
+Deno.test("with a file system every node runs a file clerk, HY-only with --files-path hy", () => {
+  const files = { ...PLAIN_NODE, fileDisk: -1, fileServerNode: 0 };
+  for (const [path, args] of [["dx", []], ["hy", ["hy"]]] as const) {
+    for (const node of [0, 1, 2]) {
+      const facts = { ...files, fileDisk: node === 0 ? 0 : -1, filesPath: path };
+      const rows = serversOn(node, facts);
+      const clerk = rows.find((r) => r.module === "servers/files/clerk.ts");
+      assert.ok(clerk, `no clerk on node ${node}`);
+      assert.deepEqual(argsOf(clerk, node, facts), args);
+      assert.equal(readyName(clerk, node), `rpc.files.clerk.${node}`);
+      // The server only where the disk is, and before the clerk (init starts them in order).
+      const server = rows.findIndex((r) => r.module === "servers/files/mod.ts");
+      assert.equal(server >= 0, node === 0);
+      if (server >= 0) assert.ok(server < rows.indexOf(clerk));
+    }
+  }
+  assert.ok(!serversOn(0).some((r) => r.module.startsWith("servers/files/")));
 });

@@ -9,11 +9,12 @@
  *   deno task boot [--nodes N] [--trace traps,signals,faults,remote] [--block-only]
  *                  [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994]
  *                  [--memory-mib N] [--swap [PATH[:SIZE]]] [--swap-scope all|opt-in]
- *                  [--memory-server NODE] [--run PROGRAM [ARGS...]]
+ *                  [--memory-server NODE] [--files-path dx|hy] [--run PROGRAM [ARGS...]]
  *
  * The disks `--disk` names are node 0's; the first holds the file system the file
  * server mounts at / for every node (servers/files/: `deno task mkfs IMAGE SIZE`
- * makes one; a disk with none stays a raw disk). `--swap` gives every node a swap disk of
+ * makes one; a disk with none stays a raw disk), and every node runs a file clerk,
+ * which reads the server by DX, or by HY alone with `--files-path hy`. `--swap` gives every node a swap disk of
  * its own (temporary files, or PATH for node 0 and PATH.k for node k) and the swap
  * pager; `--memory-server NODE` runs the memory server there, which the other
  * nodes' swap pagers page to first (`--memory-mib` is the other nodes': the memory
@@ -40,7 +41,7 @@ import { WorkerHost } from "./worker_host.ts";
 const USAGE = "usage: deno task boot [--nodes N] [--trace traps,signals,faults,remote] " +
   "[--block-only] [--spin-us N] [--disk PATH[:SIZE]]... [--disk-model ssd|1994] " +
   "[--memory-mib N] [--swap [PATH[:SIZE]]] [--swap-scope all|opt-in] [--memory-server NODE] " +
-  "[--run PROGRAM [ARGS...]]";
+  "[--files-path dx|hy] [--run PROGRAM [ARGS...]]";
 const INIT = "userland/programs/init.ts";
 /** How long the processes have to end after SIGTERM when the boot ends (ms). */
 const GRACE_MS = 3_000;

@@ -25,6 +25,7 @@ export const KERNEL_OPTIONS = {
   swap: { type: "string" },
   "swap-scope": { type: "string", default: "all" },
   "memory-server": { type: "string" },
+  "files-path": { type: "string", default: "dx" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -103,11 +104,16 @@ export function kernelConfig(values: Record<string, unknown>): Partial<KernelCon
   if (!(Number.isInteger(memoryServerNode) && memoryServerNode >= -1 && memoryServerNode < 64)) {
     throw new UsageError(`--memory-server must be a node number, not "${ms}"`);
   }
+  const filesPath = String(values["files-path"] ?? "dx");
+  if (filesPath !== "dx" && filesPath !== "hy") {
+    throw new UsageError(`--files-path must be dx or hy, not "${filesPath}"`);
+  }
   return {
     trace,
     diskModel,
     swapAll: scope === "all",
     memoryServerNode,
+    filesPath: filesPath as "dx" | "hy",
     ...(memoryFrames !== undefined ? { memoryFrames } : {}),
     ...(values["block-only"] ? { spinUs: 0, processSpin: 0 } : {}),
     ...(spinUs !== undefined ? { spinUs } : {}),

@@ -101,6 +101,7 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         swapPager: k.pagers.swapPager,
         memoryServerNode: k.config.memoryServerNode,
         fileServerNode: k.config.fileServerNode,
+        filesPath: k.config.filesPath,
         kernelBusyUs: k.traps.meter ? Math.round(k.traps.meter.ms * 1000) : -1,
       };
     default:

@@ -102,19 +102,20 @@ export class Clerk {
     return this.#hy;
   }
 
-  /** The DX reader, or null (HY only, or the areas are not there). */
+  /** The DX reader, or null (HY only, or the areas are not there: asked again in a second). */
   #reader(): DxReader | null {
     if (this.hyOnly) return null;
-    if (!this.#dx) {
+    if (!this.#dx && performance.now() >= this.#dxRetryAt) {
       try {
-        this.#dx = new DxReader(this.serverNode, 2_000);
+        this.#dx = new DxReader(this.serverNode, 0);
       } catch (e) {
         if (!(e instanceof SysError)) throw e;
-        return null;
+        this.#dxRetryAt = performance.now() + 1_000;
       }
     }
     return this.#dx;
   }
+  #dxRetryAt = 0;
 
   /** The call forwarded to the server: its reply as it came (the server's status byte). */
   #forward(stub: number, request: Uint8Array): Uint8Array {

@@ -29,7 +29,7 @@ import {
   SysError,
   wait,
 } from "../lib/mod.ts";
-import { readyName, type ServerRow, serversOn } from "../../servers/table.ts";
+import { argsOf, readyName, type ServerRow, serversOn } from "../../servers/table.ts";
 
 interface Running {
   row: ServerRow;
@@ -40,11 +40,11 @@ interface Running {
 export default function main(args: string[]): number {
   const servers = new Map<number, Running>();
   // Its name is reserved as it starts: no program can export it first.
-  const start = (row: ServerRow) => {
-    const name = readyName(row, nodeId());
-    return spawn(row.module, [...row.args], { caps: Cap.SERVICE, reserve: name ? [name] : [] });
-  };
   const facts = info("stats");
+  const start = (row: ServerRow) => {
+    const name = readyName(row, nodeId()), args = argsOf(row, nodeId(), facts);
+    return spawn(row.module, args, { caps: Cap.SERVICE, reserve: name ? [name] : [] });
+  };
   for (const row of serversOn(nodeId(), facts)) servers.set(start(row), { row, ends: [] });
   /** Reaps `child`; a server that died is started again unless it is in a crash loop. */
   const reaped = (child: { pid: number; status: number; reason: string }) => {
