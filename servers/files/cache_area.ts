@@ -9,6 +9,7 @@
  *   attributes    files.attr       4096      64   ino, generation          the attribute record (protocol.ts)
  *   names         files.names      4096     128   directory ino, name      the child's ino
  *   data          files.data       1024    4160   ino, generation, block   the block's valid bytes
+ *   directories   files.dirs        512    4160   directory ino, first     a READDIR page (protocol.ts)
  *
  * A slot is direct-mapped (its key's hash modulo the slots; a data block's slot is
  * the file's hash plus its block number, so a file's consecutive blocks lie side by
@@ -18,9 +19,20 @@
  * READ does) uses it only if both words are equal and even: any copy that overlaps
  * a change sees them differ, so no torn entry is ever used; it reads again or asks
  * the server (HY). A key that does not match is a miss.
+ *
+ * A directory's page holds the entries from one index on, as many as fit in the
+ * slot (the rest are another page, at the index after them); every change to the
+ * directory empties all of its pages.
  */
 
-import { ATTR_BYTES, decodeAttr, encodeAttr, type FileAttr } from "./protocol.ts";
+import {
+  ATTR_BYTES,
+  decodeAttr,
+  type DirPageEntry,
+  encodeAttr,
+  encodeDirPage,
+  type FileAttr,
+} from "./protocol.ts";
 
 export interface AreaShape {
   readonly name: string;
@@ -31,10 +43,15 @@ export interface AreaShape {
 export const ATTR_AREA: AreaShape = { name: "files.attr", slots: 4096, bytes: 64 };
 export const NAME_AREA: AreaShape = { name: "files.names", slots: 4096, bytes: 128 };
 export const DATA_AREA: AreaShape = { name: "files.data", slots: 1024, bytes: 4160 };
+export const DIR_AREA: AreaShape = { name: "files.dirs", slots: 512, bytes: 4160 };
+/** The four areas, in the order CacheAreas takes them. */
+export const AREAS = [ATTR_AREA, NAME_AREA, DATA_AREA, DIR_AREA] as const;
 /** The longest name a name slot holds (longer ones are never cached: HY). */
 export const NAME_KEY_MAX = 100;
-/** Where a data slot's bytes begin. */
+/** Where a data or directory slot's bytes begin. */
 const DATA_AT = 32;
+/** The most bytes of a READDIR page (after its status byte) a directory slot holds. */
+const DIR_PAGE_MAX = DIR_AREA.bytes - DATA_AT - 4;
 export const BLOCK = 4096;
 
 /** FNV-1a over a key's words and bytes. */
@@ -58,6 +75,11 @@ export function nameSlot(dir: number, name: Uint8Array): number {
 /** The slot of block `block` of a file (a file's blocks are consecutive slots). */
 export function dataSlot(ino: number, block: number): number {
   return (hash([ino]) + block) % DATA_AREA.slots;
+}
+
+/** The slot of the page of directory `dir` that starts at entry `first`. */
+export function dirSlot(dir: number, first: number): number {
+  return hash([dir, first]) % DIR_AREA.slots;
 }
 
 /** The version words of a slot copy are equal and even: a whole, unchanging entry. */
@@ -98,16 +120,52 @@ export class AreaWriter {
   }
 }
 
-/** The server's three areas and the changes it makes to them. */
+/** The server's four areas and the changes it makes to them. */
 export class CacheAreas {
   readonly attr: AreaWriter;
   readonly names: AreaWriter;
   readonly data: AreaWriter;
+  readonly dirs: AreaWriter;
+  /** The pages each directory has in the area (by first entry), to empty at a change. */
+  readonly #dirPages = new Map<number, Set<number>>();
 
-  constructor(attr: Int32Array, names: Int32Array, data: Int32Array) {
+  constructor(attr: Int32Array, names: Int32Array, data: Int32Array, dirs: Int32Array) {
     this.attr = new AreaWriter(ATTR_AREA, attr);
     this.names = new AreaWriter(NAME_AREA, names);
     this.data = new AreaWriter(DATA_AREA, data);
+    this.dirs = new AreaWriter(DIR_AREA, dirs);
+  }
+
+  /** Directory `dir`'s entries (`all`, as READDIR gives them) from `first` on. */
+  putDir(dir: number, first: number, all: readonly DirPageEntry[]): void {
+    const page = encodeDirPage(all, first, DIR_PAGE_MAX + 1).subarray(1);
+    const i = dirSlot(dir, first), was = this.dirs.body(i);
+    // The slot's last holder loses it: forget its page there.
+    if (was.getUint32(0, true) !== 0) {
+      this.#dirPages.get(was.getUint32(0, true))?.delete(was.getUint32(4, true));
+    }
+    this.dirs.write(i, (body, raw) => {
+      body.setUint32(0, dir, true);
+      body.setUint32(4, first, true);
+      body.setUint32(8, page.length, true);
+      raw.set(page, DATA_AT - 4);
+    });
+    let pages = this.#dirPages.get(dir);
+    if (!pages) this.#dirPages.set(dir, pages = new Set());
+    pages.add(first);
+  }
+
+  /** Directory `dir` changed (or is gone): none of its pages is current. */
+  dropDir(dir: number): void {
+    const pages = this.#dirPages.get(dir);
+    if (!pages) return;
+    this.#dirPages.delete(dir);
+    for (const first of pages) {
+      const i = dirSlot(dir, first), b = this.dirs.body(i);
+      if (b.getUint32(0, true) === dir && b.getUint32(4, true) === first) {
+        this.dirs.write(i, (body) => body.setUint32(0, 0, true));
+      }
+    }
   }
 
   /** The attributes of `a.ino` are now `a`. */
@@ -196,6 +254,15 @@ export function readData(
   if (v.getUint32(12, true) !== block) return null;
   const n = v.getUint32(16, true);
   return n > BLOCK ? null : slot.subarray(DATA_AT, DATA_AT + n);
+}
+
+/** A directory slot's READDIR page (count, more, entries) if it holds `dir` from `first`. */
+export function readDir(slot: Uint8Array, dir: number, first: number): Uint8Array | null {
+  if (!steady(slot)) return null;
+  const v = new DataView(slot.buffer, slot.byteOffset, slot.byteLength);
+  if (v.getUint32(4, true) !== dir || v.getUint32(8, true) !== first) return null;
+  const n = v.getUint32(12, true);
+  return n > DIR_PAGE_MAX ? null : slot.subarray(DATA_AT, DATA_AT + n);
 }
 
 /** The attribute record's size in a slot: it must fit. */

@@ -1,7 +1,7 @@
 /**
  * The file clerk (issue 14, 000 §5): one per node, serving that node's processes
  * the file service's own protocol (protocol.ts) under `rpc.files.clerk.N`. Reads
- * (LOOKUP, GETATTR, READ) are answered from the file server's cache areas by DX,
+ * (LOOKUP, GETATTR, READ, READDIR) are answered from the file server's cache areas by DX,
  * remote READs with no control transfer to the server (dx_reader.ts); a miss, and
  * every change, goes to the server over HY, which also fills its areas for the next
  * reader. The clerk trusts the server; its clients it does not: their requests are
@@ -190,6 +190,19 @@ export class Clerk {
         return out;
       });
       return hit ?? this.#forward(FileStub.READ, request);
+    });
+    procs.set(FileStub.READDIR, (a) => {
+      const request = a.slice();
+      const hit = this.#tryDx((dx) => {
+        const r = new Reader(request);
+        const page = dx.readdir(r.u32(), r.u32());
+        if (!page) return null;
+        this.counts.dx++;
+        const out = new Uint8Array(1 + page.length);
+        out.set(page, 1);
+        return out;
+      });
+      return hit ?? this.#forward(FileStub.READDIR, request);
     });
     return procs;
   }

@@ -3,7 +3,7 @@
  * (cache_area.ts) with remote READs, no control transfer to the server. Each
  * lookup is one READ of the slot the key hashes to (a name, then its child's
  * attributes: two); a file's consecutive blocks are consecutive slots, so a read of
- * up to 64 KiB is one READ. A slot whose version words differ was being changed:
+ * up to 64 KiB is one READ; a directory's page, one READ. A slot whose version words differ was being changed:
  * it is read again (up to TORN_TRIES times). A key that does not match, a block
  * not there, or a slot still changing is a miss (null): the caller asks the server
  * over HY, which also puts the entry in its area for the next reader.
@@ -24,11 +24,14 @@ import {
   BLOCK,
   DATA_AREA,
   dataSlot,
+  DIR_AREA,
+  dirSlot,
   NAME_AREA,
   NAME_KEY_MAX,
   nameSlot,
   readAttr,
   readData,
+  readDir,
   readName,
   steady,
 } from "./cache_area.ts";
@@ -54,6 +57,7 @@ export class DxReader {
   readonly #attr: number;
   readonly #names: number;
   readonly #data: number;
+  readonly #dirs: number;
   readonly #local: number;
   readonly #landing: Uint8Array;
   readonly counts: DxCounts = { reads: 0, hits: 0, misses: 0, torn: 0 };
@@ -64,6 +68,7 @@ export class DxReader {
     this.#attr = imp(ATTR_AREA.name);
     this.#names = imp(NAME_AREA.name);
     this.#data = imp(DATA_AREA.name);
+    this.#dirs = imp(DIR_AREA.name);
     this.#local = CreateSegment(READ_MAX);
     this.#landing = view(bind(this.#local), READ_MAX);
   }
@@ -107,6 +112,15 @@ export class DxReader {
     const ino = s && readName(s, dir, key);
     if (ino === null) return this.#count(null);
     return this.getattr(ino);
+  }
+
+  /**
+   * Directory `dir`'s entries from `first` on, as a READDIR reply's payload (count,
+   * more, entries: protocol.ts decodeDirPage), if the area holds that page.
+   */
+  readdir(dir: number, first: number): Uint8Array | null {
+    const s = this.#slot(this.#dirs, DIR_AREA.bytes, dirSlot(dir, first));
+    return this.#count(s && readDir(s, dir, first));
   }
 
   /**

@@ -40,14 +40,7 @@ import {
 import { DiskError } from "./block_device.ts";
 import { DiskDevice } from "./disk_device.ts";
 import { Ext2, FsError, type Stat } from "./ext2_fs.ts";
-import {
-  type AreaShape,
-  ATTR_AREA,
-  BLOCK,
-  CacheAreas,
-  DATA_AREA,
-  NAME_AREA,
-} from "./cache_area.ts";
+import { AREAS, type AreaShape, BLOCK, CacheAreas } from "./cache_area.ts";
 import {
   encodeAttr,
   encodeDirPage,
@@ -87,7 +80,8 @@ export default function main(): number {
   }
   let areas: CacheAreas;
   try {
-    areas = new CacheAreas(...[ATTR_AREA, NAME_AREA, DATA_AREA].map(exportArea) as [
+    areas = new CacheAreas(...AREAS.map(exportArea) as [
+      Int32Array,
       Int32Array,
       Int32Array,
       Int32Array,
@@ -165,6 +159,7 @@ export class FileService {
   #changed(ino: number): void {
     this.#versions.set(ino, (this.#versions.get(ino) ?? 1) + 1);
     if (!this.areas) return;
+    this.areas.dropDir(ino); // a directory's pages: its entries (or "..") changed
     try {
       this.areas.putAttr(this.#attrOf(this.fs.stat(ino)));
     } catch (e) {
@@ -345,7 +340,9 @@ export class FileService {
       [FileStub.READDIR]: guard((a) => {
         const r = new Reader(a);
         const dir = r.u32("dir"), first = r.u32("first entry");
-        return encodeDirPage(fs.readdir(dir), first);
+        const all = fs.readdir(dir);
+        this.areas?.putDir(dir, first, all);
+        return encodeDirPage(all, first);
       }),
       [FileStub.TRUNCATE]: guard((a, reply) => {
         const r = new Reader(a);

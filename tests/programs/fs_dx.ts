@@ -16,6 +16,7 @@
 import { fs, O, RpcClient } from "../../userland/lib/mod.ts";
 import { DxReader } from "../../servers/files/dx_reader.ts";
 import {
+  decodeDirPage,
   decodeLoad,
   FILES_SERVICE,
   FileStub,
@@ -79,7 +80,12 @@ export default function main(args: string[]): number {
   fs.writeFile("/dx/file", data);
   const dir = fs.stat("/dx"), file = fs.stat("/dx/file");
   fs.readFile("/dx/file"); // HY read: its blocks go into the data area
+  fs.readdir("/dx"); // HY: its page goes into the directory area
+  const names = (page: Uint8Array | null) =>
+    page && decodeDirPage(page).entries.map((e) => e.name).filter((n) => !n.startsWith("."));
+  const listed = names(dx.readdir(dir.ino, 0));
   const before = {
+    listed,
     getattr: dx.getattr(file.ino)?.size,
     lookup: dx.lookup(dir.ino, "file")?.ino === file.ino,
     read: same(dx.read(attrOf(file.ino, dx), 0, 10_000), data),
@@ -92,6 +98,9 @@ export default function main(args: string[]): number {
   fs.close(fd);
   const afterWrite = dx.read(attrOf(file.ino, dx), 0, 4);
   fs.rename("/dx/file", "/dx/moved");
+  const listedAfterRename = names(dx.readdir(dir.ino, 0));
+  fs.readdir("/dx");
+  const listedAgain = names(dx.readdir(dir.ino, 0));
   const renamed = { old: dx.lookup(dir.ino, "file"), moved: dx.lookup(dir.ino, "moved")?.ino };
   fs.truncate("/dx/moved", 100);
   const cut = dx.getattr(file.ino)?.size;
@@ -101,6 +110,8 @@ export default function main(args: string[]): number {
     before,
     afterWrite: afterWrite === null ? "miss" : new TextDecoder().decode(afterWrite),
     renamed: { old: renamed.old, moved: renamed.moved === file.ino },
+    listedAfterRename: listedAfterRename ?? "miss",
+    listedAgain,
     cut,
     cutRead: cutRead === null ? "miss" : cutRead.length,
     unlinked: { attr: dx.getattr(file.ino), name: dx.lookup(dir.ino, "moved") },

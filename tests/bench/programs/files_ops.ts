@@ -8,7 +8,7 @@
 //       the same asked of a file clerk on node 1 (servers/files/clerk.ts) over a
 //       local RPC, as the file API asks: one that reads the server's cache areas by
 //       DX (HY on a miss), and one that is HY only (the clerk's `hy`)
-//   dx/lookup, dx/getattr, dx/read-1k, dx/read-8k
+//   dx/lookup, dx/getattr, dx/read-1k, dx/read-8k, dx/readdir
 //       the same read from the server's cache areas with remote READs by this
 //       process itself (servers/files/dx_reader.ts): the floor of the clerk's DX
 //   fs-write-64m, fs-read-64m   64 MiB in 1 MiB calls through the file API (a sample
@@ -93,7 +93,8 @@ export default async function main(args: string[]): Promise<number> {
   const dx = new DxReader(0);
   const attr = dx.getattr(data);
   if (
-    !attr || !dx.lookup(dir, "entry-7") || !dx.read(attr, 4096, 1024) || !dx.read(attr, 8192, 8192)
+    !attr || !dx.lookup(dir, "entry-7") || !dx.read(attr, 4096, 1024) ||
+    !dx.read(attr, 8192, 8192) || !dx.readdir(dir, 0)
   ) {
     throw new Error(`the cache areas miss what HY read: ${JSON.stringify(dx.counts)}`);
   }
@@ -102,6 +103,7 @@ export default async function main(args: string[]): Promise<number> {
     ["dx/getattr", () => dx.getattr(data)],
     ["dx/read-1k", () => dx.read(attr, 4096, 1024)],
     ["dx/read-8k", () => dx.read(attr, 8192, 8192)],
+    ["dx/readdir", () => dx.readdir(dir, 0)],
   ];
   for (const [name, op] of dxCases) {
     const before = dx.counts.misses;

@@ -184,13 +184,20 @@ export interface DirPageEntry {
 
 /**
  * A READDIR reply, status byte included: the entries from `first` on, as many as
- * fit in MAX_TRANSFER, and whether more follow.
+ * fit in `limit` bytes (MAX_TRANSFER: a reply's; a cache slot's is less), and
+ * whether more follow.
  */
-export function encodeDirPage(all: readonly DirPageEntry[], first: number): Uint8Array {
+export function encodeDirPage(
+  all: readonly DirPageEntry[],
+  first: number,
+  limit = MAX_TRANSFER,
+): Uint8Array {
   const parts: Uint8Array[] = [];
   let bytes = 4, count = 0;
-  for (let i = first; i < all.length && bytes < MAX_TRANSFER - 300; i++, count++) {
-    const name = enc.encode(all[i].name), e = new Uint8Array(6 + name.length);
+  for (let i = first; i < all.length; i++, count++) {
+    const name = enc.encode(all[i].name);
+    if (bytes + 6 + name.length > limit) break;
+    const e = new Uint8Array(6 + name.length);
     new DataView(e.buffer).setUint32(0, all[i].ino, true);
     e[4] = all[i].type;
     e[5] = name.length;
