@@ -15,7 +15,9 @@
  * What a reader sees: the server rewrites its areas before it answers the call that
  * changed them, so a read through any clerk that starts after a change's call has
  * returned sees the change (a write, a rename, an unlink) or misses and asks the
- * server; it never sees the state before.
+ * server; it never sees the state before. The clerk's own copies of blocks and
+ * directory pages keep that: each is used only while the attributes it reads by DX
+ * for the call (one READ of 64 bytes) carry the version it was read under.
  */
 
 import {
@@ -34,7 +36,7 @@ import {
   SysError,
   waitForName,
 } from "../../userland/lib/mod.ts";
-import { DxReader } from "./dx_reader.ts";
+import { BlockCache, DxReader } from "./dx_reader.ts";
 import {
   clerkService,
   encodeAttr,
@@ -50,6 +52,10 @@ export interface ClerkCounts {
   dx: number;
   hy: number;
 }
+
+/** Blocks a clerk keeps (8 MiB), and directory pages. */
+const CLERK_BLOCKS = 2048;
+const CLERK_PAGES = 256;
 
 export default function main(): number {
   const words = args();
@@ -75,7 +81,10 @@ export default function main(): number {
   let running = true;
   SignalHandler(signalAddress(Sig.SIGTERM), 4, () => running = false);
   server.serve(() => !running);
-  println(`files clerk: ${clerk.counts.dx} answered by DX, ${clerk.counts.hy} by HY`);
+  println(
+    `files clerk: ${clerk.counts.dx} answered by DX, ${clerk.counts.hy} by HY, ` +
+      `${clerk.blocks.hits} blocks from its own cache`,
+  );
   return 0;
 }
 
@@ -85,6 +94,9 @@ export class Clerk {
   readonly counts: ClerkCounts = { dx: 0, hy: 0 };
   #hy: RpcClient | null = null;
   #dx: DxReader | null = null;
+  /** Its own copies, each valid while the file's (directory's) version is unchanged. */
+  readonly blocks = new BlockCache(CLERK_BLOCKS);
+  readonly #pages = new Map<string, { version: number; page: Uint8Array }>();
 
   constructor(serverNode: number, hyOnly: boolean) {
     this.serverNode = serverNode;
@@ -128,6 +140,23 @@ export class Clerk {
       if (!(e instanceof SysError)) throw e;
       return errorReply(Errno.EIO, `the file server on node ${this.serverNode}: ${e.message}`);
     }
+  }
+
+  /**
+   * Directory `dir`'s page from entry `first`: the clerk's copy if the directory's
+   * version (read now, by DX) is the one it was read under, else the server's area's.
+   */
+  #page(dx: DxReader, dir: number, first: number): Uint8Array | null {
+    const attr = dx.getattr(dir);
+    if (!attr) return null;
+    const key = `${dir}/${first}`, kept = this.#pages.get(key);
+    if (kept && kept.version === attr.version) return kept.page;
+    const page = dx.readdir(dir, first);
+    if (!page) return null;
+    this.#pages.delete(key);
+    this.#pages.set(key, { version: attr.version, page });
+    if (this.#pages.size > CLERK_PAGES) this.#pages.delete(this.#pages.keys().next().value!);
+    return page;
   }
 
   /** A reply of status 0 and an attribute record. */
@@ -182,7 +211,7 @@ export class Clerk {
         const ino = r.u32(), offset = r.f64(), length = r.u32();
         const attr = dx.getattr(ino);
         if (!attr || (attr.mode & 0o170000) !== 0o100000) return null; // EISDIR is the server's
-        const data = dx.read(attr, offset, length);
+        const data = dx.read(attr, offset, length, this.blocks);
         if (!data) return null;
         this.counts.dx++;
         const out = new Uint8Array(1 + data.length);
@@ -195,7 +224,8 @@ export class Clerk {
       const request = a.slice();
       const hit = this.#tryDx((dx) => {
         const r = new Reader(request);
-        const page = dx.readdir(r.u32(), r.u32());
+        const dir = r.u32(), first = r.u32();
+        const page = this.#page(dx, dir, first);
         if (!page) return null;
         this.counts.dx++;
         const out = new Uint8Array(1 + page.length);

@@ -127,15 +127,26 @@ export class DxReader {
    * `length` bytes at `offset` of the file `a` describes (its size bounds them), if
    * the data area holds every block; null if any is missing.
    */
-  read(a: FileAttr, offset: number, length: number): Uint8Array | null {
+  read(a: FileAttr, offset: number, length: number, cache?: BlockCache): Uint8Array | null {
     const end = Math.min(a.size, offset + length);
     if (offset >= end) return new Uint8Array(0);
     const first = Math.floor(offset / BLOCK), last = Math.ceil(end / BLOCK);
     const out = new Uint8Array(end - offset);
+    const place = (b: number, bytes: Uint8Array) => {
+      const from = Math.max(offset, b * BLOCK), to = Math.min(end, (b + 1) * BLOCK);
+      out.set(bytes.subarray(from - b * BLOCK, to - b * BLOCK), from - offset);
+    };
     for (let b = first; b < last;) {
-      // Consecutive slots, up to the end of the area or of one READ, in one copy.
+      const kept = cache?.get(a, b);
+      if (kept) {
+        place(b++, kept);
+        continue;
+      }
+      // Consecutive slots, up to the end of the area, of one READ, or of the blocks
+      // not kept, in one copy.
       const i = dataSlot(a.ino, b);
-      const n = Math.min(last - b, DATA_AREA.slots - i, Math.floor(READ_MAX / DATA_AREA.bytes));
+      let n = Math.min(last - b, DATA_AREA.slots - i, Math.floor(READ_MAX / DATA_AREA.bytes));
+      if (cache) { for (let k = 1; k < n; k++) if (cache.has(a, b + k)) n = k; }
       const run = this.#read(this.#data, i * DATA_AREA.bytes, n * DATA_AREA.bytes);
       for (let k = 0; k < n; k++, b++) {
         let slot = run.subarray(k * DATA_AREA.bytes, (k + 1) * DATA_AREA.bytes);
@@ -149,10 +160,56 @@ export class DxReader {
         // A block shorter than BLOCK before the file's end was cut short since: a miss.
         const want = Math.min(BLOCK, a.size - b * BLOCK);
         if (!bytes || bytes.length < want) return this.#count(null);
-        const from = Math.max(offset, b * BLOCK), to = Math.min(end, (b + 1) * BLOCK);
-        out.set(bytes.subarray(from - b * BLOCK, to - b * BLOCK), from - offset);
+        cache?.put(a, b, bytes.slice(0, want));
+        place(b, bytes);
       }
     }
     return this.#count(out);
+  }
+}
+
+/**
+ * A clerk's own copies of data blocks (000 §5: clerks cache too), each kept with
+ * the version of the file's attributes it was read under and used only while the
+ * attributes a reader has just read by DX carry that version. The server rewrites
+ * a file's blocks in its data area before its attribute's version changes, so a
+ * block read after an attribute of version v is at least that new. Least recently
+ * used blocks go first.
+ */
+export class BlockCache {
+  readonly #blocks = new Map<string, { version: number; generation: number; bytes: Uint8Array }>();
+  readonly capacity: number;
+  hits = 0;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  /** Block `b` of the file `a` describes, if kept under `a`'s version. */
+  get(a: FileAttr, b: number): Uint8Array | null {
+    const key = `${a.ino}/${b}`, e = this.#blocks.get(key);
+    if (!e || e.version !== a.version || e.generation !== a.generation) return null;
+    this.#blocks.delete(key); // most recently used: last
+    this.#blocks.set(key, e);
+    this.hits++;
+    return e.bytes;
+  }
+
+  has(a: FileAttr, b: number): boolean {
+    const e = this.#blocks.get(`${a.ino}/${b}`);
+    return e !== undefined && e.version === a.version && e.generation === a.generation;
+  }
+
+  put(a: FileAttr, b: number, bytes: Uint8Array): void {
+    const key = `${a.ino}/${b}`;
+    this.#blocks.delete(key);
+    this.#blocks.set(key, { version: a.version, generation: a.generation, bytes });
+    if (this.#blocks.size > this.capacity) {
+      this.#blocks.delete(this.#blocks.keys().next().value!);
+    }
+  }
+
+  get size(): number {
+    return this.#blocks.size;
   }
 }

@@ -260,13 +260,15 @@ export class FileService {
         // -1: at the end, as the server sees it (O_APPEND, atomic here).
         const at = offset === -1 ? fs.stat(ino).size : offset;
         const n = fs.write(ino, at, data);
-        this.#changed(ino);
-        // Written through: a block the data area holds shows the new bytes.
+        // Written through: a block the data area holds shows the new bytes. The blocks
+        // change before the attribute's version does, so a reader that sees the new
+        // version never finds the old bytes (a clerk caches blocks by version).
         if (this.areas && n > 0) {
           const first = Math.floor(at / BLOCK), end = Math.ceil((at + n) / BLOCK);
           if (end - first <= DX_WRITE_SPAN) this.#cacheBlocks(ino, first, end);
           else this.areas.dropData(ino, first, end);
         }
+        this.#changed(ino);
         reply[0] = 0;
         new DataView(reply.buffer, reply.byteOffset).setUint32(1, n, true);
         return encodeAttr(this.#attrOf(fs.stat(ino)), reply, 5);
@@ -349,8 +351,8 @@ export class FileService {
         const ino = r.u32("ino"), size = r.f64("size");
         const old = Math.ceil(fs.stat(ino).size / BLOCK);
         fs.truncate(ino, size);
-        this.#changed(ino);
         this.areas?.dropData(ino, Math.floor(size / BLOCK), Math.max(old, Math.ceil(size / BLOCK)));
+        this.#changed(ino); // after the blocks, as for WRITE
         return this.#attrReply(ino, reply);
       }),
       [FileStub.FSYNC]: guard((a, reply) => {
