@@ -164,3 +164,47 @@ for (const victim of ["file server", "file clerk"]) {
       }),
   });
 }
+
+Deno.test({
+  name:
+    "large reads and writes move by remote memory (bulk), from node 1 straight or beside a clerk; bad bulk calls are refused",
+  ignore: withoutE2fsprogs(),
+  fn: () =>
+    withTempDir(async (dir) => {
+      const path = `${dir}/bulk.img`;
+      mkfsExt3(path, 16);
+      const disk = await HostDisk.open(path);
+      await withCluster(async (c) => {
+        c.node(0).disks.add(disk);
+        const server = await startFileServer(c);
+        const clerk = await startClerk(c, 1);
+        for (const args of [["write", "/straight"], ["write", "/beside", "clerk"]]) {
+          const st = await c.run(1, "fs_bulk", args, 60_000);
+          assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+        }
+        const [straight, beside] = c.results();
+        for (const r of [straight, beside]) {
+          assert.deepEqual(r, { written: 2_621_447, size: 2_621_447, whole: true, part: true });
+        }
+        const st = await c.run(1, "fs_bulk", ["forged"], 60_000);
+        assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+        assert.deepEqual(c.results()[2], {
+          noBuffer: "EIO",
+          noBufferWrite: "EIO",
+          tooLong: "EINVAL",
+          viaClerk: "EINVAL",
+          stillServes: "x",
+        });
+        for (const [p, node] of [[clerk, 1], [server, 0]] as const) {
+          c.node(node).signalProcess(p, Sig.SIGTERM, 0);
+          await withDeadline(p.exited, 15_000, "the file server and clerk to end");
+        }
+      });
+      await disk.close();
+      const check = fsck(path);
+      assert.equal(check.code, 0, check.out);
+      const want = new Uint8Array(2_621_447).map((_, i) => (i * 131 + (i >>> 12)) & 0xff);
+      assert.deepEqual(debugfsCat(path, "/straight"), want);
+      assert.deepEqual(debugfsCat(path, "/beside"), want);
+    }),
+});

@@ -185,6 +185,10 @@ export class Clerk {
     for (const stub of Object.values(FileStub)) {
       procs.set(stub, (a) => this.#forward(stub, a.slice()));
     }
+    // The server would take the clerk's own buffer for the caller's: refused.
+    for (const stub of [FileStub.READ_BULK, FileStub.WRITE_BULK]) {
+      procs.set(stub, () => errorReply(Errno.EINVAL, "bulk calls go to the file server itself"));
+    }
     procs.set(FileStub.GETATTR, (a) => {
       const request = a.slice();
       const hit = this.#tryDx((dx) => {

@@ -38,10 +38,12 @@ import {
   view32,
 } from "../../userland/lib/mod.ts";
 import { DiskError } from "./block_device.ts";
+import { BulkMover } from "./bulk.ts";
 import { DiskDevice } from "./disk_device.ts";
 import { Ext2, FsError, type Stat } from "./ext2_fs.ts";
 import { AREAS, type AreaShape, BLOCK, CacheAreas } from "./cache_area.ts";
 import {
+  bulkBufferName,
   encodeAttr,
   encodeDirPage,
   encodeLoad,
@@ -213,12 +215,38 @@ export class FileService {
     }
   }
 
+  /** WRITE's work: `data` at `offset` (-1: at the end); the reply's written count and attributes. */
+  #write(ino: number, offset: number, data: Uint8Array, reply: Uint8Array): number {
+    const fs = this.fs;
+    // -1: at the end, as the server sees it (O_APPEND, atomic here).
+    const at = offset === -1 ? fs.stat(ino).size : offset;
+    const n = fs.write(ino, at, data);
+    // Written through: a block the data area holds shows the new bytes. The blocks
+    // change before the attribute's version does, so a reader that sees the new
+    // version never finds the old bytes (a clerk caches blocks by version).
+    if (this.areas && n > 0) {
+      const first = Math.floor(at / BLOCK), end = Math.ceil((at + n) / BLOCK);
+      if (end - first <= DX_WRITE_SPAN) this.#cacheBlocks(ino, first, end);
+      else this.areas.dropData(ino, first, end);
+    }
+    this.#changed(ino);
+    reply[0] = 0;
+    new DataView(reply.buffer, reply.byteOffset).setUint32(1, n, true);
+    return encodeAttr(this.#attrOf(fs.stat(ino)), reply, 5);
+  }
+
+  /** The mover of bulk calls' bytes (made at the first). */
+  #bulk(): BulkMover {
+    return this.#mover ??= new BulkMover();
+  }
+  #mover: BulkMover | null = null;
+
   procedures(): Record<number, Procedure> {
     const fs = this.fs;
-    const guard = (f: Procedure): Procedure => (a, reply) => {
+    const guard = (f: Procedure): Procedure => (a, reply, caller) => {
       this.calls++;
       try {
-        return f(a, reply);
+        return f(a, reply, caller);
       } catch (e) {
         return failure(e);
       }
@@ -253,25 +281,28 @@ export class FileService {
         out.set(data, 1);
         return out;
       }),
+      [FileStub.READ_BULK]: guard((a, reply, caller) => {
+        const r = new Reader(a);
+        const ino = r.u32("ino"), offset = r.f64("offset"), length = r.u32("length");
+        if (length > MAX_TRANSFER) throw new RangeError(`a read of ${length} bytes`);
+        const data = fs.read(ino, offset, length);
+        this.#bulk().push(caller.node, bulkBufferName(caller.node, caller.pid), data);
+        reply[0] = 0;
+        new DataView(reply.buffer, reply.byteOffset).setUint32(1, data.length, true);
+        return 5;
+      }),
+      [FileStub.WRITE_BULK]: guard((a, reply, caller) => {
+        const r = new Reader(a);
+        const ino = r.u32("ino"), offset = r.f64("offset"), length = r.u32("length");
+        if (length > MAX_TRANSFER) throw new RangeError(`a write of ${length} bytes`);
+        const buffer = bulkBufferName(caller.node, caller.pid);
+        return this.#write(ino, offset, this.#bulk().pull(caller.node, buffer, length), reply);
+      }),
       [FileStub.WRITE]: guard((a, reply) => {
         const r = new Reader(a);
         const ino = r.u32("ino"), offset = r.f64("offset"), data = r.rest();
         if (data.length > MAX_TRANSFER) throw new RangeError(`a write of ${data.length} bytes`);
-        // -1: at the end, as the server sees it (O_APPEND, atomic here).
-        const at = offset === -1 ? fs.stat(ino).size : offset;
-        const n = fs.write(ino, at, data);
-        // Written through: a block the data area holds shows the new bytes. The blocks
-        // change before the attribute's version does, so a reader that sees the new
-        // version never finds the old bytes (a clerk caches blocks by version).
-        if (this.areas && n > 0) {
-          const first = Math.floor(at / BLOCK), end = Math.ceil((at + n) / BLOCK);
-          if (end - first <= DX_WRITE_SPAN) this.#cacheBlocks(ino, first, end);
-          else this.areas.dropData(ino, first, end);
-        }
-        this.#changed(ino);
-        reply[0] = 0;
-        new DataView(reply.buffer, reply.byteOffset).setUint32(1, n, true);
-        return encodeAttr(this.#attrOf(fs.stat(ino)), reply, 5);
+        return this.#write(ino, offset, data, reply);
       }),
       [FileStub.CREATE]: guard((a, reply) => {
         const r = new Reader(a);

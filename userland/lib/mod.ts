@@ -211,6 +211,7 @@ export {
   RPC_MAX_PAYLOAD,
   RPC_SLOT_BYTES,
   RPC_SLOTS,
+  type RpcCaller,
   RpcClient,
   RpcKind,
   type RpcOptions,

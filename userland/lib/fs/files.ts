@@ -5,7 +5,9 @@
  * file service (protocol.ts) by inode number, paths resolved a component at a time.
  * The calls go straight to the file server (node 0 unless `connect` names another)
  * over HY, or after `useClerk` to this node's file clerk (servers/files/clerk.ts),
- * which reads by DX and asks the server over HY.
+ * which reads by DX and asks the server over HY. A read or write of BULK_MIN bytes
+ * or more goes to the server itself either way, its bytes moved by remote memory
+ * through the process's bulk buffer (bulk.ts), not in the call's messages.
  *
  * Errors are SysError with POSIX codes: ENOENT, EEXIST, ENOTDIR, EISDIR, ENOTEMPTY,
  * EBADF (a descriptor not open, or not open for that), ENOSPC, ENAMETOOLONG, EROFS,
@@ -27,9 +29,11 @@
 
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { RpcClient } from "../ipc/rpc.ts";
+import { BulkBuffer } from "./bulk.ts";
 import { waitForName } from "../sys/names.ts";
 import { closeDescriptor, importSegment, nodeId } from "../sys/remote.ts";
 import {
+  BULK_MIN,
   clerkService,
   decodeAttr,
   decodeDirPage,
@@ -97,6 +101,11 @@ const CALL_MS = 10_000;
 const descriptors = new Map<number, Descriptor>();
 let nextFd = 3;
 let client: RpcClient | null = null;
+/** True while `client` is the file server's own connection (not the clerk's). */
+let clientIsServer = false;
+/** The server's connection for bulk calls while `client` is the clerk's. */
+let bulkClient: RpcClient | null = null;
+let bulk: BulkBuffer | null = null;
 let serverNode = 0;
 /** True once `connect` named a server: the clerk is not used. */
 let direct = false;
@@ -111,29 +120,42 @@ export function connect(node: number): void {
   if (!Number.isInteger(node) || node < 0) {
     throw new SysError(Errno.EINVAL, "fs.connect", `node ${node}`);
   }
-  client?.close();
-  client = null;
+  disconnect();
   serverNode = node;
   direct = true;
+}
+
+/** Drops the connections and the bulk buffer: the next call makes them again. */
+function disconnect(): void {
+  client?.close();
+  bulkClient?.close();
+  bulk?.close();
+  client = bulkClient = bulk = null;
 }
 
 function rpc(): RpcClient {
   if (!client && viaClerk && !direct) client = clerk();
   if (!client) {
-    try {
-      // The file server may be starting (init starts it with the shell): wait for it.
-      closeDescriptor(waitForName(`rpc.${FILES_SERVICE}`, CONNECT_MS, { hint: serverNode }).desc);
-      client = RpcClient.connect(FILES_SERVICE, { hint: serverNode, timeoutMs: CALL_MS });
-    } catch (e) {
-      if (!(e instanceof SysError)) throw e;
-      throw new SysError(
-        Errno.EIO,
-        "fs",
-        `no file server on node ${serverNode}: ${e.detail || e.code}`,
-      );
-    }
+    client = toServer();
+    clientIsServer = true;
   }
   return client;
+}
+
+/** A new connection to the file server. */
+function toServer(): RpcClient {
+  try {
+    // The file server may be starting (init starts it with the shell): wait for it.
+    closeDescriptor(waitForName(`rpc.${FILES_SERVICE}`, CONNECT_MS, { hint: serverNode }).desc);
+    return RpcClient.connect(FILES_SERVICE, { hint: serverNode, timeoutMs: CALL_MS });
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    throw new SysError(
+      Errno.EIO,
+      "fs",
+      `no file server on node ${serverNode}: ${e.detail || e.code}`,
+    );
+  }
 }
 
 /**
@@ -141,8 +163,7 @@ function rpc(): RpcClient {
  * reads by DX, the rest over HY), if it runs one; `false` goes back to the server.
  */
 export function useClerk(on = true): void {
-  client?.close();
-  client = null;
+  disconnect();
   viaClerk = on;
   direct = false;
 }
@@ -156,21 +177,44 @@ function clerk(): RpcClient | null {
     if (e instanceof SysError && (e.code === "ENOENT" || e.code === "ESTALE")) return null;
     throw e;
   }
-  return RpcClient.connect(name, { hint: nodeId(), timeoutMs: CALL_MS });
+  const c = RpcClient.connect(name, { hint: nodeId(), timeoutMs: CALL_MS });
+  clientIsServer = false;
+  return c;
 }
 
 /** A call to the file service; a failed reply throws its SysError, a lost server EIO. */
-function call(op: string, stub: number, r: Request): Uint8Array {
+function call(op: string, stub: number, r: Request, bulkCall = false): Uint8Array {
   let reply: Uint8Array;
   try {
-    reply = rpc().call(stub, r.bytes());
+    // Bulk calls are the server's, whose process alone may use the bulk buffer.
+    const to = !bulkCall ? rpc() : clientIsServer && client ? client : (bulkClient ??= toServer());
+    reply = to.call(stub, r.bytes());
   } catch (e) {
     if (!(e instanceof SysError)) throw e;
-    client?.close();
-    client = null; // the next call connects again
+    disconnect(); // the next call connects again
     throw new SysError(Errno.EIO, `fs.${op}`, `the file server: ${e.message}`);
   }
-  return replyPayload(reply, `fs.${op}`);
+  try {
+    return replyPayload(reply, `fs.${op}`);
+  } catch (e) {
+    // The server could not use the bulk buffer: a new one for the next call.
+    if (bulkCall && e instanceof SysError && e.code === "EIO") disconnect();
+    throw e;
+  }
+}
+
+/** The process's bulk buffer (made at the first bulk call, again after a failure). */
+function bulkBuffer(op: string): BulkBuffer {
+  if (!bulk) {
+    rpc(); // the server is there (or EIO)
+    try {
+      bulk = new BulkBuffer(serverNode);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      throw new SysError(Errno.EIO, `fs.${op}`, `no bulk buffer: ${e.message}`);
+    }
+  }
+  return bulk;
 }
 
 function typeOf(mode: number): "file" | "dir" | "other" {
@@ -280,7 +324,12 @@ export function pread(fd: number, length: number, offset: number): Uint8Array {
   while (got < length) {
     const n = Math.min(MAX_TRANSFER, length - got);
     const r = new Request().u32(d.ino).f64(offset + got).u32(n);
-    const piece = call("read", FileStub.READ, r).slice();
+    let piece: Uint8Array;
+    if (n >= BULK_MIN) {
+      const b = bulkBuffer("read"); // the server writes the bytes into it
+      const reply = call("read", FileStub.READ_BULK, r, true);
+      piece = b.bytes.slice(0, new DataView(reply.buffer, reply.byteOffset).getUint32(0, true));
+    } else piece = call("read", FileStub.READ, r).slice();
     pieces.push(piece);
     got += piece.length;
     if (piece.length < n) break; // the end of the file
@@ -320,7 +369,13 @@ function writeAt(d: Descriptor, fd: number, bytes: Uint8Array, offset: number) {
   do {
     const piece = bytes.subarray(written, written + MAX_TRANSFER);
     const at = offset < 0 ? -1 : offset + written;
-    const r = call("write", FileStub.WRITE, new Request().u32(d.ino).f64(at).tail(piece));
+    let r: Uint8Array;
+    if (piece.length >= BULK_MIN) {
+      const b = bulkBuffer("write");
+      b.bytes.set(piece);
+      const q = new Request().u32(d.ino).f64(at).u32(piece.length);
+      r = call("write", FileStub.WRITE_BULK, q, true);
+    } else r = call("write", FileStub.WRITE, new Request().u32(d.ino).f64(at).tail(piece));
     const n = new DataView(r.buffer, r.byteOffset).getUint32(0, true);
     const size = decodeAttr(r, 4).size;
     written += n;

@@ -30,6 +30,15 @@
  *   LOAD     = 14  -                                          load (LOAD_BYTES): f64 × 3,
  *                                                             calls served, the server node's
  *                                                             kernelBusyUs, the server's cpuUs
+ *   READ_BULK  = 15  u32 ino, f64 offset, u32 length           u32 read: the bytes are at the
+ *                                                             start of the caller's buffer
+ *   WRITE_BULK = 16  u32 ino, f64 offset (-1: at the end), u32 length (the bytes are at
+ *                    the start of the caller's buffer)         u32 written, attr
+ *
+ * The BULK calls move their bytes by remote memory (servers/files/bulk.ts): the
+ * caller's buffer is the segment it exports on its node as bulkBufferName(node,
+ * pid), to the file server alone. The server takes the name from who called, never
+ * from the request, so no caller can have it read or write another's buffer.
  *
  * attr (ATTR_BYTES): u32 ino, u32 mode, f64 size, u32 links, u32 mtime, u32 ctime,
  * u32 atime, u32 generation, u32 version. `version` counts the server's changes to
@@ -38,6 +47,11 @@
 
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { RPC_MAX_PAYLOAD } from "../ipc/rpc.ts";
+
+/** The name of the bulk buffer of process `pid` on node `node`. */
+export function bulkBufferName(node: number, pid: number): string {
+  return `files.bulk.${node}.${pid}`;
+}
 
 /** The service name the file server exports (`rpc.files`). */
 export const FILES_SERVICE = "files";
@@ -65,12 +79,16 @@ export const FileStub = {
   FSYNC: 12,
   STATFS: 13,
   LOAD: 14,
+  READ_BULK: 15,
+  WRITE_BULK: 16,
 } as const;
 
 /** The root directory's inode. */
 export const ROOT_INO = 2;
 /** The most bytes one READ or WRITE moves (a call's arguments or result go in pieces). */
 export const MAX_TRANSFER = 1024 * 1024;
+/** From this many bytes on, the file API reads and writes with READ_BULK and WRITE_BULK. */
+export const BULK_MIN = 64 * 1024;
 
 /** A file's attributes as the server gives them. */
 export interface FileAttr {

@@ -44,9 +44,22 @@ export interface RpcOptions {
  * A procedure: reads `args` (valid during the call), and either writes its result
  * into `reply` (RPC_MAX_PAYLOAD bytes) and returns the result's length, or returns
  * the result itself, of any length up to RPC_MAX_BYTES (a result longer than one
- * message goes in pieces).
+ * message goes in pieces). `caller` says who called.
  */
-export type Procedure = (args: Uint8Array, reply: Uint8Array) => number | Uint8Array;
+export type Procedure = (
+  args: Uint8Array,
+  reply: Uint8Array,
+  caller: RpcCaller,
+) => number | Uint8Array;
+
+/**
+ * Who made a call: the node and pid of the client whose channels it came on (its
+ * own exports, which only it can write: a caller cannot pass for another process).
+ */
+export interface RpcCaller {
+  readonly node: number;
+  readonly pid: number;
+}
 
 /** Transport counters of one end. */
 export interface RpcStats {

@@ -56,6 +56,7 @@ export {
   RPC_MAX_PAYLOAD,
   RPC_SLOT_BYTES,
   RPC_SLOTS,
+  type RpcCaller,
   RpcKind,
   type RpcOptions,
   type RpcStats,

@@ -37,6 +37,7 @@ import {
   RPC_MAX_PAYLOAD,
   RPC_SLOT_BYTES,
   RPC_SLOTS,
+  type RpcCaller,
   RpcKind,
   RpcStats,
   send,
@@ -48,6 +49,8 @@ import {
 interface Connection {
   readonly key: string;
   readonly nonce: number;
+  /** The client's node and pid (its channels' names say so, and only it writes them). */
+  readonly caller: RpcCaller;
   /** The two channel segments as attached here (replicas for a remote client). */
   readonly segments: number[];
   readonly reqBase: number;
@@ -226,6 +229,7 @@ export class RpcServer {
       const conn: Connection = {
         key: prefix,
         nonce,
+        caller: { node, pid },
         segments,
         reqBase,
         reqWords: view32(reqBase, CHANNEL_BYTES / 4),
@@ -330,7 +334,7 @@ export class RpcServer {
     const proc = this.#procedures.get(stub);
     if (!proc) return [RpcKind.NOSTUB, EMPTY];
     try {
-      const r = proc(args, c.b.out);
+      const r = proc(args, c.b.out, c.caller);
       if (r instanceof Uint8Array) {
         if (r.length > RPC_MAX_BYTES) {
           throw new SysError(Errno.EMSGSIZE, "rpc", `stub ${stub} returned ${r.length} bytes`);
