@@ -15,6 +15,7 @@
  */
 
 import { execName, memoryName } from "../userland/lib/mod.ts";
+import { AREAS } from "./files/cache_area.ts";
 import { clerkService, FILES_SERVICE } from "./files/protocol.ts";
 
 /** What a row may depend on besides the node's id: its `info("stats")` facts. */
@@ -52,12 +53,21 @@ export interface ServerRow {
   /** The name it exports when ready on a node, or null for none. */
   readonly name: ((node: number) => string) | null;
   /**
+   * Other names only system servers may export on the node from its start on (as
+   * `name` is): names its service's clients look up there, which a program must
+   * not be able to export first.
+   */
+  readonly reserves?: readonly string[];
+  /**
    * init starts it again every time it ends, with no fixed limit, unless it ended
    * `ends` times within `withinMs` (a crash loop): then init says plainly that the
    * node has lost it and stops starting it.
    */
   readonly crashLoop: { readonly ends: number; readonly withinMs: number };
 }
+
+/** The file server's names: its RPC service and its cache areas. */
+const FILE_SERVICE_NAMES = [`rpc.${FILES_SERVICE}`, ...AREAS.map((a) => a.name)];
 
 export const SERVERS: readonly ServerRow[] = [
   {
@@ -102,6 +112,7 @@ export const SERVERS: readonly ServerRow[] = [
     args: [],
     nodes: (_node, f) => f.fileDisk >= 0,
     name: () => `rpc.${FILES_SERVICE}`,
+    reserves: FILE_SERVICE_NAMES,
     // A restarted one mounts again, replaying the journal: what was fsynced is there.
     crashLoop: { ends: 5, withinMs: 10_000 },
   },
@@ -111,6 +122,9 @@ export const SERVERS: readonly ServerRow[] = [
     args: (_node, f) => f.filesPath === "hy" ? ["hy"] : [],
     nodes: (_node, f) => f.fileServerNode >= 0,
     name: (node) => `rpc.${clerkService(node)}`,
+    // A lookup finds a name on its own node first: the server's names are reserved
+    // on every node, so no program can stand in for the server or its cache areas.
+    reserves: FILE_SERVICE_NAMES,
     // It keeps nothing a restart loses: its callers' calls in flight fail (EIO) and
     // they call again.
     crashLoop: { ends: 5, withinMs: 10_000 },
@@ -128,6 +142,12 @@ export function serversOn(node: number, facts: NodeFacts = PLAIN_NODE): ServerRo
 /** The arguments a row's server is started with on node `node`. */
 export function argsOf(row: ServerRow, node: number, facts: NodeFacts = PLAIN_NODE): string[] {
   return typeof row.args === "function" ? row.args(node, facts) : [...row.args];
+}
+
+/** The names a row's server is started with reserved on node `node`. */
+export function reservedNames(row: ServerRow, node: number): string[] {
+  const name = readyName(row, node);
+  return [...new Set([...(name ? [name] : []), ...(row.reserves ?? [])])];
 }
 
 /** The name a row's server exports on node `node`, or null. */

@@ -5,10 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import { argsOf, PLAIN_NODE, readyName, serversOn } from "../servers/table.ts";
+import { argsOf, PLAIN_NODE, readyName, reservedNames, serversOn } from "../servers/table.ts";
 import { Fifo } from "../kernel/abi/layout.ts";
 import { EXEC_REQUEST_BYTES } from "../userland/lib/sys/exec.ts";
-import { TestCluster, withDeadline } from "./helpers.ts";
+import { HostDisk } from "../kernel/host/host_disk.ts";
+import { withTempDir } from "./e2fsprogs.ts";
+import { makeImage } from "./files_helpers.ts";
+import { program, TestCluster, withDeadline } from "./helpers.ts";
 import { until } from "./remote_helpers.ts";
 
 const INIT = new URL("../userland/programs/init.ts", import.meta.url).href;
@@ -73,6 +76,7 @@ Deno.test("with a file system every node runs a file clerk, HY-only with --files
       assert.ok(clerk, `no clerk on node ${node}`);
       assert.deepEqual(argsOf(clerk, node, facts), args);
       assert.equal(readyName(clerk, node), `rpc.files.clerk.${node}`);
+      assert.ok(reservedNames(clerk, node).includes("files.attr"));
       // The server only where the disk is, and before the clerk (init starts them in order).
       const server = rows.findIndex((r) => r.module === "servers/files/mod.ts");
       assert.equal(server >= 0, node === 0);
@@ -80,4 +84,36 @@ Deno.test("with a file system every node runs a file clerk, HY-only with --files
     }
   }
   assert.ok(!serversOn(0).some((r) => r.module.startsWith("servers/files/")));
+});
+
+Deno.test("with a file system, no program can export the file server's names on any node", async () => {
+  await withTempDir(async (dir) => {
+    makeImage(`${dir}/names.img`, 16);
+    const disk = await HostDisk.open(`${dir}/names.img`);
+    const c = new TestCluster(2, { fileServerNode: 0 });
+    try {
+      c.node(0).disks.add(disk, { files: true });
+      for (const k of c.cluster.nodes) k.spawn(INIT, ["--serve"]);
+      await until(
+        c,
+        () => [0, 1].every((n) => c.node(n).exports.byName(`rpc.files.clerk.${n}`) !== undefined),
+        "the file clerks",
+      );
+      const names = ["rpc.files", "files.attr", "files.names", "files.data", "files.dirs"];
+      // On node 1, where none of them is exported, a program (not started by init
+      // as a server: no Cap.SERVICE) is refused each; on node 0 they are reserved too,
+      // for while the server is restarted.
+      const squat = c.node(1).spawn(program("names_squat"), [...names, "files.mine"], { caps: 0 });
+      const st = await withDeadline(squat.exited, 15_000, "names_squat");
+      assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+      assert.deepEqual(c.results().find((r) => r.squat).squat, {
+        ...Object.fromEntries(names.map((n) => [n, "EPERM"])),
+        "files.mine": "ok",
+      });
+      for (const n of names) assert.ok(c.node(0).exports.reservedForServices(n), n);
+    } finally {
+      c.close();
+      await disk.close();
+    }
+  });
 });

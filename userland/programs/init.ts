@@ -29,7 +29,7 @@ import {
   SysError,
   wait,
 } from "../lib/mod.ts";
-import { argsOf, readyName, type ServerRow, serversOn } from "../../servers/table.ts";
+import { argsOf, reservedNames, type ServerRow, serversOn } from "../../servers/table.ts";
 
 interface Running {
   row: ServerRow;
@@ -42,8 +42,8 @@ export default function main(args: string[]): number {
   // Its name is reserved as it starts: no program can export it first.
   const facts = info("stats");
   const start = (row: ServerRow) => {
-    const name = readyName(row, nodeId()), args = argsOf(row, nodeId(), facts);
-    return spawn(row.module, args, { caps: Cap.SERVICE, reserve: name ? [name] : [] });
+    const reserve = reservedNames(row, nodeId()), args = argsOf(row, nodeId(), facts);
+    return spawn(row.module, args, { caps: Cap.SERVICE, reserve });
   };
   for (const row of serversOn(nodeId(), facts)) servers.set(start(row), { row, ends: [] });
   /** Reaps `child`; a server that died is started again unless it is in a crash loop. */
