@@ -171,7 +171,8 @@ export const spin = {
    * nothing adapts and one policy serves both.
    */
   kernel: new SpinPolicy(NODE_SPIN),
-  /** SigWait, and the RPC library's watches of a reply or request slot. */
+  /** SigWait, and the RPC server's watch of a request slot (a client's watch of its
+   * reply slot has a policy of its own per connection: rpc_client.ts). */
   signals: new SpinPolicy(NODE_SPIN, { adapt: "wake", startUs: 50, maxUs: 1_000 }),
   /** Tripwire bits (waitTripwire, hence endpoints and distributed queues). */
   tripwire: new SpinPolicy(NODE_SPIN, {
@@ -289,7 +290,7 @@ export function nap(ms: number): void {
 /**
  * Polls `ready()` until it is true or `timeoutMs` has passed, spinning first
  * (spinUntil), then napping `napMs` between polls: for a wait with no word to
- * block on (the RPC client inside a signal handler). Returns whether it is ready.
+ * block on (the disk driver inside a signal handler). Returns whether it is ready.
  */
 export function pollUntil(
   policy: SpinPolicy,
