@@ -15,8 +15,7 @@
  */
 
 import { execName, memoryName } from "../userland/lib/mod.ts";
-import { AREAS } from "./files/cache_area.ts";
-import { clerkService, FILES_SERVICE } from "./files/protocol.ts";
+import { CACHE_AREA_NAMES, clerkService, FILES_SERVICE } from "./files/protocol.ts";
 
 /** What a row may depend on besides the node's id: its `info("stats")` facts. */
 export interface NodeFacts {
@@ -67,7 +66,7 @@ export interface ServerRow {
 }
 
 /** The file server's names: its RPC service and its cache areas. */
-const FILE_SERVICE_NAMES = [`rpc.${FILES_SERVICE}`, ...AREAS.map((a) => a.name)];
+const FILE_SERVICE_NAMES = [`rpc.${FILES_SERVICE}`, ...CACHE_AREA_NAMES];
 
 export const SERVERS: readonly ServerRow[] = [
   {

@@ -27,6 +27,7 @@
 
 import {
   ATTR_BYTES,
+  CACHE_AREA_NAMES,
   decodeAttr,
   type DirPageEntry,
   encodeAttr,
@@ -40,10 +41,11 @@ export interface AreaShape {
   readonly bytes: number;
 }
 
-export const ATTR_AREA: AreaShape = { name: "files.attr", slots: 4096, bytes: 64 };
-export const NAME_AREA: AreaShape = { name: "files.names", slots: 4096, bytes: 128 };
-export const DATA_AREA: AreaShape = { name: "files.data", slots: 1024, bytes: 4160 };
-export const DIR_AREA: AreaShape = { name: "files.dirs", slots: 512, bytes: 4160 };
+const [ATTRS, NAMES, DATA, DIRS] = CACHE_AREA_NAMES;
+export const ATTR_AREA: AreaShape = { name: ATTRS, slots: 4096, bytes: 64 };
+export const NAME_AREA: AreaShape = { name: NAMES, slots: 4096, bytes: 128 };
+export const DATA_AREA: AreaShape = { name: DATA, slots: 1024, bytes: 4160 };
+export const DIR_AREA: AreaShape = { name: DIRS, slots: 512, bytes: 4160 };
 /** The four areas, in the order CacheAreas takes them. */
 export const AREAS = [ATTR_AREA, NAME_AREA, DATA_AREA, DIR_AREA] as const;
 /** The longest name a name slot holds (longer ones are never cached: HY). */

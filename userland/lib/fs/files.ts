@@ -3,9 +3,10 @@
  * same namespace from every node. A process's descriptors (the file, its offset and
  * how it was opened) live here, in the process; every operation is a call to the
  * file service (protocol.ts) by inode number, paths resolved a component at a time.
- * The calls go straight to the file server (node 0 unless `connect` names another)
- * over HY, or after `useClerk` to this node's file clerk (servers/files/clerk.ts),
- * which reads by DX and asks the server over HY. A read or write of BULK_MIN bytes
+ * The calls go to this node's file clerk (servers/files/clerk.ts), which reads by
+ * DX and asks the server over HY, where the node runs one (every node of a boot
+ * with a file system does); else, or after `useClerk(false)` or `connect`, straight
+ * to the file server (the boot's, node 0, or the one `connect` names) over HY. A read or write of BULK_MIN bytes
  * or more goes to the server itself either way, its bytes moved by remote memory
  * through the process's bulk buffer (bulk.ts), not in the call's messages.
  *
@@ -31,6 +32,7 @@ import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { RpcClient } from "../ipc/rpc.ts";
 import { BulkBuffer } from "./bulk.ts";
 import { waitForName } from "../sys/names.ts";
+import { info } from "../sys/process.ts";
 import { closeDescriptor, importSegment, nodeId } from "../sys/remote.ts";
 import {
   BULK_MIN,
@@ -109,8 +111,14 @@ let bulk: BulkBuffer | null = null;
 let serverNode = 0;
 /** True once `connect` named a server: the clerk is not used. */
 let direct = false;
-/** True once `useClerk` asked for the node's file clerk. */
-let viaClerk = false;
+/** False once `useClerk(false)` asked for the server itself. */
+let viaClerk = true;
+/** The file server's node as a boot with a file system tells every node, or -1. */
+let bootServer: number | undefined;
+
+function bootServerNode(): number {
+  return bootServer ??= Number(info("stats").fileServerNode ?? -1);
+}
 
 /**
  * Sends the calls from now on straight to the file server on `node`, not through
@@ -134,6 +142,7 @@ function disconnect(): void {
 }
 
 function rpc(): RpcClient {
+  if (!client && !direct && bootServerNode() >= 0) serverNode = bootServerNode();
   if (!client && viaClerk && !direct) client = clerk();
   if (!client) {
     client = toServer();
@@ -160,7 +169,8 @@ function toServer(): RpcClient {
 
 /**
  * Sends the calls from now on through this node's file clerk (servers/files/clerk.ts:
- * reads by DX, the rest over HY), if it runs one; `false` goes back to the server.
+ * reads by DX, the rest over HY), if it runs one, as they go by default; `false`
+ * sends them straight to the server.
  */
 export function useClerk(on = true): void {
   disconnect();
@@ -168,13 +178,19 @@ export function useClerk(on = true): void {
   direct = false;
 }
 
-/** The node's file clerk, if it runs one (it reads by DX); null otherwise. */
+/**
+ * The node's file clerk, if it runs one; null otherwise. Every node of a boot with a
+ * file system runs one (init starts it with the shell): there it is waited for.
+ */
 function clerk(): RpcClient | null {
   const name = clerkService(nodeId());
   try {
-    closeDescriptor(importSegment(`rpc.${name}`).desc);
+    const found = bootServerNode() >= 0
+      ? waitForName(`rpc.${name}`, CONNECT_MS, { hint: nodeId() })
+      : importSegment(`rpc.${name}`);
+    closeDescriptor(found.desc);
   } catch (e) {
-    if (e instanceof SysError && (e.code === "ENOENT" || e.code === "ESTALE")) return null;
+    if (e instanceof SysError && ["ENOENT", "ESTALE", "EIO"].includes(e.code)) return null;
     throw e;
   }
   const c = RpcClient.connect(name, { hint: nodeId(), timeoutMs: CALL_MS });

@@ -48,6 +48,12 @@
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { RPC_MAX_PAYLOAD } from "../ipc/rpc.ts";
 
+/**
+ * The names of the file server's four cache areas (servers/files/cache_area.ts),
+ * which DX readers import: attributes, names, data blocks, directory pages.
+ */
+export const CACHE_AREA_NAMES = ["files.attr", "files.names", "files.data", "files.dirs"] as const;
+
 /** The name of the bulk buffer of process `pid` on node `node`. */
 export function bulkBufferName(node: number, pid: number): string {
   return `files.bulk.${node}.${pid}`;
