@@ -10,7 +10,8 @@
  * Commands are asynchronous: `submit` returns a tag at once, and many may be in
  * flight; `wait(tag)` runs signal handlers (SigWait) until that tag's completion
  * has come, or, called inside a handler (a server's RPC procedure), where no
- * interrupt is taken, polls the completion ring. `read`, `write` and `flush` are submit-and-wait, and throw `SysError`
+ * interrupt is taken, blocks on the FIFO the interrupt arrives in and looks at the
+ * completion ring (waitInHandler). `read`, `write` and `flush` are submit-and-wait, and throw `SysError`
  * with the errno of a failed completion (EINVAL: misaligned, out of range, bad
  * length, a scribbled ring; ENOSYS: unknown operation; EFAULT: the buffer is not
  * mapped; EIO, ENOSPC, EPERM: the host file failed; ETIMEDOUT: no completion in
@@ -51,8 +52,7 @@ import {
 } from "../../../kernel/abi/disk.ts";
 import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { view32 } from "../rt/mmu.ts";
-import { inSignalHandler, Signal, SignalHandler, SigWait } from "../rt/signals.ts";
-import { pollUntil, spin } from "../rt/spin.ts";
+import { inSignalHandler, Signal, SignalHandler, SigWait, waitInHandler } from "../rt/signals.ts";
 import { diskAttach } from "../sys/disk.ts";
 import { signalEvents } from "../sys/tripwire.ts";
 import { bind } from "../sys/memory.ts";
@@ -231,12 +231,15 @@ export class DiskDriver {
         throw new SysError(Errno.ETIMEDOUT, `disk ${this.unit}`, `no completion for tag ${tag}`);
       }
       if (inSignalHandler()) {
-        // No interrupt is taken inside a handler (an RPC procedure of a server):
-        // poll the completion ring, spinning, then in short naps.
-        pollUntil(spin.kernel, () => Atomics.load(this.#w, DiskReg.CQ_TAIL) !== this.#cqHead, left);
+        // No interrupt is taken inside a handler (an RPC procedure of a server): the
+        // wait blocks on the FIFO the interrupt arrives in, and looks at the ring.
+        waitInHandler(this.#completed, left);
       } else SigWait(Math.min(left, LOOK_MS));
     }
   }
+
+  /** A completion is in the ring that poll has not taken (the device posts it before its interrupt). */
+  readonly #completed = () => Atomics.load(this.#w, DiskReg.CQ_TAIL) !== this.#cqHead;
 
   /** The completion of `tag` if it has come (no wait), taking it. */
   take(tag: number): DiskCompletion | null {

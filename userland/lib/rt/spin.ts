@@ -37,7 +37,7 @@
  * (`hit`, `missed`, `blocked`), so its adaptation is a pure function of what it is
  * told (tests/spin_test.ts drives it with made-up values).
  *
- * The helpers (`spinUntil`, `waitUntil`, `pollUntil`) take the condition as a
+ * The helpers (`spinUntil`, `waitUntil`) take the condition as a
  * closure. A call per probe costs little next to the cache-line transfer a spin
  * waits for, but on the hottest path, trap completion (null-trap), the loop is
  * written inline in trap.ts with its count from the same policy (`spin.kernel`).
@@ -285,25 +285,4 @@ const NAP = new Int32Array(new SharedArrayBuffer(4));
 /** Sleeps `ms` milliseconds (the thread blocks; no signal runs meanwhile). */
 export function nap(ms: number): void {
   if (ms > 0) Atomics.wait(NAP, 0, 0, ms);
-}
-
-/**
- * Polls `ready()` until it is true or `timeoutMs` has passed, spinning first
- * (spinUntil), then napping `napMs` between polls: for a wait with no word to
- * block on (the disk driver inside a signal handler). Returns whether it is ready.
- */
-export function pollUntil(
-  policy: SpinPolicy,
-  ready: () => boolean,
-  timeoutMs: number,
-  napMs = 0.05,
-): boolean {
-  if (spinUntil(policy, ready)) return true;
-  const until = performance.now() + timeoutMs;
-  for (;;) {
-    if (ready()) return true;
-    if (performance.now() >= until) return false;
-    nap(napMs);
-    stopIfEnded();
-  }
 }
