@@ -702,3 +702,22 @@ Deno.test("a client that dies without closing is let go: the server probes idle 
     );
   }
 });
+
+Deno.test("a CONNECT claiming another process's pid, on channels the caller exported under its names, is ignored", async () => {
+  await withCluster(async (c) => {
+    const s = await server(c, 0, "forge");
+    const forger = c.spawn(1, "rpc_forge", ["forge", "0"]);
+    const st = await withDeadline(forger.exited, 20_000, "rpc_forge");
+    assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+    // The hand-made CONNECT of its own is taken: the forged one is no malformed line.
+    assert.deepEqual(c.results().find((r) => r.forged !== undefined), {
+      forged: false,
+      genuine: true,
+    });
+    // The server let go of the forged pair (it holds the genuine one until the
+    // client's exports end with it).
+    const held = [...c.node(0).procs.get(s.proc.pid)!.descriptors.all()].map((d) => d.name);
+    const forgedPrefix = `rpc.1.${(forger.pid + 1000).toString(36)}.`;
+    assert.ok(!held.some((n) => n.startsWith(forgedPrefix)), held.join(" "));
+  });
+});

@@ -110,17 +110,18 @@ export class WorkerHost implements ProcessHost {
     const stub = `import ${JSON.stringify(LOCKDOWN)};\n` +
       `import { start } from ${JSON.stringify(ENTRY)};\n` +
       `start(() => import(${JSON.stringify(boot.module)}));\n`;
-    const before = this.#threadCpu ? workerThreads() : null;
+    const before = this.#threadCpu ? threads() : null;
     const worker = new Worker(`data:application/javascript,${encodeURIComponent(stub)}`, {
       type: "module",
       name: `pid ${boot.pid}`,
       // deno-lint-ignore no-explicit-any
       deno: { permissions: "none" } as any,
     });
-    // Deno starts the worker's thread inside the constructor: the one thread that
-    // is new since is the process's.
-    const fresh = before ? [...workerThreads()].filter((t) => !before.has(t)) : [];
-    const tid = fresh.length === 1 ? fresh[0] : null;
+    // Deno starts the worker's thread inside the constructor, and the thread names
+    // itself worker-N once it runs: of the threads new since, the one so named (when
+    // first asked) is the process's.
+    const fresh = before ? [...threads()].filter((t) => !before.has(t)) : [];
+    let tid: string | null | undefined = fresh.length === 0 ? null : undefined;
     const memory = new MessageChannel();
     let alive = true;
     const watched = heapWatch.add(boot);
@@ -154,7 +155,12 @@ export class WorkerHost implements ProcessHost {
         memory.port1.postMessage(grant);
       },
       cpuUs() {
-        return tid === null ? -1 : threadCpuUs(tid);
+        if (tid === undefined) {
+          const named = fresh.filter((t) => threadName(t).startsWith("worker-"));
+          if (named.length === 1) tid = named[0];
+          else if (named.length > 1) tid = null; // not to be told apart
+        }
+        return tid ? threadCpuUs(tid) : -1;
       },
       terminate() {
         if (!alive) return;
@@ -167,18 +173,22 @@ export class WorkerHost implements ProcessHost {
   }
 }
 
-/** The ids of this host's worker threads (Deno names them worker-N), or none if /proc is closed. */
-function workerThreads(): Set<string> {
-  const tids = new Set<string>();
+/** The ids of this host's threads, or none if /proc cannot be read. */
+function threads(): Set<string> {
   try {
-    for (const e of Deno.readDirSync(`/proc/${Deno.pid}/task`)) {
-      const comm = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${e.name}/comm`);
-      if (comm.startsWith("worker-")) tids.add(e.name);
-    }
+    return new Set([...Deno.readDirSync(`/proc/${Deno.pid}/task`)].map((e) => e.name));
   } catch {
-    // not Linux, or no read access to /proc: no thread is known
+    return new Set(); // not Linux, or no read access to /proc: no thread is known
   }
-  return tids;
+}
+
+/** A thread's name (Deno names a worker's worker-N), or "" if it has ended. */
+function threadName(tid: string): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${Deno.pid}/task/${tid}/comm`);
+  } catch {
+    return "";
+  }
 }
 
 /** A thread's CPU time in µs (the first field of schedstat, in ns), or -1. */

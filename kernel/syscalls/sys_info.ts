@@ -77,6 +77,7 @@ export function infoSnapshot(k: NodeParts, p: Process, kind: number): unknown {
         exportId: d.exportId,
         size: d.size,
         rights: d.rights,
+        owner: d.owner ?? -1,
         state: d.stale ? "stale" : k.nodeDown(d.node) ? "host down" : "ok",
       }));
     case InfoKind.STATS:

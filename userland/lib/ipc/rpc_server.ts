@@ -6,7 +6,8 @@ import { Errno, SysError } from "../../../kernel/abi/errors.ts";
 import { Rights, SegMode, SegUnit } from "../../../kernel/abi/layout.ts";
 import { attach, bind, CreateSegment, release } from "../sys/memory.ts";
 import { view32 } from "../rt/mmu.ts";
-import { exportSegment, importSegment, revoke } from "../sys/remote.ts";
+import { closeDescriptor, exportSegment, importSegment, revoke } from "../sys/remote.ts";
+import { info } from "../sys/process.ts";
 import {
   asHandler,
   drainSignals,
@@ -79,10 +80,17 @@ interface Connection {
   seen: number;
 }
 
+/** Whether the descriptors `descs` name exports of process `pid` on node `node`. */
+function ownedBy(descs: number[], node: number, pid: number): boolean {
+  const rows: { desc: number; node: number; owner: number }[] = info("descriptors");
+  return descs.every((d) => rows.some((r) => r.desc === d && r.node === node && r.owner === pid));
+}
+
 /** The server end: one process serving every connection to `rpc.<service>`. */
 export class RpcServer {
   readonly service: string;
-  readonly stats: RpcStats & { connections: number } = {
+  /** `forged`: CONNECTs ignored because their channels were not the claimed client's. */
+  readonly stats: RpcStats & { connections: number; forged: number } = {
     calls: 0,
     retransmits: 0,
     badChecksums: 0,
@@ -90,6 +98,7 @@ export class RpcServer {
     watched: 0,
     pieces: 0,
     connections: 0,
+    forged: 0,
   };
   readonly #procedures: Map<number, Procedure>;
   readonly #segment: number;
@@ -219,12 +228,25 @@ export class RpcServer {
         return bind(segments[segments.length - 1], 0, rights);
       };
       let reqBase: number, repBase: number;
+      const undo = () => {
+        for (const id of segments) release(id);
+        for (const d of descs) closeDescriptor(d);
+      };
       try {
         reqBase = open("q", Rights.READ);
         repBase = open("r", Rights.READ | Rights.WRITE);
       } catch (e) {
-        for (const id of segments) release(id);
+        undo();
         throw e;
+      }
+      // The channels must be the claimed client's own exports, on its node (the
+      // kernel learnt their owner at attach): otherwise the CONNECT is forged, by a
+      // process that exported channels under another's names to call as that one
+      // (`caller`), and it is ignored.
+      if (!ownedBy(descs, node, pid)) {
+        undo();
+        this.stats.forged++;
+        return;
       }
       const conn: Connection = {
         key: prefix,
