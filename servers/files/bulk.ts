@@ -16,8 +16,10 @@ import {
   CreateSegment,
   Errno,
   importSegment,
+  nodeId,
   pin,
   READ,
+  release,
   type RemoteCounters,
   remoteCounters,
   SysError,
@@ -32,13 +34,19 @@ const CHUNK = 64 * 1024;
 const KEPT = 32;
 
 export class BulkMover {
-  readonly #seg: number;
-  readonly #base: number;
-  readonly #bytes: Uint8Array;
+  #seg = 0;
+  #base = 0;
+  #bytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
   /** Descriptors of the clients' buffers, by node and name; least recently used first. */
   readonly #imports = new Map<string, number>();
 
   constructor() {
+    this.#land();
+  }
+
+  /** A fresh landing segment (again after a transfer timed out: late answers go to the old). */
+  #land(): void {
+    if (this.#seg !== 0) release(this.#seg);
     this.#seg = CreateSegment(MAX_TRANSFER);
     this.#base = bind(this.#seg);
     pin(this.#base, MAX_TRANSFER);
@@ -75,8 +83,9 @@ export class BulkMover {
 
   /**
    * Runs `move` on the buffer's descriptor; if that fails as a stale import would
-   * (the client's buffer was made again), once more on a fresh one. What still
-   * fails is the client's: EIO to the call.
+   * (ESTALE: the client's buffer was made again; EPERM: another process's under
+   * the name), once more on a fresh one. What still fails is the client's: EIO to
+   * the call.
    */
   #with(node: number, name: string, move: (desc: number) => void): void {
     for (let attempt = 0;; attempt++) {
@@ -87,7 +96,8 @@ export class BulkMover {
       } catch (e) {
         if (!(e instanceof SysError)) throw e;
         this.#forget(node, name);
-        if (attempt === 0 && (e.code === "ESTALE" || e.code === "EACCES")) continue;
+        if (e.code === "ETIMEDOUT") this.#land();
+        else if (attempt === 0 && (e.code === "ESTALE" || e.code === "EPERM")) continue;
         throw new SysError(Errno.EIO, "bulk", `the buffer "${name}" on node ${node}: ${e.message}`);
       }
     }
@@ -98,7 +108,9 @@ export class BulkMover {
     let desc = this.#imports.get(key);
     if (desc === undefined) {
       try {
-        desc = importSegment(name, { hint: node }).desc;
+        // On the client's node itself: a lookup finds its own node's names first, and
+        // a program on this node could have exported one under the client's name.
+        desc = importSegment(name, { hint: node, forceRemote: node !== nodeId() }).desc;
       } catch (e) {
         if (!(e instanceof SysError)) throw e;
         throw new SysError(Errno.EIO, "bulk", `no buffer "${name}" on node ${node}: ${e.code}`);
@@ -125,7 +137,22 @@ export class BulkMover {
   }
 }
 
-/** Waits for the `k` requests issued after `before` (one failing throws its error). */
+/**
+ * Waits until each of the `k` requests issued after `before` has completed, well or
+ * not (so that none is still in flight when the caller goes on), then throws the
+ * first failure's error if there was one; ETIMEDOUT if they do not all come.
+ */
 function awaitAll(before: RemoteCounters, k: number): void {
-  for (let i = 0; i < k; i++) awaitRemote({ ...before, done: (before.done + i) | 0 });
+  let failed: SysError | null = null;
+  for (;;) {
+    const now = remoteCounters();
+    if (((now.done - before.done) | 0) + ((now.errors - before.errors) | 0) >= k) break;
+    try {
+      awaitRemote(now);
+    } catch (e) {
+      if (!(e instanceof SysError) || e.code === "ETIMEDOUT") throw e;
+      failed ??= e;
+    }
+  }
+  if (failed) throw failed;
 }

@@ -32,7 +32,12 @@ export class BulkBuffer {
   constructor(serverNode: number) {
     this.name = bulkBufferName(nodeId(), getpid());
     this.#server = importSegment(`rpc.${FILES_SERVICE}`, { hint: serverNode }).desc;
-    this.#segment = CreateSegment(MAX_TRANSFER);
+    try {
+      this.#segment = CreateSegment(MAX_TRANSFER);
+    } catch (e) {
+      closeDescriptor(this.#server);
+      throw e;
+    }
     let wk = -1;
     try {
       const base = bind(this.#segment);

@@ -200,34 +200,48 @@ function clerk(): RpcClient | null {
 
 /** A call to the file service; a failed reply throws its SysError, a lost server EIO. */
 function call(op: string, stub: number, r: Request, bulkCall = false): Uint8Array {
-  let reply: Uint8Array;
+  let reply: Uint8Array, to: RpcClient | null = null;
   try {
     // Bulk calls are the server's, whose process alone may use the bulk buffer.
-    const to = !bulkCall ? rpc() : clientIsServer && client ? client : (bulkClient ??= toServer());
+    to = !bulkCall ? rpc() : clientIsServer && client ? client : (bulkClient ??= toServer());
     reply = to.call(stub, r.bytes());
   } catch (e) {
     if (!(e instanceof SysError)) throw e;
-    disconnect(); // the next call connects again
+    // The next call connects again. A clerk's failure leaves the server's
+    // connection and the bulk buffer (exported to the server) as they are.
+    if (to !== null && to === client && !clientIsServer) {
+      client.close();
+      client = null;
+    } else disconnect();
     throw new SysError(Errno.EIO, `fs.${op}`, `the file server: ${e.message}`);
   }
   try {
     return replyPayload(reply, `fs.${op}`);
   } catch (e) {
     // The server could not use the bulk buffer: a new one for the next call.
-    if (bulkCall && e instanceof SysError && e.code === "EIO") disconnect();
+    if (bulkCall && e instanceof SysError && e.code === "EIO") dropBulk();
     throw e;
   }
 }
 
-/** The process's bulk buffer (made at the first bulk call, again after a failure). */
-function bulkBuffer(op: string): BulkBuffer {
+/** Forgets the bulk buffer (revoked: the next bulk call makes another). */
+function dropBulk(): void {
+  bulk?.close();
+  bulk = null;
+}
+
+/**
+ * The process's bulk buffer (made at the first bulk call, again after a failure),
+ * or null if it cannot be made (the calls then carry their bytes).
+ */
+function bulkBuffer(): BulkBuffer | null {
   if (!bulk) {
     rpc(); // the server is there (or EIO)
     try {
       bulk = new BulkBuffer(serverNode);
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
-      throw new SysError(Errno.EIO, `fs.${op}`, `no bulk buffer: ${e.message}`);
+      return null; // its name is taken, or memory is short: no bulk for this call
     }
   }
   return bulk;
@@ -341,8 +355,8 @@ export function pread(fd: number, length: number, offset: number): Uint8Array {
     const n = Math.min(MAX_TRANSFER, length - got);
     const r = new Request().u32(d.ino).f64(offset + got).u32(n);
     let piece: Uint8Array;
-    if (n >= BULK_MIN) {
-      const b = bulkBuffer("read"); // the server writes the bytes into it
+    const b = n >= BULK_MIN ? bulkBuffer() : null; // the server writes the bytes into it
+    if (b) {
       const reply = call("read", FileStub.READ_BULK, r, true);
       piece = b.bytes.slice(0, new DataView(reply.buffer, reply.byteOffset).getUint32(0, true));
     } else piece = call("read", FileStub.READ, r).slice();
@@ -386,8 +400,8 @@ function writeAt(d: Descriptor, fd: number, bytes: Uint8Array, offset: number) {
     const piece = bytes.subarray(written, written + MAX_TRANSFER);
     const at = offset < 0 ? -1 : offset + written;
     let r: Uint8Array;
-    if (piece.length >= BULK_MIN) {
-      const b = bulkBuffer("write");
+    const b = piece.length >= BULK_MIN ? bulkBuffer() : null;
+    if (b) {
       b.bytes.set(piece);
       const q = new Request().u32(d.ino).f64(at).u32(piece.length);
       r = call("write", FileStub.WRITE_BULK, q, true);
