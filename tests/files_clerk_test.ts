@@ -13,6 +13,7 @@ import { HostDisk } from "../kernel/host/host_disk.ts";
 import { withTempDir } from "./e2fsprogs.ts";
 import { makeImage, startClerk, startFileServer } from "./files_helpers.ts";
 import { type TestCluster, withCluster, withDeadline } from "./helpers.ts";
+import { until } from "./remote_helpers.ts";
 
 /** Runs fs_api `args` on `node` to a clean exit; returns its RESULT, if it printed one. */
 async function api(c: TestCluster, node: number, args: string[]) {
@@ -78,3 +79,26 @@ for (const hy of [false, true]) {
     });
   });
 }
+
+Deno.test("a clerk's own copies do not outlive the file server they were read from", async () => {
+  await withTempDir(async (dir) => {
+    makeImage(`${dir}/restart.img`, 16);
+    const disk = await HostDisk.open(`${dir}/restart.img`);
+    await withCluster(async (c) => {
+      c.node(0).disks.add(disk);
+      const first = await startFileServer(c);
+      await startClerk(c, 1);
+      await api(c, 0, ["step", "write", "/r", "one"]); // version 2 (made, then written)
+      assert.deepEqual(await api(c, 1, ["look", "/r", "clerk"]), { look: "/r", got: "one" });
+      // A new server counts versions from 1 again: one write brings /r back to 2,
+      // with other bytes of the same length.
+      c.node(0).signalProcess(first, Sig.SIGTERM, 0); // unmounts: /r is on the disk
+      await withDeadline(first.exited, 5_000, "the first file server");
+      c.spawn(0, "servers/files/mod.ts", ["0"]);
+      await until(c, () => c.console.out.split("files: serving").length > 2, "the new server");
+      await api(c, 0, ["step", "pwrite", "/r", "two"]);
+      assert.deepEqual(await api(c, 1, ["look", "/r", "clerk"]), { look: "/r", got: "two" });
+    });
+    await disk.close();
+  });
+});

@@ -143,8 +143,10 @@ export class CacheAreas {
     const page = encodeDirPage(all, first, DIR_PAGE_MAX + 1).subarray(1);
     const i = dirSlot(dir, first), was = this.dirs.body(i);
     // The slot's last holder loses it: forget its page there.
-    if (was.getUint32(0, true) !== 0) {
-      this.#dirPages.get(was.getUint32(0, true))?.delete(was.getUint32(4, true));
+    const holder = was.getUint32(0, true), pages = this.#dirPages.get(holder);
+    if (holder !== 0 && pages) {
+      pages.delete(was.getUint32(4, true));
+      if (pages.size === 0) this.#dirPages.delete(holder);
     }
     this.dirs.write(i, (body, raw) => {
       body.setUint32(0, dir, true);
@@ -152,9 +154,9 @@ export class CacheAreas {
       body.setUint32(8, page.length, true);
       raw.set(page, DATA_AT - 4);
     });
-    let pages = this.#dirPages.get(dir);
-    if (!pages) this.#dirPages.set(dir, pages = new Set());
-    pages.add(first);
+    let mine = this.#dirPages.get(dir);
+    if (!mine) this.#dirPages.set(dir, mine = new Set());
+    mine.add(first);
   }
 
   /** Directory `dir` changed (or is gone): none of its pages is current. */

@@ -120,6 +120,10 @@ export class Clerk {
     if (!this.#dx && performance.now() >= this.#dxRetryAt) {
       try {
         this.#dx = new DxReader(this.serverNode, 0);
+        // A new reader means a new server, whose versions count from 1 again: the
+        // copies kept under the old one's are not to be trusted.
+        this.blocks.clear();
+        this.#pages.clear();
       } catch (e) {
         if (!(e instanceof SysError)) throw e;
         this.#dxRetryAt = performance.now() + 1_000;
@@ -150,10 +154,13 @@ export class Clerk {
     const attr = dx.getattr(dir);
     if (!attr) return null;
     const key = `${dir}/${first}`, kept = this.#pages.get(key);
-    if (kept && kept.version === attr.version) return kept.page;
+    this.#pages.delete(key); // used now: last to go
+    if (kept && kept.version === attr.version) {
+      this.#pages.set(key, kept);
+      return kept.page;
+    }
     const page = dx.readdir(dir, first);
     if (!page) return null;
-    this.#pages.delete(key);
     this.#pages.set(key, { version: attr.version, page });
     if (this.#pages.size > CLERK_PAGES) this.#pages.delete(this.#pages.keys().next().value!);
     return page;
@@ -175,7 +182,8 @@ export class Clerk {
       return answer(dx);
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
-      this.#dx = null; // its descriptors may have gone stale (a new server)
+      this.#dx?.close(); // its descriptors may have gone stale (a new server)
+      this.#dx = null;
       return null;
     }
   }

@@ -12,8 +12,11 @@
 import {
   awaitRemote,
   bind,
+  closeDescriptor,
   CreateSegment,
+  nodeId,
   READ,
+  release,
   remoteCounters,
   view,
   waitForName,
@@ -64,13 +67,32 @@ export class DxReader {
 
   /** Imports the areas of the file server on `node` (waiting up to `waitMs` for them). */
   constructor(node: number, waitMs = 5_000) {
-    const imp = (name: string) => waitForName(name, waitMs, { hint: node }).desc;
-    this.#attr = imp(ATTR_AREA.name);
-    this.#names = imp(NAME_AREA.name);
-    this.#data = imp(DATA_AREA.name);
-    this.#dirs = imp(DIR_AREA.name);
-    this.#local = CreateSegment(READ_MAX);
+    // On the server's node itself: a lookup finds its own node's names first.
+    const opts = { hint: node, forceRemote: node !== nodeId() };
+    const descs: number[] = [];
+    try {
+      for (const a of [ATTR_AREA, NAME_AREA, DATA_AREA, DIR_AREA]) {
+        descs.push(waitForName(a.name, waitMs, opts).desc);
+      }
+      this.#local = CreateSegment(READ_MAX);
+    } catch (e) {
+      for (const d of descs) closeDescriptor(d);
+      throw e;
+    }
+    [this.#attr, this.#names, this.#data, this.#dirs] = descs;
     this.#landing = view(bind(this.#local), READ_MAX);
+  }
+
+  /** Lets go of the areas and the landing segment. */
+  close(): void {
+    for (const d of [this.#attr, this.#names, this.#data, this.#dirs]) {
+      try {
+        closeDescriptor(d);
+      } catch {
+        // gone with the server already
+      }
+    }
+    release(this.#local);
   }
 
   /** `count` bytes at `offset` of area `desc`, copied out of the landing segment. */
@@ -211,5 +233,9 @@ export class BlockCache {
 
   get size(): number {
     return this.#blocks.size;
+  }
+
+  clear(): void {
+    this.#blocks.clear();
   }
 }

@@ -7,7 +7,7 @@
  * A last argument "clerk" sends the calls through the node's file clerk.
  *
  *   fs_api step OP ARGS   one change: write PATH TEXT, rename FROM TO, unlink PATH,
- *                         mkdir PATH
+ *                         mkdir PATH, pwrite PATH TEXT (at 0, nothing cut)
  *   fs_api look PATH      reads PATH twice (the first may fill the caches); reports
  *                         the second's text or error code
  *   fs_api loop           appends a record to /log and fsyncs it, again and again,
@@ -146,6 +146,10 @@ function step([op, a, b]: string[]): number {
   else if (op === "rename") fs.rename(a, b);
   else if (op === "unlink") fs.unlink(a);
   else if (op === "mkdir") fs.mkdir(a);
-  else throw new Error(`step ${op}?`);
+  else if (op === "pwrite") {
+    const fd = fs.open(a, O.WRITE);
+    fs.pwrite(fd, b, 0);
+    fs.close(fd);
+  } else throw new Error(`step ${op}?`);
   return 0;
 }

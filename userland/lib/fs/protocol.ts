@@ -218,7 +218,8 @@ export function encodeDirPage(
 ): Uint8Array {
   const parts: Uint8Array[] = [];
   let bytes = 4, count = 0;
-  for (let i = first; i < all.length; i++, count++) {
+  // As many as fit, and no more than the u16 count can say.
+  for (let i = first; i < all.length && count < 0xffff; i++, count++) {
     const name = enc.encode(all[i].name);
     if (bytes + 6 + name.length > limit) break;
     const e = new Uint8Array(6 + name.length);

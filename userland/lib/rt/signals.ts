@@ -400,6 +400,8 @@ function published(): boolean {
 
 /** The longest waitInHandler sleeps before it looks again with no signal, ms. */
 const LOOK_MS = 1;
+/** Its sleep while the FIFO is full (a signal then moves nothing to wake it), ms. */
+const FULL_LOOK_MS = 0.05;
 
 /**
  * Waits inside a signal handler until `ready()` is true or `timeoutMs` has passed;
@@ -430,9 +432,11 @@ export function waitInHandler(ready: () => boolean, timeoutMs: number): boolean 
       const left = deadline - performance.now();
       if (left <= 0) return false;
       // Asleep, no store through the MMU: parked (trap.ts parkTlb), as SigWait is.
-      // Bounded: a signal the FIFO dropped (full, or injected loss) costs a look.
+      // Bounded: a signal the FIFO dropped (injected loss) costs a look. A full FIFO
+      // (nothing drains it in a handler) moves TAIL no more: short naps then.
+      const full = ((tail - F[Fifo.HEAD]) | 0) >= CAP;
       const parked = PARK ? Atomics.exchange(PARK, Trap.TLB_PARKED, 1) : 0;
-      Atomics.wait(F, Fifo.TAIL, tail, Math.min(left, LOOK_MS));
+      Atomics.wait(F, Fifo.TAIL, tail, Math.min(left, full ? FULL_LOOK_MS : LOOK_MS));
       if (PARK) Atomics.store(PARK, Trap.TLB_PARKED, parked);
       stopIfEnded(); // the kernel wakes TAIL when it ends the process
     }
