@@ -114,12 +114,18 @@ export class Clerk {
     return this.#hy;
   }
 
-  /** The DX reader, or null (HY only, or the areas are not there: asked again in a second). */
+  /**
+   * The DX reader, or null (HY only, or the areas are not there: asked again in a
+   * second). The first time it waits up to 2 s for them, as the server may be
+   * starting with the clerk (init starts both at once); later, a server that is
+   * gone or restarting costs a call no wait.
+   */
   #reader(): DxReader | null {
     if (this.hyOnly) return null;
     if (!this.#dx && performance.now() >= this.#dxRetryAt) {
+      const waitMs = this.#dxRetryAt === 0 ? 2_000 : 0;
       try {
-        this.#dx = new DxReader(this.serverNode, 0);
+        this.#dx = new DxReader(this.serverNode, waitMs);
         // A new reader means a new server, whose versions count from 1 again: the
         // copies kept under the old one's are not to be trusted.
         this.blocks.clear();
