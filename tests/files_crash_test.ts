@@ -11,6 +11,7 @@ import { Ext2 } from "../servers/files/ext2_fs.ts";
 import { makeImage } from "./files_helpers.ts";
 import { fsck, imageDevice, saveDevice, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
 import { crashBytes } from "./programs/fs_crash.ts";
+import { DENO_RUN } from "./task_runner.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const CRASHES = 30;
@@ -19,13 +20,7 @@ const CRASHES = 30;
 async function crashRun(image: string, prefix: string, killMs: number): Promise<string[]> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
-      "run",
-      "--no-remote",
-      "--no-npm",
-      "--no-lock",
-      "--no-prompt",
-      "--import-map=kernel/host/program_imports.json",
-      "--unstable-worker-options",
+      ...DENO_RUN,
       "--allow-read=.,/tmp",
       "--allow-write=/tmp",
       "kernel/host/boot.ts",

@@ -5,6 +5,20 @@ import { withDeadline } from "./helpers.ts";
 
 const ROOT = new URL("../", import.meta.url);
 
+/**
+ * `deno run`'s arguments for a host script run as the tasks run theirs (no module
+ * fetched, programs confined by the import map), before its permissions and path.
+ */
+export const DENO_RUN = [
+  "run",
+  "--no-remote",
+  "--no-npm",
+  "--no-lock",
+  "--no-prompt",
+  "--import-map=kernel/host/program_imports.json",
+  "--unstable-worker-options",
+] as const;
+
 /** The deno to run: this one if allowed by path, else "deno" from PATH. */
 export async function denoCommand(): Promise<string> {
   for (const command of [Deno.execPath(), "deno"]) {

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { WorkMeter } from "../kernel/work_meter.ts";
 import { ManualClock } from "./manual_clock.ts";
-import { denoCommand } from "./task_runner.ts";
+import { DENO_RUN, denoCommand } from "./task_runner.ts";
 import { withDeadline } from "./helpers.ts";
 
 Deno.test("nested meters: the inner one's time is not the outer one's", () => {
@@ -46,13 +46,7 @@ Deno.test("a meter stops when its work throws, and the enclosing one goes on", (
 Deno.test("a WorkerHost with threadCpu reads each process's own thread CPU time", async () => {
   const child = new Deno.Command(await denoCommand(), {
     args: [
-      "run",
-      "--no-remote",
-      "--no-npm",
-      "--no-lock",
-      "--no-prompt",
-      "--import-map=kernel/host/program_imports.json",
-      "--unstable-worker-options",
+      ...DENO_RUN,
       "--allow-all",
       "tests/thread_cpu_probe.ts",
     ],

@@ -172,6 +172,14 @@ export class Clerk {
     return page;
   }
 
+  /** A reply answered by DX: status 0, then `payload`. */
+  #okReply(payload: Uint8Array): Uint8Array {
+    this.counts.dx++;
+    const out = new Uint8Array(1 + payload.length);
+    out.set(payload, 1);
+    return out;
+  }
+
   /** A reply of status 0 and an attribute record. */
   #attrReply(a: FileAttr): Uint8Array {
     this.counts.dx++;
@@ -230,11 +238,7 @@ export class Clerk {
         const attr = dx.getattr(ino);
         if (!attr || (attr.mode & 0o170000) !== 0o100000) return null; // EISDIR is the server's
         const data = dx.read(attr, offset, length, this.blocks);
-        if (!data) return null;
-        this.counts.dx++;
-        const out = new Uint8Array(1 + data.length);
-        out.set(data, 1);
-        return out;
+        return data && this.#okReply(data);
       });
       return hit ?? this.#forward(FileStub.READ, request);
     });
@@ -244,11 +248,7 @@ export class Clerk {
         const r = new Reader(request);
         const dir = r.u32(), first = r.u32();
         const page = this.#page(dx, dir, first);
-        if (!page) return null;
-        this.counts.dx++;
-        const out = new Uint8Array(1 + page.length);
-        out.set(page, 1);
-        return out;
+        return page && this.#okReply(page);
       });
       return hit ?? this.#forward(FileStub.READDIR, request);
     });

@@ -6,6 +6,7 @@ import { Cluster } from "../../kernel/cluster.ts";
 import { MemoryConsole } from "../../kernel/host/console.ts";
 import { WorkerHost } from "../../kernel/host/worker_host.ts";
 import type { PeerResult } from "./peers/worker_common.ts";
+import { DENO_RUN } from "../task_runner.ts";
 
 /** Boots a node, runs `program` (in tests/bench/programs/) and parses its BENCH line. */
 export async function runBenchProgram(
@@ -139,13 +140,7 @@ export async function runTcpBench(
   const node = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
       args: [
-        "run",
-        "--no-remote",
-        "--no-npm",
-        "--no-lock",
-        "--no-prompt",
-        "--import-map=kernel/host/program_imports.json",
-        "--unstable-worker-options",
+        ...DENO_RUN,
         "--allow-read=.",
         "--allow-net",
         "kernel/host/node_main.ts",

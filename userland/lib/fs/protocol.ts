@@ -153,22 +153,36 @@ export interface FsUsage {
   freeInodes: number;
 }
 
-const USAGE_FIELDS = ["blockSize", "blocks", "freeBlocks", "inodes", "freeInodes"] as const;
-export const USAGE_BYTES = 8 * USAGE_FIELDS.length;
-
-export function encodeUsage(u: FsUsage, out: Uint8Array, at = 0): number {
-  const v = new DataView(out.buffer, out.byteOffset + at, USAGE_BYTES);
-  USAGE_FIELDS.forEach((f, i) => v.setFloat64(8 * i, u[f], true));
-  return at + USAGE_BYTES;
+/** A record of float64 fields, in `fields`' order: its size and its two directions. */
+function f64Record<R extends Record<K, number>, K extends string>(
+  fields: readonly K[],
+  what: string,
+) {
+  const bytes = 8 * fields.length;
+  return {
+    bytes,
+    encode(r: R, out: Uint8Array, at = 0): number {
+      const v = new DataView(out.buffer, out.byteOffset + at, bytes);
+      fields.forEach((f, i) => v.setFloat64(8 * i, r[f], true));
+      return at + bytes;
+    },
+    decode(b: Uint8Array, at = 0): R {
+      if (b.length < at + bytes) throw new RangeError(`${what} of ${b.length - at} bytes`);
+      const v = new DataView(b.buffer, b.byteOffset + at, bytes);
+      const r = {} as Record<K, number>;
+      fields.forEach((f, i) => r[f] = v.getFloat64(8 * i, true));
+      return r as R;
+    },
+  };
 }
 
-export function decodeUsage(b: Uint8Array, at = 0): FsUsage {
-  if (b.length < at + USAGE_BYTES) throw new RangeError(`a usage of ${b.length - at} bytes`);
-  const v = new DataView(b.buffer, b.byteOffset + at, USAGE_BYTES);
-  const u = {} as FsUsage;
-  USAGE_FIELDS.forEach((f, i) => u[f] = v.getFloat64(8 * i, true));
-  return u;
-}
+const USAGE = f64Record<FsUsage, keyof FsUsage>(
+  ["blockSize", "blocks", "freeBlocks", "inodes", "freeInodes"],
+  "a usage",
+);
+export const USAGE_BYTES = USAGE.bytes;
+export const encodeUsage = USAGE.encode;
+export const decodeUsage = USAGE.decode;
 
 /**
  * What LOAD answers: the work the server and its node have done, for measuring a
@@ -182,22 +196,10 @@ export interface ServerLoad {
   cpuUs: number;
 }
 
-const LOAD_FIELDS = ["calls", "kernelBusyUs", "cpuUs"] as const;
-export const LOAD_BYTES = 8 * LOAD_FIELDS.length;
-
-export function encodeLoad(l: ServerLoad, out: Uint8Array, at = 0): number {
-  const v = new DataView(out.buffer, out.byteOffset + at, LOAD_BYTES);
-  LOAD_FIELDS.forEach((f, i) => v.setFloat64(8 * i, l[f], true));
-  return at + LOAD_BYTES;
-}
-
-export function decodeLoad(b: Uint8Array, at = 0): ServerLoad {
-  if (b.length < at + LOAD_BYTES) throw new RangeError(`a load of ${b.length - at} bytes`);
-  const v = new DataView(b.buffer, b.byteOffset + at, LOAD_BYTES);
-  const l = {} as ServerLoad;
-  LOAD_FIELDS.forEach((f, i) => l[f] = v.getFloat64(8 * i, true));
-  return l;
-}
+const LOAD = f64Record<ServerLoad, keyof ServerLoad>(["calls", "kernelBusyUs", "cpuUs"], "a load");
+export const LOAD_BYTES = LOAD.bytes;
+export const encodeLoad = LOAD.encode;
+export const decodeLoad = LOAD.decode;
 
 /** One directory entry of a READDIR reply (type: the ext2 file type, 2 a directory, 1 a file). */
 export interface DirPageEntry {
