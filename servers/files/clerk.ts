@@ -123,7 +123,8 @@ export class Clerk {
   #reader(): DxReader | null {
     if (this.hyOnly) return null;
     if (!this.#dx && performance.now() >= this.#dxRetryAt) {
-      const waitMs = this.#dxRetryAt === 0 ? 2_000 : 0;
+      const waitMs = this.#dxTried ? 0 : 2_000;
+      this.#dxTried = true;
       try {
         this.#dx = new DxReader(this.serverNode, waitMs);
         // A new reader means a new server, whose versions count from 1 again: the
@@ -138,6 +139,7 @@ export class Clerk {
     return this.#dx;
   }
   #dxRetryAt = 0;
+  #dxTried = false;
 
   /** The call forwarded to the server: its reply as it came (the server's status byte). */
   #forward(stub: number, request: Uint8Array): Uint8Array {
