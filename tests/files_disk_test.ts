@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { HostDisk } from "../kernel/host/host_disk.ts";
-import { makeImage } from "./files_helpers.ts";
+import { withImage } from "./files_helpers.ts";
 import { debugfsCat, fsck, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
 import { type TestNode, withNode } from "./helpers.ts";
 import { fileBytes } from "./programs/fs_engine.ts";
@@ -27,19 +27,15 @@ Deno.test({
   name: "the engine on a node's disk device writes an image e2fsck accepts and debugfs reads",
   ignore: withoutE2fsprogs(),
   fn: () =>
-    withTempDir(async (dir) => {
-      const path = `${dir}/fs.img`;
-      makeImage(path, 32);
-      const disk = await HostDisk.open(path);
-      await withNode(async (node) => {
+    withImage({ mib: 32 }, (disk) =>
+      withNode(async (node) => {
         node.kernel.disks.add(disk);
         assert.deepEqual(await engine(node, ["write", String(FILES)]), { written: FILES + 1 });
         assert.deepEqual(await engine(node, ["read", String(FILES)]), {
           bad: -1,
           names: FILES + 1,
         });
-      });
-      await disk.close();
+      }), (path) => {
       const c = fsck(path);
       assert.equal(c.code, 0, c.out);
       for (const i of [0, 17, FILES - 1]) {
@@ -54,19 +50,15 @@ Deno.test({
     "a process that dies without unmounting: the next mount replays the journal, fsynced files intact",
   ignore: withoutE2fsprogs(),
   fn: () =>
-    withTempDir(async (dir) => {
-      const path = `${dir}/crash.img`;
-      makeImage(path, 32);
-      const disk = await HostDisk.open(path);
-      await withNode(async (node) => {
+    withImage({ mib: 32 }, (disk) =>
+      withNode(async (node) => {
         node.kernel.disks.add(disk);
         assert.deepEqual(await engine(node, ["crash", String(FILES)]), { synced: FILES + 1 });
         assert.deepEqual(await engine(node, ["read", String(FILES)]), {
           bad: -1,
           names: FILES + 1, // the file made after the last fsync is not there
         });
-      });
-      await disk.close();
+      }), (path) => {
       const c = fsck(path);
       assert.equal(c.code, 0, c.out);
     }),

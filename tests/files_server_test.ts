@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { Sig } from "../kernel/abi/layout.ts";
 import { HostDisk } from "../kernel/host/host_disk.ts";
 import { debugfsCat, fsck, withoutE2fsprogs, withTempDir } from "./e2fsprogs.ts";
-import { makeImage, startFileServer } from "./files_helpers.ts";
+import { withFileServer } from "./files_helpers.ts";
 import { withCluster, withDeadline } from "./helpers.ts";
 import { patternByte } from "./programs/fs_client.ts";
 
@@ -21,46 +21,39 @@ Deno.test({
     "the file server serves every operation over HY from another node; unmounted, e2fsck is clean",
   ignore: withoutE2fsprogs(),
   fn: () =>
-    withTempDir(async (dir) => {
-      const path = `${dir}/fs.img`;
-      makeImage(path, 32);
-      const disk = await HostDisk.open(path);
-      await withCluster(async (c) => {
-        c.node(0).disks.add(disk);
-        const server = await startFileServer(c);
-        assert.match(c.console.out, /files: serving disk 0 of node 0/);
-        const st = await c.run(1, "fs_client", ["script"], 60_000);
-        assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
-        assert.deepEqual(c.results()[0], {
-          wrote: [5, 10_000],
-          same: true,
-          size: 15_000,
-          bigWrote: 1 << 20,
-          bigSame: true,
-          reopened: { created: true },
-          errors: {
-            missing: "ENOENT",
-            exclusive: "EEXIST",
-            mkdirTwice: "EEXIST",
-            notEmpty: "ENOTEMPTY",
-            unlinkDir: "EISDIR",
-            longName: "ENAMETOOLONG",
-            notDir: "ENOTDIR",
-            malformed: "ok", // the RPC succeeds; its status byte says EINVAL
-            badInode: "EINVAL",
-            readDir: "EISDIR",
-          },
-          names: [".", "..", "b.txt"],
-          truncated: 12_000,
-          version: true,
-          blockSize: 4096,
-        });
-        c.node(0).signalProcess(server, Sig.SIGTERM, 0);
-        const end = await withDeadline(server.exited, 15_000, "the file server to end");
-        assert.equal(end.status, 0, end.reason);
-        assert.match(c.console.out, /files: unmounted/);
+    withFileServer({ mib: 32 }, async (c, server) => {
+      assert.match(c.console.out, /files: serving disk 0 of node 0/);
+      const st = await c.run(1, "fs_client", ["script"], 60_000);
+      assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+      assert.deepEqual(c.results()[0], {
+        wrote: [5, 10_000],
+        same: true,
+        size: 15_000,
+        bigWrote: 1 << 20,
+        bigSame: true,
+        reopened: { created: true },
+        errors: {
+          missing: "ENOENT",
+          exclusive: "EEXIST",
+          mkdirTwice: "EEXIST",
+          notEmpty: "ENOTEMPTY",
+          unlinkDir: "EISDIR",
+          longName: "ENAMETOOLONG",
+          notDir: "ENOTDIR",
+          malformed: "ok", // the RPC succeeds; its status byte says EINVAL
+          badInode: "EINVAL",
+          readDir: "EISDIR",
+        },
+        names: [".", "..", "b.txt"],
+        truncated: 12_000,
+        version: true,
+        blockSize: 4096,
       });
-      await disk.close();
+      c.node(0).signalProcess(server, Sig.SIGTERM, 0);
+      const end = await withDeadline(server.exited, 15_000, "the file server to end");
+      assert.equal(end.status, 0, end.reason);
+      assert.match(c.console.out, /files: unmounted/);
+    }, (path) => {
       const check = fsck(path);
       assert.equal(check.code, 0, check.out);
       const b = debugfsCat(path, "/docs/b.txt");

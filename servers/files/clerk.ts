@@ -213,46 +213,33 @@ export class Clerk {
     for (const stub of [FileStub.READ_BULK, FileStub.WRITE_BULK]) {
       procs.set(stub, () => errorReply(Errno.EINVAL, "bulk calls go to the file server itself"));
     }
-    procs.set(FileStub.GETATTR, (a) => {
-      const request = a.slice();
-      const hit = this.#tryDx((dx) => {
-        const r = new Reader(request);
-        const got = dx.getattr(r.u32());
-        return got && this.#attrReply(got);
+    // A read answered by DX where `answer` can (null: a miss), else by the server.
+    const viaDx = (stub: number, answer: (dx: DxReader, r: Reader) => Uint8Array | null) =>
+      procs.set(stub, (a) => {
+        const request = a.slice(); // `a` is valid only until the server's call
+        return this.#tryDx((dx) => answer(dx, new Reader(request))) ??
+          this.#forward(stub, request);
       });
-      return hit ?? this.#forward(FileStub.GETATTR, request);
+    viaDx(FileStub.GETATTR, (dx, r) => {
+      const got = dx.getattr(r.u32());
+      return got && this.#attrReply(got);
     });
-    procs.set(FileStub.LOOKUP, (a) => {
-      const request = a.slice();
-      const hit = this.#tryDx((dx) => {
-        const r = new Reader(request);
-        const dir = r.u32();
-        const got = dx.lookup(dir, r.text());
-        return got && this.#attrReply(got);
-      });
-      return hit ?? this.#forward(FileStub.LOOKUP, request);
+    viaDx(FileStub.LOOKUP, (dx, r) => {
+      const dir = r.u32();
+      const got = dx.lookup(dir, r.text());
+      return got && this.#attrReply(got);
     });
-    procs.set(FileStub.READ, (a) => {
-      const request = a.slice();
-      const hit = this.#tryDx((dx) => {
-        const r = new Reader(request);
-        const ino = r.u32(), offset = r.f64(), length = r.u32();
-        const attr = dx.getattr(ino);
-        if (!attr || (attr.mode & 0o170000) !== 0o100000) return null; // EISDIR is the server's
-        const data = dx.read(attr, offset, length, this.blocks);
-        return data && this.#okReply(data);
-      });
-      return hit ?? this.#forward(FileStub.READ, request);
+    viaDx(FileStub.READ, (dx, r) => {
+      const ino = r.u32(), offset = r.f64(), length = r.u32();
+      const attr = dx.getattr(ino);
+      if (!attr || (attr.mode & 0o170000) !== 0o100000) return null; // EISDIR is the server's
+      const data = dx.read(attr, offset, length, this.blocks);
+      return data && this.#okReply(data);
     });
-    procs.set(FileStub.READDIR, (a) => {
-      const request = a.slice();
-      const hit = this.#tryDx((dx) => {
-        const r = new Reader(request);
-        const dir = r.u32(), first = r.u32();
-        const page = this.#page(dx, dir, first);
-        return page && this.#okReply(page);
-      });
-      return hit ?? this.#forward(FileStub.READDIR, request);
+    viaDx(FileStub.READDIR, (dx, r) => {
+      const dir = r.u32(), first = r.u32();
+      const page = this.#page(dx, dir, first);
+      return page && this.#okReply(page);
     });
     return procs;
   }
