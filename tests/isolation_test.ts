@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import { TestNode, withDeadline, withNode } from "./helpers.ts";
 import { programLoadingProblem } from "../kernel/host/worker_host.ts";
+import { runTask } from "./task_runner.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const DENIED = /^(NotCapable|TypeError|DataCloneError)\b/;
@@ -212,28 +213,13 @@ Deno.test("the import map confines every node: built-in but the pure ones", asyn
 Deno.test("deno task boot --run: SIGKILL, stdin, stdout and npm from a program all fail", async () => {
   const lock = new URL("deno.lock", ROOT);
   const before = await exists(lock);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "boot", "--run", "tests/programs/iso_host_kill.ts"],
-    cwd: ROOT,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode("typed by the user\n"));
-  await writer.close();
-  let out: Deno.CommandOutput;
-  try {
-    out = await withDeadline(child.output(), 30_000, "deno task boot --run iso_host_kill");
-  } catch (e) {
-    child.kill("SIGKILL");
-    await child.status;
-    throw e;
-  }
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, `host exit status ${out.code}\n${stdout}${stderr}`);
+  const { code, stdout, stderr } = await runTask(
+    "boot",
+    ["--run", "tests/programs/iso_host_kill.ts"],
+    "typed by the user\n",
+    30_000,
+  );
+  assert.equal(code, 0, `host exit status ${code}\n${stdout}${stderr}`);
   for (const what of ["kill", "stdin", "stdout", "npm"]) {
     assert.match(stdout, new RegExp(`^${what}: denied`, "m"), stdout + stderr);
   }
