@@ -44,6 +44,7 @@ import {
   type FileAttr,
   FILES_SERVICE,
   FileStub,
+  isFileMode,
   Reader,
 } from "./protocol.ts";
 
@@ -232,7 +233,7 @@ export class Clerk {
     viaDx(FileStub.READ, (dx, r) => {
       const ino = r.u32(), offset = r.f64(), length = r.u32();
       const attr = dx.getattr(ino);
-      if (!attr || (attr.mode & 0o170000) !== 0o100000) return null; // EISDIR is the server's
+      if (!attr || !isFileMode(attr.mode)) return null; // EISDIR is the server's
       const data = dx.read(attr, offset, length, this.blocks);
       return data && this.#okReply(data);
     });

@@ -45,6 +45,7 @@ import {
   FileStub,
   type FsUsage,
   isDirMode,
+  isFileMode,
   MAX_TRANSFER,
   replyPayload,
   Request,
@@ -248,7 +249,7 @@ function bulkBuffer(): BulkBuffer | null {
 }
 
 function typeOf(mode: number): "file" | "dir" | "other" {
-  return isDirMode(mode) ? "dir" : (mode & 0o170000) === 0o100000 ? "file" : "other";
+  return isDirMode(mode) ? "dir" : isFileMode(mode) ? "file" : "other";
 }
 
 function statOf(a: FileAttr): FileStat {

@@ -260,6 +260,11 @@ export function isDirMode(mode: number): boolean {
   return (mode & 0o170000) === 0o040000;
 }
 
+/** True if a mode is a regular file's. */
+export function isFileMode(mode: number): boolean {
+  return (mode & 0o170000) === 0o100000;
+}
+
 /** A request's bytes: fixed fields then, optionally, trailing bytes (a name, data). */
 export class Request {
   readonly #parts: number[] = [];
