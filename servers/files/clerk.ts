@@ -208,7 +208,7 @@ export class Clerk {
   procedures(): Map<number, Procedure> {
     const procs = new Map<number, Procedure>();
     for (const stub of Object.values(FileStub)) {
-      procs.set(stub, (a) => this.#forward(stub, a.slice()));
+      procs.set(stub, (a) => this.#forward(stub, a));
     }
     // The server would take the clerk's own buffer for the caller's: refused.
     for (const stub of [FileStub.READ_BULK, FileStub.WRITE_BULK]) {
@@ -216,11 +216,12 @@ export class Clerk {
     }
     // A read answered by DX where `answer` can (null: a miss), else by the server.
     const viaDx = (stub: number, answer: (dx: DxReader, r: Reader) => Uint8Array | null) =>
-      procs.set(stub, (a) => {
-        const request = a.slice(); // `a` is valid only until the server's call
-        return this.#tryDx((dx) => answer(dx, new Reader(request))) ??
-          this.#forward(stub, request);
-      });
+      // `a` stays valid through the forwarded call: no other request is taken
+      // while this procedure runs (handlers never nest).
+      procs.set(
+        stub,
+        (a) => this.#tryDx((dx) => answer(dx, new Reader(a))) ?? this.#forward(stub, a),
+      );
     viaDx(FileStub.GETATTR, (dx, r) => {
       const got = dx.getattr(r.u32());
       return got && this.#attrReply(got);

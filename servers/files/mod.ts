@@ -157,17 +157,28 @@ export class FileService {
     this.areas = areas;
   }
 
-  /** Inode `ino` changed: a new version, and its attribute slot rewritten (or emptied). */
-  #changed(ino: number): void {
+  /**
+   * Inode `ino` changed: a new version, and its attribute slot rewritten (or
+   * emptied). Returns its attributes now, or null if it was freed.
+   */
+  #changed(ino: number): FileAttr | null {
     this.#versions.set(ino, (this.#versions.get(ino) ?? 1) + 1);
-    if (!this.areas) return;
-    this.areas.dropDir(ino); // a directory's pages: its entries (or "..") changed
+    this.areas?.dropDir(ino); // a directory's pages: its entries (or "..") changed
+    let a: FileAttr | null = null;
     try {
-      this.areas.putAttr(this.#attrOf(this.fs.stat(ino)));
+      a = this.#attrOf(this.fs.stat(ino));
     } catch (e) {
       if (!(e instanceof FsError && e.code === "ENOENT")) throw e;
-      this.areas.dropAttr(ino); // freed
     }
+    if (a) this.areas?.putAttr(a);
+    else this.areas?.dropAttr(ino); // freed (its number may come back)
+    return a;
+  }
+
+  /** A reply: status 0, then the attributes `a` at `at` (what lies between is the caller's). */
+  #encodedAttr(a: FileAttr, reply: Uint8Array, at = 1): number {
+    reply[0] = 0;
+    return encodeAttr(a, reply, at);
   }
 
   #attrOf(s: Stat): FileAttr {
@@ -186,10 +197,9 @@ export class FileService {
 
   /** A reply: status 0, then the attributes of `ino` at `at` (what lies between is the caller's). */
   #attrReply(ino: number, reply: Uint8Array, at = 1): number {
-    reply[0] = 0;
     const a = this.#attrOf(this.fs.stat(ino));
     this.areas?.putAttr(a);
-    return encodeAttr(a, reply, at);
+    return this.#encodedAttr(a, reply, at);
   }
 
   /** The blocks [first, end) of `ino` into the data area, as the file now holds them. */
@@ -201,17 +211,6 @@ export class FileService {
     for (let b = first; b < end && (b - first) * BLOCK < bytes.length; b++) {
       const at = (b - first) * BLOCK;
       areas.putData(ino, s.generation, b, bytes.subarray(at, Math.min(at + BLOCK, bytes.length)));
-    }
-  }
-
-  /** If `ino` was freed, its data blocks leave the data area (its number may come back). */
-  #dropIfFreed(ino: number, blocks: number): void {
-    if (!this.areas) return;
-    try {
-      this.fs.stat(ino);
-    } catch (e) {
-      if (!(e instanceof FsError && e.code === "ENOENT")) throw e;
-      this.areas.dropData(ino, 0, blocks);
     }
   }
 
@@ -229,10 +228,9 @@ export class FileService {
       if (end - first <= DX_WRITE_SPAN) this.#cacheBlocks(ino, first, end);
       else this.areas.dropData(ino, first, end);
     }
-    this.#changed(ino);
-    reply[0] = 0;
+    const a = this.#changed(ino) ?? this.#attrOf(fs.stat(ino)); // (ENOENT if it went)
     new DataView(reply.buffer, reply.byteOffset).setUint32(1, n, true);
-    return encodeAttr(this.#attrOf(fs.stat(ino)), reply, 5);
+    return this.#encodedAttr(a, reply, 5);
   }
 
   /** The mover of bulk calls' bytes (made at the first). */
@@ -337,8 +335,8 @@ export class FileService {
         fs.unlink(dir, name);
         this.areas?.dropName(dir, enc.encode(name));
         this.#changed(dir);
-        this.#changed(ino);
-        this.#dropIfFreed(ino, blocks);
+        // Freed: its blocks leave the data area (its number may come back).
+        if (this.#changed(ino) === null) this.areas?.dropData(ino, 0, blocks);
         return ok(reply);
       }),
       [FileStub.RMDIR]: guard((a, reply) => {
@@ -366,8 +364,9 @@ export class FileService {
         fs.rename(from, fromName, to, toName);
         this.areas?.dropName(from, enc.encode(fromName));
         if (replaced !== moved) this.areas?.putName(to, enc.encode(toName), moved);
-        for (const ino of [from, to, moved, replaced]) if (ino) this.#changed(ino);
-        if (replaced && replaced !== moved) this.#dropIfFreed(replaced, replacedBlocks);
+        for (const ino of [from, to, moved]) this.#changed(ino);
+        const freed = replaced !== 0 && this.#changed(replaced) === null;
+        if (freed) this.areas?.dropData(replaced, 0, replacedBlocks);
         return ok(reply);
       }),
       [FileStub.READDIR]: guard((a) => {
@@ -383,8 +382,8 @@ export class FileService {
         const old = Math.ceil(fs.stat(ino).size / BLOCK);
         fs.truncate(ino, size);
         this.areas?.dropData(ino, Math.floor(size / BLOCK), Math.max(old, Math.ceil(size / BLOCK)));
-        this.#changed(ino); // after the blocks, as for WRITE
-        return this.#attrReply(ino, reply);
+        // After the blocks, as for WRITE.
+        return this.#encodedAttr(this.#changed(ino) ?? this.#attrOf(fs.stat(ino)), reply);
       }),
       [FileStub.FSYNC]: guard((a, reply) => {
         fs.fsync(new Reader(a).u32("ino"));

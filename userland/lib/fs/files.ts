@@ -101,6 +101,7 @@ const CONNECT_MS = 5_000;
 /** How long a call may take before it fails EIO (a clerk may wait for the server). */
 const CALL_MS = 10_000;
 
+const enc = new TextEncoder();
 const descriptors = new Map<number, Descriptor>();
 let nextFd = 3;
 let client: RpcClient | null = null;
@@ -274,13 +275,20 @@ function parts(path: string): string[] {
   return path.split("/").filter((p) => p !== "" && p !== ".");
 }
 
-/** The attributes of the inode `names` lead to from the root. */
+/**
+ * The attributes of the inode `names` lead to from the root: a LOOKUP a component
+ * (the server says ENOTDIR for one that is not a directory), or the root's GETATTR.
+ */
 function walk(names: string[], op: string): FileAttr {
-  let a = decodeAttr(call(op, FileStub.GETATTR, new Request().u32(ROOT_INO)));
-  for (const name of names) {
-    a = decodeAttr(call(op, FileStub.LOOKUP, new Request().u32(a.ino).tail(name)));
+  if (names.length === 0) {
+    return decodeAttr(call(op, FileStub.GETATTR, new Request().u32(ROOT_INO)));
   }
-  return a;
+  let ino = ROOT_INO, a: FileAttr | undefined;
+  for (const name of names) {
+    a = decodeAttr(call(op, FileStub.LOOKUP, new Request().u32(ino).tail(name)));
+    ino = a.ino;
+  }
+  return a!;
 }
 
 /** The directory a path's last component is in, and that component. */
@@ -378,7 +386,7 @@ export function pread(fd: number, length: number, offset: number): Uint8Array {
 /** Writes at the descriptor's offset (at the end with APPEND), which moves past them. */
 export function write(fd: number, data: Uint8Array | string): number {
   const d = descriptor(fd, "write");
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const bytes = typeof data === "string" ? enc.encode(data) : data;
   const { written, end } = writeAt(d, fd, bytes, d.flags & O.APPEND ? -1 : d.offset);
   d.offset = end;
   return written;
@@ -388,7 +396,7 @@ export function write(fd: number, data: Uint8Array | string): number {
 export function pwrite(fd: number, data: Uint8Array | string, offset: number): number {
   const d = descriptor(fd, "pwrite");
   checkSpan("write", offset, 0);
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  const bytes = typeof data === "string" ? enc.encode(data) : data;
   return writeAt(d, fd, bytes, offset).written;
 }
 
@@ -474,7 +482,7 @@ export function unlink(path: string): void {
 /** Renames (moves) `from` to `to`, replacing a file there (or an empty directory, for one). */
 export function rename(from: string, to: string): void {
   const a = parentOf(from, "rename"), b = parentOf(to, "rename");
-  const fromName = new TextEncoder().encode(a.name), toName = new TextEncoder().encode(b.name);
+  const fromName = enc.encode(a.name), toName = enc.encode(b.name);
   const names = new Uint8Array(fromName.length + toName.length);
   names.set(fromName);
   names.set(toName, fromName.length);
