@@ -231,10 +231,6 @@ export class BlockCache {
     }
   }
 
-  get size(): number {
-    return this.#blocks.size;
-  }
-
   clear(): void {
     this.#blocks.clear();
   }

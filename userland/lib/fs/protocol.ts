@@ -24,10 +24,10 @@
  *                                                             u8 length, name)
  *   TRUNCATE = 11  u32 ino, f64 size                          attr
  *   FSYNC    = 12  u32 ino                                    -
- *   STATFS   = 13  -                                          usage (USAGE_BYTES): f64 × 5,
+ *   STATFS   = 13  -                                          usage: f64 × 5,
  *                                                             block size, blocks, free blocks,
  *                                                             inodes, free inodes
- *   LOAD     = 14  -                                          load (LOAD_BYTES): f64 × 3,
+ *   LOAD     = 14  -                                          load: f64 × 3,
  *                                                             calls served, the server node's
  *                                                             kernelBusyUs, the server's cpuUs
  *   READ_BULK  = 15  u32 ino, f64 offset, u32 length           u32 read: the bytes are at the
@@ -153,14 +153,13 @@ export interface FsUsage {
   freeInodes: number;
 }
 
-/** A record of float64 fields, in `fields`' order: its size and its two directions. */
+/** A record of float64 fields, in `fields`' order: its two directions. */
 function f64Record<R extends Record<K, number>, K extends string>(
   fields: readonly K[],
   what: string,
 ) {
   const bytes = 8 * fields.length;
   return {
-    bytes,
     encode(r: R, out: Uint8Array, at = 0): number {
       const v = new DataView(out.buffer, out.byteOffset + at, bytes);
       fields.forEach((f, i) => v.setFloat64(8 * i, r[f], true));
@@ -180,7 +179,6 @@ const USAGE = f64Record<FsUsage, keyof FsUsage>(
   ["blockSize", "blocks", "freeBlocks", "inodes", "freeInodes"],
   "a usage",
 );
-export const USAGE_BYTES = USAGE.bytes;
 export const encodeUsage = USAGE.encode;
 export const decodeUsage = USAGE.decode;
 
@@ -197,7 +195,6 @@ export interface ServerLoad {
 }
 
 const LOAD = f64Record<ServerLoad, keyof ServerLoad>(["calls", "kernelBusyUs", "cpuUs"], "a load");
-export const LOAD_BYTES = LOAD.bytes;
 export const encodeLoad = LOAD.encode;
 export const decodeLoad = LOAD.decode;
 
