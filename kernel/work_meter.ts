@@ -14,6 +14,11 @@
 
 import type { Clock } from "./host_interface.ts";
 
+/** The meters of this thread the running work is inside, innermost last. */
+const outer: (WorkMeter | null)[] = [];
+let current: WorkMeter | null = null;
+let since = 0;
+
 export class WorkMeter {
   /** Milliseconds of work so far. */
   ms = 0;
@@ -25,31 +30,28 @@ export class WorkMeter {
 
   /** Runs `work` with this meter's clock running (and the enclosing one's stopped). */
   run<T>(work: () => T): T {
-    enter(this);
+    this.enter();
     try {
       return work();
     } finally {
-      leave();
+      this.leave();
     }
   }
-}
 
-/** The meters of this thread the running work is inside, innermost last. */
-const outer: (WorkMeter | null)[] = [];
-let current: WorkMeter | null = null;
-let since = 0;
+  /** Starts this meter's clock (stopping the enclosing one's); `leave` must follow. */
+  enter(): void {
+    const now = this.clock.now();
+    if (current) current.ms += now - since;
+    outer.push(current);
+    current = this;
+    since = now;
+  }
 
-function enter(m: WorkMeter): void {
-  const now = m.clock.now();
-  if (current) current.ms += now - since;
-  outer.push(current);
-  current = m;
-  since = now;
-}
-
-function leave(): void {
-  const m = current!, now = m.clock.now();
-  m.ms += now - since;
-  current = outer.pop() ?? null;
-  since = now;
+  /** Stops the innermost meter's clock and restarts the enclosing one's. */
+  leave(): void {
+    const m = current!, now = m.clock.now();
+    m.ms += now - since;
+    current = outer.pop() ?? null;
+    since = now;
+  }
 }

@@ -101,8 +101,11 @@ export class NetworkInterface {
 
   /** Takes one frame from the transport; never throws. */
   receive(bytes: Uint8Array, from: number): void {
-    if (this.#meter) this.#meter.run(() => this.#receive(bytes, from));
-    else this.#receive(bytes, from);
+    const m = this.#meter;
+    if (m === null) return this.#receive(bytes, from);
+    m.enter(); // #receive never throws
+    this.#receive(bytes, from);
+    m.leave();
   }
 
   #receive(bytes: Uint8Array, from: number): void {

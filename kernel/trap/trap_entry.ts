@@ -75,7 +75,14 @@ export class TrapEntry implements TrapServer {
    * tried again later (its DMA ring could not be emptied first).
    */
   serveTrap(p: Process): boolean {
-    return this.meter ? this.meter.run(() => this.#serveTrap(p)) : this.#serveTrap(p);
+    const m = this.meter;
+    if (m === null) return this.#serveTrap(p);
+    m.enter(); // no closure: this is every trap's path
+    try {
+      return this.#serveTrap(p);
+    } finally {
+      m.leave();
+    }
   }
 
   #serveTrap(p: Process): boolean {
@@ -134,7 +141,14 @@ export class TrapEntry implements TrapServer {
 
   /** Takes a batch from the process's DMA queue (called by the TrapService). */
   serveDma(p: Process): number {
-    return this.meter ? this.meter.run(() => this.#drain(p, DMA_BATCH)) : this.#drain(p, DMA_BATCH);
+    const m = this.meter;
+    if (m === null) return this.#drain(p, DMA_BATCH);
+    m.enter();
+    try {
+      return this.#drain(p, DMA_BATCH);
+    } finally {
+      m.leave();
+    }
   }
 
   /** Takes up to `budget` entries from the process's DMA queue; returns how many. */
