@@ -11,7 +11,7 @@ import { Sig } from "../kernel/abi/layout.ts";
 import { debugfsCat, fsck, withoutE2fsprogs } from "./e2fsprogs.ts";
 import { startClerk, withFileServer } from "./files_helpers.ts";
 import { withDeadline } from "./helpers.ts";
-import { until } from "./remote_helpers.ts";
+import { QUIET, until } from "./remote_helpers.ts";
 import { fileBytes } from "./programs/fs_api.ts";
 
 Deno.test({
@@ -150,7 +150,8 @@ Deno.test({
     "large reads and writes move by remote memory (bulk), from node 1 straight or beside a clerk; bad bulk calls are refused",
   ignore: withoutE2fsprogs(),
   fn: () =>
-    withFileServer({ mib: 16, mke2fs: true }, async (c, server) => {
+    // No heartbeats: the only READs node 0 issues are the bulk writes' (below).
+    withFileServer({ mib: 16, mke2fs: true, config: QUIET }, async (c, server) => {
       const clerk = await startClerk(c, 1);
       for (const args of [["write", "/straight"], ["write", "/beside", "clerk"]]) {
         // A program on the server's node exports a segment under the name the next
@@ -160,8 +161,13 @@ Deno.test({
         const name = `files.bulk.1.${next}`;
         const squatter = c.spawn(0, "rm_owner", [name]);
         await until(c, () => c.results().some((r) => r.name === name), "the squatter's export");
+        const reads = c.node(0).remote.stats.reads;
         const st = await c.run(1, "fs_bulk", args, 60_000);
         assert.equal(st.status, 0, st.reason + c.console.out + c.console.err);
+        // The write's 2.5 MiB went by bulk: the server READ them out of the client's
+        // buffer, 64 KiB at a time (HY alone issues no READ).
+        const pulled = c.node(0).remote.stats.reads - reads;
+        assert.ok(pulled >= 40, `the server issued ${pulled} READs`);
         c.node(0).signalProcess(squatter, Sig.SIGKILL, 0);
         await withDeadline(squatter.exited, 5_000, "the squatter");
       }

@@ -40,7 +40,7 @@ Deno.test({
           unlinkDir: "EISDIR",
           longName: "ENAMETOOLONG",
           notDir: "ENOTDIR",
-          malformed: "ok", // the RPC succeeds; its status byte says EINVAL
+          malformed: "EINVAL", // the RPC succeeds; its status byte says so
           badInode: "EINVAL",
           readDir: "EISDIR",
         },

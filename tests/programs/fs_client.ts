@@ -73,7 +73,7 @@ export default function main(): number {
     ),
     longName: code(() => create(docs.ino, "x".repeat(256))),
     notDir: code(() => lookup(a.ino, "x")),
-    malformed: code(() => c.call(FileStub.READ, new Uint8Array(3))),
+    malformed: code(() => replyPayload(c.call(FileStub.READ, new Uint8Array(3)), "read")),
     badInode: code(() => call("getattr", FileStub.GETATTR, new Request().u32(999_999))),
     readDir: code(() => read(docs.ino, 0, 10)),
   };
