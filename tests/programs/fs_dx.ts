@@ -5,9 +5,10 @@
  *   fs_dx agree      files written and read over HY; DX gives the same attributes,
  *                    names and bytes; after a write, a rename, an unlink and a
  *                    truncate DX gives the new state or a miss, never the old
- *   fs_dx race N     N DX reads of /race's first block while another process
- *                    rewrites it whole with one byte value after another: every read
- *                    that is not a miss is one value throughout
+ *   fs_dx race N     N DX reads of /race's first block (and more, until one has
+ *                    overlapped a rewrite) while another process rewrites it whole
+ *                    with one byte value after another: every read that is not a
+ *                    miss is one value throughout
  *   fs_dx churn      rewrites /race's first block with 1, 2, 3, … until killed
  *   fs_dx load       the server's LOAD around 500 DX reads and around 50 HY calls:
  *                    the calls it served and its node's kernel busy time in each
@@ -62,7 +63,10 @@ export default function main(args: string[]): number {
     const ino = fs.stat("/race").ino;
     let mixed = 0, hits = 0;
     const values = new Set<number>();
-    for (let i = 0; i < Number(count); i++) {
+    // N reads at least, and on until one has overlapped a rewrite (torn), which the
+    // version words must have caught: up to 30 s.
+    const until = performance.now() + 30_000;
+    for (let i = 0; i < Number(count) || (dx.counts.torn === 0 && performance.now() < until); i++) {
       const a = dx.getattr(ino); // the writer's every write rewrites it, and the block
       if (!a) continue;
       const got = dx.read(a, 0, 4096);
