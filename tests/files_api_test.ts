@@ -109,11 +109,7 @@ for (const victim of ["file server", "file clerk"]) {
         const CLERK = "servers/files/clerk.ts";
         const clerk = viaClerk ? await startClerk(c, 1) : null;
         const client = c.spawn(1, "fs_api", viaClerk ? ["loop", "clerk"] : ["loop"]);
-        const deadline = performance.now() + 20_000;
-        while (!/SYNCED 20\n/.test(c.console.out)) {
-          if (performance.now() > deadline) throw new Error(`no progress:\n${c.console.out}`);
-          await new Promise((r) => setTimeout(r, 5));
-        }
+        await until(c, () => /SYNCED 20\n/.test(c.console.out), "20 records synced", 20_000);
         const killed = clerk ?? server;
         c.node(viaClerk ? 1 : 0).signalProcess(killed, Sig.SIGKILL, 0);
         await withDeadline(killed.exited, 5_000, `the killed ${victim}`);

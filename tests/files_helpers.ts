@@ -9,6 +9,7 @@ import { MemoryDevice } from "../servers/files/block_device.ts";
 import { mkfs } from "../servers/files/ext2_mkfs.ts";
 import { mkfsExt3, withTempDir } from "./e2fsprogs.ts";
 import { type TestCluster, withCluster } from "./helpers.ts";
+import { until } from "./remote_helpers.ts";
 
 /** Writes a fresh file system of `mib` MiB, made by servers/files/ext2_mkfs.ts, to `path`. */
 export function makeImage(path: string, mib: number): void {
@@ -20,24 +21,15 @@ export function makeImage(path: string, mib: number): void {
 /** Starts the file server on node 0 (its disk 0) and waits until it says it serves. */
 export async function startFileServer(c: TestCluster): Promise<Process> {
   const server = c.spawn(0, "servers/files/mod.ts", ["0"]);
-  const deadline = performance.now() + 15_000;
-  while (!c.console.out.includes("files: serving")) {
-    if (performance.now() > deadline) throw new Error(`no file server:\n${c.console.out}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await until(c, () => c.console.out.includes("files: serving"), "the file server", 15_000);
   return server;
 }
 
 /** Starts node `node`'s file clerk (`hy`: HY only) and waits until it serves. */
 export async function startClerk(c: TestCluster, node: number, hy = false): Promise<Process> {
   const clerk = c.spawn(node, "servers/files/clerk.ts", [...(hy ? ["hy"] : []), "0"]);
-  const deadline = performance.now() + 15_000;
-  while (c.node(node).exports.byName(`rpc.files.clerk.${node}`) === undefined) {
-    if (performance.now() > deadline) {
-      throw new Error(`no clerk on node ${node}:\n${c.console.out}`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  const name = `rpc.files.clerk.${node}`;
+  await until(c, () => c.node(node).exports.byName(name) !== undefined, `the clerk`, 15_000);
   return clerk;
 }
 
