@@ -29,6 +29,17 @@ export class DiskError extends Error {
   }
 }
 
+/**
+ * Throws DiskError unless `data` is whole blocks of `dev` and lies on it from `block`
+ * (every device's `write` checks this first).
+ */
+export function checkWrite(dev: BlockDevice, block: number, data: Uint8Array): void {
+  if (data.length === 0 || data.length % dev.blockSize !== 0) {
+    throw new DiskError(`a write of ${data.length} bytes is not a whole number of blocks`);
+  }
+  checkRange(dev, block, data.length / dev.blockSize);
+}
+
 /** Throws DiskError unless [block, block+count) lies on `dev`. */
 export function checkRange(dev: BlockDevice, block: number, count: number): void {
   if (!Number.isInteger(block) || !Number.isInteger(count) || block < 0 || count < 1) {
@@ -41,14 +52,13 @@ export function checkRange(dev: BlockDevice, block: number, count: number): void
 
 /**
  * A disk held in memory (tests; `mkfs` builds an image in one and writes it out).
- * `flushes` counts flushes and `writes` block writes, so a test can see ordering.
+ * `flushes` counts flushes, so a test can see ordering.
  */
 export class MemoryDevice implements BlockDevice {
   readonly blockSize: number;
   readonly blocks: number;
   readonly bytes: Uint8Array;
   flushes = 0;
-  writes = 0;
   /** Called before each write (a test's crash point may throw from it). */
   onWrite: ((block: number, data: Uint8Array) => void) | null = null;
 
@@ -73,13 +83,9 @@ export class MemoryDevice implements BlockDevice {
   }
 
   write(block: number, data: Uint8Array): void {
-    if (data.length === 0 || data.length % this.blockSize !== 0) {
-      throw new DiskError(`a write of ${data.length} bytes is not a whole number of blocks`);
-    }
-    checkRange(this, block, data.length / this.blockSize);
+    checkWrite(this, block, data);
     this.onWrite?.(block, data);
     this.bytes.set(data, block * this.blockSize);
-    this.writes += data.length / this.blockSize;
   }
 
   flush(): void {

@@ -15,7 +15,7 @@ import {
   SysError,
   write as store,
 } from "../../userland/lib/mod.ts";
-import { type BlockDevice, checkRange, DiskError } from "./block_device.ts";
+import { type BlockDevice, checkRange, checkWrite, DiskError } from "./block_device.ts";
 
 const BLOCK = 4096;
 /** The largest command the device takes (kernel/abi/disk.ts), and the bounce buffer's slots. */
@@ -51,10 +51,7 @@ export class DiskDevice implements BlockDevice {
   }
 
   write(block: number, data: Uint8Array): void {
-    if (data.length === 0 || data.length % BLOCK !== 0) {
-      throw new DiskError(`a write of ${data.length} bytes is not a whole number of blocks`);
-    }
-    checkRange(this, block, data.length / BLOCK);
+    checkWrite(this, block, data);
     this.#transfer(block, data.length, (tag) => {
       this.#check(this.driver.wait(tag), block, "write");
     }, (slot, at, n) => {

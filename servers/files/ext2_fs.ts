@@ -43,7 +43,7 @@ import {
   SUPERBLOCK_OFFSET,
   writeDirent,
 } from "./ext2_layout.ts";
-import { Journal } from "./jbd2.ts";
+import { Journal, JournalError } from "./jbd2.ts";
 import type { FsUsage } from "./protocol.ts";
 
 /** The errors a file system operation gives, as POSIX names them. */
@@ -137,7 +137,6 @@ export class Ext2 {
   /** The superblock, over its bytes in block 0's cached copy. */
   #sb!: Superblock;
   #groups: GroupDesc[] = [];
-  readonly #gdtBlocks: number;
   readonly #inodeSize: number;
   readonly #ipg: number;
   readonly #perBlock: number;
@@ -166,7 +165,6 @@ export class Ext2 {
     this.#inodeSize = sb.inodeSize;
     this.#ipg = sb.inodesPerGroup;
     this.#perBlock = this.blockSize / 4;
-    this.#gdtBlocks = Math.ceil((sb.groups * GROUP_DESC_SIZE) / this.blockSize);
     this.#loadGroups();
     this.#journal = this.#openJournal();
     if (this.#journal?.needsRecovery || (sb.incompat & Incompat.RECOVER)) {
@@ -201,7 +199,7 @@ export class Ext2 {
     } catch (e) {
       if (e instanceof CorruptError) throw new FsError("EINVAL", e.message);
       if (e instanceof DiskError) throw new FsError("EIO", e.message);
-      if (e instanceof Error && e.name === "JournalError") throw new FsError("EINVAL", e.message);
+      if (e instanceof JournalError) throw new FsError("EINVAL", e.message);
       throw e;
     }
   }
@@ -653,9 +651,11 @@ export class Ext2 {
    */
   #bmapAlloc(ino: number, fb: number): { block: number; fresh: boolean } {
     const r = this.#inodeW(ino), per = this.#perBlock;
-    const goal = this.#goal(ino, fb);
+    // Where to put a new block: looked up (a walk of the block map) only if one is needed.
+    let near: number | undefined;
+    const goal = () => near ??= this.#goal(ino, fb);
     const data = () => {
-      const b = this.#allocBlock(goal);
+      const b = this.#allocBlock(goal());
       r.sectors = r.sectors + this.blockSize / 512;
       return b;
     };
@@ -674,7 +674,7 @@ export class Ext2 {
       }
       let table = r.block(11 + depth);
       if (table === 0) {
-        table = this.#newIndirect(r, goal);
+        table = this.#newIndirect(r, goal());
         r.setBlock(11 + depth, table);
       }
       for (let d = depth; d >= 1; d--) {
@@ -687,7 +687,7 @@ export class Ext2 {
           return { block: nb, fresh: true };
         }
         if (b === 0) {
-          const nt = this.#newIndirect(r, goal);
+          const nt = this.#newIndirect(r, goal());
           this.#setEntry(table, slot, nt);
           table = nt;
         } else table = b;

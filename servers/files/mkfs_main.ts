@@ -11,7 +11,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type BlockDevice, checkRange, DiskError } from "./block_device.ts";
+import { type BlockDevice, checkRange, checkWrite } from "./block_device.ts";
 import { MIN_BLOCKS, mkfs } from "./ext2_mkfs.ts";
 
 const BLOCK = 4096;
@@ -40,10 +40,7 @@ export class FileDevice implements BlockDevice {
   }
 
   write(block: number, data: Uint8Array): void {
-    if (data.length === 0 || data.length % BLOCK !== 0) {
-      throw new DiskError(`a write of ${data.length} bytes is not a whole number of blocks`);
-    }
-    checkRange(this, block, data.length / BLOCK);
+    checkWrite(this, block, data);
     this.#file.seekSync(block * BLOCK, Deno.SeekMode.Start);
     for (let at = 0; at < data.length;) at += this.#file.writeSync(data.subarray(at));
   }
