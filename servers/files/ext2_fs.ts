@@ -21,6 +21,7 @@
 
 import { type BlockDevice, DiskError } from "./block_device.ts";
 import {
+  bitNames,
   Compat,
   CorruptError,
   DIRECT_BLOCKS,
@@ -28,7 +29,7 @@ import {
   direntSize,
   direntsOf,
   EXT2_MAGIC,
-  featureNames,
+  FEATURE_NAMES,
   FileType,
   fileTypeOf,
   GROUP_DESC_SIZE,
@@ -220,7 +221,7 @@ export class Ext2 {
       const extra = sb[kind] & ~SUPPORTED[kind];
       if (extra === 0) continue;
       const label = kind === "roCompat" ? "ro_compat" : kind;
-      unsupported.push(`${label} ${featureNames(kind, extra).join(", ")}`);
+      unsupported.push(`${label} ${bitNames(FEATURE_NAMES[kind], extra).join(", ")}`);
     }
     if (unsupported.length > 0) {
       throw new FsError(

@@ -85,11 +85,12 @@ export const FEATURE_NAMES: Record<"compat" | "incompat" | "roCompat", Record<nu
   },
 };
 
-/** The names of the bits set in `bits`, unknown ones in hex. */
-export function featureNames(kind: keyof typeof FEATURE_NAMES, bits: number): string[] {
+/** The names `table` gives the bits set in `bits` (a feature word), unknown ones in hex. */
+export function bitNames(table: Record<number, string>, bits: number): string[] {
   const out: string[] = [];
-  for (let b = 1; b !== 0 && b <= bits; b = (b << 1) >>> 0) {
-    if (bits & b) out.push(FEATURE_NAMES[kind][b] ?? `0x${b.toString(16)}`);
+  const set = bits >>> 0;
+  for (let b = 1; b !== 0 && b <= set; b = (b << 1) >>> 0) {
+    if ((set & b) >>> 0 === b) out.push(table[b] ?? `0x${b.toString(16)}`);
   }
   return out;
 }

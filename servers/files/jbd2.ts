@@ -34,6 +34,7 @@
  */
 
 import type { BlockDevice } from "./block_device.ts";
+import { bitNames } from "./ext2_layout.ts";
 
 export const JBD2_MAGIC = 0xc03b3998;
 
@@ -173,11 +174,8 @@ function superblockProblem(sb: Uint8Array, blockSize: number, blocks: number): s
   }
   const unsupported = be32(sb, Sb.INCOMPAT) & ~INCOMPAT_SUPPORTED;
   if (unsupported !== 0) {
-    const names = [];
-    for (let bit = 1; bit !== 0; bit <<= 1) {
-      if (unsupported & bit) names.push(INCOMPAT_NAMES[bit] ?? `0x${(bit >>> 0).toString(16)}`);
-    }
-    return `unsupported journal incompat feature ${names.join(", ")}`;
+    const names = bitNames(INCOMPAT_NAMES, unsupported).join(", ");
+    return `unsupported journal incompat feature ${names}`;
   }
   const roCompat = be32(sb, Sb.RO_COMPAT);
   if (roCompat !== 0) return `unsupported journal ro_compat features 0x${roCompat.toString(16)}`;
